@@ -1,0 +1,92 @@
+"""`curascale runs ...`: ingest, list, show and export runs of the registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from runs_db.errors import UserError
+
+app = typer.Typer(help="The run registry: pools, training runs and their evals in an embedded DuckDB file.", no_args_is_help=True)
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Registry file (default: $CURASCALE_DB or ./curascale.duckdb).", show_default=False),
+]
+
+
+def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
+    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=' is an error naming the option."""
+    parsed = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{option} takes KEY=VALUE, got {pair!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _registry(db: str | None):
+    from runs_db.registry import connect
+
+    return connect(db)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV, JSONL or parquet file of runs, one row per run.")],
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="target=source: read run column TARGET from file column SOURCE (e.g. params=N_params).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="column=value: give every row this value (e.g. family=chinchilla).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored runs whose id matches but whose values differ.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Validate a file of runs and add it to the registry in one transaction.
+
+    Columns named like the law inputs (params, tokens, unique_tokens, samples_seen, bits_weights, ...)
+    and metrics (loss, loss_<split>, error, err_<task>, accuracy) need no --map; other columns are kept
+    in the run's config JSON. A bad file is rejected whole, naming its file, row and column.
+    """
+    report = _registry(db).ingest(file, mapping=parse_pairs(map_, "--map"), constants=parse_pairs(set_, "--set"), replace=replace)
+    repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
+    typer.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}")
+
+
+@app.command("list")
+def list_runs(
+    where: Annotated[Optional[str], typer.Option(help="SQL condition on the runs table, e.g. \"family = 'chinchilla'\".")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many runs (0: all).")] = 50,
+    db: DbOption = None,
+) -> None:
+    """List runs with their sizes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = _registry(db).runs(where)
+    columns = ["run_id", "family", "params", "tokens", "unique_tokens", "samples_seen", "epochs", "bits_weights", "pool", "bucket"]
+    shown = [c for c in columns if c in runs and runs[c].notna().any()]
+    table = Table(title=f"{len(runs)} runs")
+    for column in shown:
+        table.add_column(column, justify="left" if column in ("run_id", "family", "pool", "bucket") else "right")
+    for _, run in (runs.head(limit) if limit else runs).iterrows():
+        table.add_row(*["" if run[c] is None or run[c] != run[c] else (f"{run[c]:.4g}" if isinstance(run[c], float) else str(run[c])) for c in shown])
+    Console().print(table)
+
+
+@app.command()
+def show(run_id: str, db: DbOption = None) -> None:
+    """Print one run and its evals as JSON."""
+    typer.echo(json.dumps(_registry(db).show(run_id), indent=2, default=str))
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Output file.")],
+    format_: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    db: DbOption = None,
+) -> None:
+    """Write every run joined with its evals (one row per eval)."""
+    rows = _registry(db).export(out, format_)
+    typer.echo(f"wrote {rows} rows to {out}")

@@ -1,0 +1,123 @@
+"""Opening the DuckDB registry file: default location, schema migrations, and the write lock.
+
+DuckDB lets one process write a database file at a time; a second writer waits here up to
+`lock_timeout_s` seconds and then fails with `DatabaseLocked` ("database is locked, retry").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from runs_db.errors import DatabaseLocked, UserError
+
+DEFAULT_DB = "curascale.duckdb"
+MEMORY = ":memory:"
+
+
+def default_path() -> str:
+    """`CURASCALE_DB` if set, else ./curascale.duckdb."""
+    return os.environ.get("CURASCALE_DB", DEFAULT_DB)
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, sql) in order: schema.sql is version 1, migrations/NNNN_*.sql the later ones."""
+    package = resources.files("runs_db")
+    steps = [(1, (package / "schema.sql").read_text())]
+    for entry in sorted(package.joinpath("migrations").iterdir(), key=lambda p: p.name):
+        match = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if match:
+            steps.append((int(match.group(1)), entry.read_text()))
+    versions = [v for v, _ in steps]
+    if versions != sorted(set(versions)) or versions[0] != 1:
+        raise RuntimeError(f"migration numbers must be unique and increasing: {versions}")
+    return steps
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema up to date in one transaction; returns the schema version."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    pending = [(v, sql) for v, sql in migrations() if v > current]
+    if not pending:
+        return current
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version, sql in pending:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?)", [version])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return pending[-1][0]
+
+
+def _is_lock_error(error: Exception) -> bool:
+    text = str(error).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def open_connection(path: str, *, read_only: bool = False, lock_timeout_s: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """Open (and migrate, when writable) the registry at `path`, waiting out another writer's lock."""
+    if read_only and path != MEMORY and not Path(path).exists():
+        raise UserError(f"no registry at {path}: ingest runs first (curascale runs ingest FILE --db {path})")
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+            break
+        except duckdb.IOException as error:
+            if not _is_lock_error(error):
+                raise UserError(f"cannot open registry {path}: {error}") from error
+            if time.monotonic() >= deadline:
+                raise DatabaseLocked(
+                    f"database is locked by another process: {path}; retry when it finishes "
+                    f"(waited {lock_timeout_s:g} s)"
+                ) from error
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    if not read_only:
+        migrate(con)
+    return con
+
+
+class Database:
+    """A registry location. File databases are opened per operation so other processes can write
+    between our operations; an in-memory database keeps its one connection."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout_s: float = 10.0):
+        self.path = str(path) if path is not None else default_path()
+        self.lock_timeout_s = lock_timeout_s
+        self._memory = open_connection(MEMORY) if self.path == MEMORY else None
+
+    @contextlib.contextmanager
+    def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._memory is not None:
+            yield self._memory
+            return
+        con = open_connection(self.path, read_only=read_only, lock_timeout_s=self.lock_timeout_s)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction: everything in the block lands, or nothing does."""
+        with self.connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")

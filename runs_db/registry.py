@@ -1,0 +1,225 @@
+"""The run registry: validated ingest, queries as pandas frames, pools, buckets and fits.
+
+    from runs_db import connect
+    registry = connect("curascale.duckdb")
+    registry.ingest("runs.csv", mapping={"params": "N"}, constants={"family": "mine"})
+    frame = registry.frame(["params", "tokens"], target="loss", where="family = 'mine'")
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from runs_db.columns import RUN_COLUMNS
+from runs_db.db import Database
+from runs_db.errors import IngestError, UserError
+from runs_db.ingest import RunRecord, read_runs
+
+RUN_FIELDS = list(RUN_COLUMNS) + ["config", "source_file", "content_hash"]
+EVAL_FIELDS = ["run_id", "metric", "value", "split", "task", "step"]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    file: str
+    inserted: int
+    replaced: int
+    unchanged: int
+    evals: int
+    repeated_rows: int = 0  # rows identical to an earlier row of the file, stored once
+
+
+class Registry:
+    """A handle on one registry database (a file path or ":memory:")."""
+
+    def __init__(self, path: str | Path | None = None, *, lock_timeout_s: float = 10.0):
+        self.db = Database(path, lock_timeout_s=lock_timeout_s)
+
+    @property
+    def path(self) -> str:
+        return self.db.path
+
+    # ---- ingest -------------------------------------------------------------------------
+    def ingest(
+        self,
+        file: str | Path,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        constants: Mapping[str, Any] | None = None,
+        replace: bool = False,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        """Validate every row of `file`, then write them in one transaction.
+
+        Rows identical to stored runs are skipped (re-ingesting a file is a no-op); a row whose
+        run id is stored with other content is an error unless `replace`. `on_stage` is called
+        with "validated", "written" and "committed" as the work proceeds.
+        """
+        notify = on_stage or (lambda stage: None)
+        records = read_runs(file, mapping, constants)
+        notify("validated")
+        with self.db.transaction() as con:
+            ids = pd.DataFrame({"run_id": [r.run["run_id"] for r in records]})
+            con.register("incoming_ids", ids)
+            stored = dict(con.execute("SELECT run_id, content_hash FROM runs JOIN incoming_ids USING (run_id)").fetchall())
+            con.unregister("incoming_ids")
+            fresh, replaced, unchanged = [], [], 0
+            for record in records:
+                old = stored.get(record.run["run_id"])
+                if old is None:
+                    fresh.append(record)
+                elif old == record.content_hash:
+                    unchanged += 1
+                elif replace:
+                    replaced.append(record)
+                else:
+                    raise IngestError(
+                        str(file),
+                        f"run id {record.run['run_id']!r} is already stored with other values (pass --replace to overwrite)",
+                        row=record.row,
+                        column="run_id",
+                    )
+            if replaced:
+                gone = pd.DataFrame({"run_id": [r.run["run_id"] for r in replaced]})
+                con.register("replaced_ids", gone)
+                con.execute("DELETE FROM evals WHERE run_id IN (SELECT run_id FROM replaced_ids)")
+                con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM replaced_ids)")
+                con.unregister("replaced_ids")
+            written = fresh + replaced
+            evals = self._insert(con, written, str(file))
+            notify("written")
+        notify("committed")
+        repeated = sum(len(r.repeated_rows) for r in records)
+        return IngestReport(str(file), inserted=len(fresh), replaced=len(replaced), unchanged=unchanged, evals=evals, repeated_rows=repeated)
+
+    @staticmethod
+    def _insert(con, records: Sequence[RunRecord], source_file: str) -> int:
+        if not records:
+            return 0
+        runs = pd.DataFrame(
+            [{**{f: r.run.get(f) for f in RUN_COLUMNS}, "config": r.run.get("config"), "source_file": source_file, "content_hash": r.content_hash} for r in records],
+            columns=RUN_FIELDS,
+        )
+        evals = pd.DataFrame([{"run_id": r.run["run_id"], **e} for r in records for e in r.evals], columns=EVAL_FIELDS)
+        con.register("incoming_runs", runs)
+        con.register("incoming_evals", evals)
+        con.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) SELECT {', '.join(RUN_FIELDS)} FROM incoming_runs")
+        con.execute(f"INSERT INTO evals ({', '.join(EVAL_FIELDS)}) SELECT {', '.join(EVAL_FIELDS)} FROM incoming_evals")
+        con.unregister("incoming_runs")
+        con.unregister("incoming_evals")
+        return len(evals)
+
+    # ---- queries ------------------------------------------------------------------------
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> pd.DataFrame:
+        with self.db.connection(read_only=True) as con:
+            try:
+                return con.execute(sql, list(parameters)).df()
+            except Exception as error:
+                if type(error).__module__.startswith("duckdb"):
+                    raise UserError(f"query failed: {str(error).splitlines()[0]}") from error
+                raise
+
+    def runs(self, where: str | None = None) -> pd.DataFrame:
+        return self.query(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY run_id")
+
+    def evals(self, run_id: str) -> pd.DataFrame:
+        return self.query("SELECT metric, value, split, task, step FROM evals WHERE run_id = ? ORDER BY metric, split, task, step", [run_id])
+
+    def show(self, run_id: str) -> dict[str, Any]:
+        run = self.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if run.empty:
+            raise UserError(f"no run with id {run_id!r}")
+        record = {k: (None if pd.isna(v) else v) for k, v in run.iloc[0].to_dict().items() if not isinstance(v, (list, dict))}
+        record["evals"] = self.evals(run_id).to_dict(orient="records")
+        return record
+
+    def frame(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        target: str = "loss",
+        where: str | None = None,
+        split: str | None = None,
+        task: str | None = None,
+        step: int = -1,
+    ) -> pd.DataFrame:
+        """Runs with the `target` metric as a column: the table a law is fitted on.
+
+        `columns` are run columns (default: all); `where` is SQL over the runs table, e.g.
+        "family = 'chinchilla' AND config->>'in_besiroglu_fit' = '1'". One eval per run must
+        match metric/split/task/step, else an error asks for a split or task.
+        """
+        unknown = [c for c in columns or () if c not in RUN_COLUMNS]
+        if unknown:
+            raise UserError(f"unknown run columns: {', '.join(unknown)} (known: {', '.join(RUN_COLUMNS)})")
+        selected = ", ".join(f"r.{c}" for c in (["run_id"] + [c for c in columns if c != "run_id"] if columns else RUN_FIELDS))
+        conditions = ["e.metric = ?", "e.step = ?"]
+        parameters: list[Any] = [target, step]
+        for name, value in (("split", split), ("task", task)):
+            if value is not None:
+                conditions.append(f"e.{name} = ?")
+                parameters.append(value)
+        if where:
+            conditions.append(f"({where})")
+        sql = (
+            f"SELECT {selected}, e.split AS eval_split, e.task AS eval_task, e.value AS {target} "
+            f"FROM runs r JOIN evals e USING (run_id) WHERE {' AND '.join(conditions)} ORDER BY r.run_id, e.split, e.task"
+        )
+        table = self.query(sql, parameters)
+        if table["run_id"].duplicated().any():
+            splits = sorted(set(table["eval_split"]))
+            tasks = sorted(set(table["eval_task"]))
+            raise UserError(f"several '{target}' evals per run: choose a split ({', '.join(splits)}) or a task ({', '.join(tasks[:8])}{', ...' if len(tasks) > 8 else ''})")
+        return table.drop(columns=["eval_split", "eval_task"]).reset_index(drop=True)
+
+    # ---- pools, buckets, fits -----------------------------------------------------------
+    def register_pool(self, name: str, *, source: str, size_samples: int, fingerprint: str) -> None:
+        with self.db.transaction() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO pools (name, source, size_samples, fingerprint) VALUES (?, ?, ?, ?)",
+                [name, source, int(size_samples), fingerprint],
+            )
+
+    def register_buckets(self, pool: str, buckets: Sequence[Mapping[str, Any]]) -> None:
+        """Each bucket: name, score_column, quantile_lo, quantile_hi, size_samples."""
+        with self.db.transaction() as con:
+            if not con.execute("SELECT count(*) FROM pools WHERE name = ?", [pool]).fetchone()[0]:
+                raise UserError(f"no pool named {pool!r}: register the pool first")
+            for bucket in buckets:
+                con.execute(
+                    "INSERT OR REPLACE INTO buckets (pool, name, score_column, quantile_lo, quantile_hi, size_samples) VALUES (?, ?, ?, ?, ?, ?)",
+                    [pool, bucket["name"], bucket["score_column"], float(bucket["quantile_lo"]), float(bucket["quantile_hi"]), int(bucket["size_samples"])],
+                )
+
+    def save_fit(self, *, fit_id: str, law: str, law_version: str, parameters: Mapping[str, float], objective: float, n_points: int, data_hash: str, artifact: Mapping[str, Any]) -> None:
+        with self.db.transaction() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO fits (fit_id, law, law_version, parameters, objective, n_points, data_hash, artifact) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [fit_id, law, law_version, json.dumps(dict(parameters)), float(objective), int(n_points), data_hash, json.dumps(artifact)],
+            )
+
+    def export(self, path: str | Path, fmt: str) -> int:
+        """Runs joined with their evals, one row per eval, as csv or parquet (written atomically)."""
+        if fmt not in ("csv", "parquet"):
+            raise UserError(f"unknown export format {fmt!r}: use csv or parquet")
+        table = self.query(
+            "SELECT r.*, e.metric, e.value, e.split, e.task, e.step FROM runs r JOIN evals e USING (run_id) ORDER BY r.run_id, e.metric, e.split, e.task, e.step"
+        ).drop(columns=["ingested_at"])
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.tmp")
+        if fmt == "csv":
+            table.to_csv(temporary, index=False)
+        else:
+            table.to_parquet(temporary, index=False)
+        temporary.replace(path)
+        return len(table)
+
+
+def connect(path: str | Path | None = None, *, lock_timeout_s: float = 10.0) -> Registry:
+    """The registry at `path` (default: $CURASCALE_DB or ./curascale.duckdb; ":memory:" for none)."""
+    return Registry(path, lock_timeout_s=lock_timeout_s)

@@ -1,0 +1,299 @@
+"""Fitting a law: every start at once, bootstrap intervals, held-out error, saved artifacts.
+
+    fit(law, frame, bootstrap=1000, holdout_largest=3) -> Fit
+
+LAWS.md §7: the objective is the sum of Huber losses of log prediction - log observation; all
+starts of the law's grid are minimised together (scaling.solver); uncertainty is a nonparametric
+bootstrap over runs (each draw refitted from the best distinct minima of the full fit);
+trust is the relative error on the K largest-compute runs of a fit that did not see them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from runs_db.errors import UserError
+from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.laws import get_law
+from scaling.laws.base import Law
+from scaling.problem import Data, Problem, law_inputs, unflatten
+from scaling.solver import BatchedSolver, SolverOptions
+
+FORMAT = "curascale.fit/1"
+AT_BEST_RTOL = 1e-9  # a start "reached the best" when its objective is within this of the best
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class Holdout:
+    count: int
+    relative_errors: list[float]
+    observed: list[float]
+    predicted: list[float]
+    compute: list[float]
+
+
+@dataclass
+class Fit:
+    """A fitted law: parameters (natural units, flat names), quality and provenance."""
+
+    law: str
+    law_version: str
+    params: dict[str, float]
+    objective: float
+    n_points: int
+    starts: int
+    starts_at_best: int
+    converged: bool
+    data_hash: str
+    target: str
+    inputs: list[str]
+    delta: float = 1e-3
+    fixed: dict[str, float] = field(default_factory=dict)
+    tied: dict[str, str] = field(default_factory=dict)
+    groups: list[str] | None = None
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    interval_level: float = 0.95
+    draws: list[dict[str, float]] = field(default_factory=list)
+    holdout: Holdout | None = None
+    input_ranges: dict[str, list[float]] = field(default_factory=dict)
+    seed: int = 0
+    created: str = ""
+    source: str = ""
+    provenance: str = ""
+
+    # ---- prediction ---------------------------------------------------------------------
+    @property
+    def law_spec(self) -> Law:
+        return get_law(self.law)
+
+    def _inputs(self, frame: pd.DataFrame | Mapping[str, Sequence[float]]) -> dict[str, jnp.ndarray]:
+        frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame({k: np.atleast_1d(v) for k, v in frame.items()})
+        law = self.law_spec
+        arrays = {k: jnp.asarray(v) for k, v in law_inputs(law, frame, source="prediction inputs").items()}
+        if law.group_by is not None:
+            if law.group_by not in frame:
+                raise UserError(f"prediction inputs need '{law.group_by}' (one of: {', '.join(self.groups or [])})")
+            labels = frame[law.group_by].astype(str).tolist()
+            unknown = sorted(set(labels) - set(self.groups or []))
+            if unknown:
+                raise UserError(f"the fit has no parameters for {law.group_by} {unknown[0]!r} (it has: {', '.join(self.groups or [])})")
+            arrays["group"] = jnp.asarray([self.groups.index(label) for label in labels])
+        return arrays
+
+    def predict(self, frame, params: Mapping[str, float] | None = None) -> np.ndarray:
+        """The law's prediction of the target at each row of `frame` (a DataFrame or dict of columns)."""
+        theta = unflatten(self.law_spec, params or self.params, self.groups)
+        return np.asarray(self.law_spec.predict(theta, self._inputs(frame)), dtype=float)
+
+    def predict_interval(self, frame, level: float | None = None) -> np.ndarray | None:
+        """[rows, 2] percentile interval over the bootstrap draws, or None without draws."""
+        if not self.draws:
+            return None
+        level = self.interval_level if level is None else level
+        inputs = self._inputs(frame)
+        law = self.law_spec
+        predictions = np.stack([np.asarray(law.predict(unflatten(law, d, self.groups), inputs)) for d in self.draws])
+        tail = 50 * (1 - level)
+        return np.stack([np.nanpercentile(predictions, tail, axis=0), np.nanpercentile(predictions, 100 - tail, axis=0)], axis=1)
+
+    # ---- artifacts ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record = {"format": FORMAT, **record}
+        return record
+
+    def summary(self) -> dict[str, Any]:
+        """The `--json` view: law, params, intervals, objective, counts, held-out errors."""
+        return {
+            "law": self.law,
+            "params": self.params,
+            "intervals": self.intervals,
+            "objective": self.objective,
+            "n_points": self.n_points,
+            "starts": self.starts,
+            "starts_at_best": self.starts_at_best,
+            "converged": self.converged,
+            "holdout": {"relative_errors": self.holdout.relative_errors if self.holdout else []},
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the artifact as JSON, atomically (temp file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
+        temporary.replace(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any], *, source: str = "fit") -> "Fit":
+        if record.get("format") != FORMAT:
+            raise UserError(f"{source}: not a curascale fit (format {record.get('format')!r}, expected {FORMAT})")
+        record = {k: v for k, v in record.items() if k != "format"}
+        holdout = record.pop("holdout", None)
+        try:
+            fit = cls(**record, holdout=Holdout(**holdout) if holdout else None)
+        except TypeError as error:
+            raise UserError(f"{source}: malformed fit artifact ({error})") from error
+        law = get_law(fit.law)
+        if law.version != fit.law_version:
+            raise UserError(f"{source}: fitted with {fit.law} version {fit.law_version}, this curascale has version {law.version}")
+        return fit
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Fit":
+        path = Path(path)
+        try:
+            record = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such fit file") from None
+        except json.JSONDecodeError as error:
+            raise UserError(f"{path}: not JSON ({error})") from error
+        return cls.from_dict(record, source=str(path))
+
+
+# ---- fitting ------------------------------------------------------------------------------
+def _resolve_fixed(law: Law, fixed: Mapping[str, float] | None, free: Sequence[str]) -> dict[str, float]:
+    unknown = [name for name in free if name not in law.param_names]
+    if unknown:
+        raise UserError(f"law {law.name} has no parameter {unknown[0]!r} (it has: {', '.join(law.param_names)})")
+    resolved = {k: v for k, v in law.fixed.items() if k not in free}
+    resolved.update({k: float(v) for k, v in (fixed or {}).items()})
+    return resolved
+
+
+def _distinct_minima(u: np.ndarray, value: np.ndarray, count: int) -> np.ndarray:
+    """Indices of up to `count` best starts whose minima differ (objective or coordinates)."""
+    chosen: list[int] = []
+    for index in np.argsort(value, kind="stable"):
+        if not np.isfinite(value[index]):
+            break
+        if all(abs(value[index] - value[j]) > AT_BEST_RTOL * abs(value[j]) or np.max(np.abs(u[index] - u[j])) > 1e-4 for j in chosen):
+            chosen.append(int(index))
+        if len(chosen) == count:
+            break
+    return np.asarray(chosen, dtype=int)
+
+
+def _minimize(problem: Problem, starts: np.ndarray, weights: np.ndarray, progress: Callable[[int, int], None] | None = None):
+    solver = BatchedSolver(problem.residuals, SolverOptions(delta=problem.delta))
+    return solver.minimize(starts, weights, progress)
+
+
+def fit(
+    law: Law | str,
+    frame: pd.DataFrame,
+    *,
+    fixed: Mapping[str, float] | None = None,
+    tied: Mapping[str, str] | None = None,
+    free: Sequence[str] = (),
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    bootstrap_starts: int = 4,
+    interval_level: float = 0.95,
+    holdout_largest: int = 0,
+    max_starts: int | None = 20_000,
+    seed: int = 0,
+    source: str = "data",
+    progress: Progress | None = None,
+) -> Fit:
+    """Fit `law` to the rows of `frame` (its input columns and target); see the module docstring."""
+    law = get_law(law) if isinstance(law, str) else law
+    if delta <= 0:
+        raise UserError(f"--delta must be positive, got {delta:g}")
+    data = Data.from_frame(law, frame, source=source)
+    problem = Problem(law, data, fixed=_resolve_fixed(law, fixed, free), tied=dict(tied or {}), delta=delta)
+    if len(data) < problem.dimension:
+        raise UserError(f"{source}: {len(data)} points cannot determine {problem.dimension} free parameters of {law.name}")
+    report = progress or (lambda stage, done, total: None)
+
+    starts = problem.start_grid(max_starts, seed)
+    result = _minimize(problem, starts, np.ones((len(starts), len(data))), lambda d, t: report("starts", d, t))
+    best = int(np.argmin(result.value))
+    if not np.isfinite(result.value[best]):
+        raise UserError(f"{source}: no start of {law.name} gave a finite objective; check the data's units")
+    best_value = float(result.value[best])
+    fitted = Fit(
+        law=law.name,
+        law_version=law.version,
+        params=problem.natural(result.u[best]),
+        objective=best_value,
+        n_points=len(data),
+        starts=len(starts),
+        starts_at_best=int(np.sum(result.value <= best_value * (1 + AT_BEST_RTOL))),
+        converged=bool(result.converged[best]),
+        data_hash=data.digest(),
+        target=law.target,
+        inputs=list(law.inputs),
+        delta=delta,
+        fixed=problem.fixed,
+        tied=problem.tied,
+        groups=data.groups,
+        interval_level=interval_level,
+        input_ranges={k: [float(v.min()), float(v.max())] for k, v in data.inputs.items()},
+        seed=seed,
+        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        source=source,
+    )
+    if bootstrap:
+        seeds = result.u[_distinct_minima(result.u, result.value, bootstrap_starts)]
+        fitted.draws = bootstrap_draws(problem, seeds, bootstrap, seed, lambda d, t: report("bootstrap", d, t))
+        fitted.intervals = percentile_intervals(fitted.draws, interval_level)
+    if holdout_largest:
+        fitted.holdout = held_out_error(problem, starts, holdout_largest, lambda d, t: report("holdout", d, t))
+    return fitted
+
+
+def bootstrap_draws(problem: Problem, seeds: np.ndarray, draws: int, seed: int, progress=None) -> list[dict[str, float]]:
+    """Refit on `draws` resamples of the runs (with replacement), each from every seed point."""
+    n = len(problem.data)
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(draws)]).astype(float)
+    starts = np.repeat(seeds, draws, axis=0)
+    weights = np.tile(counts, (len(seeds), 1))
+    result = _minimize(problem, starts, weights, progress)
+    value = result.value.reshape(len(seeds), draws)
+    best = np.argmin(value, axis=0)
+    u = result.u.reshape(len(seeds), draws, -1)[best, np.arange(draws)]
+    return [problem.natural(row) for row in u]
+
+
+def percentile_intervals(draws: Sequence[Mapping[str, float]], level: float) -> dict[str, list[float]]:
+    tail = 50 * (1 - level)
+    names = list(draws[0])
+    values = np.array([[d[name] for name in names] for d in draws])
+    low, high = np.percentile(values, [tail, 100 - tail], axis=0)
+    return {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high)}
+
+
+def held_out_error(problem: Problem, starts: np.ndarray, count: int, progress=None) -> Holdout:
+    """Fit without the `count` largest-compute points; relative error of predicting them."""
+    data = problem.data
+    if count >= len(data) - problem.dimension:
+        raise UserError(f"--holdout-largest {count} leaves too few points to fit {problem.dimension} parameters")
+    compute = problem.law.training_compute(data.inputs)
+    order = np.argsort(compute, kind="stable")
+    kept, held = np.sort(order[:-count]), np.sort(order[-count:])
+    train = Problem(problem.law, data.subset(kept), fixed=problem.fixed, tied=problem.tied, delta=problem.delta)
+    result = _minimize(train, starts, np.ones((len(starts), len(kept))), progress)
+    theta = train.theta(jnp.asarray(result.u[int(np.argmin(result.value))]))
+    held_data = data.subset(held)
+    predicted = np.asarray(problem.law.predict(theta, held_data.jax_inputs()), dtype=float)
+    observed = held_data.target
+    return Holdout(
+        count=count,
+        relative_errors=((predicted - observed) / observed).tolist(),
+        observed=observed.tolist(),
+        predicted=predicted.tolist(),
+        compute=compute[held].tolist(),
+    )

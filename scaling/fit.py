@@ -168,6 +168,9 @@ def _resolve_fixed(law: Law, fixed: Mapping[str, float] | None, free: Sequence[s
     if unknown:
         raise UserError(f"law {law.name} has no parameter {unknown[0]!r} (it has: {', '.join(law.param_names)})")
     resolved = {k: v for k, v in law.fixed.items() if k not in free}
+    unknown = [name for name in fixed or {} if name not in law.param_names]
+    if unknown:
+        raise UserError(f"law {law.name} has no parameter {unknown[0]!r} (it has: {', '.join(law.param_names)})")
     resolved.update({k: float(v) for k, v in (fixed or {}).items()})
     return resolved
 
@@ -203,21 +206,28 @@ def fit(
     interval_level: float = 0.95,
     holdout_largest: int = 0,
     max_starts: int | None = 20_000,
+    initial: Sequence[Mapping[str, float]] | None = None,
     seed: int = 0,
     source: str = "data",
     progress: Progress | None = None,
 ) -> Fit:
-    """Fit `law` to the rows of `frame` (its input columns and target); see the module docstring."""
+    """Fit `law` to the rows of `frame` (its input columns and target); see the module docstring.
+
+    `initial` replaces the law's grid of starts by the given points (natural values of every free
+    parameter), e.g. to refine a published fit.
+    """
     law = get_law(law) if isinstance(law, str) else law
     if delta <= 0:
         raise UserError(f"--delta must be positive, got {delta:g}")
     data = Data.from_frame(law, frame, source=source)
-    problem = Problem(law, data, fixed=_resolve_fixed(law, fixed, free), tied=dict(tied or {}), delta=delta)
+    resolved_tied = {k: v for k, v in law.tied.items() if k not in free and k not in (fixed or {})}
+    resolved_tied.update(tied or {})
+    problem = Problem(law, data, fixed=_resolve_fixed(law, fixed, free), tied=resolved_tied, delta=delta)
     if len(data) < problem.dimension:
         raise UserError(f"{source}: {len(data)} points cannot determine {problem.dimension} free parameters of {law.name}")
     report = progress or (lambda stage, done, total: None)
 
-    starts = problem.start_grid(max_starts, seed)
+    starts = problem.start_grid(max_starts, seed) if initial is None else problem.starts_from(initial)
     result = _minimize(problem, starts, np.ones((len(starts), len(data))), lambda d, t: report("starts", d, t))
     best = int(np.argmin(result.value))
     if not np.isfinite(result.value[best]):

@@ -46,6 +46,8 @@ def law_inputs(law: Law, frame: pd.DataFrame, *, source: str = "data") -> dict[s
         if bad.size:
             raise UserError(f"{source}: column '{name}' is missing or not finite in row {bad[0] + 1}")
         columns[name] = values
+    if law.check_inputs is not None:
+        law.check_inputs(columns)
     return columns
 
 
@@ -176,6 +178,18 @@ class Problem:
             else:
                 rows = np.stack([rng.choice(a, size=max_starts) for a in axes], axis=1)
         return np.repeat(rows, self.sizes, axis=1)
+
+    def starts_from(self, points: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """Coordinates of user-given starting points (natural values of every free parameter)."""
+        rows = []
+        for point in points:
+            missing = [p.name for p in self.free if p.name not in point]
+            if missing:
+                raise UserError(f"a start must give every free parameter; missing: {', '.join(missing)}")
+            rows.append(np.concatenate([np.repeat(p.transform.inverse(np.asarray([point[p.name]], dtype=float)), size) for p, size in zip(self.free, self.sizes)]))
+        if not rows:
+            raise UserError("no starting points given")
+        return np.asarray(rows)
 
     def natural(self, u: np.ndarray) -> dict[str, float]:
         """Flat natural parameters: 'name' for shared ones, 'name[group]' for per-group ones."""

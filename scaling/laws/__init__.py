@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scaling.laws.base import Law, Param
 
-_MODULES = ("chinchilla",)
+_MODULES = ("chinchilla", "data_constrained", "data_filtering", "precision", "overtraining", "specialized")
 
 
 def all_laws() -> dict[str, Law]:

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scaling import jaxconf  # noqa: F401  (float64 before any array is made)
+
 Theta = Mapping[str, jnp.ndarray]
 Inputs = Mapping[str, jnp.ndarray]
 
@@ -31,6 +33,7 @@ class Transform:
 
 IDENTITY = Transform("identity", lambda u: u, lambda v: np.asarray(v, dtype=float))
 LOG = Transform("log", jnp.exp, lambda v: np.log(np.asarray(v, dtype=float)))
+NEGATIVE = Transform("negative-log", lambda u: -jnp.exp(u), lambda v: np.log(-np.asarray(v, dtype=float)))
 
 
 def bounded(lower: float, upper: float) -> Transform:
@@ -65,9 +68,11 @@ class Law:
     """A scaling law: `predict(theta, inputs)` and what it needs.
 
     inputs: the run columns it reads (e.g. params, tokens); target: the metric it predicts;
-    fixed: parameters fixed by default (natural units), which a fit may free; defaults: input
+    fixed: parameters fixed by default (natural units), which a fit may free; tied: parameters
+    that take another's value by default (e.g. beta = alpha); defaults: input
     columns that may be missing, with the column or constant that stands in for them;
-    group_by: the column whose values index per-group parameters.
+    group_by: the column whose values index per-group parameters; compute: what "largest run"
+    means for held-out error; check_inputs: raises UserError for inputs the law cannot handle.
     """
 
     name: str
@@ -79,9 +84,11 @@ class Law:
     predict: Callable[[Theta, Inputs], jnp.ndarray]
     log_predict: Callable[[Theta, Inputs], jnp.ndarray] | None = None
     fixed: Mapping[str, float] = field(default_factory=dict)
+    tied: Mapping[str, str] = field(default_factory=dict)
     defaults: Mapping[str, str | float] = field(default_factory=dict)
     group_by: str | None = None
     compute: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
+    check_inputs: Callable[[Mapping[str, np.ndarray]], None] | None = None
     description: str = ""
 
     def __post_init__(self):

@@ -1,0 +1,130 @@
+"""LAWS.md §3, data filtering under repetition (Goyal et al. 2024, "Scaling Laws for Data Filtering").
+
+Each quality bucket has a utility b < 0 and a half-life tau (epochs); the utility of epoch k
+(k = 0 is the first pass) is b 0.5^(k / tau). Two forms, both as in the authors' reference
+implementation, with n samples seen, S samples per epoch, a shared scale `a` and constant `d`:
+
+- utility form:        y(n) = (n_0^(b_0) + d) * prod_{k=1..K} (n_k / m_k)^(b_k),
+                       K = floor(n / S), n_k = a min(S (k+1), n) / 1e5, m_k = a S k / 1e5
+- effective-data form: y(n) = n_eff^b + d, n_eff = sum_k (n_k - m_k) 0.5^(k / tau)
+
+The union of the best m buckets (each of size S) is a pool of size m S in which each bucket's
+half-life becomes m tau_i; its epoch-k utility is the mean of b_i 0.5^(k / (m tau_i)) (utility
+form) or the delta-weighted mean sum b_i delta_i / sum delta_i (effective-data form, where the
+effective samples of an epoch are weighted by the mean delta). A single bucket is the union of one.
+
+Epochs are summed over a fixed axis of MAX_EPOCHS (static for `jit`); inputs past it are refused.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from runs_db.errors import UserError
+from scaling.laws.base import LOG, NEGATIVE, Law, Param
+
+MAX_EPOCHS = 512
+SAMPLE_NORMALISER = 1e5
+_EPOCH = jnp.arange(MAX_EPOCHS, dtype=float)
+
+
+def _decays(half_lives, repeats):
+    """delta_i(k) = 0.5^(k / (repeats tau_i)) for every bucket i and epoch k: [..., m, K]."""
+    return 0.5 ** (_EPOCH / (repeats * half_lives)[..., None])
+
+
+def _epoch_grid(samples_seen, union_size):
+    """Per-row epoch bookkeeping: epochs seen, the mask of completed-epoch terms k >= 1."""
+    epochs = samples_seen / union_size
+    active = (_EPOCH >= 1) & (_EPOCH <= jnp.floor(epochs)[..., None])
+    return epochs, active
+
+
+def union_log_error_utility(samples_seen, union_size, utilities, half_lives, scale, irreducible):
+    """log y of the utility form for the uniform union of the buckets on the last axis."""
+    buckets = utilities.shape[-1]
+    epoch_utility = jnp.mean(utilities[..., None] * _decays(half_lives, buckets), axis=-2)
+    epochs, active = _epoch_grid(samples_seen, union_size)
+    first = scale * jnp.minimum(union_size, samples_seen) / SAMPLE_NORMALISER
+    k = jnp.maximum(_EPOCH, 1.0)
+    log_ratio = jnp.log(jnp.minimum(k + 1.0, epochs[..., None]) / k)
+    growth = jnp.sum(jnp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
+    return jnp.log(first ** epoch_utility[..., 0] + irreducible) + growth
+
+
+def union_error_effective_data(samples_seen, union_size, utilities, half_lives, scale, irreducible):
+    """y of the effective-data form for the uniform union of the buckets on the last axis."""
+    buckets = utilities.shape[-1]
+    decays = _decays(half_lives, buckets)
+    epoch_utility = jnp.sum(utilities[..., None] * decays, axis=-2) / jnp.sum(decays, axis=-2)
+    epochs, active = _epoch_grid(samples_seen, union_size)
+    seen_in_epoch = jnp.clip(epochs[..., None] - _EPOCH, 0.0, 1.0) * union_size * scale / SAMPLE_NORMALISER
+    effective = jnp.cumsum(seen_in_epoch * jnp.mean(decays, axis=-2), axis=-1)
+    previous = jnp.concatenate([effective[..., :1], effective[..., :-1]], axis=-1)
+    log_ratio = jnp.log(effective / jnp.where(active, previous, effective))
+    log_core = epoch_utility[..., 0] * jnp.log(effective[..., 0]) + jnp.sum(jnp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
+    return jnp.exp(log_core) + irreducible
+
+
+def _bucket_arguments(theta, inputs):
+    group = inputs["group"]
+    return (
+        inputs["samples_seen"],
+        inputs["unique_samples"],
+        theta["utility"][group][:, None],
+        theta["utility_half_life"][group][:, None],
+        theta["sample_scale"],
+        theta["irreducible_error"],
+    )
+
+
+def log_error_utility(theta, inputs):
+    return union_log_error_utility(*_bucket_arguments(theta, inputs))
+
+
+def error_utility(theta, inputs):
+    return jnp.exp(log_error_utility(theta, inputs))
+
+
+def error_effective_data(theta, inputs):
+    return union_error_effective_data(*_bucket_arguments(theta, inputs))
+
+
+def check_epochs(inputs) -> None:
+    epochs = np.asarray(inputs["samples_seen"], dtype=float) / np.asarray(inputs["unique_samples"], dtype=float)
+    if epochs.size and epochs.max() >= MAX_EPOCHS:
+        raise UserError(f"data filtering laws handle fewer than {MAX_EPOCHS} epochs; a row has {epochs.max():.0f}")
+
+
+def _params(scale_starts):
+    return (
+        Param("sample_scale", scale_starts, LOG, "a: shared scale of samples seen"),
+        Param("utility", (-0.05, -0.15), NEGATIVE, "b < 0: the bucket's utility (error exponent) on its first pass", per_group=True),
+        Param("utility_half_life", (2.0, 8.0), LOG, "tau: epochs after which the bucket's utility has halved", per_group=True),
+        Param("irreducible_error", (0.05, 0.1), LOG, "d: constant error term (fixed at 0.1 as the authors do)"),
+    )
+
+
+def _law(name, predict, log_predict, doc):
+    return Law(
+        name=name,
+        version="1",
+        section="LAWS.md §3",
+        inputs=("samples_seen", "unique_samples"),
+        target="error",
+        params=_params((0.01, 0.03)),
+        predict=predict,
+        log_predict=log_predict,
+        fixed={"irreducible_error": 0.1},
+        group_by="bucket",
+        compute=lambda inputs: np.asarray(inputs["samples_seen"], dtype=float),
+        check_inputs=check_epochs,
+        description=doc,
+    )
+
+
+LAWS = (
+    _law("data_filtering_utility", error_utility, log_error_utility, "zero-shot error of a bucket under repetition, utility form"),
+    _law("data_filtering_effective_data", error_effective_data, None, "zero-shot error of a bucket under repetition, effective-data form"),
+)

@@ -79,7 +79,7 @@ class Fit:
     def _inputs(self, frame: pd.DataFrame | Mapping[str, Sequence[float]]) -> dict[str, jnp.ndarray]:
         frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame({k: np.atleast_1d(v) for k, v in frame.items()})
         law = self.law_spec
-        arrays = {k: jnp.asarray(v) for k, v in law_inputs(law, frame, source="prediction inputs").items()}
+        arrays = law.jax_inputs(law_inputs(law, frame, source="prediction inputs"))
         if law.group_by is not None:
             if law.group_by not in frame:
                 raise UserError(f"prediction inputs need '{law.group_by}' (one of: {', '.join(self.groups or [])})")
@@ -188,9 +188,14 @@ def _distinct_minima(u: np.ndarray, value: np.ndarray, count: int) -> np.ndarray
     return np.asarray(chosen, dtype=int)
 
 
+_SOLVERS: dict[tuple, BatchedSolver] = {}
+
+
 def _minimize(problem: Problem, starts: np.ndarray, weights: np.ndarray, progress: Callable[[int, int], None] | None = None):
-    solver = BatchedSolver(problem.residuals, SolverOptions(delta=problem.delta))
-    return solver.minimize(starts, weights, progress)
+    key = problem.structure_key()
+    if key not in _SOLVERS:
+        _SOLVERS[key] = BatchedSolver(problem.residuals, SolverOptions(delta=problem.delta))
+    return _SOLVERS[key].minimize(starts, weights, problem.arrays, progress)
 
 
 def fit(

@@ -15,17 +15,11 @@ from typing import Mapping, Sequence
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pandas as pd
 
 from runs_db.errors import UserError
 from scaling import jaxconf  # noqa: F401  (float64)
 from scaling.laws.base import Law
-
-
-def huber(residuals, delta):
-    """0.5 r^2 for |r| <= delta, else delta (|r| - delta / 2) (optax's definition)."""
-    return optax.losses.huber_loss(residuals, jnp.zeros_like(residuals), delta=delta)
 
 
 def law_inputs(law: Law, frame: pd.DataFrame, *, source: str = "data") -> dict[str, np.ndarray]:
@@ -46,8 +40,6 @@ def law_inputs(law: Law, frame: pd.DataFrame, *, source: str = "data") -> dict[s
         if bad.size:
             raise UserError(f"{source}: column '{name}' is missing or not finite in row {bad[0] + 1}")
         columns[name] = values
-    if law.check_inputs is not None:
-        law.check_inputs(columns)
     return columns
 
 
@@ -55,6 +47,7 @@ def law_inputs(law: Law, frame: pd.DataFrame, *, source: str = "data") -> dict[s
 class Data:
     """Inputs, target and group codes of the points a law is fitted on."""
 
+    law: Law
     inputs: dict[str, np.ndarray]
     target: np.ndarray
     groups: list[str] | None = None
@@ -70,23 +63,23 @@ class Data:
             raise UserError(f"{source}: '{law.target}' must be positive and finite, row {bad[0] + 1} has {frame[law.target].iloc[bad[0]]!r}")
         inputs = law_inputs(law, frame, source=source)
         if law.group_by is None:
-            return cls(inputs, target)
+            return cls(law, inputs, target)
         if law.group_by not in frame:
             raise UserError(f"{source}: law {law.name} fits one set of parameters per '{law.group_by}', which the data lacks")
         labels = frame[law.group_by].astype(str).to_numpy()
         groups = sorted(set(labels))
         codes = np.searchsorted(np.asarray(groups), labels)
-        return cls(inputs, target, groups, codes)
+        return cls(law, inputs, target, groups, codes)
 
     def __len__(self) -> int:
         return len(self.target)
 
     def subset(self, rows: np.ndarray) -> "Data":
         codes = None if self.group_codes is None else self.group_codes[rows]
-        return Data({k: v[rows] for k, v in self.inputs.items()}, self.target[rows], self.groups, codes)
+        return Data(self.law, {k: v[rows] for k, v in self.inputs.items()}, self.target[rows], self.groups, codes)
 
     def jax_inputs(self) -> dict[str, jnp.ndarray]:
-        arrays = {k: jnp.asarray(v) for k, v in self.inputs.items()}
+        arrays = self.law.jax_inputs(self.inputs)
         if self.group_codes is not None:
             arrays["group"] = jnp.asarray(self.group_codes)
         return arrays
@@ -132,8 +125,7 @@ class Problem:
         self.n_groups = len(self.data.groups) if self.data.groups is not None else 1
         self.sizes = [self.n_groups if p.per_group else 1 for p in self.free]
         self.offsets = np.cumsum([0] + self.sizes)
-        self._inputs = self.data.jax_inputs()
-        self._log_target = jnp.log(jnp.asarray(self.data.target))
+        self.arrays = {"inputs": self.data.jax_inputs(), "log_target": jnp.log(jnp.asarray(self.data.target))}
 
     @property
     def dimension(self) -> int:
@@ -157,12 +149,23 @@ class Problem:
             theta[name] = theta[other] if other in theta else jnp.asarray(self.fixed[other])
         return theta
 
-    def residuals(self, u: jnp.ndarray) -> jnp.ndarray:
-        return self.law.log_of_prediction(self.theta(u), self._inputs) - self._log_target
+    def residuals(self, u: jnp.ndarray, arrays=None) -> jnp.ndarray:
+        """log prediction - log observation; `arrays` (default: this problem's) lets one compiled
+        function serve other data of the same structure."""
+        arrays = self.arrays if arrays is None else arrays
+        return self.law.log_of_prediction(self.theta(u), arrays["inputs"]) - arrays["log_target"]
 
-    def objective(self, u: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
-        """LAWS.md §7: sum_i w_i Huber_delta(log pred_i - log obs_i)."""
-        return jnp.sum(weights * huber(self.residuals(u), self.delta))
+    def structure_key(self) -> tuple:
+        """Problems with equal keys share compiled solvers (same law, spec and data layout)."""
+        return (
+            self.law.name,
+            self.law.version,
+            tuple(sorted((k, repr(v)) for k, v in self.fixed.items())),
+            tuple(sorted(self.tied.items())),
+            self.delta,
+            self.n_groups,
+            tuple(sorted(self.data.inputs)),
+        )
 
     def start_grid(self, max_starts: int | None = None, seed: int = 0) -> np.ndarray:
         """Cartesian product of each free parameter's starts (per-group ones shared by all groups)."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from scaling import jaxconf  # noqa: F401  (float64)
 
-Residuals = Callable[[jnp.ndarray], jnp.ndarray]  # u [P] -> r [n]
+Residuals = Callable[[jnp.ndarray, object], jnp.ndarray]  # (u [P], data pytree) -> r [n]
 
 
 def huber(residuals, delta):
@@ -55,15 +55,15 @@ class SolverResult:
 def _chunk_fn(residuals: Residuals, options: SolverOptions):
     delta = options.delta
 
-    def objective(u, weights):
-        return jnp.sum(weights * huber(residuals(u), delta))
+    def objective(u, weights, data):
+        return jnp.sum(weights * huber(residuals(u, data), delta))
 
     jacobian = jax.jacfwd(residuals)
 
-    def step(state, weights):
+    def step(state, weights, data):
         u, lam, f, done, iterations = state
-        r = residuals(u)
-        jac = jacobian(u)
+        r = residuals(u, data)
+        jac = jacobian(u, data)
         inside = jnp.abs(r) <= delta
         gradient = jac.T @ (weights * jnp.where(inside, r, delta * jnp.sign(r)))
         curvature_weights = weights * jnp.where(inside, 1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
@@ -71,7 +71,7 @@ def _chunk_fn(residuals: Residuals, options: SolverOptions):
         eigenvalues, vectors = jnp.linalg.eigh(0.5 * (matrix + matrix.T))
         scale = jnp.maximum(jnp.max(jnp.abs(eigenvalues)), 1e-300)
         trial = u - vectors @ ((vectors.T @ gradient) / (jnp.abs(eigenvalues) + lam * scale))
-        f_trial = objective(trial, weights)
+        f_trial = objective(trial, weights, data)
         kept = jnp.isfinite(f_trial) & (f_trial <= f)
         stuck = lam >= options.max_damping
         return (
@@ -82,13 +82,14 @@ def _chunk_fn(residuals: Residuals, options: SolverOptions):
             iterations + jnp.where(done, 0, 1),
         )
 
-    def chunk(u, lam, f, done, iterations, weights):
-        state = jax.lax.fori_loop(0, options.chunk, lambda _, s: step(s, weights), (u, lam, f, done, iterations))
+    def chunk(u, lam, f, done, iterations, weights, data):
+        state = jax.lax.fori_loop(0, options.chunk, lambda _, s: step(s, weights, data), (u, lam, f, done, iterations))
         u, lam, f_end, done, iterations = state
         stalled = (f - f_end) <= options.stall_tol * jnp.abs(f_end)
         return u, lam, f_end, done | stalled, iterations
 
-    return jax.jit(jax.vmap(chunk)), jax.jit(jax.vmap(objective))
+    batched = (0, 0, 0, 0, 0, 0, None)
+    return jax.jit(jax.vmap(chunk, in_axes=batched)), jax.jit(jax.vmap(objective, in_axes=(0, 0, None)))
 
 
 def _padded(size: int) -> int:
@@ -96,21 +97,23 @@ def _padded(size: int) -> int:
 
 
 class BatchedSolver:
-    """Minimise sum_i w_i Huber(r_i(u)) from every row of `starts`, each row with its own weights."""
+    """Minimise sum_i w_i Huber(r_i(u, data)) from every row of `starts`, each row with its own
+    weights. `data` is an argument, not a constant, so one solver serves every data set of the
+    same shapes (bootstrap, held-out fits, repeated seeds) without compiling again."""
 
     def __init__(self, residuals: Residuals, options: SolverOptions = SolverOptions()):
         self.options = options
         self._chunk, self._value = _chunk_fn(residuals, options)
 
-    def value(self, u: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        value = np.asarray(self._value(jnp.asarray(u), jnp.asarray(weights)))
+    def value(self, u: np.ndarray, weights: np.ndarray, data) -> np.ndarray:
+        value = np.asarray(self._value(jnp.asarray(u), jnp.asarray(weights), data))
         return np.where(np.isfinite(value), value, np.inf)
 
-    def minimize(self, starts: np.ndarray, weights: np.ndarray, progress: Callable[[int, int], None] | None = None) -> SolverResult:
+    def minimize(self, starts: np.ndarray, weights: np.ndarray, data, progress: Callable[[int, int], None] | None = None) -> SolverResult:
         u = np.array(starts, dtype=float)
         weights = np.asarray(weights, dtype=float)
         count = len(u)
-        value = self.value(u, weights)
+        value = self.value(u, weights, data)
         lam = np.full(count, self.options.initial_damping)
         done = ~np.isfinite(value)
         iterations = np.zeros(count, dtype=np.int64)
@@ -119,7 +122,7 @@ class BatchedSolver:
         while active.size:
             size = min(count, _padded(active.size))
             index = np.concatenate([active, np.repeat(active[:1], size - active.size)])
-            out = self._chunk(*(jnp.asarray(x[index]) for x in (u, lam, value, done, iterations, weights)))
+            out = self._chunk(*(jnp.asarray(x[index]) for x in (u, lam, value, done, iterations, weights)), data)
             u[active], lam[active], value[active], done[active], iterations[active] = (np.asarray(x)[: active.size] for x in out)
             capped[active] = ~done[active] & (iterations[active] >= self.options.max_iterations)
             done[active] |= capped[active]

@@ -72,7 +72,8 @@ class Law:
     that take another's value by default (e.g. beta = alpha); defaults: input
     columns that may be missing, with the column or constant that stands in for them;
     group_by: the column whose values index per-group parameters; compute: what "largest run"
-    means for held-out error; check_inputs: raises UserError for inputs the law cannot handle.
+    means for held-out error; prepare: derives extra arrays from the input columns on the host
+    (e.g. an axis whose length must be static under jit), or raises UserError for bad inputs.
     """
 
     name: str
@@ -88,7 +89,7 @@ class Law:
     defaults: Mapping[str, str | float] = field(default_factory=dict)
     group_by: str | None = None
     compute: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
-    check_inputs: Callable[[Mapping[str, np.ndarray]], None] | None = None
+    prepare: Callable[[Mapping[str, np.ndarray]], Mapping[str, jnp.ndarray]] | None = None
     description: str = ""
 
     def __post_init__(self):
@@ -113,6 +114,13 @@ class Law:
         if self.log_predict is not None:
             return self.log_predict(theta, inputs)
         return jnp.log(self.predict(theta, inputs))
+
+    def jax_inputs(self, columns: Mapping[str, np.ndarray]) -> dict[str, jnp.ndarray]:
+        """Input columns as JAX arrays, plus what `prepare` derives from them."""
+        arrays = {k: jnp.asarray(v) for k, v in columns.items()}
+        if self.prepare is not None:
+            arrays.update(self.prepare(columns))
+        return arrays
 
     def training_compute(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """What "largest runs" means for held-out error: FLOPs (6ND) or samples seen by default."""

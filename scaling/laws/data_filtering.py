@@ -13,7 +13,8 @@ half-life becomes m tau_i; its epoch-k utility is the mean of b_i 0.5^(k / (m ta
 form) or the delta-weighted mean sum b_i delta_i / sum delta_i (effective-data form, where the
 effective samples of an epoch are weighted by the mean delta). A single bucket is the union of one.
 
-Epochs are summed over a fixed axis of MAX_EPOCHS (static for `jit`); inputs past it are refused.
+Epochs are summed over an explicit axis k = 0..K-1 (its length is static under `jit`): the laws
+derive it from their inputs (`prepare`), callers of the union functions pass `epoch_axis(...)`.
 """
 
 from __future__ import annotations
@@ -26,40 +27,46 @@ from scaling.laws.base import LOG, NEGATIVE, Law, Param
 
 MAX_EPOCHS = 512
 SAMPLE_NORMALISER = 1e5
-_EPOCH = jnp.arange(MAX_EPOCHS, dtype=float)
 
 
-def _decays(half_lives, repeats):
+def epoch_axis(most_epochs: float) -> jnp.ndarray:
+    """k = 0, 1, ..., K-1 covering `most_epochs` (K a power of two, so few shapes compile)."""
+    if most_epochs >= MAX_EPOCHS - 1:
+        raise UserError(f"data filtering laws handle fewer than {MAX_EPOCHS - 1} epochs; got {most_epochs:.0f}")
+    return jnp.arange(1 << int(np.ceil(np.log2(most_epochs + 2))), dtype=float)
+
+
+def _decays(epoch, half_lives, repeats):
     """delta_i(k) = 0.5^(k / (repeats tau_i)) for every bucket i and epoch k: [..., m, K]."""
-    return 0.5 ** (_EPOCH / (repeats * half_lives)[..., None])
+    return 0.5 ** (epoch / (repeats * half_lives)[..., None])
 
 
-def _epoch_grid(samples_seen, union_size):
-    """Per-row epoch bookkeeping: epochs seen, the mask of completed-epoch terms k >= 1."""
+def _epoch_grid(epoch, samples_seen, union_size):
+    """Per-row epochs seen and the mask of completed-epoch terms k >= 1."""
     epochs = samples_seen / union_size
-    active = (_EPOCH >= 1) & (_EPOCH <= jnp.floor(epochs)[..., None])
+    active = (epoch >= 1) & (epoch <= jnp.floor(epochs)[..., None])
     return epochs, active
 
 
-def union_log_error_utility(samples_seen, union_size, utilities, half_lives, scale, irreducible):
+def union_log_error_utility(epoch, samples_seen, union_size, utilities, half_lives, scale, irreducible):
     """log y of the utility form for the uniform union of the buckets on the last axis."""
     buckets = utilities.shape[-1]
-    epoch_utility = jnp.mean(utilities[..., None] * _decays(half_lives, buckets), axis=-2)
-    epochs, active = _epoch_grid(samples_seen, union_size)
+    epoch_utility = jnp.mean(utilities[..., None] * _decays(epoch, half_lives, buckets), axis=-2)
+    epochs, active = _epoch_grid(epoch, samples_seen, union_size)
     first = scale * jnp.minimum(union_size, samples_seen) / SAMPLE_NORMALISER
-    k = jnp.maximum(_EPOCH, 1.0)
+    k = jnp.maximum(epoch, 1.0)
     log_ratio = jnp.log(jnp.minimum(k + 1.0, epochs[..., None]) / k)
     growth = jnp.sum(jnp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
     return jnp.log(first ** epoch_utility[..., 0] + irreducible) + growth
 
 
-def union_error_effective_data(samples_seen, union_size, utilities, half_lives, scale, irreducible):
+def union_error_effective_data(epoch, samples_seen, union_size, utilities, half_lives, scale, irreducible):
     """y of the effective-data form for the uniform union of the buckets on the last axis."""
     buckets = utilities.shape[-1]
-    decays = _decays(half_lives, buckets)
+    decays = _decays(epoch, half_lives, buckets)
     epoch_utility = jnp.sum(utilities[..., None] * decays, axis=-2) / jnp.sum(decays, axis=-2)
-    epochs, active = _epoch_grid(samples_seen, union_size)
-    seen_in_epoch = jnp.clip(epochs[..., None] - _EPOCH, 0.0, 1.0) * union_size * scale / SAMPLE_NORMALISER
+    epochs, active = _epoch_grid(epoch, samples_seen, union_size)
+    seen_in_epoch = jnp.clip(epochs[..., None] - epoch, 0.0, 1.0) * (union_size * scale / SAMPLE_NORMALISER)[..., None]
     effective = jnp.cumsum(seen_in_epoch * jnp.mean(decays, axis=-2), axis=-1)
     previous = jnp.concatenate([effective[..., :1], effective[..., :-1]], axis=-1)
     log_ratio = jnp.log(effective / jnp.where(active, previous, effective))
@@ -70,6 +77,7 @@ def union_error_effective_data(samples_seen, union_size, utilities, half_lives, 
 def _bucket_arguments(theta, inputs):
     group = inputs["group"]
     return (
+        inputs["epoch"],
         inputs["samples_seen"],
         inputs["unique_samples"],
         theta["utility"][group][:, None],
@@ -91,10 +99,10 @@ def error_effective_data(theta, inputs):
     return union_error_effective_data(*_bucket_arguments(theta, inputs))
 
 
-def check_epochs(inputs) -> None:
+def prepare(inputs) -> dict:
+    """The epoch axis these inputs need."""
     epochs = np.asarray(inputs["samples_seen"], dtype=float) / np.asarray(inputs["unique_samples"], dtype=float)
-    if epochs.size and epochs.max() >= MAX_EPOCHS:
-        raise UserError(f"data filtering laws handle fewer than {MAX_EPOCHS} epochs; a row has {epochs.max():.0f}")
+    return {"epoch": epoch_axis(float(epochs.max()) if epochs.size else 1.0)}
 
 
 def _params(scale_starts):
@@ -119,7 +127,7 @@ def _law(name, predict, log_predict, doc):
         fixed={"irreducible_error": 0.1},
         group_by="bucket",
         compute=lambda inputs: np.asarray(inputs["samples_seen"], dtype=float),
-        check_inputs=check_epochs,
+        prepare=prepare,
         description=doc,
     )
 

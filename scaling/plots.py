@@ -1,0 +1,83 @@
+"""matplotlib figures of fits (observed vs fitted, with bootstrap bands) and plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: str | Path) -> Path:
+    """Write atomically: a reader never sees half a PNG."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    figure.savefig(temporary, dpi=120, bbox_inches="tight")
+    temporary.replace(path)
+    return path
+
+
+def _axes_of(law, frame: pd.DataFrame) -> tuple[str, str | None]:
+    """The swept input (tokens or samples seen) and the input that splits points into curves."""
+    x = next((c for c in ("tokens", "samples_seen") if c in law.inputs), law.inputs[-1])
+    series = next((c for c in law.inputs if c != x and c in frame and frame[c].nunique() > 1), None)
+    return x, series
+
+
+def _series_bins(values: pd.Series, most: int = 6) -> np.ndarray:
+    """A bin label per row: the distinct values when few, else log-quantile bins."""
+    if values.nunique() <= most:
+        return values.to_numpy(dtype=float)
+    edges = np.quantile(np.log(values), np.linspace(0, 1, most + 1))
+    bins = np.clip(np.searchsorted(edges, np.log(values), side="right") - 1, 0, most - 1)
+    return np.exp(np.array([np.median(np.log(values[bins == b])) for b in range(most)]))[bins]
+
+
+def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
+    """Observed points and fitted curves (with the bootstrap band when the fit has draws): the law
+    swept along tokens / samples seen, one curve per value (or bin) of the series input (e.g.
+    params), other inputs at their median; one panel per group (bucket)."""
+    plt = _pyplot()
+    law = fit.law_spec
+    frame = frame.reset_index(drop=True)
+    x, series = _axes_of(law, frame)
+    groups = [None] if law.group_by is None else sorted(frame[law.group_by].astype(str).unique())
+    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    for axis, group in zip(axes[0], groups):
+        part = frame if group is None else frame[frame[law.group_by].astype(str) == group]
+        labels = np.ones(len(part)) if series is None else _series_bins(part[series])
+        keys = sorted(set(labels))
+        for key, color in zip(keys, plt.cm.viridis(np.linspace(0, 0.9, len(keys)))):
+            rows = part[labels == key]
+            axis.scatter(rows[x], rows[law.target], s=12, color=color, label=None if series is None else f"{series} ~ {key:.3g}")
+            sweep = pd.DataFrame({x: np.geomspace(part[x].min(), part[x].max(), 60)})
+            for column in law.inputs:
+                if column != x and column in rows:
+                    sweep[column] = key if column == series else rows[column].median()
+            if group is not None:
+                sweep[law.group_by] = group
+            axis.plot(sweep[x], fit.predict(sweep), color=color, lw=1)
+            band = fit.predict_interval(sweep)
+            if band is not None:
+                axis.fill_between(sweep[x], band[:, 0], band[:, 1], color=color, alpha=0.2, lw=0)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel(x)
+        axis.set_ylabel(law.target)
+        axis.set_title(law.name if group is None else f"{law.name}: {group}", fontsize=9)
+        if series is not None:
+            axis.legend(fontsize=7)
+    figure.suptitle(f"{law.name} ({law.section}), objective {fit.objective:.6g}", fontsize=9)
+    try:
+        return save_figure(figure, path)
+    finally:
+        plt.close(figure)

@@ -21,8 +21,8 @@ from runs_db.errors import IngestError
 
 READERS = {
     ".csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),
-    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
-    ".json": lambda p: pd.read_json(p, lines=True, dtype=False),
+    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False, precise_float=True),
+    ".json": lambda p: pd.read_json(p, lines=True, dtype=False, precise_float=True),
     ".parquet": pd.read_parquet,
     ".pq": pd.read_parquet,
 }

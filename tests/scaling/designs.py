@@ -39,7 +39,7 @@ def _precision():
 
 
 def _precision_ptq():
-    design = grid_design(params=[30e6, 60e6, 110e6, 220e6], tokens=[1.5e9, 3e9, 6e9, 13e9, 26e9], bits_post_training=[3, 4, 5, 6, 8])
+    design = grid_design(params=[30e6, 60e6, 110e6, 220e6], tokens=[1.5e9, 3e9, 6e9, 13e9, 26e9, 52e9], bits_post_training=[2, 2.5, 3, 3.5, 4, 6])
     design["bits_weights"] = 16.0
     return design, dict(PUBLISHED)
 

@@ -49,7 +49,7 @@ class Fit:
     law: str
     law_version: str
     params: dict[str, float]
-    objective: float
+    objective: float | None  # None for reference fits built from published constants
     n_points: int
     starts: int
     starts_at_best: int
@@ -70,6 +70,7 @@ class Fit:
     created: str = ""
     source: str = ""
     provenance: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)  # e.g. bucket sizes and quantiles
 
     # ---- prediction ---------------------------------------------------------------------
     @property

@@ -12,6 +12,9 @@ The union of the best m buckets (each of size S) is a pool of size m S in which 
 half-life becomes m tau_i; its epoch-k utility is the mean of b_i 0.5^(k / (m tau_i)) (utility
 form) or the delta-weighted mean sum b_i delta_i / sum delta_i (effective-data form, where the
 effective samples of an epoch are weighted by the mean delta). A single bucket is the union of one.
+The union functions take the buckets' weights w_i (their shares of the union, 1/m each for the
+paper's unions, 0 for buckets left out), with half-life tau_i / w_i and w-weighted means: the
+paper's formulas exactly when the weights are uniform.
 
 Epochs are summed over an explicit axis k = 0..K-1 (its length is static under `jit`): the laws
 derive it from their inputs (`prepare`), callers of the union functions pass `epoch_axis(...)`.
@@ -36,9 +39,9 @@ def epoch_axis(most_epochs: float) -> jnp.ndarray:
     return jnp.arange(1 << int(np.ceil(np.log2(most_epochs + 2))), dtype=float)
 
 
-def _decays(epoch, half_lives, repeats):
-    """delta_i(k) = 0.5^(k / (repeats tau_i)) for every bucket i and epoch k: [..., m, K]."""
-    return 0.5 ** (epoch / (repeats * half_lives)[..., None])
+def _decays(epoch, half_lives, weights):
+    """delta_i(k) = 0.5^(k w_i / tau_i) for every bucket i and epoch k: [..., m, K]."""
+    return 0.5 ** (epoch * (weights / half_lives)[..., None])
 
 
 def _epoch_grid(epoch, samples_seen, union_size):
@@ -48,10 +51,9 @@ def _epoch_grid(epoch, samples_seen, union_size):
     return epochs, active
 
 
-def union_log_error_utility(epoch, samples_seen, union_size, utilities, half_lives, scale, irreducible):
-    """log y of the utility form for the uniform union of the buckets on the last axis."""
-    buckets = utilities.shape[-1]
-    epoch_utility = jnp.mean(utilities[..., None] * _decays(epoch, half_lives, buckets), axis=-2)
+def union_log_error_utility(epoch, samples_seen, union_size, utilities, half_lives, weights, scale, irreducible):
+    """log y of the utility form for the union of the buckets on the last axis."""
+    epoch_utility = jnp.sum((weights * utilities)[..., None] * _decays(epoch, half_lives, weights), axis=-2)
     epochs, active = _epoch_grid(epoch, samples_seen, union_size)
     first = scale * jnp.minimum(union_size, samples_seen) / SAMPLE_NORMALISER
     k = jnp.maximum(epoch, 1.0)
@@ -60,14 +62,13 @@ def union_log_error_utility(epoch, samples_seen, union_size, utilities, half_liv
     return jnp.log(first ** epoch_utility[..., 0] + irreducible) + growth
 
 
-def union_error_effective_data(epoch, samples_seen, union_size, utilities, half_lives, scale, irreducible):
-    """y of the effective-data form for the uniform union of the buckets on the last axis."""
-    buckets = utilities.shape[-1]
-    decays = _decays(epoch, half_lives, buckets)
+def union_error_effective_data(epoch, samples_seen, union_size, utilities, half_lives, weights, scale, irreducible):
+    """y of the effective-data form for the union of the buckets on the last axis."""
+    decays = weights[..., None] * _decays(epoch, half_lives, weights)
     epoch_utility = jnp.sum(utilities[..., None] * decays, axis=-2) / jnp.sum(decays, axis=-2)
     epochs, active = _epoch_grid(epoch, samples_seen, union_size)
     seen_in_epoch = jnp.clip(epochs[..., None] - epoch, 0.0, 1.0) * (union_size * scale / SAMPLE_NORMALISER)[..., None]
-    effective = jnp.cumsum(seen_in_epoch * jnp.mean(decays, axis=-2), axis=-1)
+    effective = jnp.cumsum(seen_in_epoch * jnp.sum(decays, axis=-2), axis=-1)
     previous = jnp.concatenate([effective[..., :1], effective[..., :-1]], axis=-1)
     log_ratio = jnp.log(effective / jnp.where(active, previous, effective))
     log_core = epoch_utility[..., 0] * jnp.log(effective[..., 0]) + jnp.sum(jnp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
@@ -82,6 +83,7 @@ def _bucket_arguments(theta, inputs):
         inputs["unique_samples"],
         theta["utility"][group][:, None],
         theta["utility_half_life"][group][:, None],
+        jnp.ones((group.shape[0], 1)),
         theta["sample_scale"],
         theta["irreducible_error"],
     )

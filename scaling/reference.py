@@ -1,0 +1,95 @@
+"""Reference fits built from the published constants of LAWS.md, shipped in fits/reference/.
+
+`build_reference_fits()` makes them; `python -m scaling.reference` writes them; a test checks
+that the shipped files are exactly what this module builds, so the two cannot drift apart.
+`load_fit(name_or_path)` finds a shipped fit by name (e.g. "reference/precision") or a file.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from runs_db.errors import UserError
+from scaling.fit import Fit
+from scaling.laws import get_law
+from scaling.laws.data_constrained import PUBLISHED_BASE, PUBLISHED_DECAYS
+from scaling.laws.precision import PUBLISHED as PRECISION
+
+TMARS_BUCKETS = ["tmars_top0to10p", "tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p", "tmars_top0to40p_random25p"]
+TMARS_QUANTILES = {"tmars_top0to10p": [0, 10], "tmars_top10to20p": [10, 20], "tmars_top20to30p": [20, 30], "tmars_top30to40p": [30, 40]}
+TMARS_SOURCE = (
+    "Goyal et al. 2024, 'Scaling Laws for Data Filtering' (LAWS.md §3): ImageNet-1k zero-shot error, T-MARS buckets of "
+    "DataComp medium, 12.8M samples each, fitted at 2-10 epochs; constants from the authors' results/parameter_values.jsonl"
+)
+TMARS = {
+    "data_filtering_utility": (0.025, [-0.16, -0.125, -0.10, -0.085, -0.12], [6.7273, 8.5455, 5.2727, 2.2727, 6.0]),
+    "data_filtering_effective_data": (0.022, [-0.18227, -0.14485, -0.13530, -0.09758, -0.14197], [4.0, 4.3636, 2.9091, 1.4545, 3.4545]),
+}
+
+
+def _reference(name: str, law_name: str, params: dict, provenance: str, *, groups=None, metadata=None) -> Fit:
+    law = get_law(law_name)
+    missing = [p.name for p in law.params if not p.per_group and p.name not in params]
+    if missing:
+        raise ValueError(f"{name}: missing {missing}")
+    return Fit(
+        law=law.name, law_version=law.version, params=params, objective=None, n_points=0, starts=0, starts_at_best=0,
+        converged=True, data_hash="", target=law.target, inputs=list(law.inputs), groups=groups,
+        source=f"reference/{name}", provenance=provenance, metadata=metadata or {},
+    )
+
+
+def _tmars(name: str, law_name: str) -> Fit:
+    scale, utilities, half_lives = TMARS[law_name]
+    params = {"sample_scale": scale, "irreducible_error": 0.1}
+    for bucket, utility, half_life in zip(TMARS_BUCKETS, utilities, half_lives):
+        params[f"utility[{bucket}]"] = utility
+        params[f"utility_half_life[{bucket}]"] = half_life
+    metadata = {
+        "bucket_size_samples": {bucket: 12_800_000 for bucket in TMARS_BUCKETS},
+        "bucket_quantiles": TMARS_QUANTILES,
+        "nested_buckets": list(TMARS_QUANTILES),  # the unions top10, top20, ... (the random bucket is not one of them)
+        "pool": "datacomp_medium",
+    }
+    return _reference(name, law_name, params, TMARS_SOURCE, groups=sorted(TMARS_BUCKETS), metadata=metadata)
+
+
+def build_reference_fits() -> dict[str, Fit]:
+    fits = [
+        _tmars("tmars-imagenet-utility", "data_filtering_utility"),
+        _tmars("tmars-imagenet-effective-data", "data_filtering_effective_data"),
+        _reference("precision", "precision_ptq", dict(PRECISION), "Kumar et al. 2024, 'Scaling Laws for Precision', Table 2 (LAWS.md §4); alpha tied to beta"),
+        _reference(
+            "chinchilla-epoch", "chinchilla", {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658},
+            "Besiroglu et al. 2024, the Epoch AI replication of Chinchilla Approach 3 on 240 points (LAWS.md §1)",
+        ),
+        _reference(
+            "data-constrained", "data_constrained", {**PUBLISHED_BASE, **PUBLISHED_DECAYS},
+            "Muennighoff et al. 2023, README 'Parametric Fit' (LAWS.md §2): base refit on Chinchilla's C4 IsoFLOP points, R*_D and R*_N fitted",
+        ),
+    ]
+    return {fit.source: fit for fit in fits}
+
+
+def shipped_fits_dir() -> Path:
+    return Path(str(resources.files("fits")))
+
+
+def load_fit(name_or_path: str) -> Fit:
+    """A fit artifact by path, or a shipped one by name ('reference/precision' or 'precision')."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.exists():
+        return Fit.load(path)
+    for candidate in (name_or_path, f"reference/{name_or_path}"):
+        shipped = shipped_fits_dir() / f"{candidate}.json"
+        if shipped.exists():
+            return Fit.load(shipped)
+    names = sorted(f"reference/{p.stem}" for p in (shipped_fits_dir() / "reference").glob("*.json"))
+    raise UserError(f"no fit named {name_or_path!r}: give a file or one of {', '.join(names)}")
+
+
+if __name__ == "__main__":
+    for source, fit in build_reference_fits().items():
+        fit.save(shipped_fits_dir() / f"{source}.json")
+        print(f"wrote fits/{source}.json")

@@ -16,6 +16,7 @@ import typer
 from runs_db.cli import DbOption, parse_pairs
 from runs_db.cli import app as runs_app
 from runs_db.errors import UserError
+from scaling.plan_cli import plan as plan_command
 
 cli = typer.Typer(
     help="curascale: what data to train on, how often to repeat it and at what precision, for the compute you have.",
@@ -23,6 +24,9 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 cli.add_typer(runs_app, name="runs")
+cli.command("plan")(plan_command)
+plan_cli = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+plan_cli.command()(plan_command)
 
 MapOption = Annotated[Optional[list[str]], typer.Option("--map", help="target=source: read column TARGET from SOURCE (e.g. params=N_params).")]
 
@@ -237,3 +241,8 @@ def _run(typer_app: typer.Typer) -> None:
 def app() -> None:
     """Entry point of `curascale`."""
     _run(cli)
+
+
+def plan() -> None:
+    """Entry point of `plan-curation` (the same as `curascale plan`)."""
+    _run(plan_cli)

@@ -90,17 +90,15 @@ def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.n
     law = fit.law_spec
     members = (unions.weights > 0).sum(axis=1)  # [C]
     union_size = members[:, None] * unions.size_samples[0]  # [C, 1]
-    epoch = data_filtering.epoch_axis(float(budgets.max() / union_size.min()))
+    epoch = data_filtering.epoch_axis(float(budgets.max() / union_size.min()), xp=np)
     form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
+    weights = unions.weights[:, None, :]
     out = []
     for params in params_list:
-        theta = unflatten(law, params, fit.groups)
-        index = [fit.groups.index(b) for b in unions.buckets]
-        utilities = jnp.broadcast_to(theta["utility"][jnp.asarray(index)], unions.weights.shape)[:, None, :]
-        half_lives = jnp.broadcast_to(theta["utility_half_life"][jnp.asarray(index)], unions.weights.shape)[:, None, :]
-        weights = jnp.asarray(unions.weights)[:, None, :]
-        value = form(epoch, jnp.asarray(budgets)[None, :], jnp.asarray(union_size), utilities, half_lives, weights, theta["sample_scale"], theta["irreducible_error"])
-        out.append(np.exp(np.asarray(value)) if form is data_filtering.union_log_error_utility else np.asarray(value))
+        utilities = np.broadcast_to([params[f"utility[{b}]"] for b in unions.buckets], unions.weights.shape)[:, None, :]
+        half_lives = np.broadcast_to([params[f"utility_half_life[{b}]"] for b in unions.buckets], unions.weights.shape)[:, None, :]
+        value = form(epoch, budgets[None, :], union_size, utilities, half_lives, weights, params["sample_scale"], params["irreducible_error"], xp=np)
+        out.append(np.exp(value) if form is data_filtering.union_log_error_utility else value)
     return np.stack(out)
 
 

@@ -81,3 +81,41 @@ def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
         return save_figure(figure, path)
     finally:
         plt.close(figure)
+
+
+def plot_plan(plan, path: str | Path) -> Path:
+    """Predicted accuracy of every candidate (with bootstrap intervals), the plan highlighted."""
+    plt = _pyplot()
+    candidates = sorted(plan.candidates, key=lambda c: c.name)
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    accuracy = [c.predicted_accuracy for c in candidates]
+    colors = ["tab:green" if c.name == plan.best else "tab:gray" for c in candidates]
+    axis.bar([c.name for c in candidates], accuracy, color=colors)
+    for i, c in enumerate(candidates):
+        if c.interval is not None:
+            axis.errorbar(i, c.predicted_accuracy, yerr=[[c.predicted_accuracy - c.interval[0]], [c.interval[1] - c.predicted_accuracy]], color="black", capsize=3)
+    axis.set_ylabel("predicted accuracy")
+    axis.set_title(f"{plan.budget_samples:.3g} samples seen ({plan.fit})", fontsize=9)
+    try:
+        return save_figure(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def plot_sweep(rows, fit_name: str, path: str | Path) -> Path:
+    """The quality-quantity frontier: accuracy of every candidate across budgets, best marked."""
+    plt = _pyplot()
+    budgets = [r["budget_samples"] for r in rows]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name in rows[0]["accuracy_by_candidate"]:
+        axis.plot(budgets, [r["accuracy_by_candidate"][name] for r in rows], label=name)
+    axis.plot(budgets, [r["predicted_accuracy"] for r in rows], color="black", lw=2.5, alpha=0.3, label="best")
+    axis.set_xscale("log")
+    axis.set_xlabel("samples seen")
+    axis.set_ylabel("predicted accuracy")
+    axis.set_title(f"quality-quantity frontier ({fit_name})", fontsize=9)
+    axis.legend(fontsize=8)
+    try:
+        return save_figure(figure, path)
+    finally:
+        plt.close(figure)

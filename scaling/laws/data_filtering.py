@@ -18,6 +18,8 @@ paper's formulas exactly when the weights are uniform.
 
 Epochs are summed over an explicit axis k = 0..K-1 (its length is static under `jit`): the laws
 derive it from their inputs (`prepare`), callers of the union functions pass `epoch_axis(...)`.
+The union functions take the array module `xp` (jax.numpy by default; numpy for the planner,
+which evaluates a handful of points and should not pay for compiling them).
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ MAX_EPOCHS = 512
 SAMPLE_NORMALISER = 1e5
 
 
-def epoch_axis(most_epochs: float) -> jnp.ndarray:
+def epoch_axis(most_epochs: float, xp=jnp):
     """k = 0, 1, ..., K-1 covering `most_epochs` (K a power of two, so few shapes compile)."""
     if most_epochs >= MAX_EPOCHS - 1:
         raise UserError(f"data filtering laws handle fewer than {MAX_EPOCHS - 1} epochs; got {most_epochs:.0f}")
-    return jnp.arange(1 << int(np.ceil(np.log2(most_epochs + 2))), dtype=float)
+    return xp.arange(1 << int(np.ceil(np.log2(most_epochs + 2))), dtype=float)
 
 
 def _decays(epoch, half_lives, weights):
@@ -44,35 +46,35 @@ def _decays(epoch, half_lives, weights):
     return 0.5 ** (epoch * (weights / half_lives)[..., None])
 
 
-def _epoch_grid(epoch, samples_seen, union_size):
+def _epoch_grid(epoch, samples_seen, union_size, xp):
     """Per-row epochs seen and the mask of completed-epoch terms k >= 1."""
     epochs = samples_seen / union_size
-    active = (epoch >= 1) & (epoch <= jnp.floor(epochs)[..., None])
+    active = (epoch >= 1) & (epoch <= xp.floor(epochs)[..., None])
     return epochs, active
 
 
-def union_log_error_utility(epoch, samples_seen, union_size, utilities, half_lives, weights, scale, irreducible):
+def union_log_error_utility(epoch, samples_seen, union_size, utilities, half_lives, weights, scale, irreducible, xp=jnp):
     """log y of the utility form for the union of the buckets on the last axis."""
-    epoch_utility = jnp.sum((weights * utilities)[..., None] * _decays(epoch, half_lives, weights), axis=-2)
-    epochs, active = _epoch_grid(epoch, samples_seen, union_size)
-    first = scale * jnp.minimum(union_size, samples_seen) / SAMPLE_NORMALISER
-    k = jnp.maximum(epoch, 1.0)
-    log_ratio = jnp.log(jnp.minimum(k + 1.0, epochs[..., None]) / k)
-    growth = jnp.sum(jnp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
-    return jnp.log(first ** epoch_utility[..., 0] + irreducible) + growth
+    epoch_utility = xp.sum((weights * utilities)[..., None] * _decays(epoch, half_lives, weights), axis=-2)
+    epochs, active = _epoch_grid(epoch, samples_seen, union_size, xp)
+    first = scale * xp.minimum(union_size, samples_seen) / SAMPLE_NORMALISER
+    k = xp.maximum(epoch, 1.0)
+    log_ratio = xp.log(xp.minimum(k + 1.0, epochs[..., None]) / k)
+    growth = xp.sum(xp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
+    return xp.log(first ** epoch_utility[..., 0] + irreducible) + growth
 
 
-def union_error_effective_data(epoch, samples_seen, union_size, utilities, half_lives, weights, scale, irreducible):
+def union_error_effective_data(epoch, samples_seen, union_size, utilities, half_lives, weights, scale, irreducible, xp=jnp):
     """y of the effective-data form for the union of the buckets on the last axis."""
     decays = weights[..., None] * _decays(epoch, half_lives, weights)
-    epoch_utility = jnp.sum(utilities[..., None] * decays, axis=-2) / jnp.sum(decays, axis=-2)
-    epochs, active = _epoch_grid(epoch, samples_seen, union_size)
-    seen_in_epoch = jnp.clip(epochs[..., None] - epoch, 0.0, 1.0) * (union_size * scale / SAMPLE_NORMALISER)[..., None]
-    effective = jnp.cumsum(seen_in_epoch * jnp.sum(decays, axis=-2), axis=-1)
-    previous = jnp.concatenate([effective[..., :1], effective[..., :-1]], axis=-1)
-    log_ratio = jnp.log(effective / jnp.where(active, previous, effective))
-    log_core = epoch_utility[..., 0] * jnp.log(effective[..., 0]) + jnp.sum(jnp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
-    return jnp.exp(log_core) + irreducible
+    epoch_utility = xp.sum(utilities[..., None] * decays, axis=-2) / xp.sum(decays, axis=-2)
+    epochs, active = _epoch_grid(epoch, samples_seen, union_size, xp)
+    seen_in_epoch = xp.clip(epochs[..., None] - epoch, 0.0, 1.0) * (union_size * scale / SAMPLE_NORMALISER)[..., None]
+    effective = xp.cumsum(seen_in_epoch * xp.sum(decays, axis=-2), axis=-1)
+    previous = xp.concatenate([effective[..., :1], effective[..., :-1]], axis=-1)
+    log_ratio = xp.log(effective / xp.where(active, previous, effective))
+    log_core = epoch_utility[..., 0] * xp.log(effective[..., 0]) + xp.sum(xp.where(active, epoch_utility * log_ratio, 0.0), axis=-1)
+    return xp.exp(log_core) + irreducible
 
 
 def _bucket_arguments(theta, inputs):

@@ -1,0 +1,158 @@
+"""`plan-curation` / `curascale plan`: the plan for a budget, as a table, JSON and plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from runs_db.cli import DbOption
+from runs_db.errors import UserError
+
+DEFAULT_DATA_FIT = "reference/tmars-imagenet-utility"
+DEFAULT_MODEL_FITS = ("reference/chinchilla-epoch", "reference/precision")
+
+
+def plan(
+    compute: Annotated[str, typer.Option("--compute", help="The budget: samples seen (e.g. 128M) or, with --unit flops, FLOPs (e.g. 1e21).")],
+    unit: Annotated[str, typer.Option(help="samples (image-text pairs seen) or flops.")] = "samples",
+    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several.")] = None,
+    db: DbOption = None,
+    candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates).")] = "top-m",
+    sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
+    sweep_points: Annotated[int, typer.Option(help="Budgets in the sweep.")] = 100,
+    params: Annotated[Optional[str], typer.Option(help="Language models: fix the parameter count instead of the compute-optimal one.")] = None,
+    quantize_to: Annotated[Optional[float], typer.Option(help="Language models: post-training quantization precision (bits).")] = None,
+    domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (LAWS.md §6).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here (PNG).")] = None,
+) -> None:
+    """Plan data, repetition and precision for a compute budget from fitted laws.
+
+    With no --fits, image-text plans use the shipped reference fit of the T-MARS buckets
+    (reference/tmars-imagenet-utility) and language-model plans the Chinchilla and precision
+    reference fits.
+    """
+    from scaling.units import parse_quantity
+
+    budget = parse_quantity(compute, name="--compute")
+    if unit not in ("samples", "flops"):
+        raise UserError(f"--unit must be samples or flops, got {unit!r}")
+    if candidates != "top-m":
+        raise UserError(f"--candidates {candidates!r} is not available; use top-m")
+    if db is not None:
+        raise UserError("--db planning needs a fit: run `curascale fit ... --db` and pass its artifact with --fits")
+    from scaling.reference import load_fit
+
+    if unit == "samples":
+        fit = load_fit((fits or [DEFAULT_DATA_FIT])[0])
+        if sweep is not None:
+            _sweep(fit, sweep, sweep_points, as_json, plot)
+        else:
+            _data_plan(fit, budget, as_json, plot)
+    else:
+        loaded = [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
+        from scaling.plan import plan_model
+
+        result = plan_model(
+            budget, loaded,
+            params=None if params is None else parse_quantity(params, name="--params"),
+            quantize_to=quantize_to,
+            domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
+        )
+        if as_json:
+            typer.echo(json.dumps(result.to_json()))
+        else:
+            _print_model_plan(result)
+
+
+def _data_plan(fit, budget, as_json, plot) -> None:
+    from scaling.plan import plan_data
+
+    result = plan_data(fit, budget)
+    if plot is not None:
+        from scaling.plots import plot_plan
+
+        plot_plan(result, plot)
+    if as_json:
+        payload = result.to_json()
+        typer.echo(json.dumps({"budget_samples": payload["budget_samples"], "fit": payload["fit"], "candidates": payload["candidates"], "best": payload["best"], "probability_best": payload["probability_best"]}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from scaling.units import format_quantity
+
+    table = Table(title=f"data plan for {format_quantity(budget)} samples seen ({result.fit})")
+    for column in ("candidate", "accuracy", "error", "interval", "epochs", "repetitions per bucket", "samples per bucket"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for candidate in result.candidates:
+        style = "bold green" if candidate.name == result.best else None
+        interval = "" if candidate.interval is None else f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]"
+        repetitions = ", ".join(f"{r:.2f}" for r in candidate.repetitions.values())
+        samples = format_quantity(next(iter(candidate.samples.values())))
+        table.add_row(candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", interval, f"{candidate.epochs:.2f}", repetitions, samples, style=style)
+    console = Console()
+    console.print(table)
+    probability = "" if result.probability_best is None else f" (best in {result.probability_best:.0%} of bootstrap draws)"
+    console.print(f"plan: train on [bold]{result.best}[/bold]{probability}")
+
+
+def _sweep(fit, text, points, as_json, plot) -> None:
+    from scaling.plan import sweep_data
+    from scaling.units import format_quantity, parse_quantity
+
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise UserError(f"--sweep takes LO:HI, got {text!r}")
+    low, high = parse_quantity(low, name="--sweep"), parse_quantity(high, name="--sweep")
+    if not low < high:
+        raise UserError("--sweep needs LO < HI")
+    rows = sweep_data(fit, low, high, points)
+    if plot is not None:
+        from scaling.plots import plot_sweep
+
+        plot_sweep(rows, fit.source, plot)
+    if as_json:
+        typer.echo(json.dumps({"fit": fit.source, "sweep": rows}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"quality-quantity frontier ({fit.source})")
+    for column in ("budget (samples)", "best", "accuracy"):
+        table.add_column(column, justify="right")
+    previous = None
+    for row in rows:
+        if row["best"] != previous or row is rows[-1] or row is rows[0]:
+            table.add_row(format_quantity(row["budget_samples"]), row["best"], f"{row['predicted_accuracy']:.2%}")
+        previous = row["best"]
+    Console().print(table)
+
+
+def _print_model_plan(result) -> None:
+    from rich.console import Console
+
+    from scaling.units import format_quantity
+
+    console = Console()
+    console.print(f"[bold]compute-optimal model for {result.budget_flops:.3g} FLOPs[/bold] ({result.fit}): "
+                  f"N = {format_quantity(result.params)} parameters, D = {format_quantity(result.tokens)} tokens, loss {result.loss:.4f}")
+    if result.precision:
+        p = result.precision
+        console.print(f"training precision: {p['bits']:.2f} bits (N = {format_quantity(p['params'])}, D = {format_quantity(p['tokens'])}, "
+                      f"loss {p['loss']:.4f}; at 16 bits {p['loss_at_16_bits']:.4f})")
+        q = p.get("quantization")
+        if q:
+            critical = "never" if q["critical_tokens"] is None else format_quantity(q["critical_tokens"])
+            console.print(f"post-training quantization to {q['bits_post_training']:g} bits: +{q['degradation']:.4f} loss; more data hurts past {critical} tokens")
+    if result.overtraining:
+        console.print(f"fine-tuning degradation onset D* = {format_quantity(result.overtraining['degradation_onset_tokens'])} tokens")
+    if result.specialized:
+        s = result.specialized
+        console.print(f"specialized pretraining: domain fraction {s['domain_fraction']:.3f} ({s['repetitions']:.1f} repetitions), "
+                      f"domain loss {s['domain_loss']:.4f}, general loss +{s['general_loss_cost']:.4f}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -1,0 +1,68 @@
+"""scaling.plan: the published planner's choices, sweeps, intervals, language-model plans."""
+
+import numpy as np
+import pytest
+
+from scaling.plan import optimal_precision, plan_data, plan_model, sweep_data
+from scaling.reference import load_fit
+
+
+@pytest.fixture(scope="module")
+def utility_fit():
+    return load_fit("reference/tmars-imagenet-utility")
+
+
+@pytest.mark.parametrize("budget, best", [(32e6, "top10"), (64e6, "top10"), (128e6, "top20")])
+def test_reference_fit_reproduces_published_choices(utility_fit, budget, best):
+    plan = plan_data(utility_fit, budget)
+    assert plan.best == best
+    assert [c.name for c in plan.candidates][0] == best
+    assert {c.name for c in plan.candidates} == {"top10", "top20", "top30", "top40"}
+
+
+def test_candidate_bookkeeping(utility_fit):
+    plan = plan_data(utility_fit, 128e6)
+    top20 = next(c for c in plan.candidates if c.name == "top20")
+    assert top20.buckets == ["tmars_top0to10p", "tmars_top10to20p"]
+    assert top20.epochs == pytest.approx(5.0)
+    assert top20.repetitions == {"tmars_top0to10p": 5.0, "tmars_top10to20p": 5.0}
+    assert sum(top20.samples.values()) == pytest.approx(128e6)
+    # accuracy of top10 at 128M samples: 10 passes over one 12.8M bucket (LAWS.md §3, by hand)
+    top10 = next(c for c in plan.candidates if c.name == "top10")
+    b, tau = -0.16, 6.7273
+    y = (0.025 * 12.8e6 / 1e5) ** b + 0.1
+    for k in range(1, 10):
+        y *= ((k + 1) / k) ** (b * 0.5 ** (k / tau))
+    assert top10.predicted_error == pytest.approx(y, rel=1e-12)
+
+
+def test_frontier_moves_to_larger_pools(utility_fit):
+    rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 100)
+    order = {"top10": 1, "top20": 2, "top30": 3, "top40": 4}
+    sizes = [order[r["best"]] for r in rows]
+    assert sizes == sorted(sizes) and sizes[0] == 1 and sizes[-1] >= 2
+    accuracy = [r["predicted_accuracy"] for r in rows]
+    assert np.all(np.diff(accuracy) > 0)
+
+
+def test_bootstrap_draws_give_intervals_and_probability(utility_fit):
+    rng = np.random.default_rng(0)
+    draws = [{k: v * (1 + 0.02 * rng.standard_normal()) if k.startswith(("utility", "sample")) else v for k, v in utility_fit.params.items()} for _ in range(200)]
+    fit = type(utility_fit)(**{**utility_fit.__dict__, "draws": draws})
+    plan = plan_data(fit, 128e6)
+    for c in plan.candidates:
+        assert c.interval[0] <= c.predicted_accuracy <= c.interval[1]
+    assert 0.5 < plan.probability_best <= 1.0
+
+
+def test_language_model_plan():
+    chinchilla, precision = load_fit("reference/chinchilla-epoch"), load_fit("reference/precision")
+    plan = plan_model(1e21, [chinchilla, precision], quantize_to=4)
+    assert 6 * plan.params * plan.tokens == pytest.approx(1e21)
+    alpha, beta = 0.3478, 0.3658
+    # N_opt grows as C^(beta / (alpha + beta)) (LAWS.md §1)
+    bigger = plan_model(1e23, [chinchilla])
+    assert bigger.params / plan.params == pytest.approx(100 ** (beta / (alpha + beta)))
+    assert plan.precision["quantization"]["degradation"] > 0
+    # the compute-optimal precision does not depend on compute (LAWS.md §4)
+    assert optimal_precision(precision, 1e19)["bits"] == optimal_precision(precision, 1e25)["bits"]

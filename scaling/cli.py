@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from runs_db.cli import DbOption, parse_pairs
+from curation.cli import app as curate_app
 from runs_db.cli import app as runs_app
 from runs_db.errors import UserError
 from scaling.plan_cli import plan as plan_command
@@ -24,6 +25,7 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 cli.add_typer(runs_app, name="runs")
+cli.add_typer(curate_app, name="curate")
 cli.command("plan")(plan_command)
 plan_cli = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
 plan_cli.command()(plan_command)

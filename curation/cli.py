@@ -1,0 +1,145 @@
+"""`curascale curate ...`: demo pools, DataComp baseline filters, buckets, pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from runs_db.cli import DbOption
+from runs_db.errors import UserError
+
+app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write manifests for training.", no_args_is_help=True)
+
+OutOption = Annotated[Path, typer.Option("--out", help="Output directory: subset.npy (DataComp), manifest.parquet, manifest.json.")]
+WorkersOption = Annotated[Optional[int], typer.Option(help="Shards processed in parallel (default: cores, at most 8).")]
+
+
+def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False):
+    from rich.console import Console
+
+    from curation.engines.local import LocalEngine
+    from curation.pool import Pool
+
+    report = LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions)
+    console = Console()
+    for count in report.counts:
+        console.print(f"{count['step']}: {count['in']:,} in, {count['out']:,} out")
+    for label, record in report.outputs.items():
+        console.print(f"{(out / label) if label else out}: {record['samples']:,} samples")
+    return report
+
+
+@app.command("demo-pool")
+def demo_pool(
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the pool's parquet shards.")],
+    rows: Annotated[int, typer.Option(help="Samples in the pool.")] = 10_000,
+    shards: Annotated[int, typer.Option(help="Parquet shards.")] = 4,
+    with_npz: Annotated[bool, typer.Option("--with-npz", help="Also write CLIP embeddings (.npz) beside each shard.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed: the same arguments write the same bytes.")] = 0,
+) -> None:
+    """Write a realistic synthetic DataComp pool."""
+    from curation.demo import write_demo_pool
+
+    if rows < 1 or shards < 1 or shards > rows:
+        raise UserError("--rows and --shards must be positive, with no more shards than rows")
+    paths = write_demo_pool(out_dir, rows, shards=shards, with_npz=with_npz, seed=seed)
+    typer.echo(f"wrote {rows:,} samples in {len(paths)} shards to {out_dir}")
+
+
+@app.command("clip-score")
+def clip_score(
+    pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
+    out: OutOption,
+    arch: Annotated[str, typer.Option(help="b32 or l14: which precomputed CLIP score.")] = "l14",
+    threshold: Annotated[Optional[float], typer.Option(help="Keep score >= THRESHOLD.")] = None,
+    fraction: Annotated[Optional[float], typer.Option(help="Keep the top FRACTION of the pool (DataComp's rule, ties kept).")] = None,
+    exclusions: Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")] = False,
+    workers: WorkersOption = None,
+) -> None:
+    """DataComp's CLIP-score baseline filter."""
+    from curation.steps.clip_score import ClipScore
+
+    _run(pool_dir, [ClipScore(arch=arch, threshold=threshold, fraction=fraction)], out, workers, exclusions)
+
+
+@app.command()
+def basic(
+    pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
+    out: OutOption,
+    lid_model: Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")] = None,
+    exclusions: Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")] = False,
+    workers: WorkersOption = None,
+) -> None:
+    """DataComp's basic filter: English captions of > 2 words and > 5 characters, images >= 200 px, aspect <= 3."""
+    from curation.steps.basic import Basic
+
+    _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions)
+
+
+@app.command()
+def bucketize(
+    pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
+    out: OutOption,
+    by: Annotated[str, typer.Option(help="The score column to cut on.")] = "clip_l14_similarity_score",
+    edges: Annotated[str, typer.Option(help="Top-percentile edges, e.g. 0,10,20,30,40 for four 10% buckets.")] = "0,10,20,30,40",
+    db: DbOption = None,
+    register: Annotated[bool, typer.Option(help="Register the pool and its buckets in the run registry.")] = True,
+    workers: WorkersOption = None,
+) -> None:
+    """Quality buckets by percentile of a score; one set of manifests per bucket in OUT/<bucket>/."""
+    from curation.steps.bucketize import Bucketize
+
+    try:
+        cut = tuple(float(e) for e in edges.split(","))
+    except ValueError:
+        raise UserError(f"--edges takes numbers separated by commas, got {edges!r}") from None
+    step = Bucketize(by=by, edges=cut)
+    report = _run(pool_dir, [step], out, workers)
+    if register:
+        from runs_db.registry import connect
+
+        registry = connect(db)
+        pool = next(iter(report.outputs.values()))["pool"]
+        registry.register_pool(Path(pool_dir).resolve().name, source=str(Path(pool_dir).resolve()), size_samples=pool["rows"], fingerprint=pool["fingerprint"])
+        registry.register_buckets(Path(pool_dir).resolve().name, [
+            {"name": name, "score_column": by, "quantile_lo": lo, "quantile_hi": hi, "size_samples": report.outputs[name]["samples"]}
+            for name, lo, hi in zip(step.buckets, cut, cut[1:])
+        ])
+        typer.echo(f"registered {len(step.buckets)} buckets of {Path(pool_dir).resolve().name} in {registry.path}")
+
+
+@app.command("run")
+def run_pipeline(
+    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (clip_score, basic, bucketize).")],
+    workers: WorkersOption = None,
+) -> None:
+    """Run a chain of steps from a TOML file.
+
+    \b
+    pool = "pool/"
+    out = "out/"
+    [[steps]]
+    step = "basic"
+    [[steps]]
+    step = "clip_score"
+    arch = "l14"
+    fraction = 0.3
+    """
+    import tomllib
+
+    from curation.steps import build_step
+
+    try:
+        spec = tomllib.loads(pipeline.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{pipeline}: no such file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{pipeline}: not valid TOML ({error})") from error
+    for key in ("pool", "out", "steps"):
+        if key not in spec:
+            raise UserError(f"{pipeline}: missing '{key}'")
+    base = pipeline.parent
+    steps = [build_step(dict(entry), source=f"{pipeline}, step {i + 1}") for i, entry in enumerate(spec["steps"])]
+    _run(base / spec["pool"], steps, base / spec["out"], workers, bool(spec.get("exclusions", False)))

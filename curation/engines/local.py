@@ -1,0 +1,170 @@
+"""The local engine: runs a pipeline over a pool's parquet shards with DuckDB-free pyarrow reads,
+shards in parallel threads, memory bounded by the shard size.
+
+Resumable: each finished shard leaves its result and a completion marker under
+OUT_DIR/.curascale-work/<run key>/ (the key hashes the pool fingerprint and the steps), so a
+rerun after a kill does only the missing shards and writes byte-identical outputs. Outputs are
+written only once every shard succeeded, each atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.parquet as pq
+
+from curation import manifest
+from curation.pool import UID_DTYPE, Pool, uid_pairs
+from curation.steps.base import Filter, Labeler, Step
+
+BASE_COLUMNS = ("uid", "url", "text")
+WORK = ".curascale-work"
+
+
+@dataclass
+class ShardResult:
+    kept: pa.Table
+    counts: list[tuple[int, int]]  # (in, out) per step
+    excluded: pa.Table
+
+
+@dataclass
+class RunReport:
+    rows: int
+    counts: list[dict]
+    outputs: dict[str, dict] = field(default_factory=dict)  # label (or "") -> sidecar record
+    resumed_shards: int = 0
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, disable=not enabled)
+
+
+def _pairs(table: pa.Table) -> np.ndarray:
+    out = np.empty(table.num_rows, dtype=UID_DTYPE)
+    out["f0"] = table.column("uid_hi").to_numpy()
+    out["f1"] = table.column("uid_lo").to_numpy()
+    return out
+
+
+class LocalEngine:
+    def __init__(self, workers: int | None = None, progress: bool = True):
+        self.workers = workers or min(8, os.cpu_count() or 1)
+        self.progress = progress
+
+    # ---- passes ---------------------------------------------------------------------------
+    def scan(self, pool: Pool, columns: Sequence[str], bar=None, label: str = "scan") -> Iterator[pa.Table]:
+        task = bar.add_task(label, total=len(pool.shards)) if bar else None
+        with ThreadPoolExecutor(self.workers) as executor:
+            for table in executor.map(lambda shard: pool.read(shard, columns), pool.shards):
+                yield table
+                if bar:
+                    bar.advance(task)
+
+    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False) -> RunReport:
+        out_dir = Path(out_dir)
+        rows = pool.rows()
+        for step in steps:
+            if hasattr(step, "rows"):
+                step.rows = rows
+        fingerprint = pool.fingerprint()
+        with _progress(self.progress) as bar:
+            for step in steps:
+                step.prepare(lambda columns, step=step: self.scan(pool, columns, bar, f"prepare {step.name}"))
+            chain = [step.describe() for step in steps]
+            key = hashlib.sha256(json.dumps({"pool": fingerprint, "chain": chain, "exclusions": exclusions}, sort_keys=True, default=float).encode()).hexdigest()[:16]
+            work = out_dir / WORK / key
+            work.mkdir(parents=True, exist_ok=True)
+            pending = [s for s in pool.shards if not (work / f"{s.stem}.done.json").exists()]
+            task = bar.add_task("filter shards", total=len(pool.shards), completed=len(pool.shards) - len(pending))
+            with ThreadPoolExecutor(self.workers) as executor:
+                for _ in executor.map(lambda shard: self._shard(pool, shard, steps, work, exclusions), pending):
+                    bar.advance(task)
+        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions)
+        report.resumed_shards = len(pool.shards) - len(pending)
+        return report
+
+    # ---- one shard --------------------------------------------------------------------------
+    def _shard(self, pool: Pool, shard: Path, steps: Sequence[Step], work: Path, exclusions: bool) -> None:
+        score_columns = [c for step in steps for c in step.columns if c.endswith("score") or c.startswith("clip_") or c.startswith("tmars")]
+        columns = list(dict.fromkeys([*BASE_COLUMNS, *score_columns, *(c for step in steps for c in step.columns)]))
+        table = pool.read(shard, columns)
+        pairs = uid_pairs(table.column("uid"), shard=str(shard))
+        alive = np.ones(table.num_rows, dtype=bool)
+        reasons = np.full(table.num_rows, None, dtype=object)
+        labels = np.full(table.num_rows, None, dtype=object)
+        counts = []
+        for step in steps:
+            before = int(alive.sum())
+            rows = np.flatnonzero(alive)
+            subset = table.take(pa.array(rows))
+            if isinstance(step, Filter):
+                verdict = np.asarray(step.keep(subset), dtype=bool)
+                reasons[rows[~verdict]] = step.reason()
+                alive[rows[~verdict]] = False
+            elif isinstance(step, Labeler):
+                found = step.label(subset)
+                labels[rows] = found
+                missing = np.array([v is None for v in found], dtype=bool)
+                reasons[rows[missing]] = f"{step.name}: outside every bucket"
+                alive[rows[missing]] = False
+            counts.append((before, int(alive.sum())))
+        kept_rows = pa.array(np.flatnonzero(alive))
+        kept = table.take(kept_rows).select([c for c in dict.fromkeys([*BASE_COLUMNS, *score_columns])])
+        kept = kept.append_column("uid_hi", pa.array(pairs["f0"][alive])).append_column("uid_lo", pa.array(pairs["f1"][alive]))
+        kept = kept.append_column("bucket", pa.array(labels[alive].tolist(), type=pa.string()))
+        kept = kept.append_column("repetition_weight", pa.array(np.ones(int(alive.sum()))))
+        result = work / f"{shard.stem}.parquet"
+        manifest.write_parquet(result, [kept], kept.schema)
+        if exclusions:
+            dropped = ~alive
+            excluded = pa.table({"uid": table.column("uid").take(pa.array(np.flatnonzero(dropped))), "reason": pa.array(reasons[dropped].tolist(), type=pa.string())})
+            manifest.write_parquet(work / f"{shard.stem}.excluded.parquet", [excluded], excluded.schema)
+        manifest.atomic_write(work / f"{shard.stem}.done.json", json.dumps({"counts": counts}).encode())
+
+    # ---- outputs ----------------------------------------------------------------------------
+    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions) -> RunReport:
+        totals = np.zeros((len(steps), 2), dtype=np.int64)
+        for shard in pool.shards:
+            totals += np.asarray(json.loads((work / f"{shard.stem}.done.json").read_text())["counts"], dtype=np.int64).reshape(len(steps), 2)
+        counts = [{"step": d["step"], "in": int(i), "out": int(o)} for d, (i, o) in zip(chain, totals)]
+        labeler = next((s for s in steps if isinstance(s, Labeler)), None)
+        labels = labeler.buckets if labeler is not None else [None]
+        schema = pq.read_schema(work / f"{pool.shards[0].stem}.parquet")
+        report = RunReport(rows=rows, counts=counts)
+
+        def results(label):
+            for shard in pool.shards:
+                table = pq.read_table(work / f"{shard.stem}.parquet")
+                if label is not None:
+                    table = table.filter(pa.compute.equal(table.column("bucket"), label))
+                yield table
+
+        for label in labels:
+            target = out_dir if label is None else out_dir / label
+            pairs = np.concatenate([_pairs(t) for t in results(label)])
+            outputs = {
+                "subset.npy": manifest.write_subset(target / "subset.npy", pairs),
+                "manifest.parquet": manifest.write_parquet(target / "manifest.parquet", (t.drop(["uid_hi", "uid_lo"]) for t in results(label)), schema.remove(schema.get_field_index("uid_lo")).remove(schema.get_field_index("uid_hi"))),
+            }
+            if exclusions and label is None:
+                tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
+                outputs["exclusions.parquet"] = manifest.write_parquet(target / "exclusions.parquet", tables, tables[0].schema)
+            record = {
+                "pool": {"path": str(pool.root), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
+                "chain": chain, "counts": counts, "bucket": label, "samples": int(len(pairs)), "sha256": outputs,
+            }
+            manifest.write_sidecar(target / "manifest.json", record)
+            report.outputs[label or ""] = record
+        return report

@@ -1,0 +1,115 @@
+"""DataComp-format pools: a folder of parquet shards (+ optional .npz embeddings beside each).
+
+Columns: uid (32 hex digits), url, text, original_width, original_height, sha256,
+clip_b32_similarity_score, clip_l14_similarity_score, face_bboxes. A uid goes into subset files
+as two big-endian halves (int(uid[:16], 16), int(uid[16:], 16)) in a sorted np.dtype("u8,u8")
+array, as DataComp's resharder expects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from runs_db.errors import UserError
+
+UID_DTYPE = np.dtype("u8,u8")
+POOL_COLUMNS = (
+    "uid", "url", "text", "original_width", "original_height", "sha256",
+    "clip_b32_similarity_score", "clip_l14_similarity_score", "face_bboxes",
+)
+
+
+_NIBBLE = np.full(256, 255, dtype=np.uint64)
+_NIBBLE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+_NIBBLE[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+
+
+def uid_pairs(uids: pa.Array | pa.ChunkedArray | Sequence[str], *, shard: str = "pool") -> np.ndarray:
+    """32-hex uids -> structured (u8, u8) array, vectorised; a malformed uid names its shard and
+    row (1-based)."""
+    import pyarrow.compute as pc
+
+    array = pa.array(uids, type=pa.string()) if not isinstance(uids, (pa.Array, pa.ChunkedArray)) else uids
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    array = array.cast(pa.string())
+    valid = pc.fill_null(pc.match_substring_regex(array, r"^[0-9a-f]{32}$"), False).to_numpy(zero_copy_only=False)
+    if not valid.all():
+        row = int(np.flatnonzero(~valid)[0])
+        raise UserError(f"{shard}, row {row + 1}: malformed uid {array[row].as_py()!r} (expected 32 lowercase hex digits)")
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    nibbles = _NIBBLE[data.reshape(len(array), 32)]
+    out = np.empty(len(array), dtype=UID_DTYPE)
+    for field, columns in (("f0", nibbles[:, :16]), ("f1", nibbles[:, 16:])):
+        value = np.zeros(len(array), dtype=np.uint64)
+        for i in range(16):
+            value = (value << np.uint64(4)) | columns[:, i]
+        out[field] = value
+    return out
+
+
+def pair_to_uid(pair) -> str:
+    return f"{int(pair[0]):016x}{int(pair[1]):016x}"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A pool on disk: its directory and sorted shard paths."""
+
+    root: Path
+    shards: tuple[Path, ...]
+
+    @classmethod
+    def open(cls, root: str | Path) -> "Pool":
+        root = Path(root)
+        if not root.is_dir():
+            raise UserError(f"{root}: no such pool directory")
+        shards = tuple(sorted(root.glob("*.parquet")))
+        if not shards:
+            raise UserError(f"{root}: no parquet shards in the pool")
+        return cls(root, shards)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def read(self, shard: Path, columns: Iterable[str]) -> pa.Table:
+        """The named columns of one shard, or a one-line error naming the shard."""
+        columns = list(dict.fromkeys(columns))
+        try:
+            schema = pq.read_schema(shard)
+        except Exception as error:
+            raise UserError(f"{shard}: not a readable parquet file ({str(error).splitlines()[0]})") from error
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise UserError(f"{shard}: missing column {', '.join(repr(c) for c in missing)}")
+        try:
+            return pq.read_table(shard, columns=columns)
+        except Exception as error:
+            raise UserError(f"{shard}: corrupt parquet data ({str(error).splitlines()[0]})") from error
+
+    def rows(self) -> int:
+        total = 0
+        for shard in self.shards:
+            try:
+                total += pq.ParquetFile(shard).metadata.num_rows
+            except Exception as error:
+                raise UserError(f"{shard}: not a readable parquet file ({str(error).splitlines()[0]})") from error
+        return total
+
+    def fingerprint(self) -> str:
+        """sha256 over every shard's name and bytes (streamed)."""
+        digest = hashlib.sha256()
+        for shard in self.shards:
+            digest.update(shard.name.encode() + b"\0")
+            with open(shard, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+        return digest.hexdigest()

@@ -1,0 +1,64 @@
+"""The step interface (datatrove style): a pipeline is a list of steps run by an engine.
+
+A step names the columns it reads and, per shard, returns a boolean mask of rows to keep
+(`Filter`) or a label per row (`Labeler`). A step that needs the whole pool first (a global
+threshold) implements `prepare(scan)`, where `scan(columns)` streams the pool shard by shard;
+the engine calls it before any shard is filtered. `describe()` is what the sidecar records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+Scan = Callable[[tuple[str, ...]], Iterator[pa.Table]]
+
+
+@dataclass
+class Step:
+    name: str = field(init=False, default="step")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def prepare(self, scan: Scan) -> None:
+        """A pass over the whole pool before filtering (default: none needed)."""
+
+    def describe(self) -> dict:
+        return {"step": self.name, **{k: v for k, v in asdict(self).items() if k != "name"}}
+
+
+@dataclass
+class Filter(Step):
+    def keep(self, table: pa.Table) -> np.ndarray:
+        """Boolean mask of the rows to keep."""
+        raise NotImplementedError
+
+    def reason(self) -> str:
+        return self.name
+
+
+@dataclass
+class Labeler(Step):
+    output: str = field(init=False, default="label")
+
+    def label(self, table: pa.Table) -> np.ndarray:
+        """One label per row (None: the row belongs to no label and is dropped)."""
+        raise NotImplementedError
+
+
+def top_values(scan: Scan, column: str, count: int) -> np.ndarray:
+    """The `count` largest values of a column over the whole pool, descending, in one streaming
+    pass; memory grows with `count`, not with the pool."""
+    best = np.empty(0)
+    for table in scan((column,)):
+        values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
+        merged = np.concatenate([best, values])
+        if merged.size > count:
+            merged = np.partition(merged, merged.size - count)[merged.size - count :]
+        best = merged
+    return -np.sort(-best)

@@ -26,32 +26,47 @@ WORDS = {
 LANGUAGE_SHARES = {"en": 0.6, "de": 0.15, "fr": 0.15, "es": 0.1}
 
 
-def _captions(rng: np.random.Generator, count: int) -> list[str]:
-    languages = rng.choice(list(LANGUAGE_SHARES), size=count, p=list(LANGUAGE_SHARES.values()))
-    lengths = np.clip(rng.lognormal(2.0, 0.6, size=count).astype(int), 1, 40)
-    return [" ".join(rng.choice(WORDS[language], size=length)) for language, length in zip(languages, lengths)]
+def _captions(rng: np.random.Generator, count: int, distinct: int = 4096) -> pa.Array:
+    """Captions of varied length and language: `distinct` generated ones, drawn with repetition
+    (web captions repeat too), so large pools generate fast."""
+    distinct = min(distinct, count)
+    languages = rng.choice(list(LANGUAGE_SHARES), size=distinct, p=list(LANGUAGE_SHARES.values()))
+    lengths = np.clip(rng.lognormal(2.0, 0.6, size=distinct).astype(int), 1, 40)
+    vocabulary = pa.array([" ".join(rng.choice(WORDS[language], size=length)) for language, length in zip(languages, lengths)], pa.string())
+    return vocabulary.take(pa.array(rng.integers(0, distinct, size=count)))
+
+
+def _hex_strings(rng: np.random.Generator, count: int, width: int) -> pa.Array:
+    """`count` random lowercase hex strings of `width` digits, built without a Python loop."""
+    text = rng.bytes(count * width // 2).hex().encode()
+    offsets = pa.py_buffer(np.arange(0, count * width + 1, width, dtype=np.int32).tobytes())
+    return pa.StringArray.from_buffers(count, offsets, pa.py_buffer(text))
 
 
 def demo_shard(rng: np.random.Generator, rows: int) -> pa.Table:
-    uids = rng.integers(0, 2**63, size=(rows, 2), dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, size=(rows, 2)).astype(np.uint64)
-    uid = [f"{hi:016x}{lo:016x}" for hi, lo in uids]
+    import pyarrow.compute as pc
+
+    uid = _hex_strings(rng, rows, 32)
     side = np.exp(rng.normal(np.log(400), 0.6, size=rows))
     aspect = np.exp(rng.normal(0, 0.45, size=rows))
     width = np.maximum(16, side * np.sqrt(aspect)).astype(np.int64)
     height = np.maximum(16, side / np.sqrt(aspect)).astype(np.int64)
     b32 = np.clip(rng.normal(0.29, 0.045, size=rows), 0.0, 0.5).astype(np.float32)
     l14 = np.clip(0.8 * (b32 - 0.29) + 0.27 + rng.normal(0, 0.03, size=rows), 0.0, 0.5).astype(np.float32)
-    faces = [[[float(v) for v in rng.uniform(0, 1, 4)]] * int(rng.integers(1, 3)) if rng.random() < 0.15 else [] for _ in range(rows)]
+    faces_per_row = np.where(rng.random(rows) < 0.15, rng.integers(1, 3, size=rows), 0)
+    face_offsets = np.concatenate([[0], np.cumsum(faces_per_row)]).astype(np.int32)
+    boxes = pa.FixedSizeListArray.from_arrays(pa.array(rng.uniform(0, 1, size=4 * int(face_offsets[-1]))), 4)
+    faces = pa.ListArray.from_arrays(pa.array(face_offsets), pa.ListArray.from_arrays(pa.array(np.arange(0, 4 * int(face_offsets[-1]) + 1, 4, dtype=np.int32)), boxes.flatten()))
     return pa.table({
-        "uid": pa.array(uid, pa.string()),
-        "url": pa.array([f"https://images.example/{u[:8]}/{u}.jpg" for u in uid], pa.string()),
-        "text": pa.array(_captions(rng, rows), pa.string()),
+        "uid": uid,
+        "url": pc.binary_join_element_wise("https://images.example/", uid, ".jpg", ""),
+        "text": _captions(rng, rows),
         "original_width": pa.array(width),
         "original_height": pa.array(height),
-        "sha256": pa.array([f"{a:016x}{b:016x}" * 2 for a, b in rng.integers(0, 2**63, size=(rows, 2))], pa.string()),
+        "sha256": _hex_strings(rng, rows, 64),
         "clip_b32_similarity_score": pa.array(b32),
         "clip_l14_similarity_score": pa.array(l14),
-        "face_bboxes": pa.array(faces, pa.list_(pa.list_(pa.float64()))),
+        "face_bboxes": faces,
     })
 
 

@@ -28,6 +28,9 @@ def plan(
     domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (LAWS.md §6).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here (PNG).")] = None,
+    export_manifest: Annotated[Optional[Path], typer.Option(help="Write the chosen plan's sample list here (subset.npy, manifest.parquet, manifest.json).")] = None,
+    pool: Annotated[Optional[Path], typer.Option(help="The DataComp pool to cut the plan's buckets from (with --export-manifest).")] = None,
+    score_column: Annotated[Optional[str], typer.Option(help="The pool's score the buckets are cut on (default: the fit's, else clip_l14_similarity_score).")] = None,
 ) -> None:
     """Plan data, repetition and precision for a compute budget from fitted laws.
 
@@ -51,7 +54,14 @@ def plan(
         if sweep is not None:
             _sweep(fit, sweep, sweep_points, as_json, plot)
         else:
-            _data_plan(fit, budget, as_json, plot)
+            if (export_manifest is None) != (pool is None):
+                raise UserError("--export-manifest and --pool go together")
+            result = _data_plan(fit, budget, as_json, plot)
+            if export_manifest is not None:
+                from scaling.handoff import export_plan_manifest
+
+                report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
+                typer.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
         loaded = [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
         from scaling.plan import plan_model
@@ -77,9 +87,8 @@ def _data_plan(fit, budget, as_json, plot) -> None:
 
         plot_plan(result, plot)
     if as_json:
-        payload = result.to_json()
-        typer.echo(json.dumps({"budget_samples": payload["budget_samples"], "fit": payload["fit"], "candidates": payload["candidates"], "best": payload["best"], "probability_best": payload["probability_best"]}))
-        return
+        typer.echo(json.dumps(result.to_json()))
+        return result
     from rich.console import Console
     from rich.table import Table
 
@@ -98,6 +107,7 @@ def _data_plan(fit, budget, as_json, plot) -> None:
     console.print(table)
     probability = "" if result.probability_best is None else f" (best in {result.probability_best:.0%} of bootstrap draws)"
     console.print(f"plan: train on [bold]{result.best}[/bold]{probability}")
+    return result
 
 
 def _sweep(fit, text, points, as_json, plot) -> None:

@@ -72,7 +72,9 @@ class LocalEngine:
                 if bar:
                     bar.advance(task)
 
-    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False) -> RunReport:
+    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False, provenance: dict | None = None) -> RunReport:
+        """Run `steps` over every shard of `pool` into `out_dir`; `provenance` (e.g. the plan and
+        fit a sample list came from) is recorded in the sidecar."""
         out_dir = Path(out_dir)
         rows = pool.rows()
         for step in steps:
@@ -91,7 +93,7 @@ class LocalEngine:
             with ThreadPoolExecutor(self.workers) as executor:
                 for _ in executor.map(lambda shard: self._shard(pool, shard, steps, work, exclusions), pending):
                     bar.advance(task)
-        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions)
+        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance or {})
         report.resumed_shards = len(pool.shards) - len(pending)
         return report
 
@@ -124,7 +126,8 @@ class LocalEngine:
         kept = table.take(kept_rows).select([c for c in dict.fromkeys([*BASE_COLUMNS, *score_columns])])
         kept = kept.append_column("uid_hi", pa.array(pairs["f0"][alive])).append_column("uid_lo", pa.array(pairs["f1"][alive]))
         kept = kept.append_column("bucket", pa.array(labels[alive].tolist(), type=pa.string()))
-        kept = kept.append_column("repetition_weight", pa.array(np.ones(int(alive.sum()))))
+        weights = next((s.weights for s in steps if isinstance(s, Labeler) and s.weights), None) or {}
+        kept = kept.append_column("repetition_weight", pa.array([float(weights.get(label, 1.0)) for label in labels[alive]], pa.float64()))
         result = work / f"{shard.stem}.parquet"
         manifest.write_parquet(result, [kept], kept.schema)
         if exclusions:
@@ -134,13 +137,13 @@ class LocalEngine:
         manifest.atomic_write(work / f"{shard.stem}.done.json", json.dumps({"counts": counts}).encode())
 
     # ---- outputs ----------------------------------------------------------------------------
-    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions) -> RunReport:
+    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance) -> RunReport:
         totals = np.zeros((len(steps), 2), dtype=np.int64)
         for shard in pool.shards:
             totals += np.asarray(json.loads((work / f"{shard.stem}.done.json").read_text())["counts"], dtype=np.int64).reshape(len(steps), 2)
         counts = [{"step": d["step"], "in": int(i), "out": int(o)} for d, (i, o) in zip(chain, totals)]
         labeler = next((s for s in steps if isinstance(s, Labeler)), None)
-        labels = labeler.buckets if labeler is not None else [None]
+        labels = labeler.buckets if labeler is not None and labeler.split else [None]
         schema = pq.read_schema(work / f"{pool.shards[0].stem}.parquet")
         report = RunReport(rows=rows, counts=counts)
 
@@ -163,7 +166,7 @@ class LocalEngine:
                 outputs["exclusions.parquet"] = manifest.write_parquet(target / "exclusions.parquet", tables, tables[0].schema)
             record = {
                 "pool": {"path": str(pool.root), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
-                "chain": chain, "counts": counts, "bucket": label, "samples": int(len(pairs)), "sha256": outputs,
+                "chain": chain, "counts": counts, "bucket": label, "samples": int(len(pairs)), "sha256": outputs, **provenance,
             }
             manifest.write_sidecar(target / "manifest.json", record)
             report.outputs[label or ""] = record

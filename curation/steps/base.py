@@ -44,7 +44,12 @@ class Filter(Step):
 
 @dataclass
 class Labeler(Step):
+    """Labels rows; `buckets` lists the labels, `weights` maps a label to its repetition weight
+    (default 1), and `split` writes one set of manifests per label (else one for all)."""
+
     output: str = field(init=False, default="label")
+    split = True
+    weights = None
 
     def label(self, table: pa.Table) -> np.ndarray:
         """One label per row (None: the row belongs to no label and is dropped)."""

@@ -3,6 +3,10 @@ of the pool), `top10to20p`, ... A bucket (lo, hi) holds the rows with t_hi <= sc
 t_e is the score at 0-based index int(rows * e / 100) of the pool sorted descending (the same
 threshold rule as the CLIP-score fraction filter; t_0 = +inf). Thresholds are exact, from one
 streaming pass.
+
+`names` relabels the ranges (e.g. with a fit's bucket names), `weights` gives each label a
+repetition weight for the manifest, and `split=False` writes one manifest for all labels: that is
+how a plan's union of buckets becomes the sample list for training.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ def bucket_name(low: float, high: float) -> str:
 class Bucketize(Labeler):
     by: str = "clip_l14_similarity_score"
     edges: tuple[float, ...] = (0, 10, 20, 30, 40)
+    names: tuple[str, ...] | None = None
+    weights: dict[str, float] | None = None
+    split: bool = True
     rows: int = 0
     name: str = field(init=False, default="bucketize")
     output: str = field(init=False, default="bucket")
@@ -32,6 +39,8 @@ class Bucketize(Labeler):
         self.edges = tuple(float(e) for e in self.edges)
         if len(self.edges) < 2 or list(self.edges) != sorted(set(self.edges)) or self.edges[0] < 0 or self.edges[-1] > 100:
             raise UserError(f"--edges must increase within [0, 100], got {','.join(map(str, self.edges))}")
+        if self.names is not None and len(self.names) != len(self.edges) - 1:
+            raise UserError(f"{len(self.edges) - 1} ranges need as many names, got {len(self.names)}")
         self.thresholds: list[float] = []
 
     @property
@@ -40,6 +49,8 @@ class Bucketize(Labeler):
 
     @property
     def buckets(self) -> list[str]:
+        if self.names is not None:
+            return list(self.names)
         return [bucket_name(lo, hi) for lo, hi in zip(self.edges, self.edges[1:])]
 
     def prepare(self, scan: Scan) -> None:
@@ -55,4 +66,5 @@ class Bucketize(Labeler):
         return labels
 
     def describe(self) -> dict:
-        return {"step": self.name, "by": self.by, "edges": list(self.edges), "thresholds": [None if not np.isfinite(t) else t for t in self.thresholds]}
+        return {"step": self.name, "by": self.by, "edges": list(self.edges), "buckets": self.buckets, "weights": self.weights,
+                "split": self.split, "thresholds": [None if not np.isfinite(t) else t for t in self.thresholds]}

@@ -37,15 +37,21 @@ def demo_pool(
     rows: Annotated[int, typer.Option(help="Samples in the pool.")] = 10_000,
     shards: Annotated[int, typer.Option(help="Parquet shards.")] = 4,
     with_npz: Annotated[bool, typer.Option("--with-npz", help="Also write CLIP embeddings (.npz) beside each shard.")] = False,
+    with_images: Annotated[int, typer.Option("--with-images", help="Also write images for the first M samples as WebDataset tars in OUT_DIR/images/, some with rendered text.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed: the same arguments write the same bytes.")] = 0,
 ) -> None:
     """Write a realistic synthetic DataComp pool."""
-    from curation.demo import write_demo_pool
+    from curation.demo import write_demo_images, write_demo_pool
 
     if rows < 1 or shards < 1 or shards > rows:
         raise UserError("--rows and --shards must be positive, with no more shards than rows")
+    if not 0 <= with_images <= rows:
+        raise UserError("--with-images must be between 0 and --rows")
     paths = write_demo_pool(out_dir, rows, shards=shards, with_npz=with_npz, seed=seed)
     typer.echo(f"wrote {rows:,} samples in {len(paths)} shards to {out_dir}")
+    if with_images:
+        tars = write_demo_images(out_dir, Path(out_dir) / "images", with_images, seed=seed)
+        typer.echo(f"wrote {with_images:,} images in {len(tars)} WebDataset shards to {Path(out_dir) / 'images'}")
 
 
 @app.command("clip-score")

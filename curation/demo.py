@@ -97,3 +97,75 @@ def write_demo_pool(out_dir: str | Path, rows: int, *, shards: int = 1, with_npz
         if progress:
             progress(index + 1, shards)
     return written
+
+
+# ---- images (WebDataset shards in the img2dataset / DataComp layout) ---------------------------
+def _render_image(rng: np.random.Generator, caption: str, size: int, text_share: float):
+    """A picture of random shapes; with probability `text_share`, words of the caption rendered on
+    it, covering part of the image (a small label) or most of it (a poster). Returns the JPEG bytes
+    and the rendered text boxes [x0, y0, x1, y1] in pixels."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    background = tuple(int(v) for v in rng.integers(0, 256, 3))
+    image = Image.new("RGB", (size, size), background)
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(2, 6))):
+        x0, y0 = rng.integers(0, size - 20, 2)
+        x1, y1 = np.array([x0, y0]) + rng.integers(10, size // 2, 2)
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([int(x0), int(y0), int(x1), int(y1)], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    boxes = []
+    if rng.random() < text_share:
+        words = caption.split()[:3] or ["TEXT"]
+        poster = rng.random() < 0.4
+        font = ImageFont.load_default(size=int(size * (0.16 if poster else 0.09)))
+        lines = [" ".join(words[: max(1, len(words) // 2)]), " ".join(words[max(1, len(words) // 2):])] if poster else [" ".join(words)]
+        y = int(size * (0.2 if poster else rng.uniform(0.05, 0.8)))
+        color = tuple(255 - c for c in background)
+        for line in filter(None, lines):
+            x = int(rng.integers(2, max(3, size // 6)))
+            box = draw.textbbox((x, y), line, font=font)
+            if box[2] >= size:  # keep the text inside the image
+                continue
+            draw.text((x, y), line, font=font, fill=color)
+            boxes.append([int(v) for v in box])
+            y = box[3] + int(size * 0.05)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue(), boxes
+
+
+def write_demo_images(pool_dir: str | Path, out_dir: str | Path, count: int, *, per_shard: int = 1000, size: int = 224, text_share: float = 0.5, seed: int = 0) -> list[Path]:
+    """WebDataset tar shards of `count` images for the first `count` samples of the pool:
+    {key}.jpg, {key}.txt (the caption) and {key}.json (uid, and the rendered `text_boxes`)."""
+    import io
+    import json
+    import tarfile
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for shard in sorted(Path(pool_dir).glob("*.parquet")):
+        table = pq.read_table(shard, columns=["uid", "text"])
+        rows += list(zip(table.column("uid").to_pylist(), table.column("text").to_pylist()))
+        if len(rows) >= count:
+            break
+    written = []
+    for shard_index, start in enumerate(range(0, min(count, len(rows)), per_shard)):
+        rng = np.random.default_rng([seed, 1_000_003, shard_index])
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for offset, (uid, caption) in enumerate(rows[start : min(count, start + per_shard)]):
+                key = f"{shard_index:05d}{offset:04d}"
+                jpeg, boxes = _render_image(rng, caption, size, text_share)
+                members = {"jpg": jpeg, "txt": caption.encode(), "json": json.dumps({"uid": uid, "key": key, "caption": caption, "text_boxes": boxes}, sort_keys=True).encode()}
+                for extension, data in members.items():
+                    info = tarfile.TarInfo(f"{key}.{extension}")
+                    info.size, info.mtime, info.mode = len(data), 0, 0o644
+                    tar.addfile(info, io.BytesIO(data))
+        path = out_dir / f"{shard_index:05d}.tar"
+        atomic_write(path, buffer.getvalue())
+        written.append(path)
+    return written

@@ -34,3 +34,28 @@ def test_pipeline_toml_and_bucket_registration(tmp_path):
     buckets = connect(db).query("SELECT name, quantile_lo, quantile_hi, size_samples FROM buckets ORDER BY quantile_lo")
     assert buckets["name"].tolist() == ["top0to25p", "top25to50p"]
     assert buckets["size_samples"].tolist() == [len(np.load(tmp_path / "buckets" / n / "subset.npy")) for n in buckets["name"]]
+
+
+def test_demo_images_are_webdataset_shards_with_rendered_text(tmp_path):
+    import io
+    import json
+    import tarfile
+
+    from PIL import Image
+
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "300", "--shards", "1", "--with-images", "120")
+    tars = sorted((tmp_path / "pool" / "images").glob("*.tar"))
+    assert len(tars) == 1
+    with tarfile.open(tars[0]) as tar:
+        names = tar.getnames()
+        assert len(names) == 360 and names[:3] == ["000000000.jpg", "000000000.txt", "000000000.json"]
+        records = [json.loads(tar.extractfile(n).read()) for n in names if n.endswith(".json")]
+        image = Image.open(io.BytesIO(tar.extractfile("000000000.jpg").read()))
+    uids = __import__("pyarrow.parquet", fromlist=["x"]).read_table(tmp_path / "pool" / "00000000.parquet").column("uid").to_pylist()
+    assert [r["uid"] for r in records] == uids[:120]
+    with_text = [r for r in records if r["text_boxes"]]
+    assert 0.3 < len(with_text) / len(records) < 0.7
+    assert image.size == (224, 224)
+    for record in with_text:
+        for x0, y0, x1, y1 in record["text_boxes"]:
+            assert 0 <= x0 < x1 <= 224 and 0 <= y0 < y1 <= 224

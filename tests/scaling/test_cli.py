@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import DATASETS
+from paths import DATASETS
 
 
 def run(*args, check=True):

@@ -14,7 +14,7 @@ from scaling.synthetic import sample
 
 @pytest.fixture(scope="module")
 def chinchilla_frame(request):
-    from conftest import DATASETS
+    from paths import DATASETS
 
     frame = pd.read_csv(DATASETS / "chinchilla/chinchilla_NDL.csv")
     return frame[frame["in_besiroglu_fit"] == 1].rename(columns={"N_params": "params", "D_tokens": "tokens"})

@@ -219,7 +219,7 @@ def quantization_cost(fit: Fit, params: float, tokens: float, bits_post: float, 
     slopes = np.array([float(slope(g)) for g in grid])
     rising = np.flatnonzero(slopes > 0)
     critical = float(np.exp(grid[rising[0]])) if rising.size else None
-    degradation = float(quantized(jnp.log(tokens)) - quantized(jnp.log(tokens)) + ptq_degradation(theta, {"params": jnp.asarray(params), "tokens": jnp.asarray(tokens), "bits_post_training": jnp.asarray(bits_post)}))
+    degradation = float(ptq_degradation(theta, {"params": jnp.asarray(params), "tokens": jnp.asarray(tokens), "bits_post_training": jnp.asarray(bits_post)}))
     return {"bits_post_training": bits_post, "degradation": degradation, "loss_quantized": float(quantized(jnp.log(tokens))),
             "critical_tokens": critical, "more_data_hurts": bool(float(slope(jnp.log(tokens))) > 0)}
 

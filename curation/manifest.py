@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.pool import UID_DTYPE
+from curation.pool import sort_pairs
 
 
 def atomic_write(path: Path, data: bytes) -> str:
@@ -32,7 +32,7 @@ def atomic_write(path: Path, data: bytes) -> str:
 
 
 def subset_bytes(pairs: np.ndarray) -> bytes:
-    pairs = np.sort(np.asarray(pairs, dtype=UID_DTYPE))
+    pairs = sort_pairs(pairs)
     buffer = io.BytesIO()
     np.save(buffer, pairs)
     return buffer.getvalue()
@@ -42,11 +42,11 @@ def write_subset(path: Path, pairs: np.ndarray) -> str:
     return atomic_write(path, subset_bytes(pairs))
 
 
-def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema) -> str:
+def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema, *, compression: str = "zstd") -> str:
     """Stream tables into one parquet file (atomic); returns its sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(temporary, schema, compression=compression) as writer:
         for table in tables:
             writer.write_table(table.select(schema.names).cast(schema))
     digest = hashlib.sha256(temporary.read_bytes()).hexdigest()

@@ -26,11 +26,6 @@ POOL_COLUMNS = (
 )
 
 
-_NIBBLE = np.full(256, 255, dtype=np.uint64)
-_NIBBLE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
-_NIBBLE[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
-
-
 def uid_pairs(uids: pa.Array | pa.ChunkedArray | Sequence[str], *, shard: str = "pool") -> np.ndarray:
     """32-hex uids -> structured (u8, u8) array, vectorised; a malformed uid names its shard and
     row (1-based)."""
@@ -44,15 +39,23 @@ def uid_pairs(uids: pa.Array | pa.ChunkedArray | Sequence[str], *, shard: str = 
         row = int(np.flatnonzero(~valid)[0])
         raise UserError(f"{shard}, row {row + 1}: malformed uid {array[row].as_py()!r} (expected 32 lowercase hex digits)")
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    nibbles = _NIBBLE[data.reshape(len(array), 32)]
+    digits = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].tobytes()
+    halves = np.frombuffer(bytes.fromhex(digits.decode("ascii")), dtype=">u8").reshape(len(array), 2)
     out = np.empty(len(array), dtype=UID_DTYPE)
-    for field, columns in (("f0", nibbles[:, :16]), ("f1", nibbles[:, 16:])):
-        value = np.zeros(len(array), dtype=np.uint64)
-        for i in range(16):
-            value = (value << np.uint64(4)) | columns[:, i]
-        out[field] = value
+    out["f0"], out["f1"] = halves[:, 0], halves[:, 1]
     return out
+
+
+def sort_pairs(pairs: np.ndarray) -> np.ndarray:
+    """Sorted (u8, u8) uids, as np.sort would order them, much faster: one argsort on the high
+    half, and the exact two-key sort only when high halves repeat."""
+    pairs = np.asarray(pairs, dtype=UID_DTYPE)
+    order = np.argsort(pairs["f0"], kind="stable")
+    ordered = pairs[order]
+    high = ordered["f0"]
+    if high.size > 1 and np.any(high[1:] == high[:-1]):
+        ordered = pairs[np.lexsort((pairs["f1"], pairs["f0"]))]
+    return ordered
 
 
 def pair_to_uid(pair) -> str:
@@ -105,11 +108,18 @@ class Pool:
         return total
 
     def fingerprint(self) -> str:
-        """sha256 over every shard's name and bytes (streamed)."""
+        """sha256 over every shard's name, size and parquet footer (schema, row groups, column
+        chunk offsets, sizes and statistics): changes with any rewrite of a shard, without
+        reading the pool's data."""
         digest = hashlib.sha256()
         for shard in self.shards:
-            digest.update(shard.name.encode() + b"\0")
+            size = shard.stat().st_size
             with open(shard, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    digest.update(block)
+                handle.seek(max(0, size - 8))
+                tail = handle.read(8)
+                if len(tail) < 8 or tail[4:] != b"PAR1":
+                    raise UserError(f"{shard}: not a readable parquet file (no parquet footer)")
+                footer = int.from_bytes(tail[:4], "little")
+                handle.seek(max(0, size - 8 - footer))
+                digest.update(shard.name.encode() + b"\0" + str(size).encode() + b"\0" + handle.read(footer + 8))
         return digest.hexdigest()

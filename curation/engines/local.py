@@ -125,11 +125,16 @@ class LocalEngine:
         kept_rows = pa.array(np.flatnonzero(alive))
         kept = table.take(kept_rows).select([c for c in dict.fromkeys([*BASE_COLUMNS, *score_columns])])
         kept = kept.append_column("uid_hi", pa.array(pairs["f0"][alive])).append_column("uid_lo", pa.array(pairs["f1"][alive]))
-        kept = kept.append_column("bucket", pa.array(labels[alive].tolist(), type=pa.string()))
+        has_labels = any(isinstance(step, Labeler) for step in steps)
+        kept = kept.append_column("bucket", pa.array(labels[alive].tolist(), type=pa.string()) if has_labels else pa.nulls(int(alive.sum()), pa.string()))
         weights = next((s.weights for s in steps if isinstance(s, Labeler) and s.weights), None) or {}
-        kept = kept.append_column("repetition_weight", pa.array([float(weights.get(label, 1.0)) for label in labels[alive]], pa.float64()))
+        kept_labels = labels[alive]
+        repetition = np.ones(kept_labels.size)
+        for label, weight in weights.items():
+            repetition[kept_labels == label] = weight
+        kept = kept.append_column("repetition_weight", pa.array(repetition))
         result = work / f"{shard.stem}.parquet"
-        manifest.write_parquet(result, [kept], kept.schema)
+        manifest.write_parquet(result, [kept], kept.schema, compression="none")  # work files: fast over small
         if exclusions:
             dropped = ~alive
             excluded = pa.table({"uid": table.column("uid").take(pa.array(np.flatnonzero(dropped))), "reason": pa.array(reasons[dropped].tolist(), type=pa.string())})
@@ -154,13 +159,19 @@ class LocalEngine:
                     table = table.filter(pa.compute.equal(table.column("bucket"), label))
                 yield table
 
+        manifest_schema = schema.remove(schema.get_field_index("uid_lo")).remove(schema.get_field_index("uid_hi"))
         for label in labels:
             target = out_dir if label is None else out_dir / label
-            pairs = np.concatenate([_pairs(t) for t in results(label)])
-            outputs = {
-                "subset.npy": manifest.write_subset(target / "subset.npy", pairs),
-                "manifest.parquet": manifest.write_parquet(target / "manifest.parquet", (t.drop(["uid_hi", "uid_lo"]) for t in results(label)), schema.remove(schema.get_field_index("uid_lo")).remove(schema.get_field_index("uid_hi"))),
-            }
+            uid_parts: list[np.ndarray] = []  # filled while the manifest streams: one read of the results
+
+            def manifest_rows(label=label, uid_parts=uid_parts):
+                for table in results(label):
+                    uid_parts.append(_pairs(table))
+                    yield table.drop(["uid_hi", "uid_lo"])
+
+            manifest_digest = manifest.write_parquet(target / "manifest.parquet", manifest_rows(), manifest_schema)
+            pairs = np.concatenate(uid_parts)
+            outputs = {"subset.npy": manifest.write_subset(target / "subset.npy", pairs), "manifest.parquet": manifest_digest}
             if exclusions and label is None:
                 tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
                 outputs["exclusions.parquet"] = manifest.write_parquet(target / "exclusions.parquet", tables, tables[0].schema)

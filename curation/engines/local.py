@@ -99,7 +99,7 @@ class LocalEngine:
 
     # ---- one shard --------------------------------------------------------------------------
     def _shard(self, pool: Pool, shard: Path, steps: Sequence[Step], work: Path, exclusions: bool) -> None:
-        score_columns = [c for step in steps for c in step.columns if c.endswith("score") or c.startswith("clip_") or c.startswith("tmars")]
+        score_columns = [c for step in steps for c in step.manifest_columns]
         columns = list(dict.fromkeys([*BASE_COLUMNS, *score_columns, *(c for step in steps for c in step.columns)]))
         table = pool.read(shard, columns)
         pairs = uid_pairs(table.column("uid"), shard=str(shard))

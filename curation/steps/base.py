@@ -25,6 +25,11 @@ class Step:
     def columns(self) -> tuple[str, ...]:
         raise NotImplementedError
 
+    @property
+    def manifest_columns(self) -> tuple[str, ...]:
+        """The scores this step used, carried into the parquet manifest (default: none)."""
+        return ()
+
     def prepare(self, scan: Scan) -> None:
         """A pass over the whole pool before filtering (default: none needed)."""
 

@@ -48,6 +48,10 @@ class Bucketize(Labeler):
         return (self.by,)
 
     @property
+    def manifest_columns(self):
+        return (self.by,)
+
+    @property
     def buckets(self) -> list[str]:
         if self.names is not None:
             return list(self.names)

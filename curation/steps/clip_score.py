@@ -52,6 +52,10 @@ class ClipScore(Filter):
     def columns(self):
         return (self.column,)
 
+    @property
+    def manifest_columns(self):
+        return (self.column,)
+
     def prepare(self, scan: Scan) -> None:
         if self.fraction is not None:
             self.applied_threshold = fraction_threshold(scan, self.column, self.rows, self.fraction)

@@ -46,8 +46,6 @@ def _comma_pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapping: dict[str, str], split: str | None, task: str | None):
     """The rows a law is fitted on: from the registry (runs joined with the target metric) or a CSV."""
-    import pandas as pd
-
     if csv is not None:
         from runs_db.ingest import apply_mapping, read_table
 

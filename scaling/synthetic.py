@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 

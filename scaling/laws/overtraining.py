@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from scaling.laws.base import IDENTITY, LOG, Law, Param
 
 

@@ -149,3 +149,51 @@ def run_pipeline(
     base = pipeline.parent
     steps = [build_step(dict(entry), source=f"{pipeline}, step {i + 1}") for i, entry in enumerate(spec["steps"])]
     _run(base / spec["pool"], steps, base / spec["out"], workers, bool(spec.get("exclusions", False)))
+
+
+@app.command()
+def tmars(
+    shards_dir: Annotated[Path, typer.Argument(help="WebDataset .tar shards ({key}.jpg|png|webp, .txt, .json with the uid).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory: scores/ (every readable image's scores), subset.npy, manifest.parquet, manifest.json.")],
+    detector: Annotated[str, typer.Option(help="Text detector: rapidocr (bundled models), tesseract or easyocr.")] = "rapidocr",
+    clip_model: Annotated[str, typer.Option(help="open_clip model name (ViT-L-14, ViT-B-32, ...; curascale-tiny-clip for offline demos).")] = "ViT-L-14",
+    pretrained: Annotated[str, typer.Option(help="open_clip weights tag (openai, laion2b_s32b_b82k, ...), from your cache or the hub; 'none' for random weights.")] = "openai",
+    keep_fraction: Annotated[Optional[float], typer.Option(help="Keep the top FRACTION of the readable images by tmars_score (DataComp's fraction rule).")] = 0.5,
+    threshold: Annotated[Optional[float], typer.Option(help="Keep tmars_score >= THRESHOLD instead of a fraction.")] = None,
+    text_match: Annotated[Optional[float], typer.Option(help="Also apply the text-match baseline: drop pairs whose caption words are found in the image text above this share.")] = None,
+    unmasked_score: Annotated[bool, typer.Option("--unmasked-score", help="Also score the unmasked image with the same model (column clip_score).")] = False,
+    ring_width: Annotated[int, typer.Option(help="Pixels around each text region whose mean colour fills it.")] = 3,
+    engine: Annotated[str, typer.Option(help="local (threads on this machine) or ray (Ray Data).")] = "local",
+    batch_size: Annotated[int, typer.Option(help="Images per model batch.")] = 32,
+    device: Annotated[Optional[str], typer.Option(help="torch device for CLIP (default: cuda when available, else cpu).")] = None,
+    workers: WorkersOption = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray: join this cluster ('auto' or host:port) instead of starting a local instance.")] = None,
+    num_gpus: Annotated[float, typer.Option(help="Ray: GPUs per CLIP actor.")] = 0.0,
+    actors: Annotated[int, typer.Option(help="Ray: actors per model step.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed for random CLIP weights (--pretrained none).")] = 0,
+) -> None:
+    """T-MARS: detect text, mask it, re-score with CLIP, keep the best pairs."""
+    from rich.console import Console
+
+    from curation.tmars import TmarsOptions, run_tmars
+
+    if engine not in ("local", "ray"):
+        raise UserError(f"--engine must be local or ray, got {engine!r}")
+    if threshold is not None:
+        keep_fraction = None
+    if batch_size < 1 or ring_width < 0:
+        raise UserError("--batch-size must be positive and --ring-width non-negative")
+    options = TmarsOptions(detector=detector, clip_model=clip_model, pretrained=None if pretrained.lower() == "none" else pretrained, ring_width=ring_width, text_match=text_match, unmasked_score=unmasked_score, device=device, seed=seed)
+    runner = None
+    if engine == "ray":
+        from curation.engines.ray import RayEngine
+
+        runner = RayEngine(address=address, num_cpus=workers, actors=actors, num_gpus=num_gpus)
+    report = run_tmars(shards_dir, out, options=options, keep_fraction=keep_fraction, threshold=threshold, engine=runner, batch_size=batch_size, workers=workers)
+    record = report.outputs[""]
+    images = record["images"]
+    console = Console()
+    console.print(f"images: {images['samples']:,} in {len(images['shards'])} shards, {images['scored']:,} scored, {images['unreadable_count']:,} unreadable (listed in {out / 'manifest.json'})")
+    for count in report.counts:
+        console.print(f"{count['step']}: {count['in']:,} in, {count['out']:,} out")
+    console.print(f"{out}: {record['samples']:,} samples; all scores in {out / 'scores'}")

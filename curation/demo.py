@@ -23,6 +23,7 @@ WORDS = {
     "fr": "une photo du chien chat rouge bleu maison voiture sur la plage ville rue vieux nouveau petit grand femme homme enfant".split(),
     "es": "una foto del perro gato rojo azul casa coche en la playa ciudad calle viejo nuevo pequeño grande mujer hombre niño".split(),
 }
+SCORES = ("clip_b32_similarity_score", "clip_l14_similarity_score")
 LANGUAGE_SHARES = {"en": 0.6, "de": 0.15, "fr": 0.15, "es": 0.1}
 
 
@@ -139,7 +140,8 @@ def _render_image(rng: np.random.Generator, caption: str, size: int, text_share:
 
 def write_demo_images(pool_dir: str | Path, out_dir: str | Path, count: int, *, per_shard: int = 1000, size: int = 224, text_share: float = 0.5, seed: int = 0) -> list[Path]:
     """WebDataset tar shards of `count` images for the first `count` samples of the pool:
-    {key}.jpg, {key}.txt (the caption) and {key}.json (uid, and the rendered `text_boxes`)."""
+    {key}.jpg, {key}.txt (the caption) and {key}.json (uid, url, caption, the pool's CLIP scores,
+    and the rendered `text_boxes` [x0, y0, x1, y1] in pixels)."""
     import io
     import json
     import tarfile
@@ -148,8 +150,7 @@ def write_demo_images(pool_dir: str | Path, out_dir: str | Path, count: int, *, 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for shard in sorted(Path(pool_dir).glob("*.parquet")):
-        table = pq.read_table(shard, columns=["uid", "text"])
-        rows += list(zip(table.column("uid").to_pylist(), table.column("text").to_pylist()))
+        rows += pq.read_table(shard, columns=["uid", "url", "text", *SCORES]).to_pylist()
         if len(rows) >= count:
             break
     written = []
@@ -157,10 +158,11 @@ def write_demo_images(pool_dir: str | Path, out_dir: str | Path, count: int, *, 
         rng = np.random.default_rng([seed, 1_000_003, shard_index])
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for offset, (uid, caption) in enumerate(rows[start : min(count, start + per_shard)]):
+            for offset, row in enumerate(rows[start : min(count, start + per_shard)]):
                 key = f"{shard_index:05d}{offset:04d}"
-                jpeg, boxes = _render_image(rng, caption, size, text_share)
-                members = {"jpg": jpeg, "txt": caption.encode(), "json": json.dumps({"uid": uid, "key": key, "caption": caption, "text_boxes": boxes}, sort_keys=True).encode()}
+                jpeg, boxes = _render_image(rng, row["text"], size, text_share)
+                meta = {**row, "key": key, "caption": row.pop("text"), "text_boxes": boxes}
+                members = {"jpg": jpeg, "txt": meta["caption"].encode(), "json": json.dumps(meta, sort_keys=True).encode()}
                 for extension, data in members.items():
                     info = tarfile.TarInfo(f"{key}.{extension}")
                     info.size, info.mtime, info.mode = len(data), 0, 0o644

@@ -15,7 +15,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,9 @@ import pyarrow.parquet as pq
 from curation import manifest
 from curation.pool import UID_DTYPE, Pool, uid_pairs
 from curation.steps.base import Filter, Labeler, Step
+
+if TYPE_CHECKING:
+    from curation.images import ImageStage
 
 BASE_COLUMNS = ("uid", "url", "text")
 WORK = ".curascale-work"
@@ -58,10 +61,22 @@ def _pairs(table: pa.Table) -> np.ndarray:
     return out
 
 
+def _recorded_path(path: Path, out_dir: Path) -> str:
+    """A path for the sidecar: relative to the output folder when inside it (so the record does
+    not depend on where the outputs were written), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(out_dir).resolve()))
+    except ValueError:
+        return str(path)
+
+
 class LocalEngine:
-    def __init__(self, workers: int | None = None, progress: bool = True):
+    def __init__(self, workers: int | None = None, progress: bool = True, threads_per_worker: int | None = None):
+        """`workers`: shards (or image chunks) processed in parallel; `threads_per_worker`: CPU
+        threads each image worker's models may use (default: the cores shared out)."""
         self.workers = workers or min(8, os.cpu_count() or 1)
         self.progress = progress
+        self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // self.workers)
 
     # ---- passes ---------------------------------------------------------------------------
     def scan(self, pool: Pool, columns: Sequence[str], bar=None, label: str = "scan") -> Iterator[pa.Table]:
@@ -96,6 +111,45 @@ class LocalEngine:
         report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance or {})
         report.resumed_shards = len(pool.shards) - len(pending)
         return report
+
+    def run_images(self, stage: ImageStage) -> int:
+        """Run an image stage over its pending shards; returns how many shards an earlier run had
+        finished. Chunks run in parallel threads (each thread with its own copy of the steps),
+        a few shards in flight at a time; each shard is written once all its chunks are back."""
+        import threading
+        from collections import deque
+
+        from curation.images import apply
+        from curation.webdataset import read_shard
+
+        pending = stage.pending()
+        local = threading.local()
+
+        def process(batch):
+            if not hasattr(local, "steps"):
+                local.steps = stage.setup_copy(self.threads_per_worker)
+            return apply(local.steps, batch)
+
+        with _progress(self.progress) as bar, ThreadPoolExecutor(self.workers) as executor:
+            shards = bar.add_task("image shards", total=len(stage.shards), completed=len(stage.shards) - len(pending))
+            images = bar.add_task("images", total=0)
+            in_flight: deque = deque()
+
+            def finish():
+                samples, futures = in_flight.popleft()
+                stage.write_shard(samples.path, samples.errors, [future.result() for future in futures])
+                bar.advance(shards)
+                bar.advance(images, samples.count)
+
+            for path in pending:
+                samples = read_shard(path)
+                bar.update(images, total=bar.tasks[images].total + samples.count)
+                in_flight.append((samples, [executor.submit(process, batch) for batch in stage.chunks(samples)]))
+                while len(in_flight) > 2:
+                    finish()
+            while in_flight:
+                finish()
+        return len(stage.shards) - len(pending)
 
     # ---- one shard --------------------------------------------------------------------------
     def _shard(self, pool: Pool, shard: Path, steps: Sequence[Step], work: Path, exclusions: bool) -> None:
@@ -176,7 +230,7 @@ class LocalEngine:
                 tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
                 outputs["exclusions.parquet"] = manifest.write_parquet(target / "exclusions.parquet", tables, tables[0].schema)
             record = {
-                "pool": {"path": str(pool.root), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
+                "pool": {"path": _recorded_path(pool.root, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
                 "chain": chain, "counts": counts, "bucket": label, "samples": int(len(pairs)), "sha256": outputs, **provenance,
             }
             manifest.write_sidecar(target / "manifest.json", record)

@@ -72,3 +72,48 @@ def top_values(scan: Scan, column: str, count: int) -> np.ndarray:
             merged = np.partition(merged, merged.size - count)[merged.size - count :]
         best = merged
     return -np.sort(-best)
+
+
+# ---- steps over image batches (the T-MARS pipeline) ------------------------------------------
+Batch = dict[str, list]
+
+
+@dataclass
+class ImageStep:
+    """A step over a batch of images: a dict of columns, one list entry per sample, returned with
+    the step's output columns added. Rows whose `error` is set (an unreadable image) pass through
+    untouched. Outputs must not depend on how rows are batched beyond float rounding, nor on
+`threads`. `outputs()` maps each new column to its parquet type, or None for a transient
+    column (an image) that is not stored. A `heavy` step loads a model in `setup()`: engines call
+    it once per worker (Ray: one actor pool per heavy step); `uses_gpu` asks for GPUs there."""
+
+    name: str = field(init=False, default="image_step")
+    heavy = False
+    uses_gpu = False
+
+    def outputs(self) -> dict[str, pa.DataType | None]:
+        raise NotImplementedError
+
+    def setup(self, threads: int | None = None) -> None:
+        """Load models (default: nothing to load); `threads`: the CPU threads this worker may use
+        (None: the library's default)."""
+
+    def __call__(self, batch: Batch) -> Batch:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"step": self.name, **{k: v for k, v in asdict(self).items() if k != "name"}}
+
+
+def readable(batch: Batch) -> list[int]:
+    """Indices of the rows without an error."""
+    errors = batch.get("error") or [None] * len(batch["key"])
+    return [i for i, error in enumerate(errors) if error is None]
+
+
+def with_column(batch: Batch, name: str, rows: list[int], values: list, fill=None) -> Batch:
+    """`batch` plus a column holding `values` at `rows` and `fill` elsewhere."""
+    column = [fill] * len(batch["key"])
+    for row, value in zip(rows, values):
+        column[row] = value
+    return {**batch, name: column}

@@ -1,20 +1,12 @@
-"""CLIP-score filter, DataComp's baseline semantics (their baselines.py):
-
-- `threshold`: keep rows with score >= threshold;
-- `fraction`: n = int(rows * fraction); threshold = the score at 0-based index n of the pool's
-  scores sorted descending; keep score >= threshold (ties at the threshold can keep more than n).
-The fraction's threshold is computed exactly in one streaming pass before filtering.
-"""
+"""DataComp's CLIP-score baseline: `ScoreFilter` on the pool's precomputed CLIP B/32 or L/14
+score (`--arch`), with their threshold and fraction semantics (see score_filter.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-import pyarrow as pa
-
 from runs_db.errors import UserError
-from curation.steps.base import Filter, Scan, top_values
+from curation.steps.score_filter import ScoreFilter
 
 ARCH_COLUMNS = {"b32": "clip_b32_similarity_score", "l14": "clip_l14_similarity_score"}
 
@@ -25,44 +17,17 @@ def score_column(arch: str) -> str:
     return ARCH_COLUMNS[arch]
 
 
-def fraction_threshold(scan: Scan, column: str, rows: int, fraction: float) -> float:
-    n = int(rows * fraction)
-    if n >= rows:
-        return -np.inf
-    return float(top_values(scan, column, n + 1)[n])
-
-
 @dataclass
-class ClipScore(Filter):
+class ClipScore(ScoreFilter):
     arch: str = "l14"
-    threshold: float | None = None
-    fraction: float | None = None
-    rows: int = 0  # pool rows, set by the engine before prepare()
+    column: str = field(init=False, default="")
     name: str = field(init=False, default="clip_score")
 
     def __post_init__(self):
         self.column = score_column(self.arch)
         if (self.threshold is None) == (self.fraction is None):
             raise UserError("clip_score takes exactly one of --threshold or --fraction")
-        if self.fraction is not None and not 0 < self.fraction <= 1:
-            raise UserError(f"--fraction must be in (0, 1], got {self.fraction}")
-        self.applied_threshold = self.threshold
-
-    @property
-    def columns(self):
-        return (self.column,)
-
-    @property
-    def manifest_columns(self):
-        return (self.column,)
-
-    def prepare(self, scan: Scan) -> None:
-        if self.fraction is not None:
-            self.applied_threshold = fraction_threshold(scan, self.column, self.rows, self.fraction)
-
-    def keep(self, table: pa.Table) -> np.ndarray:
-        scores = table.column(self.column).to_numpy(zero_copy_only=False)
-        return scores >= self.applied_threshold
+        super().__post_init__()
 
     def describe(self) -> dict:
-        return {"step": self.name, "arch": self.arch, "column": self.column, "threshold": self.threshold, "fraction": self.fraction, "applied_threshold": self.applied_threshold}
+        return {"step": self.name, "arch": self.arch, **{k: v for k, v in super().describe().items() if k != "step"}}

@@ -203,6 +203,36 @@ class Registry:
                 [fit_id, law, law_version, json.dumps(dict(parameters)), float(objective), int(n_points), data_hash, json.dumps(artifact)],
             )
 
+    def save_fit_artifact(self, fit_id: str, artifact: Mapping[str, Any]) -> None:
+        """Save a fit artifact (`Fit.to_dict()`); a fit of published constants has no objective
+        (stored as NaN) and no points (0)."""
+        objective = artifact.get("objective")
+        self.save_fit(
+            fit_id=fit_id, law=artifact["law"], law_version=artifact["law_version"], parameters=artifact["params"],
+            objective=float("nan") if objective is None else objective, n_points=artifact.get("n_points") or 0,
+            data_hash=artifact.get("data_hash") or "", artifact=artifact,
+        )
+
+    def latest_fit(self, laws: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """(fit_id, artifact) of the newest saved fit of any of `laws`."""
+        rows = self.query(
+            f"SELECT fit_id, artifact FROM fits WHERE law IN ({', '.join('?' * len(laws))}) AND artifact IS NOT NULL ORDER BY created_at DESC, fit_id DESC LIMIT 1",
+            list(laws),
+        )
+        if rows.empty:
+            raise UserError(f"{self.path}: no saved fit of {' or '.join(laws)}: run `curascale fit LAW --db {self.path}` first")
+        return str(rows.fit_id[0]), json.loads(rows.artifact[0])
+
+    def bucket_sizes(self, names: Sequence[str]) -> dict[str, float]:
+        """Samples in each registered bucket of these names (the newest pool's, if several)."""
+        if not names:
+            return {}
+        rows = self.query(
+            f"SELECT b.name, b.size_samples FROM buckets b JOIN pools p ON p.name = b.pool WHERE b.name IN ({', '.join('?' * len(names))}) ORDER BY p.created_at",
+            list(names),
+        )
+        return {str(name): float(size) for name, size in zip(rows.name, rows.size_samples)}
+
     def export(self, path: str | Path, fmt: str) -> int:
         """Runs joined with their evals, one row per eval, as csv or parquet (written atomically)."""
         if fmt not in ("csv", "parquet"):

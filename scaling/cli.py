@@ -103,10 +103,7 @@ def fit_command(
     if db is not None:
         from runs_db.registry import connect
 
-        connect(db).save_fit(
-            fit_id=f"{fitted.law}-{fitted.data_hash[:12]}-{fitted.created}", law=fitted.law, law_version=fitted.law_version,
-            parameters=fitted.params, objective=fitted.objective, n_points=fitted.n_points, data_hash=fitted.data_hash, artifact=fitted.to_dict(),
-        )
+        connect(db).save_fit_artifact(f"{fitted.law}-{fitted.data_hash[:12]}-{fitted.created}", fitted.to_dict())
     if plot is not None:
         from scaling.plots import plot_fit
 

@@ -85,11 +85,19 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     return Unions(names, order, size, np.array(rows))
 
 
+def effective_buckets(weights, xp=np):
+    """1 / sum w_i^2 (the inverse Simpson index): m for the uniform union of m buckets, and a
+    smooth extension to non-uniform mixtures, whose pool is that many buckets' worth of samples.
+    Rounded to the nearest integer when within 1e-9 of it, so the paper's unions are exact."""
+    value = 1.0 / xp.sum(weights**2, axis=-1)
+    nearest = xp.round(value)
+    return xp.where(xp.abs(value - nearest) < 1e-9 * nearest, nearest, value)
+
+
 def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.ndarray) -> np.ndarray:
     """Predicted error [draws, candidates, budgets] for every parameter set."""
     law = fit.law_spec
-    members = (unions.weights > 0).sum(axis=1)  # [C]
-    union_size = members[:, None] * unions.size_samples[0]  # [C, 1]
+    union_size = (effective_buckets(unions.weights) * unions.size_samples[0])[:, None]  # [C, 1]
     epoch = data_filtering.epoch_axis(float(budgets.max() / union_size.min()), xp=np)
     form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
     weights = unions.weights[:, None, :]
@@ -102,9 +110,62 @@ def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.n
     return np.stack(out)
 
 
-def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float] | None = None, level: float = 0.95) -> DataPlan:
-    """Rank the candidate unions for a budget of samples seen (LAWS.md §3)."""
+def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: int = 400, learning_rate: float = 0.05) -> np.ndarray:
+    """Non-uniform mixture weights on the simplex minimising the predicted error at the budget:
+    Adam on softmax logits (optax, jit, every start at once), started from each candidate union
+    (smoothed off the simplex's edge) and from uniform weights; the best iterate wins. The
+    mixture model is the union functions with weights w (half-life tau_i / w_i, w-weighted
+    utilities) on a pool of `effective_buckets(w)` buckets: exactly the paper's union for uniform
+    weights, so the result is never worse than the best union."""
+    import jax
+    import optax
+
+    law = fit.law_spec
+    form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
+    size = float(unions.size_samples[0])
+    epoch = data_filtering.epoch_axis(float(budget_samples) / size, xp=jnp)
+    utilities = jnp.array([fit.params[f"utility[{b}]"] for b in unions.buckets])
+    half_lives = jnp.array([fit.params[f"utility_half_life[{b}]"] for b in unions.buckets])
+    budget = jnp.asarray(float(budget_samples))
+
+    def log_error(logits):
+        weights = jax.nn.softmax(logits)
+        value = form(epoch, budget, effective_buckets(weights, jnp) * size, utilities, half_lives, weights, fit.params["sample_scale"], fit.params["irreducible_error"], xp=jnp)
+        return value if form is data_filtering.union_log_error_utility else jnp.log(value)
+
+    count = len(unions.buckets)
+    starts = np.vstack([unions.weights, np.full(count, 1.0 / count)])
+    logits = jnp.log(0.999 * starts + 0.001 / count)
+    optimizer = optax.adam(learning_rate)
+
+    def run(start):
+        def step(carry, _):
+            current, state, best_value, best = carry
+            value, gradient = jax.value_and_grad(log_error)(current)
+            better = value < best_value
+            updates, state = optimizer.update(gradient, state)
+            return (optax.apply_updates(current, updates), state, jnp.where(better, value, best_value), jnp.where(better, current, best)), None
+
+        carry, _ = jax.lax.scan(step, (start, optimizer.init(start), jnp.inf, start), None, length=steps)
+        return carry[2], carry[3]
+
+    values, best = jax.jit(jax.vmap(run))(logits)
+    return np.asarray(jax.nn.softmax(best[int(jnp.argmin(values))]))
+
+
+def with_mixture(unions: Unions, weights: np.ndarray, *, floor: float = 1e-4) -> Unions:
+    """The unions plus one candidate `mixture` (weights below `floor` dropped, renormalised)."""
+    weights = np.where(weights < floor, 0.0, weights)
+    weights = weights / weights.sum()
+    return Unions([*unions.names, "mixture"], unions.buckets, unions.size_samples, np.vstack([unions.weights, weights]))
+
+
+def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float] | None = None, level: float = 0.95, mixtures: bool = False) -> DataPlan:
+    """Rank the candidate unions for a budget of samples seen (LAWS.md §3); with `mixtures`, also
+    the optimal non-uniform mixture of the buckets (`optimal_mixture`)."""
     unions = candidate_unions(fit, bucket_sizes)
+    if mixtures:
+        unions = with_mixture(unions, optimal_mixture(fit, unions, budget_samples))
     budgets = np.array([float(budget_samples)])
     error = _errors(fit, [fit.params], unions, budgets)[0, :, 0]
     draws = _errors(fit, fit.draws, unions, budgets)[:, :, 0] if fit.draws else None
@@ -112,7 +173,7 @@ def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float]
     for c, name in enumerate(unions.names):
         members = [b for b, w in zip(unions.buckets, unions.weights[c]) if w > 0]
         weights = [float(w) for w in unions.weights[c] if w > 0]
-        union_size = unions.size_samples[0] * len(members)
+        union_size = unions.size_samples[0] * float(effective_buckets(unions.weights[c]))
         interval = None
         if draws is not None:
             tail = 50 * (1 - level)

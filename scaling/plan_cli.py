@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from runs_db.cli import DbOption
 from runs_db.errors import UserError
 
 DEFAULT_DATA_FIT = "reference/tmars-imagenet-utility"
@@ -19,8 +18,8 @@ def plan(
     compute: Annotated[str, typer.Option("--compute", help="The budget: samples seen (e.g. 128M) or, with --unit flops, FLOPs (e.g. 1e21).")],
     unit: Annotated[str, typer.Option(help="samples (image-text pairs seen) or flops.")] = "samples",
     fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several.")] = None,
-    db: DbOption = None,
-    candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates).")] = "top-m",
+    db: Annotated[Optional[Path], typer.Option("--db", help="Plan on the newest fits saved in this run registry (`curascale fit ... --db`), with its registered bucket sizes.")] = None,
+    candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates); mixtures: also the optimal non-uniform mixture of the buckets.")] = "top-m",
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
     sweep_points: Annotated[int, typer.Option(help="Budgets in the sweep.")] = 100,
     params: Annotated[Optional[str], typer.Option(help="Language models: fix the parameter count instead of the compute-optimal one.")] = None,
@@ -43,27 +42,27 @@ def plan(
     budget = parse_quantity(compute, name="--compute")
     if unit not in ("samples", "flops"):
         raise UserError(f"--unit must be samples or flops, got {unit!r}")
-    if candidates != "top-m":
-        raise UserError(f"--candidates {candidates!r} is not available; use top-m")
-    if db is not None:
-        raise UserError("--db planning needs a fit: run `curascale fit ... --db` and pass its artifact with --fits")
+    if candidates not in ("top-m", "mixtures"):
+        raise UserError(f"--candidates must be top-m or mixtures, got {candidates!r}")
+    if db is not None and fits:
+        raise UserError("--db and --fits are two sources of fits: give one")
     from scaling.reference import load_fit
 
     if unit == "samples":
-        fit = load_fit((fits or [DEFAULT_DATA_FIT])[0])
+        fit, bucket_sizes = _data_fit(db, fits)
         if sweep is not None:
-            _sweep(fit, sweep, sweep_points, as_json, plot)
+            _sweep(fit, sweep, sweep_points, as_json, plot, bucket_sizes)
         else:
             if (export_manifest is None) != (pool is None):
                 raise UserError("--export-manifest and --pool go together")
-            result = _data_plan(fit, budget, as_json, plot)
+            result = _data_plan(fit, budget, as_json, plot, bucket_sizes, candidates == "mixtures")
             if export_manifest is not None:
                 from scaling.handoff import export_plan_manifest
 
                 report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
                 typer.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
-        loaded = [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
+        loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
         from scaling.plan import plan_model
 
         result = plan_model(
@@ -78,10 +77,38 @@ def plan(
             _print_model_plan(result)
 
 
-def _data_plan(fit, budget, as_json, plot) -> None:
+def _data_fit(db, fits):
+    """The data-filtering fit to plan on and the bucket sizes to use (registry sizes with --db)."""
+    from scaling.fit import Fit
+    from scaling.plan import DATA_FILTERING_LAWS
+    from scaling.reference import load_fit
+
+    if db is None:
+        return load_fit((fits or [DEFAULT_DATA_FIT])[0]), None
+    from runs_db.registry import connect
+
+    registry = connect(db)
+    fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS)
+    fit = Fit.from_dict(artifact, source=f"{db}: fit {fit_id}")
+    return fit, registry.bucket_sizes(list(fit.groups or []))
+
+
+def _model_fits(db):
+    """The newest saved fit of every language-model law in the registry."""
+    from runs_db.registry import connect
+    from scaling.fit import Fit
+    from scaling.plan import DATA_FILTERING_LAWS
+
+    registry = connect(db)
+    laws = registry.query("SELECT DISTINCT law FROM fits ORDER BY law").law.tolist()
+    chosen = [registry.latest_fit([law]) for law in laws if law not in DATA_FILTERING_LAWS]
+    return [Fit.from_dict(artifact, source=f"{db}: fit {fit_id}") for fit_id, artifact in chosen]
+
+
+def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False) -> None:
     from scaling.plan import plan_data
 
-    result = plan_data(fit, budget)
+    result = plan_data(fit, budget, bucket_sizes=bucket_sizes, mixtures=mixtures)
     if plot is not None:
         from scaling.plots import plot_plan
 
@@ -101,7 +128,7 @@ def _data_plan(fit, budget, as_json, plot) -> None:
         style = "bold green" if candidate.name == result.best else None
         interval = "" if candidate.interval is None else f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]"
         repetitions = ", ".join(f"{r:.2f}" for r in candidate.repetitions.values())
-        samples = format_quantity(next(iter(candidate.samples.values())))
+        samples = ", ".join(format_quantity(v) for v in candidate.samples.values())
         table.add_row(candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", interval, f"{candidate.epochs:.2f}", repetitions, samples, style=style)
     console = Console()
     console.print(table)
@@ -110,7 +137,7 @@ def _data_plan(fit, budget, as_json, plot) -> None:
     return result
 
 
-def _sweep(fit, text, points, as_json, plot) -> None:
+def _sweep(fit, text, points, as_json, plot, bucket_sizes=None) -> None:
     from scaling.plan import sweep_data
     from scaling.units import format_quantity, parse_quantity
 
@@ -120,7 +147,7 @@ def _sweep(fit, text, points, as_json, plot) -> None:
     low, high = parse_quantity(low, name="--sweep"), parse_quantity(high, name="--sweep")
     if not low < high:
         raise UserError("--sweep needs LO < HI")
-    rows = sweep_data(fit, low, high, points)
+    rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes)
     if plot is not None:
         from scaling.plots import plot_sweep
 

@@ -42,6 +42,38 @@ def test_plan_curation_json():
     assert {c["name"] for c in plan["candidates"]} == {"top10", "top20", "top30", "top40"}
 
 
+def test_plan_from_the_registry_matches_the_same_fits_given_as_files(tmp_path):
+    from runs_db import connect
+    from scaling.reference import load_fit
+
+    db = tmp_path / "r.duckdb"
+    registry = connect(db)
+    data_fit = load_fit("reference/tmars-imagenet-utility")
+    sizes = dict(data_fit.metadata["bucket_size_samples"])
+    registry.register_pool("datacomp_medium", source="test", size_samples=128_000_000, fingerprint="x")
+    registry.register_buckets("datacomp_medium", [{"name": name, "score_column": "tmars_score", "quantile_lo": 0, "quantile_hi": 10, "size_samples": 2 * size} for name, size in sizes.items()])
+    for name in ("reference/tmars-imagenet-utility", "reference/chinchilla-epoch", "reference/precision"):
+        registry.save_fit_artifact(name, load_fit(name).to_dict())
+    from_db = json.loads(run("plan-curation", "--compute", "128M", "--db", str(db), "--json").stdout)
+    assert from_db["fit"] == "reference/tmars-imagenet-utility"  # the saved artifact names its source
+    # the registry's bucket sizes (twice the fit's) are the ones planned with: 128M = 5 passes of top10
+    assert next(c for c in from_db["candidates"] if c["name"] == "top10")["epochs"] == pytest.approx(5.0)
+    model_db = json.loads(run("plan-curation", "--compute", "1e21", "--unit", "flops", "--db", str(db), "--json").stdout)
+    model_files = json.loads(run("plan-curation", "--compute", "1e21", "--unit", "flops", "--json").stdout)
+    assert {k: v for k, v in model_db.items() if k != "fit"} == {k: v for k, v in model_files.items() if k != "fit"}
+    empty = tmp_path / "empty.duckdb"
+    connect(empty).register_pool("p", source="test", size_samples=1, fingerprint="x")  # a registry without fits
+    result = run("plan-curation", "--compute", "128M", "--db", str(empty), check=False)
+    assert result.returncode == 2 and "no saved fit of data_filtering_utility or data_filtering_effective_data" in result.stderr
+
+
+def test_plan_curation_mixtures():
+    plan = json.loads(run("plan-curation", "--compute", "128M", "--candidates", "mixtures", "--json").stdout)
+    assert plan["best"] == "mixture"
+    mixture = next(c for c in plan["candidates"] if c["name"] == "mixture")
+    assert len(mixture["weights"]) == len(mixture["buckets"]) == 2 and mixture["weights"][0] > mixture["weights"][1]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

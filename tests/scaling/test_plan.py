@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scaling.plan import optimal_precision, plan_data, plan_model, sweep_data
+from scaling.plan import candidate_unions, effective_buckets, optimal_mixture, optimal_precision, plan_data, plan_model, sweep_data
 from scaling.reference import load_fit
 
 
@@ -34,6 +34,39 @@ def test_candidate_bookkeeping(utility_fit):
     for k in range(1, 10):
         y *= ((k + 1) / k) ** (b * 0.5 ** (k / tau))
     assert top10.predicted_error == pytest.approx(y, rel=1e-12)
+
+
+def test_effective_buckets_is_m_for_uniform_unions():
+    for m in range(1, 9):
+        assert effective_buckets(np.full(m, 1.0 / m)) == m
+    assert 1 < effective_buckets(np.array([0.7, 0.3])) < 2
+
+
+@pytest.mark.parametrize("budget", [32e6, 64e6, 128e6, 512e6])
+def test_the_optimal_mixture_is_never_worse_than_the_best_union(utility_fit, budget):
+    plan = plan_data(utility_fit, budget, mixtures=True)
+    by_name = {c.name: c for c in plan.candidates}
+    mixture = by_name["mixture"]
+    best_union = min(c.predicted_error for name, c in by_name.items() if name != "mixture")
+    assert mixture.predicted_error <= best_union * (1 + 1e-12)
+    assert sum(mixture.weights) == pytest.approx(1.0) and sum(mixture.samples.values()) == pytest.approx(budget)
+    if budget == 32e6:  # top10 wins by a wide margin: the mixture is top10
+        assert mixture.buckets == ["tmars_top0to10p"]
+    if budget == 128e6:  # between top10 and top20, strictly better than both, more of the better bucket
+        assert mixture.buckets == ["tmars_top0to10p", "tmars_top10to20p"] and mixture.weights[0] > 0.5
+        assert mixture.predicted_error < best_union - 1e-4 and plan.best == "mixture"
+
+
+def test_identical_buckets_mix_uniformly(utility_fit):
+    """Known answer: with every bucket alike, the best mixture spreads the budget evenly (the
+    largest pool, the slowest decay), i.e. the union of all of them."""
+    params = dict(utility_fit.params)
+    for name in utility_fit.groups:
+        params[f"utility[{name}]"], params[f"utility_half_life[{name}]"] = -0.12, 4.0
+    fit = type(utility_fit)(**{**utility_fit.__dict__, "params": params})
+    unions = candidate_unions(fit)
+    weights = optimal_mixture(fit, unions, 256e6)
+    np.testing.assert_allclose(weights, 1.0 / len(weights), atol=0.01)
 
 
 def test_frontier_moves_to_larger_pools(utility_fit):

@@ -14,15 +14,16 @@ app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write ma
 
 OutOption = Annotated[Path, typer.Option("--out", help="Output directory: subset.npy (DataComp), manifest.parquet, manifest.json.")]
 WorkersOption = Annotated[Optional[int], typer.Option(help="Shards processed in parallel (default: cores, at most 8).")]
+SubsetOnlyOption = Annotated[bool, typer.Option("--subset-only", help="Write only subset.npy (DataComp's output) and the sidecar: no parquet manifest, no url/text read.")]
 
 
-def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False):
+def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False, subset_only: bool = False):
     from rich.console import Console
 
     from curation.engines.local import LocalEngine
     from curation.pool import Pool
 
-    report = LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions)
+    report = LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only)
     console = Console()
     for count in report.counts:
         console.print(f"{count['step']}: {count['in']:,} in, {count['out']:,} out")
@@ -62,12 +63,13 @@ def clip_score(
     threshold: Annotated[Optional[float], typer.Option(help="Keep score >= THRESHOLD.")] = None,
     fraction: Annotated[Optional[float], typer.Option(help="Keep the top FRACTION of the pool (DataComp's rule, ties kept).")] = None,
     exclusions: Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")] = False,
+    subset_only: SubsetOnlyOption = False,
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's CLIP-score baseline filter."""
     from curation.steps.clip_score import ClipScore
 
-    _run(pool_dir, [ClipScore(arch=arch, threshold=threshold, fraction=fraction)], out, workers, exclusions)
+    _run(pool_dir, [ClipScore(arch=arch, threshold=threshold, fraction=fraction)], out, workers, exclusions, subset_only)
 
 
 @app.command()
@@ -76,12 +78,13 @@ def basic(
     out: OutOption,
     lid_model: Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")] = None,
     exclusions: Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")] = False,
+    subset_only: SubsetOnlyOption = False,
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's basic filter: English captions of > 2 words and > 5 characters, images >= 200 px, aspect <= 3."""
     from curation.steps.basic import Basic
 
-    _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions)
+    _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only)
 
 
 @app.command()

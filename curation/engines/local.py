@@ -87,9 +87,10 @@ class LocalEngine:
                 if bar:
                     bar.advance(task)
 
-    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False, provenance: dict | None = None) -> RunReport:
+    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False, provenance: dict | None = None, subset_only: bool = False) -> RunReport:
         """Run `steps` over every shard of `pool` into `out_dir`; `provenance` (e.g. the plan and
-        fit a sample list came from) is recorded in the sidecar."""
+        fit a sample list came from) is recorded in the sidecar. `subset_only` writes the DataComp
+        subset and the sidecar but no parquet manifest, and reads no url or text."""
         out_dir = Path(out_dir)
         rows = pool.rows()
         for step in steps:
@@ -100,15 +101,16 @@ class LocalEngine:
             for step in steps:
                 step.prepare(lambda columns, step=step: self.scan(pool, columns, bar, f"prepare {step.name}"))
             chain = [step.describe() for step in steps]
-            key = hashlib.sha256(json.dumps({"pool": fingerprint, "chain": chain, "exclusions": exclusions}, sort_keys=True, default=float).encode()).hexdigest()[:16]
+            identity = {"pool": fingerprint, "chain": chain, "exclusions": exclusions, **({"subset_only": True} if subset_only else {})}
+            key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=float).encode()).hexdigest()[:16]
             work = out_dir / WORK / key
             work.mkdir(parents=True, exist_ok=True)
             pending = [s for s in pool.shards if not (work / f"{s.stem}.done.json").exists()]
             task = bar.add_task("filter shards", total=len(pool.shards), completed=len(pool.shards) - len(pending))
             with ThreadPoolExecutor(self.workers) as executor:
-                for _ in executor.map(lambda shard: self._shard(pool, shard, steps, work, exclusions), pending):
+                for _ in executor.map(lambda shard: self._shard(pool, shard, steps, work, exclusions, subset_only), pending):
                     bar.advance(task)
-        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance or {})
+        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance or {}, subset_only)
         report.resumed_shards = len(pool.shards) - len(pending)
         return report
 
@@ -152,9 +154,10 @@ class LocalEngine:
         return len(stage.shards) - len(pending)
 
     # ---- one shard --------------------------------------------------------------------------
-    def _shard(self, pool: Pool, shard: Path, steps: Sequence[Step], work: Path, exclusions: bool) -> None:
-        score_columns = [c for step in steps for c in step.manifest_columns]
-        columns = list(dict.fromkeys([*BASE_COLUMNS, *score_columns, *(c for step in steps for c in step.columns)]))
+    def _shard(self, pool: Pool, shard: Path, steps: Sequence[Step], work: Path, exclusions: bool, subset_only: bool = False) -> None:
+        base = ("uid",) if subset_only else BASE_COLUMNS
+        score_columns = [] if subset_only else [c for step in steps for c in step.manifest_columns]
+        columns = list(dict.fromkeys([*base, *score_columns, *(c for step in steps for c in step.columns)]))
         table = pool.read(shard, columns)
         pairs = uid_pairs(table.column("uid"), shard=str(shard))
         alive = np.ones(table.num_rows, dtype=bool)
@@ -177,7 +180,7 @@ class LocalEngine:
                 alive[rows[missing]] = False
             counts.append((before, int(alive.sum())))
         kept_rows = pa.array(np.flatnonzero(alive))
-        kept = table.take(kept_rows).select([c for c in dict.fromkeys([*BASE_COLUMNS, *score_columns])])
+        kept = table.take(kept_rows).select([c for c in dict.fromkeys([*base, *score_columns])])
         kept = kept.append_column("uid_hi", pa.array(pairs["f0"][alive])).append_column("uid_lo", pa.array(pairs["f1"][alive]))
         has_labels = any(isinstance(step, Labeler) for step in steps)
         kept = kept.append_column("bucket", pa.array(labels[alive].tolist(), type=pa.string()) if has_labels else pa.nulls(int(alive.sum()), pa.string()))
@@ -196,7 +199,7 @@ class LocalEngine:
         manifest.atomic_write(work / f"{shard.stem}.done.json", json.dumps({"counts": counts}).encode())
 
     # ---- outputs ----------------------------------------------------------------------------
-    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance) -> RunReport:
+    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance, subset_only=False) -> RunReport:
         totals = np.zeros((len(steps), 2), dtype=np.int64)
         for shard in pool.shards:
             totals += np.asarray(json.loads((work / f"{shard.stem}.done.json").read_text())["counts"], dtype=np.int64).reshape(len(steps), 2)
@@ -223,9 +226,13 @@ class LocalEngine:
                     uid_parts.append(_pairs(table))
                     yield table.drop(["uid_hi", "uid_lo"])
 
-            manifest_digest = manifest.write_parquet(target / "manifest.parquet", manifest_rows(), manifest_schema)
+            if subset_only:
+                uid_parts.extend(_pairs(table) for table in results(label))
+                outputs = {}
+            else:
+                outputs = {"manifest.parquet": manifest.write_parquet(target / "manifest.parquet", manifest_rows(), manifest_schema)}
             pairs = np.concatenate(uid_parts)
-            outputs = {"subset.npy": manifest.write_subset(target / "subset.npy", pairs), "manifest.parquet": manifest_digest}
+            outputs["subset.npy"] = manifest.write_subset(target / "subset.npy", pairs)
             if exclusions and label is None:
                 tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
                 outputs["exclusions.parquet"] = manifest.write_parquet(target / "exclusions.parquet", tables, tables[0].schema)

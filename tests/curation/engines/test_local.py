@@ -24,6 +24,15 @@ def read_outputs(directory):
     return {name: (directory / name).read_bytes() for name in OUTPUTS}
 
 
+def test_subset_only_writes_the_same_subset_and_no_manifest(demo_pool, tmp_path):
+    steps = lambda: [Basic(), ClipScore(arch="l14", fraction=0.3)]  # noqa: E731  (fresh steps per run)
+    full = LocalEngine(progress=False).run(Pool.open(demo_pool), steps(), tmp_path / "full")
+    subset = LocalEngine(progress=False).run(Pool.open(demo_pool), steps(), tmp_path / "subset", subset_only=True)
+    assert (tmp_path / "subset" / "subset.npy").read_bytes() == (tmp_path / "full" / "subset.npy").read_bytes()
+    assert not (tmp_path / "subset" / "manifest.parquet").exists()
+    assert set(subset.outputs[""]["sha256"]) == {"subset.npy"} and subset.counts == full.counts
+
+
 def test_same_inputs_same_bytes(demo_pool, tmp_path):
     for run in ("a", "b"):
         LocalEngine(workers=2 if run == "a" else 1, progress=False).run(Pool.open(demo_pool), [ClipScore(arch="l14", fraction=0.3)], tmp_path / run)

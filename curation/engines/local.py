@@ -136,6 +136,7 @@ class LocalEngine:
             shards = bar.add_task("image shards", total=len(stage.shards), completed=len(stage.shards) - len(pending))
             images = bar.add_task("images", total=0)
             in_flight: deque = deque()
+            read = 0
 
             def finish():
                 samples, futures = in_flight.popleft()
@@ -145,7 +146,8 @@ class LocalEngine:
 
             for path in pending:
                 samples = read_shard(path)
-                bar.update(images, total=bar.tasks[images].total + samples.count)
+                read += samples.count
+                bar.update(images, total=read)
                 in_flight.append((samples, [executor.submit(process, batch) for batch in stage.chunks(samples)]))
                 while len(in_flight) > 2:
                     finish()

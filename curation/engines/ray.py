@@ -80,16 +80,26 @@ class RayEngine:
             ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
         ray.data.DataContext.get_current().enable_progress_bars = self.progress
 
+    def actor_cpus(self, stage: ImageStage, cluster_cpus: float) -> float:
+        """CPUs per actor: `cpus_per_actor`, scaled down when the actor pools would otherwise
+        take every CPU and starve the reading and light tasks (which then never run)."""
+        heavy = sum(step.heavy for step in stage.steps) * self.actors
+        tasks = self.cpus_per_task * (1 + sum(not step.heavy for step in stage.steps))
+        if heavy == 0 or heavy * self.cpus_per_actor + tasks <= cluster_cpus:
+            return self.cpus_per_actor
+        return max(0.05, (cluster_cpus - tasks) / heavy)
+
     def dataset(self, stage: ImageStage, shards: list[Path]):
         import ray
 
+        cpus = self.actor_cpus(stage, float(ray.cluster_resources().get("CPU", 1.0)))
         data = ray.data.from_items([{"shard": str(p)} for p in shards], override_num_blocks=len(shards))
         data = data.flat_map(_Read(stage.batch_size), num_cpus=self.cpus_per_task)
         for step in stage.steps:
             if step.heavy:
                 gpus = self.num_gpus if step.uses_gpu else 0
                 pool = ray.data.ActorPoolStrategy(size=self.actors)
-                data = data.map_batches(_Apply, fn_constructor_kwargs={"step": step, "threads": max(1, int(self.cpus_per_actor))}, batch_size=1, compute=pool, num_cpus=self.cpus_per_actor, num_gpus=gpus)
+                data = data.map_batches(_Apply, fn_constructor_kwargs={"step": step, "threads": max(1, int(cpus))}, batch_size=1, compute=pool, num_cpus=cpus, num_gpus=gpus)
             else:
                 data = data.map_batches(_light(step), batch_size=1, num_cpus=self.cpus_per_task)
         return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ def child(kind: str, pool: Path, out: Path) -> None:
 
 
 def measure(kind: str, pool: Path, out: Path) -> dict:
+    shutil.rmtree(out, ignore_errors=True)  # a fresh output folder: nothing to resume from
     result = subprocess.run([sys.executable, __file__, "--child", kind, "--pool", str(pool), "--out", str(out)], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 

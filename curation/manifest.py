@@ -42,16 +42,16 @@ def write_subset(path: Path, pairs: np.ndarray) -> str:
     return atomic_write(path, subset_bytes(pairs))
 
 
-def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema, *, compression: str = "zstd") -> str:
-    """Stream tables into one parquet file (atomic); returns its sha256."""
+def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema, *, compression: str = "zstd", digest: bool = True) -> str | None:
+    """Stream tables into one parquet file (atomic); returns its sha256 (None without `digest`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     with pq.ParquetWriter(temporary, schema, compression=compression) as writer:
         for table in tables:
             writer.write_table(table.select(schema.names).cast(schema))
-    digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
+    sha256 = hashlib.sha256(temporary.read_bytes()).hexdigest() if digest else None
     temporary.replace(path)
-    return digest
+    return sha256
 
 
 def tool_version() -> str:

@@ -163,37 +163,44 @@ class LocalEngine:
         table = pool.read(shard, columns)
         pairs = uid_pairs(table.column("uid"), shard=str(shard))
         alive = np.ones(table.num_rows, dtype=bool)
-        reasons = np.full(table.num_rows, None, dtype=object)
-        labels = np.full(table.num_rows, None, dtype=object)
+        has_labels = any(isinstance(step, Labeler) for step in steps)
+        reasons = np.full(table.num_rows if exclusions else 0, None, dtype=object)  # filled only when asked for
+        labels = np.full(table.num_rows if has_labels else 0, None, dtype=object)
         counts = []
         for step in steps:
             before = int(alive.sum())
             rows = np.flatnonzero(alive)
-            subset = table.take(pa.array(rows))
+            subset = table if rows.size == table.num_rows else table.take(pa.array(rows))
             if isinstance(step, Filter):
-                verdict = np.asarray(step.keep(subset), dtype=bool)
-                reasons[rows[~verdict]] = step.reason()
-                alive[rows[~verdict]] = False
+                dropped = rows[~np.asarray(step.keep(subset), dtype=bool)]
+                reason = step.reason()
             elif isinstance(step, Labeler):
                 found = step.label(subset)
                 labels[rows] = found
-                missing = np.array([v is None for v in found], dtype=bool)
-                reasons[rows[missing]] = f"{step.name}: outside every bucket"
-                alive[rows[missing]] = False
+                dropped = rows[np.array([v is None for v in found], dtype=bool)]
+                reason = f"{step.name}: outside every bucket"
+            alive[dropped] = False
+            if exclusions:
+                reasons[dropped] = reason
             counts.append((before, int(alive.sum())))
-        kept_rows = pa.array(np.flatnonzero(alive))
-        kept = table.take(kept_rows).select([c for c in dict.fromkeys([*base, *score_columns])])
-        kept = kept.append_column("uid_hi", pa.array(pairs["f0"][alive])).append_column("uid_lo", pa.array(pairs["f1"][alive]))
-        has_labels = any(isinstance(step, Labeler) for step in steps)
-        kept = kept.append_column("bucket", pa.array(labels[alive].tolist(), type=pa.string()) if has_labels else pa.nulls(int(alive.sum()), pa.string()))
+        kept_rows = np.flatnonzero(alive)
+        kept_rows = kept_rows[np.lexsort((pairs["f1"][kept_rows], pairs["f0"][kept_rows]))]  # uid order: the subset's sort merges sorted runs
+        stored = [] if subset_only else list(dict.fromkeys([*base, *score_columns]))
+        indices = pa.array(kept_rows)
         weights = next((s.weights for s in steps if isinstance(s, Labeler) and s.weights), None) or {}
-        kept_labels = labels[alive]
+        kept_labels = labels[kept_rows] if has_labels else np.full(kept_rows.size, None, dtype=object)
         repetition = np.ones(kept_labels.size)
         for label, weight in weights.items():
             repetition[kept_labels == label] = weight
-        kept = kept.append_column("repetition_weight", pa.array(repetition))
+        kept = pa.table({
+            **{c: table.column(c).take(indices) for c in stored},
+            "uid_hi": pa.array(pairs["f0"][kept_rows]),
+            "uid_lo": pa.array(pairs["f1"][kept_rows]),
+            "bucket": pa.array(kept_labels.tolist(), type=pa.string()) if has_labels else pa.nulls(kept_rows.size, pa.string()),
+            "repetition_weight": pa.array(repetition),
+        })
         result = work / f"{shard.stem}.parquet"
-        manifest.write_parquet(result, [kept], kept.schema, compression="none")  # work files: fast over small
+        manifest.write_parquet(result, [kept], kept.schema, compression="none", digest=False)  # work files: fast over small
         if exclusions:
             dropped = ~alive
             excluded = pa.table({"uid": table.column("uid").take(pa.array(np.flatnonzero(dropped))), "reason": pa.array(reasons[dropped].tolist(), type=pa.string())})

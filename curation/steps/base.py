@@ -67,6 +67,8 @@ def top_values(scan: Scan, column: str, count: int) -> np.ndarray:
     best = np.empty(0)
     for table in scan((column,)):
         values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
+        if best.size == count:  # only values above the current count-th largest can enter
+            values = values[values > best.min()]
         merged = np.concatenate([best, values])
         if merged.size > count:
             merged = np.partition(merged, merged.size - count)[merged.size - count :]

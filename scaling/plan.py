@@ -13,6 +13,7 @@ domain-data fraction for specialized pretraining (§6), each when a fit for it i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -110,6 +111,37 @@ def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.n
     return np.stack(out)
 
 
+@functools.lru_cache(maxsize=None)
+def _mixture_solver(law_name: str, epochs_axis: int, steps: int, learning_rate: float):
+    """The compiled search for one law and epoch-axis length: (start logits [S, M], budget,
+    bucket size, utilities, half-lives, scale, irreducible) -> (best log error, best logits) per
+    start. Data are arguments, so a sweep over budgets compiles once per epoch-axis length."""
+    import jax
+    import optax
+
+    form = data_filtering.union_log_error_utility if law_name == "data_filtering_utility" else data_filtering.union_error_effective_data
+    epoch = jnp.arange(epochs_axis, dtype=float)
+    optimizer = optax.adam(learning_rate)
+
+    def log_error(logits, budget, size, utilities, half_lives, scale, irreducible):
+        weights = jax.nn.softmax(logits)
+        value = form(epoch, budget, effective_buckets(weights, jnp) * size, utilities, half_lives, weights, scale, irreducible, xp=jnp)
+        return value if form is data_filtering.union_log_error_utility else jnp.log(value)
+
+    def run(start, *data):
+        def step(carry, _):
+            current, state, best_value, best = carry
+            value, gradient = jax.value_and_grad(log_error)(current, *data)
+            better = value < best_value
+            updates, state = optimizer.update(gradient, state)
+            return (optax.apply_updates(current, updates), state, jnp.where(better, value, best_value), jnp.where(better, current, best)), None
+
+        carry, _ = jax.lax.scan(step, (start, optimizer.init(start), jnp.inf, start), None, length=steps)
+        return carry[2], carry[3]
+
+    return jax.jit(jax.vmap(run, in_axes=(0, None, None, None, None, None, None)))
+
+
 def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: int = 400, learning_rate: float = 0.05) -> np.ndarray:
     """Non-uniform mixture weights on the simplex minimising the predicted error at the budget:
     Adam on softmax logits (optax, jit, every start at once), started from each candidate union
@@ -118,38 +150,17 @@ def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: i
     utilities) on a pool of `effective_buckets(w)` buckets: exactly the paper's union for uniform
     weights, so the result is never worse than the best union."""
     import jax
-    import optax
 
-    law = fit.law_spec
-    form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
     size = float(unions.size_samples[0])
-    epoch = data_filtering.epoch_axis(float(budget_samples) / size, xp=jnp)
-    utilities = jnp.array([fit.params[f"utility[{b}]"] for b in unions.buckets])
-    half_lives = jnp.array([fit.params[f"utility_half_life[{b}]"] for b in unions.buckets])
-    budget = jnp.asarray(float(budget_samples))
-
-    def log_error(logits):
-        weights = jax.nn.softmax(logits)
-        value = form(epoch, budget, effective_buckets(weights, jnp) * size, utilities, half_lives, weights, fit.params["sample_scale"], fit.params["irreducible_error"], xp=jnp)
-        return value if form is data_filtering.union_log_error_utility else jnp.log(value)
-
+    epochs_axis = int(data_filtering.epoch_axis(float(budget_samples) / size, xp=np).size)
+    solve = _mixture_solver(fit.law_spec.name, epochs_axis, steps, learning_rate)
     count = len(unions.buckets)
     starts = np.vstack([unions.weights, np.full(count, 1.0 / count)])
-    logits = jnp.log(0.999 * starts + 0.001 / count)
-    optimizer = optax.adam(learning_rate)
-
-    def run(start):
-        def step(carry, _):
-            current, state, best_value, best = carry
-            value, gradient = jax.value_and_grad(log_error)(current)
-            better = value < best_value
-            updates, state = optimizer.update(gradient, state)
-            return (optax.apply_updates(current, updates), state, jnp.where(better, value, best_value), jnp.where(better, current, best)), None
-
-        carry, _ = jax.lax.scan(step, (start, optimizer.init(start), jnp.inf, start), None, length=steps)
-        return carry[2], carry[3]
-
-    values, best = jax.jit(jax.vmap(run))(logits)
+    values, best = solve(
+        jnp.log(0.999 * starts + 0.001 / count), jnp.asarray(float(budget_samples)), jnp.asarray(size),
+        jnp.array([fit.params[f"utility[{b}]"] for b in unions.buckets]), jnp.array([fit.params[f"utility_half_life[{b}]"] for b in unions.buckets]),
+        jnp.asarray(fit.params["sample_scale"]), jnp.asarray(fit.params["irreducible_error"]),
+    )
     return np.asarray(jax.nn.softmax(best[int(jnp.argmin(values))]))
 
 
@@ -192,17 +203,24 @@ def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float]
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability)
 
 
-def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None) -> list[dict[str, Any]]:
-    """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets."""
+def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False) -> list[dict[str, Any]]:
+    """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets;
+    with `mixtures`, also the optimal mixture's accuracy and weights at each budget."""
     unions = candidate_unions(fit, bucket_sizes)
     budgets = np.geomspace(low, high, points)
     error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets]
     best = np.argmin(error, axis=0)
-    return [
+    rows = [
         {"budget_samples": float(b), "best": unions.names[i], "predicted_accuracy": float(1 - error[i, j]),
          "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names)}}
         for j, (b, i) in enumerate(zip(budgets, best))
     ]
+    if mixtures:
+        for row in rows:
+            mixed = with_mixture(unions, optimal_mixture(fit, unions, row["budget_samples"]))
+            mixture_error = float(_errors(fit, [fit.params], Unions(["mixture"], unions.buckets, unions.size_samples, mixed.weights[-1:]), np.array([row["budget_samples"]]))[0, 0, 0])
+            row["mixture"] = {"predicted_accuracy": 1 - mixture_error, "weights": {b: float(w) for b, w in zip(unions.buckets, mixed.weights[-1]) if w > 0}}
+    return rows
 
 
 # ---- language models ------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def plan(
     if unit == "samples":
         fit, bucket_sizes = _data_fit(db, fits)
         if sweep is not None:
-            _sweep(fit, sweep, sweep_points, as_json, plot, bucket_sizes)
+            _sweep(fit, sweep, sweep_points, as_json, plot, bucket_sizes, candidates == "mixtures")
         else:
             if (export_manifest is None) != (pool is None):
                 raise UserError("--export-manifest and --pool go together")
@@ -137,7 +137,7 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False) ->
     return result
 
 
-def _sweep(fit, text, points, as_json, plot, bucket_sizes=None) -> None:
+def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False) -> None:
     from scaling.plan import sweep_data
     from scaling.units import format_quantity, parse_quantity
 
@@ -147,7 +147,7 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None) -> None:
     low, high = parse_quantity(low, name="--sweep"), parse_quantity(high, name="--sweep")
     if not low < high:
         raise UserError("--sweep needs LO < HI")
-    rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes)
+    rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures)
     if plot is not None:
         from scaling.plots import plot_sweep
 
@@ -159,12 +159,14 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None) -> None:
     from rich.table import Table
 
     table = Table(title=f"quality-quantity frontier ({fit.source})")
-    for column in ("budget (samples)", "best", "accuracy"):
+    for column in ("budget (samples)", "best", "accuracy", *(("best mixture", "mixture accuracy") if mixtures else ())):
         table.add_column(column, justify="right")
     previous = None
     for row in rows:
-        if row["best"] != previous or row is rows[-1] or row is rows[0]:
-            table.add_row(format_quantity(row["budget_samples"]), row["best"], f"{row['predicted_accuracy']:.2%}")
+        if mixtures or row["best"] != previous or row is rows[-1] or row is rows[0]:
+            mixture = row.get("mixture")
+            extra = (", ".join(f"{w:.2f}" for w in mixture["weights"].values()), f"{mixture['predicted_accuracy']:.2%}") if mixture else ()
+            table.add_row(format_quantity(row["budget_samples"]), row["best"], f"{row['predicted_accuracy']:.2%}", *extra)
         previous = row["best"]
     Console().print(table)
 

@@ -110,6 +110,8 @@ def plot_sweep(rows, fit_name: str, path: str | Path) -> Path:
     for name in rows[0]["accuracy_by_candidate"]:
         axis.plot(budgets, [r["accuracy_by_candidate"][name] for r in rows], label=name)
     axis.plot(budgets, [r["predicted_accuracy"] for r in rows], color="black", lw=2.5, alpha=0.3, label="best")
+    if "mixture" in rows[0]:
+        axis.plot(budgets, [r["mixture"]["predicted_accuracy"] for r in rows], color="black", ls="--", label="best mixture")
     axis.set_xscale("log")
     axis.set_xlabel("samples seen")
     axis.set_ylabel("predicted accuracy")

@@ -57,6 +57,17 @@ def test_the_optimal_mixture_is_never_worse_than_the_best_union(utility_fit, bud
         assert mixture.predicted_error < best_union - 1e-4 and plan.best == "mixture"
 
 
+def test_the_mixture_frontier_shifts_weight_to_less_filtered_buckets(utility_fit):
+    rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 24, mixtures=True)
+    for row in rows:
+        assert row["mixture"]["predicted_accuracy"] >= row["predicted_accuracy"] - 1e-12
+        assert sum(row["mixture"]["weights"].values()) == pytest.approx(1.0)
+    best_share = [row["mixture"]["weights"].get("tmars_top0to10p", 0.0) for row in rows]
+    assert best_share[0] == pytest.approx(1.0) and best_share[-1] < 0.6
+    assert np.all(np.diff(best_share) <= 1e-3)  # never moves back to the best bucket
+    assert len(rows[-1]["mixture"]["weights"]) > len(rows[0]["mixture"]["weights"])
+
+
 def test_identical_buckets_mix_uniformly(utility_fit):
     """Known answer: with every bucket alike, the best mixture spreads the budget evenly (the
     largest pool, the slowest decay), i.e. the union of all of them."""

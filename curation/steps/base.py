@@ -63,17 +63,24 @@ class Labeler(Step):
 
 def top_values(scan: Scan, column: str, count: int) -> np.ndarray:
     """The `count` largest values of a column over the whole pool, descending, in one streaming
-    pass; memory grows with `count`, not with the pool."""
-    best = np.empty(0)
+    pass; memory grows with `count`, not with the pool. Shards are merged in batches of about
+    `count` values; once `count` values are held, only values above the smallest of them can
+    enter (a value equal to it would not change the multiset). NaN (a missing score) is skipped."""
+    best, pending, pending_size, floor = np.empty(0), [], 0, -np.inf
+
+    def merge(best, pending):
+        merged = np.concatenate([best, *pending])
+        return np.partition(merged, merged.size - count)[merged.size - count :] if merged.size > count else merged
+
     for table in scan((column,)):
         values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
-        if best.size == count:  # only values above the current count-th largest can enter
-            values = values[values > best.min()]
-        merged = np.concatenate([best, values])
-        if merged.size > count:
-            merged = np.partition(merged, merged.size - count)[merged.size - count :]
-        best = merged
-    return -np.sort(-best)
+        values = values[values > floor]  # also drops missing (NaN) scores, which are never kept
+        pending.append(values)
+        pending_size += values.size
+        if pending_size >= count:
+            best, pending, pending_size = merge(best, pending), [], 0
+            floor = best.min() if best.size == count else -np.inf
+    return -np.sort(-merge(best, pending))
 
 
 # ---- steps over image batches (the T-MARS pipeline) ------------------------------------------

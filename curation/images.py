@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Sequence
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation import manifest
 from curation.steps.base import Batch, ImageStep

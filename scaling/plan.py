@@ -218,7 +218,7 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
     if mixtures:
         for row in rows:
             mixed = with_mixture(unions, optimal_mixture(fit, unions, row["budget_samples"]))
-            mixture_error = float(_errors(fit, [fit.params], Unions(["mixture"], unions.buckets, unions.size_samples, mixed.weights[-1:]), np.array([row["budget_samples"]]))[0, 0, 0])
+            mixture_error = float(_errors(fit, [fit.params], mixed, np.array([row["budget_samples"]]))[0, -1, 0])
             row["mixture"] = {"predicted_accuracy": 1 - mixture_error, "weights": {b: float(w) for b, w in zip(unions.buckets, mixed.weights[-1]) if w > 0}}
     return rows
 

@@ -52,13 +52,6 @@ class _Apply:
         return {**batch, "payload": payloads}
 
 
-def _light(step: ImageStep):
-    def apply(batch: dict) -> dict:
-        return _Apply(step)(batch)
-
-    return apply
-
-
 class RayEngine:
     def __init__(self, *, address: str | None = None, num_cpus: int | None = None, actors: int = 1, cpus_per_actor: float = 1.0, cpus_per_task: float = 0.25, num_gpus: float = 0.0, progress: bool = True):
         """`actors`: workers per heavy step; `cpus_per_actor`, `num_gpus`: what each reserves;
@@ -101,7 +94,7 @@ class RayEngine:
                 pool = ray.data.ActorPoolStrategy(size=self.actors)
                 data = data.map_batches(_Apply, fn_constructor_kwargs={"step": step, "threads": max(1, int(cpus))}, batch_size=1, compute=pool, num_cpus=cpus, num_gpus=gpus)
             else:
-                data = data.map_batches(_light(step), batch_size=1, num_cpus=self.cpus_per_task)
+                data = data.map_batches(_Apply(step), batch_size=1, num_cpus=self.cpus_per_task)  # an instance: a task
         return data
 
     def run_images(self, stage: ImageStage) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 
 
 def _missing(package: str, extra: str) -> UserError:

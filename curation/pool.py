@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 
 UID_DTYPE = np.dtype("u8,u8")
 

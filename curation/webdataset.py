@@ -31,7 +31,7 @@ class ShardSamples:
 
 
 def shard_paths(root: str | Path) -> list[Path]:
-    from runs_db.errors import UserError
+    from curascale.errors import UserError
 
     root = Path(root)
     if root.is_file() and root.suffix == ".tar":

@@ -3,7 +3,7 @@
 The registry (DuckDB, pandas) loads on first use, so importing `runs_db.errors` from the curation
 engine stays cheap."""
 
-from runs_db.errors import DatabaseLocked, IngestError, UserError
+from curascale.errors import DatabaseLocked, IngestError, UserError
 
 __all__ = ["connect", "Registry", "IngestReport", "UserError", "IngestError", "DatabaseLocked"]
 

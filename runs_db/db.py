@@ -16,7 +16,7 @@ from typing import Iterator
 
 import duckdb
 
-from runs_db.errors import DatabaseLocked, UserError
+from curascale.errors import DatabaseLocked, UserError
 
 DEFAULT_DB = "curascale.duckdb"
 MEMORY = ":memory:"

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from runs_db.columns import EVAL_COORDINATES, METRIC_RULES, RUN_COLUMNS, SIZE_COLUMNS, metric_of
-from runs_db.errors import IngestError
+from curascale.errors import IngestError
 
 READERS = {
     ".csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),

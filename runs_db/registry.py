@@ -17,7 +17,7 @@ import pandas as pd
 
 from runs_db.columns import RUN_COLUMNS
 from runs_db.db import Database
-from runs_db.errors import IngestError, UserError
+from curascale.errors import IngestError, UserError
 from runs_db.ingest import RunRecord, read_runs
 
 RUN_FIELDS = list(RUN_COLUMNS) + ["config", "source_file", "content_hash"]
@@ -222,6 +222,11 @@ class Registry:
         if rows.empty:
             raise UserError(f"{self.path}: no saved fit of {' or '.join(laws)}: run `curascale fit LAW --db {self.path}` first")
         return str(rows.fit_id[0]), json.loads(rows.artifact[0])
+
+    def latest_fit_per_law(self, *, exclude: Sequence[str] = ()) -> list[tuple[str, dict[str, Any]]]:
+        """(fit_id, artifact) of the newest saved fit of every law but those in `exclude`, by law name."""
+        laws = [law for law in self.query("SELECT DISTINCT law FROM fits WHERE artifact IS NOT NULL ORDER BY law").law.tolist() if law not in exclude]
+        return [self.latest_fit([law]) for law in laws]
 
     def bucket_sizes(self, names: Sequence[str]) -> dict[str, float]:
         """Samples in each registered bucket of these names (the newest pool's, if several)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.steps.bucketize import Bucketize
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from scaling.fit import Fit
 from scaling.plan import DataPlan
 

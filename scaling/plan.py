@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from scaling import jaxconf  # noqa: F401  (float64)
 from scaling.fit import Fit
 from scaling.laws import data_filtering

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from scaling import jaxconf  # noqa: F401  (float64)
 from scaling.laws.base import Law
 

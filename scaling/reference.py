@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from scaling.fit import Fit
 from scaling.laws import get_law
 from scaling.laws.data_constrained import PUBLISHED_BASE, PUBLISHED_DECAYS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 
 SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 
 
 def step_types():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from curation.steps.base import Filter
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from curation.steps.base import Labeler, Scan, top_values
 
 

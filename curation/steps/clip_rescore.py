@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation.steps.base import Batch, ImageStep, readable, with_column
-from runs_db.errors import UserError
+from curascale.errors import UserError
 
 MODEL_CONFIGS = Path(__file__).resolve().parent.parent / "models"
 _MODELS: dict[tuple, tuple] = {}

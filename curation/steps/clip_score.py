@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from curation.steps.score_filter import ScoreFilter
 
 ARCH_COLUMNS = {"b32": "clip_b32_similarity_score", "l14": "clip_l14_similarity_score"}

@@ -32,7 +32,7 @@ class TextDetect(ImageStep):
 
     def __post_init__(self):
         from curation.detectors import DETECTORS
-        from runs_db.errors import UserError
+        from curascale.errors import UserError
 
         if self.detector not in DETECTORS:
             raise UserError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")

@@ -22,7 +22,7 @@ def all_laws() -> dict[str, Law]:
 def get_law(name: str) -> Law:
     laws = all_laws()
     if name not in laws:
-        from runs_db.errors import UserError
+        from curascale.errors import UserError
 
         raise UserError(f"unknown law {name!r} (known: {', '.join(sorted(laws))})")
     return laws[name]

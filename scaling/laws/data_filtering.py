@@ -27,7 +27,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from runs_db.errors import UserError
+from curascale.errors import UserError
 from scaling.laws.base import LOG, NEGATIVE, Law, Param
 
 MAX_EPOCHS = 512

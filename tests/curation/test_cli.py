@@ -9,7 +9,7 @@ from runs_db import connect
 
 
 def curascale(*args):
-    result = subprocess.run([sys.executable, "-c", "from scaling.cli import app; app()", *args], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", "from curascale.cli.app import main; main()", *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result
 

@@ -19,7 +19,7 @@ from curation.pool import uid_pairs  # noqa: E402
 from curation.tmars import TmarsOptions, run_tmars  # noqa: E402
 
 TINY = TmarsOptions(clip_model="curascale-tiny-clip", pretrained=None, device="cpu", unmasked_score=True)
-CLI = [sys.executable, "-c", "from scaling.cli import app; app()", "curate", "tmars"]
+CLI = [sys.executable, "-c", "from curascale.cli.app import main; main()", "curate", "tmars"]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from paths import DATASETS
 
 
 def run(*args, check=True):
-    program = "from scaling.cli import app, plan; import sys; name = sys.argv.pop(1); (plan if name == 'plan-curation' else app)()"
+    program = "from curascale.cli.app import main, plan_main; import sys; name = sys.argv.pop(1); (plan_main if name == 'plan-curation' else main)()"
     result = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(result.stderr)

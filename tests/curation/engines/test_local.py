@@ -60,7 +60,7 @@ def test_chain_counts_and_exclusions(demo_pool, tmp_path):
 def test_killed_run_resumes_to_identical_outputs(tmp_path):
     pool = tmp_path / "pool"
     write_demo_pool(pool, 30_000, shards=30, seed=3)
-    command = [sys.executable, "-c", "from scaling.cli import app; app()", "curate", "basic", str(pool), "--workers", "1"]
+    command = [sys.executable, "-c", "from curascale.cli.app import main; main()", "curate", "basic", str(pool), "--workers", "1"]
     killed = subprocess.Popen([*command, "--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list((tmp_path / "killed").glob(f"{WORK}/*/*.done.json"))) < 3:

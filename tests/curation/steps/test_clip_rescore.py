@@ -7,7 +7,7 @@ pytest.importorskip("open_clip")
 
 from curation.steps import clip_rescore  # noqa: E402
 from curation.steps.clip_rescore import ClipRescore  # noqa: E402
-from runs_db.errors import UserError  # noqa: E402
+from curascale.errors import UserError  # noqa: E402
 
 TINY = {"model": "curascale-tiny-clip", "pretrained": None, "device": "cpu"}
 

@@ -16,7 +16,7 @@ from curation.detectors import EasyOcr, Tesseract, make_detector  # noqa: E402
 from curation.steps.decode_images import decode  # noqa: E402
 from curation.steps.mask_text import mask_regions, polygon_mask  # noqa: E402
 from curation.steps.text_detect import TextDetect, polygons  # noqa: E402
-from runs_db.errors import UserError  # noqa: E402
+from curascale.errors import UserError  # noqa: E402
 
 
 def rendered(shard):

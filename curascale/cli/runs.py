@@ -8,26 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from runs_db.errors import UserError
+from curascale.cli import render
+from curascale.cli.options import DbOption, parse_pairs
 
 app = typer.Typer(help="The run registry: pools, training runs and their evals in an embedded DuckDB file.", no_args_is_help=True)
-
-DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", help="Registry file (default: $CURASCALE_DB or ./curascale.duckdb).", show_default=False),
-]
-
-
-def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
-    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=' is an error naming the option."""
-    parsed = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"{option} takes KEY=VALUE, got {pair!r}")
-        parsed[key.strip()] = value.strip()
-    return parsed
-
 
 def _registry(db: str | None):
     from runs_db.registry import connect
@@ -51,7 +35,7 @@ def ingest(
     """
     report = _registry(db).ingest(file, mapping=parse_pairs(map_, "--map"), constants=parse_pairs(set_, "--set"), replace=replace)
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
-    typer.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}")
+    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}")
 
 
 @app.command("list")
@@ -61,24 +45,20 @@ def list_runs(
     db: DbOption = None,
 ) -> None:
     """List runs with their sizes."""
-    from rich.console import Console
-    from rich.table import Table
-
     runs = _registry(db).runs(where)
     columns = ["run_id", "family", "params", "tokens", "unique_tokens", "samples_seen", "epochs", "bits_weights", "pool", "bucket"]
     shown = [c for c in columns if c in runs and runs[c].notna().any()]
-    table = Table(title=f"{len(runs)} runs")
-    for column in shown:
-        table.add_column(column, justify="left" if column in ("run_id", "family", "pool", "bucket") else "right")
-    for _, run in (runs.head(limit) if limit else runs).iterrows():
-        table.add_row(*["" if run[c] is None or run[c] != run[c] else (f"{run[c]:.4g}" if isinstance(run[c], float) else str(run[c])) for c in shown])
-    Console().print(table)
+    rows = [
+        ["" if run[c] is None or run[c] != run[c] else (f"{run[c]:.4g}" if isinstance(run[c], float) else str(run[c])) for c in shown]
+        for _, run in (runs.head(limit) if limit else runs).iterrows()
+    ]
+    render.table(f"{len(runs)} runs", shown, rows, left=("run_id", "family", "pool", "bucket"))
 
 
 @app.command()
 def show(run_id: str, db: DbOption = None) -> None:
     """Print one run and its evals as JSON."""
-    typer.echo(json.dumps(_registry(db).show(run_id), indent=2, default=str))
+    render.echo(json.dumps(_registry(db).show(run_id), indent=2, default=str))
 
 
 @app.command()
@@ -89,4 +69,4 @@ def export(
 ) -> None:
     """Write every run joined with its evals (one row per eval)."""
     rows = _registry(db).export(out, format_)
-    typer.echo(f"wrote {rows} rows to {out}")
+    render.echo(f"wrote {rows} rows to {out}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from runs_db.errors import UserError
+from curascale.cli import render
+from curascale.errors import UserError
 
 DEFAULT_DATA_FIT = "reference/tmars-imagenet-utility"
 DEFAULT_MODEL_FITS = ("reference/chinchilla-epoch", "reference/precision")
@@ -60,7 +60,7 @@ def plan(
                 from scaling.handoff import export_plan_manifest
 
                 report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
-                typer.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
+                render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
         loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
         from scaling.plan import plan_model
@@ -72,7 +72,7 @@ def plan(
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
         )
         if as_json:
-            typer.echo(json.dumps(result.to_json()))
+            render.echo_json(result.to_json())
         else:
             _print_model_plan(result)
 
@@ -99,9 +99,7 @@ def _model_fits(db):
     from scaling.fit import Fit
     from scaling.plan import DATA_FILTERING_LAWS
 
-    registry = connect(db)
-    laws = registry.query("SELECT DISTINCT law FROM fits ORDER BY law").law.tolist()
-    chosen = [registry.latest_fit([law]) for law in laws if law not in DATA_FILTERING_LAWS]
+    chosen = connect(db).latest_fit_per_law(exclude=DATA_FILTERING_LAWS)
     return [Fit.from_dict(artifact, source=f"{db}: fit {fit_id}") for fit_id, artifact in chosen]
 
 
@@ -114,26 +112,20 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False) ->
 
         plot_plan(result, plot)
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        render.echo_json(result.to_json())
         return result
-    from rich.console import Console
-    from rich.table import Table
-
     from scaling.units import format_quantity
 
-    table = Table(title=f"data plan for {format_quantity(budget)} samples seen ({result.fit})")
-    for column in ("candidate", "accuracy", "error", "interval", "epochs", "repetitions per bucket", "samples per bucket"):
-        table.add_column(column, justify="left" if column == "candidate" else "right")
+    rows, styles = [], []
     for candidate in result.candidates:
-        style = "bold green" if candidate.name == result.best else None
         interval = "" if candidate.interval is None else f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]"
-        repetitions = ", ".join(f"{r:.2f}" for r in candidate.repetitions.values())
-        samples = ", ".join(format_quantity(v) for v in candidate.samples.values())
-        table.add_row(candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", interval, f"{candidate.epochs:.2f}", repetitions, samples, style=style)
-    console = Console()
-    console.print(table)
+        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", interval, f"{candidate.epochs:.2f}",
+                     ", ".join(f"{r:.2f}" for r in candidate.repetitions.values()), ", ".join(format_quantity(v) for v in candidate.samples.values())))
+        styles.append("bold green" if candidate.name == result.best else None)
+    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit})",
+                 ("candidate", "accuracy", "error", "interval", "epochs", "repetitions per bucket", "samples per bucket"), rows, left=("candidate",), styles=styles)
     probability = "" if result.probability_best is None else f" (best in {result.probability_best:.0%} of bootstrap draws)"
-    console.print(f"plan: train on [bold]{result.best}[/bold]{probability}")
+    render.line("plan: train on [bold]{}[/bold]{}", result.best, probability)
     return result
 
 
@@ -153,45 +145,38 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False) 
 
         plot_sweep(rows, fit.source, plot)
     if as_json:
-        typer.echo(json.dumps({"fit": fit.source, "sweep": rows}))
+        render.echo_json({"fit": fit.source, "sweep": rows})
         return
-    from rich.console import Console
-    from rich.table import Table
+    from scaling.units import format_quantity
 
-    table = Table(title=f"quality-quantity frontier ({fit.source})")
-    for column in ("budget (samples)", "best", "accuracy", *(("best mixture", "mixture accuracy") if mixtures else ())):
-        table.add_column(column, justify="right")
-    previous = None
+    shown, previous = [], None
     for row in rows:
         if mixtures or row["best"] != previous or row is rows[-1] or row is rows[0]:
             mixture = row.get("mixture")
             extra = (", ".join(f"{w:.2f}" for w in mixture["weights"].values()), f"{mixture['predicted_accuracy']:.2%}") if mixture else ()
-            table.add_row(format_quantity(row["budget_samples"]), row["best"], f"{row['predicted_accuracy']:.2%}", *extra)
+            shown.append((format_quantity(row["budget_samples"]), row["best"], f"{row['predicted_accuracy']:.2%}", *extra))
         previous = row["best"]
-    Console().print(table)
+    render.table(f"quality-quantity frontier ({fit.source})", ("budget (samples)", "best", "accuracy", *(("best mixture", "mixture accuracy") if mixtures else ())), shown)
 
 
 def _print_model_plan(result) -> None:
-    from rich.console import Console
-
     from scaling.units import format_quantity
 
-    console = Console()
-    console.print(f"[bold]compute-optimal model for {result.budget_flops:.3g} FLOPs[/bold] ({result.fit}): "
-                  f"N = {format_quantity(result.params)} parameters, D = {format_quantity(result.tokens)} tokens, loss {result.loss:.4f}")
+    render.line("[bold]compute-optimal model for {} FLOPs[/bold] ({}): N = {} parameters, D = {} tokens, loss {}",
+                f"{result.budget_flops:.3g}", result.fit, format_quantity(result.params), format_quantity(result.tokens), f"{result.loss:.4f}")
     if result.precision:
         p = result.precision
-        console.print(f"training precision: {p['bits']:.2f} bits (N = {format_quantity(p['params'])}, D = {format_quantity(p['tokens'])}, "
-                      f"loss {p['loss']:.4f}; at 16 bits {p['loss_at_16_bits']:.4f})")
+        render.line("training precision: {} bits (N = {}, D = {}, loss {}; at 16 bits {})", f"{p['bits']:.2f}", format_quantity(p["params"]),
+                    format_quantity(p["tokens"]), f"{p['loss']:.4f}", f"{p['loss_at_16_bits']:.4f}")
         q = p.get("quantization")
         if q:
             critical = "never" if q["critical_tokens"] is None else format_quantity(q["critical_tokens"])
-            console.print(f"post-training quantization to {q['bits_post_training']:g} bits: +{q['degradation']:.4f} loss; more data hurts past {critical} tokens")
+            render.line("post-training quantization to {} bits: +{} loss; more data hurts past {} tokens", f"{q['bits_post_training']:g}", f"{q['degradation']:.4f}", critical)
     if result.overtraining:
-        console.print(f"fine-tuning degradation onset D* = {format_quantity(result.overtraining['degradation_onset_tokens'])} tokens")
+        render.line("fine-tuning degradation onset D* = {} tokens", format_quantity(result.overtraining["degradation_onset_tokens"]))
     if result.specialized:
         s = result.specialized
-        console.print(f"specialized pretraining: domain fraction {s['domain_fraction']:.3f} ({s['repetitions']:.1f} repetitions), "
-                      f"domain loss {s['domain_loss']:.4f}, general loss +{s['general_loss_cost']:.4f}")
+        render.line("specialized pretraining: domain fraction {} ({} repetitions), domain loss {}, general loss +{}",
+                    f"{s['domain_fraction']:.3f}", f"{s['repetitions']:.1f}", f"{s['domain_loss']:.4f}", f"{s['general_loss_cost']:.4f}")
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        render.line("[yellow]warning:[/yellow] {}", warning)

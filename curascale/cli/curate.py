@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from runs_db.cli import DbOption
-from runs_db.errors import UserError
+from curascale.cli import render
+from curascale.cli.options import DbOption
+from curascale.errors import UserError
 
 app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write manifests for training.", no_args_is_help=True)
 
@@ -18,17 +19,14 @@ SubsetOnlyOption = Annotated[bool, typer.Option("--subset-only", help="Write onl
 
 
 def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False, subset_only: bool = False):
-    from rich.console import Console
-
     from curation.engines.local import LocalEngine
     from curation.pool import Pool
 
     report = LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only)
-    console = Console()
     for count in report.counts:
-        console.print(f"{count['step']}: {count['in']:,} in, {count['out']:,} out")
+        render.line("{}: {} in, {} out", count["step"], f"{count['in']:,}", f"{count['out']:,}")
     for label, record in report.outputs.items():
-        console.print(f"{(out / label) if label else out}: {record['samples']:,} samples")
+        render.line("{}: {} samples", (out / label) if label else out, f"{record['samples']:,}")
     return report
 
 
@@ -49,10 +47,10 @@ def demo_pool(
     if not 0 <= with_images <= rows:
         raise UserError("--with-images must be between 0 and --rows")
     paths = write_demo_pool(out_dir, rows, shards=shards, with_npz=with_npz, seed=seed)
-    typer.echo(f"wrote {rows:,} samples in {len(paths)} shards to {out_dir}")
+    render.echo(f"wrote {rows:,} samples in {len(paths)} shards to {out_dir}")
     if with_images:
         tars = write_demo_images(out_dir, Path(out_dir) / "images", with_images, seed=seed)
-        typer.echo(f"wrote {with_images:,} images in {len(tars)} WebDataset shards to {Path(out_dir) / 'images'}")
+        render.echo(f"wrote {with_images:,} images in {len(tars)} WebDataset shards to {Path(out_dir) / 'images'}")
 
 
 @app.command("clip-score")
@@ -107,16 +105,10 @@ def bucketize(
     step = Bucketize(by=by, edges=cut)
     report = _run(pool_dir, [step], out, workers)
     if register:
-        from runs_db.registry import connect
+        from curation.pipeline import register_buckets
 
-        registry = connect(db)
-        pool = next(iter(report.outputs.values()))["pool"]
-        registry.register_pool(Path(pool_dir).resolve().name, source=str(Path(pool_dir).resolve()), size_samples=pool["rows"], fingerprint=pool["fingerprint"])
-        registry.register_buckets(Path(pool_dir).resolve().name, [
-            {"name": name, "score_column": by, "quantile_lo": lo, "quantile_hi": hi, "size_samples": report.outputs[name]["samples"]}
-            for name, lo, hi in zip(step.buckets, cut, cut[1:])
-        ])
-        typer.echo(f"registered {len(step.buckets)} buckets of {Path(pool_dir).resolve().name} in {registry.path}")
+        name, path = register_buckets(db, pool_dir, step, report)
+        render.echo(f"registered {len(step.buckets)} buckets of {name} in {path}")
 
 
 @app.command("run")
@@ -136,22 +128,10 @@ def run_pipeline(
     arch = "l14"
     fraction = 0.3
     """
-    import tomllib
+    from curation.pipeline import load_pipeline
 
-    from curation.steps import build_step
-
-    try:
-        spec = tomllib.loads(pipeline.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{pipeline}: no such file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{pipeline}: not valid TOML ({error})") from error
-    for key in ("pool", "out", "steps"):
-        if key not in spec:
-            raise UserError(f"{pipeline}: missing '{key}'")
-    base = pipeline.parent
-    steps = [build_step(dict(entry), source=f"{pipeline}, step {i + 1}") for i, entry in enumerate(spec["steps"])]
-    _run(base / spec["pool"], steps, base / spec["out"], workers, bool(spec.get("exclusions", False)))
+    spec = load_pipeline(pipeline)
+    _run(spec.pool, spec.steps, spec.out, workers, spec.exclusions)
 
 
 @app.command()
@@ -176,8 +156,6 @@ def tmars(
     seed: Annotated[int, typer.Option(help="Seed for random CLIP weights (--pretrained none).")] = 0,
 ) -> None:
     """T-MARS: detect text, mask it, re-score with CLIP, keep the best pairs."""
-    from rich.console import Console
-
     from curation.tmars import TmarsOptions, run_tmars
 
     if engine not in ("local", "ray"):
@@ -195,8 +173,8 @@ def tmars(
     report = run_tmars(shards_dir, out, options=options, keep_fraction=keep_fraction, threshold=threshold, engine=runner, batch_size=batch_size, workers=workers)
     record = report.outputs[""]
     images = record["images"]
-    console = Console()
-    console.print(f"images: {images['samples']:,} in {len(images['shards'])} shards, {images['scored']:,} scored, {images['unreadable_count']:,} unreadable (listed in {out / 'manifest.json'})")
+    render.line("images: {} in {} shards, {} scored, {} unreadable (listed in {})", f"{images['samples']:,}", len(images["shards"]),
+                f"{images['scored']:,}", f"{images['unreadable_count']:,}", out / "manifest.json")
     for count in report.counts:
-        console.print(f"{count['step']}: {count['in']:,} in, {count['out']:,} out")
-    console.print(f"{out}: {record['samples']:,} samples; all scores in {out / 'scores'}")
+        render.line("{}: {} in, {} out", count["step"], f"{count['in']:,}", f"{count['out']:,}")
+    render.line("{}: {} samples; all scores in {}", out, f"{record['samples']:,}", out / "scores")

@@ -1,0 +1,38 @@
+"""Option types and parsers shared by the sub-commands (KEY=VALUE pairs, quantities, --db)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from curascale.errors import UserError
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Registry file (default: $CURASCALE_DB or ./curascale.duckdb).", show_default=False),
+]
+MapOption = Annotated[Optional[list[str]], typer.Option("--map", help="target=source: read column TARGET from SOURCE (e.g. params=N_params).")]
+
+
+def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
+    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=' is an error naming the option."""
+    parsed = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{option} takes KEY=VALUE, got {pair!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def comma_pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """--fix a=1,b=2 --fix c=3 -> {'a': '1', 'b': '2', 'c': '3'}."""
+    return parse_pairs([part for value in values or [] for part in value.split(",") if part], option)
+
+
+def numbers(pairs: dict[str, str], option: str) -> dict[str, float]:
+    """Values of KEY=VALUE pairs as numbers (suffixes such as 128M accepted)."""
+    from scaling.units import parse_quantity
+
+    return {k: parse_quantity(v, name=f"{option} {k}") for k, v in pairs.items()}

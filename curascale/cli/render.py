@@ -1,0 +1,92 @@
+"""The only place the command line prints: tables, lines, JSON, progress bars and notes.
+
+Every string that can come from a user (run ids, bucket names, file names, law names, values of
+files) is escaped for rich's terminal markup here, so ``[/bold]`` in a run id prints as itself
+and never crashes or restyles a table. Tables wrap long cells instead of truncating names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import typer
+
+
+def escape(value: Any) -> str:
+    """A value as text safe for rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(str(value))
+
+
+def console(*, stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=False)
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """Plain text (no markup interpretation at all)."""
+    typer.echo(text, err=err)
+
+
+def line(template: str, *values: Any, err: bool = False) -> None:
+    """A styled line: `template` is trusted markup with `{}` holes, `values` are escaped."""
+    console(stderr=err).print(template.format(*(escape(v) for v in values)))
+
+
+def echo_json(record: Any) -> None:
+    """One JSON object on stdout; NaN and infinities become null (they are not JSON)."""
+    typer.echo(json.dumps(_finite(record)))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, left: Sequence[str] = (), styles: Sequence[str | None] | None = None) -> None:
+    """A table whose cells are all escaped; `left` names the left-justified columns (others are
+    right-justified numbers); `styles` gives an optional rich style per row."""
+    from rich.table import Table
+
+    grid = Table(title=escape(title))
+    for column in columns:
+        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold")
+    for i, row in enumerate(rows):
+        grid.add_row(*(escape(cell) for cell in row), style=None if styles is None else styles[i])
+    console().print(grid)
+
+
+def notes(items: Iterable[Any], *, err: bool = False) -> None:
+    """Structured warnings (`curascale.notes.Note`) under a table, one line each."""
+    for note in items:
+        colour = {"error": "red", "warning": "yellow"}.get(getattr(note, "severity", "warning"), "cyan")
+        line(f"[{colour}]{{}}[/{colour}] ({{}}): {{}}", getattr(note, "severity", "warning"), getattr(note, "code", ""), getattr(note, "message", note), err=err)
+
+
+@contextlib.contextmanager
+def progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress reporter `report(stage, done, total)`, drawn on stderr (nothing when disabled)."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=console(stderr=True)) as bar:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(escape(stage), total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield report

@@ -1,0 +1,166 @@
+"""The one writer: every file curascale writes goes through here.
+
+Rules (the same for fits, plots, exports, pools and manifests):
+- ``-`` means standard output (for the writers that stream a single file).
+- A regular file (or a new path) is written to a temporary file beside it and renamed over it:
+  readers see the old bytes or the new bytes, never half a file. The temporary name carries the
+  process id, so two processes writing the same output cannot clobber each other's temp file.
+- An existing symbolic link is written *through*: its target is the file that gets replaced
+  (atomically, when the target is a regular file); the link itself stays a link.
+- An existing device, FIFO or socket (``/dev/stdout``, a named pipe) is written through in
+  place: it cannot be renamed over and must never be replaced by a regular file.
+- A directory where a file is expected is an error naming the path.
+- A set of outputs that belong together (a subset, its manifest and sidecar) is published with
+  `publish_set`: staged files plus a journal, then renamed into place; an interrupted publish is
+  rolled forward by `recover_set`, so a reader that recovers first sees one complete set.
+- Disk full and permission errors become one-line `CurascaleError`s and leave no temp file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+from typing import IO, Iterator, Mapping
+
+from curascale.errors import CurascaleError
+
+STDOUT = "-"
+JOURNAL = ".publishing.json"
+
+
+def _os_error(path: str | os.PathLike, error: OSError) -> CurascaleError:
+    reason = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
+              errno.EPERM: "operation not permitted", errno.EROFS: "read-only file system", errno.EISDIR: "is a directory",
+              errno.ENOENT: "no such file or directory", errno.ENOTDIR: "a parent is not a directory"}.get(error.errno, error.strerror or str(error))
+    return CurascaleError(f"{path}: cannot write ({reason})")
+
+
+def resolve_target(path: str | os.PathLike) -> tuple[Path, bool]:
+    """(the file that will really be written, whether it is special: a device, FIFO or socket).
+
+    Symbolic links are followed (a dangling link's target is created); a directory is an error.
+    """
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target, False
+    except OSError as error:
+        raise _os_error(path, error) from None
+    if stat.S_ISDIR(mode):
+        raise CurascaleError(f"{path}: is a directory; give a file name")
+    return target, not stat.S_ISREG(mode)
+
+
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write `path`'s new contents to (for writers that take a path,
+    such as pyarrow, numpy or matplotlib); on success it replaces the target as described in the
+    module docstring. On any error the temporary file is removed and the target is unchanged."""
+    target, special = resolve_target(path)
+    temporary = _temporary(target) if not special else Path(os.environ.get("TMPDIR", "/tmp")) / f".curascale.{os.getpid()}.{target.name}.tmp"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        yield temporary
+        if special:
+            with open(temporary, "rb") as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+        else:
+            os.replace(temporary, target)
+    except OSError as error:
+        raise _os_error(path, error) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open `path` for writing (text ``"w"`` or binary ``"wb"``) with the rules above; ``-`` is
+    standard output."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"open_atomic writes with 'w' or 'wb', got {mode!r}")
+    if str(path) == STDOUT:
+        stream = sys.stdout if mode == "w" else sys.stdout.buffer
+        yield stream
+        stream.flush()
+        return
+    with atomic_path(path) as temporary:
+        with open(temporary, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+            yield handle
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with open_atomic(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with open_atomic(path, "w") as handle:
+        handle.write(text)
+
+
+def write_json(path: str | os.PathLike, record, *, indent: int | None = 1) -> None:
+    """JSON with sorted-as-given keys and a final newline; NaN is refused (it is not JSON)."""
+    try:
+        text = json.dumps(record, indent=indent, allow_nan=False) + "\n"
+    except ValueError as error:
+        raise CurascaleError(f"{path}: refusing to write a non-finite number ({error})") from None
+    write_text(path, text)
+
+
+# ---- sets of outputs ------------------------------------------------------------------------
+def stage_path(directory: str | os.PathLike, name: str) -> Path:
+    """Where to stage output `name` of `directory` before `publish_set` (beside it, same device)."""
+    return Path(directory) / f".staged.{os.getpid()}.{name.replace('/', '__')}"
+
+
+def publish_set(directory: str | os.PathLike, staged: Mapping[str, str | os.PathLike]) -> None:
+    """Move staged files into `directory` under their final names, as one set.
+
+    The journal (``.publishing.json``) lists every rename before the first one happens; a kill
+    part-way is rolled forward by `recover_set` (called here first, and by readers). Names must
+    stay inside `directory` (checked)."""
+    directory = Path(directory)
+    root = directory.resolve()
+    moves = {}
+    for name, source in staged.items():
+        final = (directory / name).resolve()
+        if final != root and root not in final.parents:
+            raise CurascaleError(f"output name {name!r} would leave {directory}")
+        moves[str(Path(source))] = str(directory / name)
+    recover_set(directory)
+    try:
+        write_json(directory / JOURNAL, {"moves": moves})
+        recover_set(directory)
+    except OSError as error:
+        raise _os_error(directory, error) from None
+
+
+def recover_set(directory: str | os.PathLike) -> bool:
+    """Finish an interrupted `publish_set` in `directory`; True when there was one to finish."""
+    journal = Path(directory) / JOURNAL
+    try:
+        moves = json.loads(journal.read_text())["moves"]
+    except FileNotFoundError:
+        return False
+    except (ValueError, KeyError):  # a journal cut short: its write was not renamed in, so never
+        journal.unlink()
+        return False
+    for source, final in moves.items():
+        if os.path.exists(source):
+            Path(final).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, final)
+    journal.unlink()
+    return True

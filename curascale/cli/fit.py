@@ -32,7 +32,7 @@ def fit_command(
     holdout_largest: Annotated[int, typer.Option(help="Also fit without the K largest-compute runs and report their relative error.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Save the fit artifact (JSON) here.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves (PNG) here.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves here: x.png or x.pdf (both are written).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Fit a scaling law: every start of its grid at once, Huber loss on log predictions (docs/laws.md §7)."""

@@ -1,0 +1,79 @@
+"""How every curascale figure leaves the process: plain tick labels, then a PNG and a PDF.
+
+`plain_number(1.4e9)` -> "1.4B": tick labels a reader can quote (no "3.75×10⁰" from matplotlib's
+log formatter, no offset text); minor ticks of log axes carry no labels, so labels never overlap.
+`save_png_and_pdf(figure, "fit.png")` writes fit.png and fit.pdf (or fit.pdf and fit.png),
+each atomically through curascale.io, with no timestamp in the PDF: same figure, same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from curascale.errors import CurascaleError
+from curascale.io import atomic_path
+
+FORMATS = (".png", ".pdf")
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def plain_number(value: float, _position: object = None) -> str:
+    """A tick value as a short plain label: 0.35, 3.75, 120, 12K, 1.4B, 2e-05 (3 significant digits)."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else ""
+    magnitude = abs(value)
+    for scale, suffix in _SUFFIXES:
+        if magnitude >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    if magnitude < 1e-3:
+        return f"{value:.0e}".replace("e-0", "e-")
+    return f"{value:.3g}"
+
+
+def plain_ticks(figure) -> None:
+    """Plain major tick labels on every axis of `figure`; no labels on log-axis minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in figure.get_axes():
+        for side in (axis.xaxis, axis.yaxis):
+            if side.get_scale() not in ("log", "linear"):
+                continue  # categorical bars and other scales keep their own labels
+            if side.get_scale() == "log":
+                side.set_minor_formatter(NullFormatter())
+                decades = _decades(side)
+                if decades < 2.5:  # a short log axis gets 1-2-5 (or every digit) labels instead of one or none
+                    subs = tuple(float(d) for d in range(1, 10)) if decades < 1 else (1.0, 2.0, 5.0)
+                    side.set_major_locator(LogLocator(base=10, subs=subs))
+            if not _is_categorical(side):
+                side.set_major_formatter(FuncFormatter(plain_number))
+
+
+def _decades(side) -> float:
+    low, high = sorted(side.get_view_interval())
+    return math.log10(high / low) if low > 0 else math.inf
+
+
+def _is_categorical(side) -> bool:
+    return side.get_converter() is not None if hasattr(side, "get_converter") else getattr(side, "converter", None) is not None
+
+
+def figure_paths(path: str | Path) -> tuple[Path, Path]:
+    """(the path asked for, its twin in the other format); a suffix other than .png or .pdf is an error."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise CurascaleError(f"figure path {str(path)!r} must end in .png or .pdf (both are written)")
+    return path, path.with_suffix(".pdf" if suffix == ".png" else ".png")
+
+
+def save_png_and_pdf(figure, path: str | Path, *, dpi: int = 150) -> Path:
+    """Write `figure` to `path` and to its twin in the other format (PNG at `dpi`, vector PDF);
+    returns `path`. Raises CurascaleError for another suffix."""
+    plain_ticks(figure)
+    for target in figure_paths(path):
+        fmt = target.suffix.lower().lstrip(".")
+        metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
+        with atomic_path(target) as temporary:
+            figure.savefig(temporary, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+    return Path(path)

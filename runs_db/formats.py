@@ -47,7 +47,7 @@ import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -423,24 +423,26 @@ def _candidates(root: Path) -> Iterable[tuple[Path, str | None]]:
             yield from _candidates(child)
 
 
-def _validated(path: Path, rows: list[dict]) -> pd.DataFrame:
+def _validated(path: Path, rows: list[dict], mapping: Mapping[str, str], constants: Mapping[str, Any]) -> pd.DataFrame:
     from runs_db.ingest import read_runs
 
     table = pd.DataFrame(rows)
     if table.empty:
         raise IngestError(str(path), "no evaluated checkpoint to ingest")
-    read_runs(path, table=table.copy())  # the registry's own validation, per run, so a bad run names its file
+    read_runs(path, mapping, constants, table=table.copy())  # the registry's own validation, per run, so a bad run names its file
     return table
 
 
-def read_outputs(path: str | Path, fmt: str | None = None) -> FormatReport:
+def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> FormatReport:
     """Rows from a run folder or file (read as `fmt`, or as detected), or from every run under a
     folder of runs (only runs of `fmt` when given), with the account of what was skipped and why.
 
     A single run that cannot be read raises IngestError naming its file, row and column; in a
     folder of runs it is skipped with that reason instead. Run ids in a folder of runs are the runs'
-    paths relative to the folder.
+    paths relative to the folder. `mapping` and `constants` are those the ingest will apply (a
+    file may lack a size that the user gives as a constant); they are checked, not applied.
     """
+    mapping, constants = mapping or {}, constants or {}
     root = Path(path)
     if not root.exists():
         raise IngestError(str(root), "no such file or folder")
@@ -450,7 +452,7 @@ def read_outputs(path: str | Path, fmt: str | None = None) -> FormatReport:
         single = fmt or detected
         if single is None:
             raise IngestError(str(root), f"not a run format this reads ({', '.join(FORMATS)}): give --format, or a CSV, JSONL or parquet file")
-        table = _validated(run, read_run(run, single))
+        table = _validated(run, read_run(run, single), mapping, constants)
         return FormatReport(table, (ReadRun(str(run), single, len(table)),), ())
     tables, read, skipped, owners = [], [], [], {}
     for candidate, detected in _candidates(root):
@@ -461,7 +463,7 @@ def read_outputs(path: str | Path, fmt: str | None = None) -> FormatReport:
             skipped.append(Skipped(str(candidate), f"a {detected} run, not {fmt}"))
             continue
         try:
-            table = _validated(candidate, read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix()))
+            table = _validated(candidate, read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix()), mapping, constants)
         except CurascaleError as error:
             skipped.append(Skipped(str(candidate), str(error)))
             continue

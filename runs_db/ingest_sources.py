@@ -46,9 +46,10 @@ def _is_trainer_output(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() not in TABLE_SUFFIXES or detect_format(path) is not None
 
 
-def resolve_source(path: str | Path | None, *, dataset: str | None = None, fmt: str | None = None) -> Source:
+def resolve_source(path: str | Path | None, *, dataset: str | None = None, fmt: str | None = None, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> Source:
     """The rows to ingest: the shipped `dataset` (family = its name), the trainer outputs at `path`
-    (recognised by content, or read as `fmt`), or the table file at `path`."""
+    (recognised by content, or read as `fmt`), or the table file at `path`. `mapping` and
+    `constants` are the ones the ingest will apply: trainer outputs are checked with them."""
     if (path is None) == (dataset is None):
         raise CurascaleError("give either a file or folder of runs, or a dataset name, not both or neither")
     if dataset is not None:
@@ -62,5 +63,5 @@ def resolve_source(path: str | Path | None, *, dataset: str | None = None, fmt: 
     path = Path(path)
     if fmt is None and not _is_trainer_output(path):
         return Source(str(path))
-    report = read_outputs(path, fmt)
+    report = read_outputs(path, fmt, mapping=mapping, constants=constants)
     return Source(str(path), report.table, {}, report)

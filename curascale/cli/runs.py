@@ -39,12 +39,12 @@ def ingest(
     """
     from runs_db.ingest_sources import resolve_source
 
-    source = resolve_source(file, dataset=dataset, fmt=format_)
+    mapping, given = parse_pairs(map_, "--map"), parse_pairs(set_, "--set")
+    source = resolve_source(file, dataset=dataset, fmt=format_, mapping=mapping, constants=given)
     for line in source.account():
         render.echo(line)
     source.check()
-    constants = {**source.constants, **parse_pairs(set_, "--set")}
-    report = _registry(db).ingest(source.name, mapping=parse_pairs(map_, "--map"), constants=constants, replace=replace, table=source.table)
+    report = _registry(db).ingest(source.name, mapping=mapping, constants={**source.constants, **given}, replace=replace, table=source.table)
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
     render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}")
 

@@ -251,3 +251,52 @@ def test_plain_tables_still_go_to_the_table_reader(tmp_path):
     assert resolve_source(tmp_path / "runs.csv").table is None
     with pytest.raises(CurascaleError, match="not both or neither"):
         resolve_source(tmp_path / "runs.csv", dataset="chinchilla")
+
+
+def test_lm_eval_v03_results(tmp_path):
+    """lm-evaluation-harness 0.3 wrote plain metric names and config.num_fewshot."""
+    (tmp_path / "gpt2.json").write_text(json.dumps({
+        "results": {"hellaswag": {"acc": 0.289, "acc_stderr": 0.0045, "acc_norm": 0.311}, "wikitext": {"word_perplexity": 37.4}},
+        "versions": {"hellaswag": 0, "wikitext": 1},
+        "config": {"model": "gpt2", "model_args": "pretrained=gpt2", "num_fewshot": 0, "batch_size": None},
+    }))
+    with pytest.raises(IngestError, match="needs at least one of params"):  # no parameter count in 0.3 files
+        read_outputs(tmp_path / "gpt2.json")
+    registry = Registry(tmp_path / "r.duckdb")
+    source = resolve_source(tmp_path / "gpt2.json", constants={"params": "124e6"})  # the size the user gives (--set)
+    registry.ingest(source.name, table=source.table, constants={"params": "124e6"})
+    assert registry.show("gpt2")["params"] == 124e6
+    run = registry.show("gpt2")
+    assert {e["task"]: e["value"] for e in run["evals"]} == {"hellaswag": 0.289, "hellaswag.acc_norm": 0.311}
+    assert json.loads(run["config"])["n_shot"] == 0
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from curascale.cli.app import main; main()", *args], capture_output=True, text=True)
+
+
+def test_cli_ingests_a_folder_of_runs_and_a_shipped_dataset(tmp_path):
+    root = tmp_path / "sweep"
+    _datacomp_run(root / "small_a")
+    (root / "readme.txt").write_text("x")
+    db = str(tmp_path / "r.duckdb")
+    result = _cli("runs", "ingest", str(root), "--set", "family=pilot", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"read {root / 'small_a'} (datacomp, 1 row)",
+        f"skipped {root / 'readme.txt'}: not a run format this reads",
+        "1 runs read, 1 skipped",
+        f"{root}: 1 new runs, 0 replaced, 0 unchanged, 39 evals",
+    ]
+    shipped = _cli("runs", "ingest", "--dataset", "datablations", "--db", db)
+    assert shipped.stdout.strip() == "curascale:datasets/datablations: 182 new runs, 0 replaced, 0 unchanged, 182 evals"
+    assert Registry(db).query("SELECT count(*) AS n FROM runs WHERE family = 'datablations'").n[0] == 182
+    _lm_eval_results(tmp_path / "lm.json", params=-1)
+    assert _cli("runs", "ingest", str(tmp_path / "lm.json"), "--db", db).returncode == 2  # no size in the file
+    sized = _cli("runs", "ingest", str(tmp_path / "lm.json"), "--set", "params=160e6", "--set", "tokens=3e11", "--db", db)
+    assert sized.returncode == 0 and sized.stdout.splitlines()[-1].endswith(": 1 new runs, 0 replaced, 0 unchanged, 5 evals")
+    nothing = _cli("runs", "ingest", str(root / "readme.txt"), "--db", db)
+    assert nothing.returncode == 2 and nothing.stderr.startswith("error: ") and len(nothing.stderr.splitlines()) == 1

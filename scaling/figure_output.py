@@ -33,7 +33,7 @@ def plain_number(value: float, _position: object = None) -> str:
 
 def plain_ticks(figure) -> None:
     """Plain major tick labels on every axis of `figure`; no labels on log-axis minor ticks."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     for axis in figure.get_axes():
         for side in (axis.xaxis, axis.yaxis):
@@ -41,17 +41,42 @@ def plain_ticks(figure) -> None:
                 continue  # categorical bars and other scales keep their own labels
             if side.get_scale() == "log":
                 side.set_minor_formatter(NullFormatter())
-                decades = _decades(side)
-                if decades < 2.5:  # a short log axis gets 1-2-5 (or every digit) labels instead of one or none
-                    subs = tuple(float(d) for d in range(1, 10)) if decades < 1 else (1.0, 2.0, 5.0)
-                    side.set_major_locator(LogLocator(base=10, subs=subs))
+                ticks = short_log_ticks(*side.get_view_interval())
+                if ticks is not None:
+                    side.set_major_locator(FixedLocator(ticks))
             if not _is_categorical(side):
                 side.set_major_formatter(FuncFormatter(plain_number))
 
 
-def _decades(side) -> float:
-    low, high = sorted(side.get_view_interval())
-    return math.log10(high / low) if low > 0 else math.inf
+_MANTISSAS = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0), tuple(float(d) for d in range(1, 10)))
+MOST_TICKS = 6  # labels of "100M" width on a 5-inch axis do not touch at this count
+
+
+def short_log_ticks(low: float, high: float) -> list[float] | None:
+    """Major ticks for a log axis from `low` to `high`: the densest of 1, 1-3, 1-2-5, 1-2-3-5 and
+    every digit per decade that gives at most MOST_TICKS ticks; None when powers of ten alone give
+    at least 3 (matplotlib's own ticks are then fine) or the axis is not positive; round linear
+    steps (2.2, 2.4, ...) when no mantissa set gives two ticks (a range well inside one decade)."""
+    low, high = sorted((float(low), float(high)))
+    if not (low > 0 and math.isfinite(high)):
+        return None
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    options = [[m * 10.0**e for e in decades for m in mantissas if low <= m * 10.0**e <= high] for mantissas in _MANTISSAS]
+    if len(options[0]) >= 3:
+        return None
+    fitting = [ticks for ticks in options if len(ticks) <= MOST_TICKS]
+    best = fitting[-1] if fitting else options[0]
+    return best if len(best) >= 2 else _linear_steps(low, high)
+
+
+def _linear_steps(low: float, high: float) -> list[float]:
+    step = 10.0 ** math.floor(math.log10((high - low) / 2))
+    for factor in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if (high - low) / (step * factor) <= MOST_TICKS:
+            step *= factor
+            break
+    first = math.ceil(low / step)
+    return [round(k * step, 12) for k in range(first, math.floor(high / step) + 1)]
 
 
 def _is_categorical(side) -> bool:

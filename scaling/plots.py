@@ -52,7 +52,7 @@ def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
     frame = frame.reset_index(drop=True)
     x, series = _axes_of(law, frame)
     groups = [None] if law.group_by is None else sorted(frame[law.group_by].astype(str).unique())
-    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False, sharex=True, sharey=True)  # panels compared on one scale
     for axis, group in zip(axes[0], groups):
         part = frame if group is None else frame[frame[law.group_by].astype(str) == group]
         labels = np.ones(len(part)) if series is None else _series_bins(part[series])

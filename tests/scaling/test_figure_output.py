@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from curascale.errors import CurascaleError
-from scaling.figure_output import plain_number, plain_ticks, save_png_and_pdf
+from scaling.figure_output import plain_number, plain_ticks, save_png_and_pdf, short_log_ticks
 
 
 @pytest.mark.parametrize("value, label", [
@@ -17,6 +17,19 @@ from scaling.figure_output import plain_number, plain_ticks, save_png_and_pdf
 ])
 def test_plain_number(value, label):
     assert plain_number(value) == label
+
+
+@pytest.mark.parametrize("low, high, ticks", [
+    (25e6, 140e6, [3e7, 5e7, 1e8]),  # every digit would give 8 labels: 1-2-3-5 gives 3
+    (12.8e6, 1.28e9, [2e7, 5e7, 1e8, 2e8, 5e8, 1e9]),  # 1-2-5 over two decades
+    (2e9, 3e11, [3e9, 1e10, 3e10, 1e11, 3e11]),  # 1-2-5 would give 7
+    (0.69, 0.96, [0.7, 0.8, 0.9]),  # inside one decade: every digit
+    (2.05, 3.7, [2.5, 3.0, 3.5]),  # one digit only: round linear steps
+    (1e6, 1e12, None),  # powers of ten are enough
+])
+def test_short_log_ticks(low, high, ticks):
+    found = short_log_ticks(low, high)
+    assert found == ticks if ticks is None else np.allclose(found, ticks, rtol=1e-12) and len(found) == len(ticks)
 
 
 def _loglog_figure():

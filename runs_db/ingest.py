@@ -156,10 +156,13 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
     return RunRecord(row=row, run=run, evals=evals, content_hash=digest)
 
 
-def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> list[RunRecord]:
-    """Read, map and validate every row of `path`; raise on the first bad row, before any write."""
+def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, *, table: pd.DataFrame | None = None) -> list[RunRecord]:
+    """Read, map and validate every row of `path`; raise on the first bad row, before any write.
+
+    `table`: rows already read (a trainer's outputs, a shipped dataset); `path` then only names
+    them in messages and in the runs' source_file."""
     file = str(path)
-    table = apply_mapping(read_table(path), file, mapping or {}, constants or {})
+    table = apply_mapping(read_table(path) if table is None else table, file, mapping or {}, constants or {})
     table.columns = [str(c) for c in table.columns]
     metric_columns = {c: m for c in table.columns if (m := metric_of(c)) is not None}
     if not metric_columns:

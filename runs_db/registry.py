@@ -53,15 +53,17 @@ class Registry:
         constants: Mapping[str, Any] | None = None,
         replace: bool = False,
         on_stage: Callable[[str], None] | None = None,
+        table: pd.DataFrame | None = None,
     ) -> IngestReport:
         """Validate every row of `file`, then write them in one transaction.
 
         Rows identical to stored runs are skipped (re-ingesting a file is a no-op); a row whose
         run id is stored with other content is an error unless `replace`. `on_stage` is called
-        with "validated", "written" and "committed" as the work proceeds.
+        with "validated", "written" and "committed" as the work proceeds. `table`: rows already
+        read (runs_db.formats, curascale.datasets), validated the same way; `file` names them.
         """
         notify = on_stage or (lambda stage: None)
-        records = read_runs(file, mapping, constants)
+        records = read_runs(file, mapping, constants, table=table)
         notify("validated")
         with self.db.transaction() as con:
             ids = pd.DataFrame({"run_id": [r.run["run_id"] for r in records]})

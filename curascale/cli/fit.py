@@ -16,7 +16,7 @@ from curascale.errors import UserError
 
 
 def fit_command(
-    law_name: Annotated[str, typer.Argument(metavar="LAW", help="A law of LAWS.md, e.g. chinchilla, data_constrained, data_filtering_utility (see `curascale laws`).")],
+    law_name: Annotated[str, typer.Argument(metavar="LAW", help="A law of docs/laws.md, e.g. chinchilla, data_constrained, data_filtering_utility (see `curascale laws`).")],
     db: DbOption = None,
     where: Annotated[Optional[str], typer.Option(help="SQL condition on the registry's runs, e.g. \"family = 'chinchilla'\".")] = None,
     csv: Annotated[Optional[Path], typer.Option(help="Fit a CSV file instead of the registry.")] = None,
@@ -32,10 +32,10 @@ def fit_command(
     holdout_largest: Annotated[int, typer.Option(help="Also fit without the K largest-compute runs and report their relative error.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Save the fit artifact (JSON) here.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves (PNG) here.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves here: x.png or x.pdf (both are written).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
-    """Fit a scaling law: every start of its grid at once, Huber loss on log predictions (LAWS.md §7)."""
+    """Fit a scaling law: every start of its grid at once, Huber loss on log predictions (docs/laws.md §7)."""
     from scaling.laws import get_law
 
     law = get_law(law_name)
@@ -136,14 +136,32 @@ def predict(
     )
 
 
-def laws() -> None:
-    """List the laws that `fit` knows, with their inputs and parameters."""
-    from scaling.laws import all_laws
+def laws(
+    name: Annotated[Optional[str], typer.Argument(metavar="LAW", help="Print this law's form, inputs, parameters and source (docs/laws.md).")] = None,
+) -> None:
+    """List the laws that `fit` knows, with their inputs and parameters; with LAW, print that law."""
+    from scaling.laws import all_laws, get_law
 
+    if name is not None:
+        _print_law(get_law(name))
+        return
     columns = ("law", "section", "inputs", "target", "parameters (fixed by default)")
     rows = [
         (law.name, law.section, ", ".join(law.inputs) + (f" per {law.group_by}" if law.group_by else ""), law.target,
          ", ".join(f"{p.name}" + (" (fixed)" if p.name in law.fixed else "") for p in law.params))
         for law in all_laws().values()
     ]
-    render.table("laws (LAWS.md)", columns, rows, left=columns)
+    render.table("laws (docs/laws.md; `curascale laws LAW` prints one)", columns, rows, left=columns)
+
+
+def _print_law(law) -> None:
+    from curascale.docs import section_for
+
+    render.line("[bold]{}[/bold]: {} ({})", law.name, law.description, law.section)
+    render.line("inputs: {}; target: {}", ", ".join(law.inputs) + (f", one value per {law.group_by}" if law.group_by else ""), law.target)
+    rows = []
+    for p in law.params:
+        default = f"fixed at {law.fixed[p.name]:.6g}" if p.name in law.fixed else (f"= {law.tied[p.name]}" if p.name in law.tied else ("free, per " + law.group_by if p.per_group else "free"))
+        rows.append((p.name, default, p.doc))
+    render.table(f"{law.name}: parameters", ("parameter", "by default", "meaning"), rows, left=("parameter", "by default", "meaning"))
+    render.echo(section_for(law.section))

@@ -3,7 +3,7 @@
 A `Law` knows nothing about fitting. `predict(theta, inputs)` maps natural parameters (a dict of
 scalars, or of per-group arrays for `Param(per_group=True)`) and input columns (a dict of float64
 arrays) to the predicted target, which is positive (a loss or an error). Laws are fitted on the
-log of that prediction (LAWS.md §7); a law may define `log_predict` directly where that is more
+log of that prediction (docs/laws.md §7); a law may define `log_predict` directly where that is more
 accurate (the log-sum-exp form of §1).
 """
 

@@ -1,4 +1,4 @@
-"""LAWS.md §1, Chinchilla (Hoffmann et al. 2022, Approach 3): L(N, D) = E + A / N^alpha + B / D^beta.
+"""docs/laws.md §1, Chinchilla (Hoffmann et al. 2022, Approach 3): L(N, D) = E + A / N^alpha + B / D^beta.
 
 Fitted in log space as log L = LSE(log A - alpha log N, log B - beta log D, log E), from the grid of
 starts of the Epoch AI replication (Besiroglu et al. 2024): alpha, beta in {0, 0.5, ..., 2},
@@ -29,7 +29,7 @@ def loss(theta, inputs):
 
 
 def compute_optimal(theta, flops):
-    """(N_opt, D_opt) for C = 6 N D FLOPs (LAWS.md §1): N_opt = G (C/6)^(beta/(alpha+beta))."""
+    """(N_opt, D_opt) for C = 6 N D FLOPs (docs/laws.md §1): N_opt = G (C/6)^(beta/(alpha+beta))."""
     alpha, beta = theta["alpha"], theta["beta"]
     g = (alpha * theta["A"] / (beta * theta["B"])) ** (1.0 / (alpha + beta))
     params = g * (flops / 6.0) ** (beta / (alpha + beta))
@@ -39,7 +39,7 @@ def compute_optimal(theta, flops):
 LAW = Law(
     name="chinchilla",
     version="1",
-    section="LAWS.md §1",
+    section="docs/laws.md §1",
     inputs=("params", "tokens"),
     target="loss",
     params=(

@@ -1,4 +1,4 @@
-"""LAWS.md §2, data-constrained scaling (Muennighoff et al. 2023): repeated data and excess
+"""docs/laws.md §2, data-constrained scaling (Muennighoff et al. 2023): repeated data and excess
 parameters decay into effective data D' and effective parameters N', then L = E + A/N'^alpha + B/D'^beta.
 
     R_D = max(D/U - 1, 0),  D' = U + U R*_D (1 - exp(-R_D / R*_D))
@@ -29,7 +29,7 @@ PUBLISHED_DECAYS = {"data_repetition_decay": 15.387756, "param_repetition_decay"
 
 
 def effective(unique, repetitions, decay):
-    """U + U R* (1 - exp(-R / R*)): repeated units count less and less (LAWS.md §2)."""
+    """U + U R* (1 - exp(-R / R*)): repeated units count less and less (docs/laws.md §2)."""
     return unique + unique * decay * (1.0 - jnp.exp(-repetitions / decay))
 
 
@@ -58,7 +58,7 @@ def loss(theta, inputs):
 LAW = Law(
     name="data_constrained",
     version="1",
-    section="LAWS.md §2",
+    section="docs/laws.md §2",
     inputs=("params", "tokens", "unique_tokens"),
     target="loss",
     params=(

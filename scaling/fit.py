@@ -94,7 +94,10 @@ class Fit:
     def predict(self, frame, params: Mapping[str, float] | None = None) -> np.ndarray:
         """The law's prediction of the target at each row of `frame` (a DataFrame or dict of columns)."""
         theta = unflatten(self.law_spec, params or self.params, self.groups)
-        return np.asarray(self.law_spec.predict(theta, self._inputs(frame)), dtype=float)
+        inputs = self._inputs(frame)
+        if self.law_spec.domain is not None:
+            self.law_spec.domain(theta, inputs)
+        return np.asarray(self.law_spec.predict(theta, inputs), dtype=float)
 
     def predict_interval(self, frame, level: float | None = None) -> np.ndarray | None:
         """[rows, 2] percentile interval over the bootstrap draws, or None without draws."""

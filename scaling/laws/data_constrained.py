@@ -1,7 +1,7 @@
 """LAWS.md §2, data-constrained scaling (Muennighoff et al. 2023): repeated data and excess
 parameters decay into effective data D' and effective parameters N', then L = E + A/N'^alpha + B/D'^beta.
 
-    R_D = max(D/U - 1, 0),  D' = U + U R*_D (1 - exp(-R_D / R*_D))
+    U_D = min(U, D), R_D = max(D/U_D - 1, 0),  D' = U_D + U_D R*_D (1 - exp(-R_D / R*_D))
     U_N = min(N, N_opt(U)), R_N = max(N/U_N - 1, 0),  N' = U_N + U_N R*_N (1 - exp(-R_N / R*_N))
 
 N_opt(U) is the compute-optimal N for D = U under the base fit (§1's split, `chinchilla.optimal_params_for_tokens`). The base (A, B, E, alpha,
@@ -34,7 +34,8 @@ def effective(unique, repetitions, decay):
 
 
 def effective_data_and_params(theta, inputs):
-    params, tokens, unique = inputs["params"], inputs["tokens"], inputs["unique_tokens"]
+    params, tokens = inputs["params"], inputs["tokens"]
+    unique = jnp.minimum(inputs["unique_tokens"], tokens)  # U_D = min(U, D): the unique tokens actually seen (Muennighoff et al.)
     data_repetitions = jnp.maximum(tokens / unique - 1.0, 0.0)
     effective_tokens = effective(unique, data_repetitions, theta["data_repetition_decay"])
     unique_params = jnp.minimum(params, optimal_params_for_tokens(theta, unique))

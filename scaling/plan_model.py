@@ -343,12 +343,15 @@ def setting_of(fits: Sequence[Fit], budget_flops: float, *, precisions=None, par
 
 
 def _alternatives(setting: Setting, chosen: Point, candidates: Sequence[Precision]) -> tuple[Alternative, ...]:
+    """The table of precisions: the plan's, the best P of the law (when formats restrict the plan)
+    and the candidates, each at its own best (N, D) under the setting, sorted by bits."""
     theta = setting.precision_theta
     if theta is None:
         return ()
     best_bits = optimal_bits(theta)
     best_ratio = float(_capacity_grid(theta, np.array(best_bits))) / best_bits
-    unique = {c.name: c for c in (chosen.precision, *candidates)}.values()
+    best_any = best_point(_replace(setting, formats=None)).precision if setting.formats else chosen.precision
+    unique = {c.name: c for c in (chosen.precision, best_any, *candidates)}.values()
     rows = []
     for point in sorted(optimum_at(setting, list(unique)), key=lambda p: (p.precision.bits, p.precision.quantized is False)):
         ratio = point.capacity / point.precision.bits

@@ -136,14 +136,15 @@ def plot_model_plan(plan, curves, path: str | Path) -> Path:
         best = int(np.argmin(loss))
         axis.scatter(params[best], loss[best], color=color, s=14, zorder=3)
     axis.scatter([plan.params], [plan.loss], marker="*", s=160, color="tab:red", zorder=4, label=f"plan: N = {plan.params:.3g}, D = {plan.tokens:.3g}")
-    axis.set_xscale("log")
-    axis.set_xlabel("parameters N")
-    axis.set_ylabel("predicted loss")
     low = min(float(np.min(loss)) for _, loss in curves.values())
-    axis.set_ylim(low - 0.02, low + 0.4)
     repetition = "" if plan.unique_tokens is None else f", {plan.unique_tokens:.3g} unique tokens"
+    axis.set(xscale="log", xlabel="parameters N", ylabel="predicted loss", ylim=(low - 0.02, low + 0.4))
     axis.set_title(f"{plan.budget_flops:.3g} FLOPs iso-FLOP curves ({plan.fit}{repetition})", fontsize=9)
     axis.legend(fontsize=7)
+    return _save_and_close(plt, figure, path)
+
+
+def _save_and_close(plt, figure, path) -> Path:
     try:
         return save_figure(figure, path)
     finally:

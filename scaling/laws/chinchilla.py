@@ -38,14 +38,10 @@ def split_constant(theta, capacity=1.0):
 def optimal_split(theta, params_times_tokens, capacity=1.0):
     """(N_opt, D_opt) minimising A / (c N)^alpha + B / D^beta at fixed N D (LAWS.md §1):
     N_opt = G (N D)^(beta/(alpha+beta)), D_opt = N D / N_opt. Scalars or arrays (broadcast);
-    the one definition of the split, used by every law and the planner."""
+    the one definition of the split, used by every law and the planner. For C = 6 N D FLOPs
+    (16-bit training), N D = C / 6."""
     params = split_constant(theta, capacity) * params_times_tokens ** (theta["beta"] / (theta["alpha"] + theta["beta"]))
     return params, params_times_tokens / params
-
-
-def compute_optimal(theta, flops):
-    """(N_opt, D_opt) for C = 6 N D FLOPs (LAWS.md §1): N_opt = G (C/6)^(beta/(alpha+beta))."""
-    return optimal_split(theta, flops / 6.0)
 
 
 def optimal_params_for_tokens(theta, tokens, capacity=1.0):

@@ -474,6 +474,11 @@ def plan_model(
     if unique_tokens is not None:
         epochs = point.tokens / unique_tokens
         decided_by["epochs"] = "tokens / unique tokens"
+        decay = model.theta["data_repetition_decay"]
+        if epochs - 1 > decay:
+            notes.append(Note("repetition-saturated", f"{epochs:.3g} epochs repeat the data more than R*_D = {decay:.3g} times: further "
+                              "epochs are worth almost nothing and the loss is flat in N (LAWS.md §2); more unique data is the lever",
+                              "warning", {"epochs": epochs, "data_repetition_decay": decay}))
     quantization = None
     if quantize_to is not None:
         ptq_fit = by_law.get("precision_ptq")

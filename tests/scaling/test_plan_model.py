@@ -158,6 +158,9 @@ def test_data_constrained_plan_matches_a_brute_force_search(fits, unique):
     assert plan.decided_by["epochs"] == "tokens / unique tokens" and "LAWS.md §2" in plan.decided_by["params"]
     if unique == 2e10:
         assert plan.epochs > 5
+    assert "repetition-saturated" not in [n.code for n in plan.notes]  # below R*_D = 15.39 repetitions
+    saturated = plan_model(flops, [fits["data-constrained"]], unique_tokens=1e9)
+    assert saturated.epochs > 1 + DC["rd"] and "repetition-saturated" in [n.code for n in saturated.notes]
 
 
 def test_unique_tokens_need_the_data_constrained_law(fits):

@@ -34,7 +34,8 @@ from scaling.fit import Fit
 from scaling.laws import chinchilla, data_constrained, precision
 from scaling.problem import unflatten
 
-PRECISION_LAWS = ("precision_ptq", "precision")
+PTQ_LAWS = ("precision_ptq_unified", "precision_ptq")  # the unified form (fitted C_x) first
+PRECISION_LAWS = (*PTQ_LAWS, "precision")
 BASE_LAWS = ("chinchilla", "data_constrained", "finetune_degradation", "specialized_general", *PRECISION_LAWS)
 FORMAT_BITS = {"int2": 2, "int3": 3, "int4": 4, "int6": 6, "int8": 8, "fp4": 4, "fp6": 6, "fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 UNQUANTIZED_FORMATS = ("bf16", "fp16", "fp32")  # the baseline: factor 1 (LAWS.md §4)
@@ -384,24 +385,27 @@ def _replace(setting: Setting, **changes) -> Setting:
 def quantization_cost(ptq_fit: Fit, params: float, tokens: float, trained: Precision, bits_post: float, loss: float) -> tuple[Quantization, list[Note]]:
     """Post-training quantization to `bits_post` of the model trained at `trained` (LAWS.md §4):
     delta_PTQ with N_eff = N f(P_train), D_crit in closed form, the quantized loss = the plan's
-    loss + delta_PTQ (so never below it). Without the unified form's C_x the figure for a model
-    trained below BF16 is the BF16-form upper bound; a model trained at or below `bits_post` loses
-    nothing."""
+    loss + delta_PTQ (so never below it). With a precision_ptq_unified fit delta_PTQ is scaled by
+    its fitted prod_x (1 - exp(-C_x (P_x - P_post))); without the C_x the figure for a model trained
+    below BF16 is the BF16-form upper bound; a model trained at or below `bits_post` loses nothing."""
     if not (math.isfinite(bits_post) and bits_post > 0):
         raise CurascaleError(f"bits_post_training must be a positive number of bits, got {bits_post!r}")
     theta = _theta(ptq_fit)
     effective = params * capacity(theta, trained)
     notes = []
+    bits = trained.bits if trained.quantized else precision.NO_QUANTIZATION_BITS
+    share = float(precision.trained_precision_factor(theta, {f"bits_{part}": bits for part in precision.PARTS} | {"bits_post_training": bits_post})) \
+        if "c_weights" in theta else 1.0
     if trained.quantized and trained.bits <= bits_post:
-        degradation, bound = 0.0, False
+        share, bound = 0.0, False
         notes.append(Note("ptq-no-op", f"the model trains at {trained.name}, at or below the {bits_post:g}-bit target: post-training quantization costs nothing", "info"))
     else:
-        degradation = float(precision.ptq_degradation_at(theta, effective, tokens, bits_post))
-        bound = trained.quantized
+        bound = trained.quantized and "c_weights" not in theta
         if bound:
             notes.append(Note("ptq-upper-bound", f"the PTQ cost of a model trained at {trained.name} is the BF16-form upper bound: "
-                              "the unified form's C_x were not published (LAWS.md §4)", "info", {"degradation": degradation}))
-    critical = float(precision.critical_tokens(theta, effective, bits_post))
+                              "the unified form's C_x were not published; fit precision_ptq_unified on runs trained low then quantized (LAWS.md §4)", "info"))
+    degradation = share * float(precision.ptq_degradation_at(theta, effective, tokens, bits_post))
+    critical = float(precision.critical_tokens(theta, effective, bits_post, share)) if share > 0 else math.inf
     result = Quantization(float(bits_post), trained.name, degradation, loss, loss + degradation, critical, tokens > critical, bound,
                           f"{ptq_fit.source} (LAWS.md §4)")
     if result.past_critical and degradation > 0:
@@ -481,9 +485,9 @@ def plan_model(
                               "warning", {"epochs": epochs, "data_repetition_decay": decay}))
     quantization = None
     if quantize_to is not None:
-        ptq_fit = by_law.get("precision_ptq")
+        ptq_fit = next((by_law[name] for name in PTQ_LAWS if name in by_law), None)
         if ptq_fit is None:
-            raise CurascaleError("quantize_to needs a precision_ptq fit (e.g. reference/precision)")
+            raise CurascaleError("quantize_to needs a precision_ptq or precision_ptq_unified fit (e.g. reference/precision)")
         quantization, found = quantization_cost(ptq_fit, point.params, point.tokens, point.precision, float(quantize_to), point.loss)
         notes += found
         decided_by["quantization"] = quantization.law

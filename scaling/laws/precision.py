@@ -17,9 +17,11 @@ Readings we adopt (LAWS.md §4 asks that they be labelled as ours):
 - Table 2's `b` is the PTQ term's exponent bias, as each n_x is its factor's; only the product
   C_T e^b (0.0598 e^1.1277 = 0.1847) is identifiable, so it is ONE parameter, `ptq_scale`.
 - The unified form multiplies delta_PTQ by prod_x (1 - exp(-C_x (P_x - P_post))) for a model
-  trained at P_x; the C_x were not published, so this law leaves that product out: for a model
-  trained in BF16 (N_eff = N) it is the paper's form, for a model trained at low precision it is
-  an upper bound (the product is at most 1). A model trained at or below P_post loses nothing.
+  trained at P_x (law `precision_ptq_unified`, which fits the C_x from runs trained at low
+  precision then quantized; the product is floored at 0). The C_x were not published, so
+  `precision_ptq` leaves the product out: for a model trained in BF16 (N_eff = N) it is the
+  paper's form, for a model trained at low precision an upper bound (the product is at most 1).
+  A model trained at or below P_post loses nothing.
 - alpha is tied to beta; missing activation / KV-cache precisions default to the weight
   precision; a part that is not quantized (BF16 and wider) has factor 1 (`NO_QUANTIZATION_BITS`);
   a run without post-training quantization has no delta_PTQ.
@@ -139,13 +141,30 @@ def quantized_loss(theta, inputs):
     return training_loss(theta, inputs) + ptq_degradation(theta, inputs)
 
 
-def critical_tokens(theta, effective_parameters, bits_post_training):
+def trained_precision_factor(theta, inputs):
+    """prod_x max(0, 1 - exp(-C_x (P_x - P_post))): the unified form's share of delta_PTQ left for
+    a model trained at P_x (1 for parts not quantized, 0 when trained at P_post; LAWS.md §4)."""
+    factor = 1.0
+    for part in PARTS:
+        gap = inputs[f"bits_{part}"] - inputs["bits_post_training"]
+        factor = factor * jnp.maximum(1.0 - jnp.exp(-theta[f"c_{part}"] * gap), 0.0)
+    return factor
+
+
+def unified_quantized_loss(theta, inputs):
+    """The unified form (law `precision_ptq_unified`): trained at P_x, then quantized to P_post."""
+    degradation = ptq_degradation_at(theta, effective_params(theta, inputs), inputs["tokens"], inputs["bits_post_training"])
+    return training_loss(theta, inputs) + degradation * trained_precision_factor(theta, inputs)
+
+
+def critical_tokens(theta, effective_parameters, bits_post_training, share=1.0):
     """D_crit: the pretraining tokens minimising B D^-beta + delta_PTQ at fixed N and P_post,
     past which more data raises the quantized loss (LAWS.md §4, closed form):
-    (beta B N^gamma_N / (gamma_D C_T e^b exp(-P_post / gamma_post)))^(1 / (gamma_D + beta))."""
+    (beta B N^gamma_N / (gamma_D C_T e^b exp(-P_post / gamma_post)))^(1 / (gamma_D + beta)).
+    share: the unified form's `trained_precision_factor` (delta_PTQ is scaled by it; 0: infinite)."""
     beta, gamma_d = theta["beta"], theta["ptq_data_exponent"]
     numerator = beta * theta["B"] * effective_parameters ** theta["ptq_param_exponent"]
-    denominator = gamma_d * theta["ptq_scale"] * jnp.exp(-bits_post_training / theta["gamma_post_training"])
+    denominator = gamma_d * share * theta["ptq_scale"] * jnp.exp(-bits_post_training / theta["gamma_post_training"])
     return (numerator / denominator) ** (1.0 / (gamma_d + beta))
 
 
@@ -177,38 +196,30 @@ PTQ_PARAMS = (
     Param("ptq_param_exponent", (0.2, 0.5), LOG, "gamma_N: decay of the degradation with parameters"),
     Param("gamma_post_training", (0.4, 1.0), LOG, "bits scale of post-training precision"),
 )
+UNIFIED_PARAMS = tuple(
+    Param(f"c_{part}", (0.3, 1.0, 3.0), LOG, f"C_{symbol}: how fast training {part.replace('_', '-')} above P_post shrinks delta_PTQ (unified form, unpublished)")
+    for part, symbol in zip(PARTS, ("w", "a", "kv"))
+)
 TRAINING_INPUTS = ("params", "tokens", "bits_weights", "bits_activations", "bits_kv_cache")
 DEFAULTS = {"bits_activations": "bits_weights", "bits_kv_cache": "bits_weights", "bits_post_training": NO_QUANTIZATION_BITS}
 TRAINING_NAMES = tuple(p.name for p in TRAINING_PARAMS if p.name != "alpha")
 
+
+
+def _precision_law(name, version, params, predict, description, *, post_training=True, fixed=(), section="LAWS.md §4") -> Law:
+    """The precision laws share inputs, defaults, the tie alpha = beta, compute and domain."""
+    return Law(
+        name=name, version=version, section=section, inputs=TRAINING_INPUTS + (("bits_post_training",) if post_training else ()), target="loss",
+        params=params, predict=predict, tied={"alpha": "beta"}, fixed={k: PUBLISHED[k] for k in fixed}, defaults=DEFAULTS,
+        compute=training_compute, domain=check_inputs_domain, description=description,
+    )
+
+
 LAWS = (
-    Law(
-        name="precision",
-        version="2",
-        section="LAWS.md §4",
-        inputs=TRAINING_INPUTS,
-        target="loss",
-        params=TRAINING_PARAMS,
-        predict=training_loss,
-        tied={"alpha": "beta"},
-        defaults=DEFAULTS,
-        compute=training_compute,
-        domain=check_inputs_domain,
-        description="loss of a model trained at given weight/activation/KV precisions",
-    ),
-    Law(
-        name="precision_ptq",
-        version="2",
-        section="LAWS.md §4",
-        inputs=TRAINING_INPUTS + ("bits_post_training",),
-        target="loss",
-        params=TRAINING_PARAMS + PTQ_PARAMS,
-        predict=quantized_loss,
-        tied={"alpha": "beta"},
-        fixed={k: PUBLISHED[k] for k in TRAINING_NAMES},
-        defaults=DEFAULTS,
-        compute=training_compute,
-        domain=check_inputs_domain,
-        description="loss after post-training quantization (training part fixed to the published fit by default)",
-    ),
+    _precision_law("precision", "2", TRAINING_PARAMS, training_loss, "loss of a model trained at given weight/activation/KV precisions", post_training=False),
+    _precision_law("precision_ptq", "2", TRAINING_PARAMS + PTQ_PARAMS, quantized_loss,
+                   "loss after post-training quantization (training part fixed to the published fit by default)", fixed=TRAINING_NAMES),
+    _precision_law("precision_ptq_unified", "1", TRAINING_PARAMS + PTQ_PARAMS + UNIFIED_PARAMS, unified_quantized_loss,
+                   "loss of a model trained at P_x then quantized to P_post: fits the unpublished C_x (published parts fixed by default)",
+                   fixed=TRAINING_NAMES + tuple(p.name for p in PTQ_PARAMS), section="LAWS.md §4 (unified form)"),
 )

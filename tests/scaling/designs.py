@@ -45,6 +45,16 @@ def _precision_ptq():
     return design, dict(PUBLISHED)
 
 
+UNIFIED_CONFIGS = [(w, 16, 16) for w in (4, 6, 8)] + [(16, a, 16) for a in (4, 6, 8)] + [(16, 16, kv) for kv in (4, 6, 8)]
+
+
+def _precision_ptq_unified():
+    """Trained at low precision, then quantized: the C_x of the unified form (unpublished; ours)."""
+    sizes = grid_design(params=[30e6, 110e6], tokens=[3e9, 13e9, 52e9], bits_post_training=[2.5, 3, 3.5])
+    bits = pd.DataFrame(UNIFIED_CONFIGS, columns=["bits_weights", "bits_activations", "bits_kv_cache"])
+    return sizes.merge(bits, how="cross"), {**PUBLISHED, "c_weights": 0.6, "c_activations": 0.9, "c_kv_cache": 0.5}
+
+
 def _overtraining():
     design = grid_design(params=[1e7, 8e7, 1.5e8, 4e8, 1.4e9], multiplier=[5, 10, 20, 40, 80, 160, 320])
     design["tokens"] = design["params"] * design["multiplier"]
@@ -78,6 +88,7 @@ DESIGNS = {
     "data_filtering_effective_data": lambda: (_filtering()[0], {**_filtering()[1], "sample_scale": 0.022}),
     "precision": _precision,
     "precision_ptq": _precision_ptq,
+    "precision_ptq_unified": _precision_ptq_unified,
     "overtraining": _overtraining,
     "finetune_degradation": _finetune,
     "specialized_domain": _specialized_domain,

@@ -208,3 +208,23 @@ def test_finetuning_inflection_is_reported_and_warned(fits):
     over = plan_model(1e24, [fits["chinchilla-epoch"], finetune], params=1e9)  # 1.7e14 tokens on 1B parameters
     assert over.overtraining["past_onset"] and over.overtraining["cost"] > 0
     assert "past-finetune-onset" in [n.code for n in over.notes]
+
+
+def test_fitted_unified_form_replaces_the_upper_bound(fits):
+    """With a precision_ptq_unified fit (C_x known) the PTQ cost of a 7-bit-trained model is the
+    bound times prod_x (1 - exp(-C_x (7 - 4))), no longer flagged as a bound."""
+    from scaling.fit import Fit
+
+    c = {"c_weights": 0.6, "c_activations": 0.9, "c_kv_cache": 0.5}
+    unified = Fit(law="precision_ptq_unified", law_version="1", params={**fits["precision"].params, **c}, objective=None, n_points=0, starts=0,
+                  starts_at_best=0, converged=True, data_hash="", target="loss", inputs=[], source="test/unified")
+    bound = plan_model(1e22, [fits["precision"]], quantize_to=4).quantization
+    plan = plan_model(1e22, [unified], quantize_to=4)
+    share = np.prod([1 - np.exp(-value * (plan.bits - 4)) for value in c.values()])
+    assert plan.bits == pytest.approx(7.0, abs=0.01) and not plan.quantization.bound
+    assert plan.quantization.degradation == pytest.approx(bound.degradation * share, rel=1e-9)
+    assert plan.quantization.degradation < bound.degradation and plan.quantization.loss_quantized >= plan.loss
+    assert "ptq-upper-bound" not in [n.code for n in plan.notes]
+    effective = plan.params * f(plan.bits)
+    critical = (ALPHA * B * effective**GAMMA_N / (GAMMA_D * share * PTQ_SCALE * math.exp(-4 / GAMMA_POST))) ** (1 / (GAMMA_D + ALPHA))
+    assert plan.quantization.critical_tokens == pytest.approx(critical, rel=1e-9)

@@ -319,11 +319,16 @@ def _fits_by_law(fits: Sequence[Fit]) -> dict[str, Fit]:
     return by_law
 
 
+def _first(by_law: Mapping[str, Fit], names: Sequence[str]) -> Fit | None:
+    """The fit of the first law in `names` that is given."""
+    return next((by_law[name] for name in names if name in by_law), None)
+
+
 def loss_model(by_law: Mapping[str, Fit], unique_tokens: float | None) -> LossModel:
     """The plan's loss law: the data-constrained fit when unique tokens are given, else the first
     Chinchilla-form fit (chinchilla, data_constrained, ...), else the precision fit itself."""
     names = ("data_constrained",) if unique_tokens is not None else BASE_LAWS
-    fit = next((by_law[name] for name in names if name in by_law), None)
+    fit = _first(by_law, names)
     if fit is None:
         if unique_tokens is not None:
             raise CurascaleError("unique_tokens needs a data_constrained fit (e.g. reference/data-constrained, LAWS.md §2)")
@@ -337,7 +342,7 @@ def setting_of(fits: Sequence[Fit], budget_flops: float, *, precisions=None, par
     for name, value in (("budget_flops", budget_flops), ("params", params), ("unique_tokens", unique_tokens)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise CurascaleError(f"{name} must be positive and finite, got {value!r}")
-    precision_fit = next((by_law[name] for name in PRECISION_LAWS if name in by_law), None)
+    precision_fit = _first(by_law, PRECISION_LAWS)
     formats = parse_precisions(precisions) if isinstance(precisions, str) else (tuple(precisions) if precisions else None)
     return Setting(loss_model(by_law, unique_tokens), None if precision_fit is None else _theta(precision_fit), float(budget_flops),
                    formats, params, unique_tokens)
@@ -434,6 +439,35 @@ def _extrapolation_notes(fit: Fit, params: float, tokens: float) -> list[Note]:
     return notes
 
 
+def _decided_by(setting: Setting, precision_fit: Fit | None) -> dict[str, str]:
+    """For each number of the plan, the fit and LAWS.md section that decided it."""
+    model = setting.model
+    split = "the data-constrained optimum (LAWS.md §2, numeric)" if setting.unique_tokens is not None else f"the compute-optimal split ({model.section})"
+    factor = f", f from {precision_fit.source} (LAWS.md §4)" if precision_fit else ""
+    decided_by = {
+        "params": "given" if setting.params is not None else f"{model.fit.source}: {split} of N_eff = N f(P){factor}",
+        "tokens": "the budget: C = (6/16) N D P" + (f" ({model.fit.source} split)" if setting.params is None else ""),
+        "loss": f"{model.fit.source} ({model.section})",
+    }
+    if precision_fit is None:
+        decided_by["precision"] = "no precision fit: BF16 (not quantized), C = 6 N D"
+    else:
+        free = setting.params is None and setting.unique_tokens is None
+        how = "the best of the allowed formats" if setting.formats else ("argmax f(P)/P" if free else "the least loss over P")
+        decided_by["precision"] = f"{precision_fit.source} (LAWS.md §4): {how}"
+    return decided_by
+
+
+def _precision_notes(setting: Setting, precision_fit: Fit, point: Point) -> list[Note]:
+    """Extrapolation far from the precision fit's data; floating-point formats on integer constants."""
+    notes = _extrapolation_notes(precision_fit, point.params, point.tokens)
+    fp = [c.name for c in (setting.formats or ()) if c.name.startswith("fp") and c.quantized]
+    if fp and "floating-point" not in precision_fit.provenance:
+        notes.append(Note("integer-constants", f"{', '.join(fp)} evaluated with the integer-type constants of {precision_fit.source}; "
+                          "floating-point weight constants are in reference/precision-fp", "info"))
+    return notes
+
+
 def plan_model(
     budget_flops: float,
     fits: Sequence[Fit],
@@ -452,28 +486,15 @@ def plan_model(
     Raises CurascaleError for missing fits, precisions outside the law's domain, bad values."""
     by_law = _fits_by_law(fits)
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
-    model, precision_fit = setting.model, next((by_law[name] for name in PRECISION_LAWS if name in by_law), None)
+    model, precision_fit = setting.model, _first(by_law, PRECISION_LAWS)
     free = best_point(_replace(setting, formats=None, params=None, unique_tokens=None))
     constraints, point = _constraints(setting, free)
     notes: list[Note] = []
     default_candidates = () if precision_fit is None else parse_precisions(DEFAULT_ALTERNATIVES)
     alternatives = _alternatives(setting, point, setting.formats or default_candidates)
-    split = "the data-constrained optimum (LAWS.md §2, numeric)" if unique_tokens is not None else f"the compute-optimal split ({model.section})"
-    decided_by = {
-        "params": "given" if params is not None else f"{model.fit.source}: {split} of N_eff = N f(P)" + (f", f from {precision_fit.source} (LAWS.md §4)" if precision_fit else ""),
-        "tokens": "the budget: C = (6/16) N D P" + (f" ({model.fit.source} split)" if params is None else ""),
-        "loss": f"{model.fit.source} ({model.section})",
-    }
-    if precision_fit is None:
-        decided_by["precision"] = "no precision fit: BF16 (not quantized), C = 6 N D"
-    else:
-        how = "the best of the allowed formats" if setting.formats else ("argmax f(P)/P" if params is None and unique_tokens is None else "the least loss over P")
-        decided_by["precision"] = f"{precision_fit.source} (LAWS.md §4): {how}"
-        notes += _extrapolation_notes(precision_fit, point.params, point.tokens)
-        fp = [c.name for c in (setting.formats or ()) if c.name.startswith("fp") and c.quantized]
-        if fp and "floating-point" not in precision_fit.provenance:
-            notes.append(Note("integer-constants", f"{', '.join(fp)} evaluated with the integer-type constants of {precision_fit.source}; "
-                              "floating-point weight constants are in reference/precision-fp", "info"))
+    decided_by = _decided_by(setting, precision_fit)
+    if precision_fit is not None:
+        notes += _precision_notes(setting, precision_fit, point)
     epochs = None
     if unique_tokens is not None:
         epochs = point.tokens / unique_tokens
@@ -485,7 +506,7 @@ def plan_model(
                               "warning", {"epochs": epochs, "data_repetition_decay": decay}))
     quantization = None
     if quantize_to is not None:
-        ptq_fit = next((by_law[name] for name in PTQ_LAWS if name in by_law), None)
+        ptq_fit = _first(by_law, PTQ_LAWS)
         if ptq_fit is None:
             raise CurascaleError("quantize_to needs a precision_ptq or precision_ptq_unified fit (e.g. reference/precision)")
         quantization, found = quantization_cost(ptq_fit, point.params, point.tokens, point.precision, float(quantize_to), point.loss)

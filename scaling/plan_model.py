@@ -443,10 +443,10 @@ def _decided_by(setting: Setting, precision_fit: Fit | None) -> dict[str, str]:
     """For each number of the plan, the fit and LAWS.md section that decided it."""
     model = setting.model
     split = "the data-constrained optimum (LAWS.md §2, numeric)" if setting.unique_tokens is not None else f"the compute-optimal split ({model.section})"
-    factor = f", f from {precision_fit.source} (LAWS.md §4)" if precision_fit else ""
+    factor = f" of N_eff = N f(P), f from {precision_fit.source} (LAWS.md §4)" if precision_fit else ""
     decided_by = {
-        "params": "given" if setting.params is not None else f"{model.fit.source}: {split} of N_eff = N f(P){factor}",
-        "tokens": "the budget: C = (6/16) N D P" + (f" ({model.fit.source} split)" if setting.params is None else ""),
+        "params": "given" if setting.params is not None else f"{model.fit.source}: {split}{factor}",
+        "tokens": ("the budget: C = (6/16) N D P" if precision_fit else "the budget: C = 6 N D") + (f" ({model.fit.source} split)" if setting.params is None else ""),
         "loss": f"{model.fit.source} ({model.section})",
     }
     if precision_fit is None:

@@ -228,3 +228,33 @@ def test_fitted_unified_form_replaces_the_upper_bound(fits):
     effective = plan.params * f(plan.bits)
     critical = (ALPHA * B * effective**GAMMA_N / (GAMMA_D * share * PTQ_SCALE * math.exp(-4 / GAMMA_POST))) ** (1 / (GAMMA_D + ALPHA))
     assert plan.quantization.critical_tokens == pytest.approx(critical, rel=1e-9)
+
+
+def test_specialized_fraction_in_the_plan(fits):
+    """LAWS.md §6 (our form), restated in numpy: the domain fraction of least domain loss whose
+    general loss stays within 1% of the f = 0 model, at the plan's N and D."""
+    from scaling.fit import Fit
+
+    dom = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetition_decay": 15.0, "overfit_scale": 0.02, "overfit_exponent": 1.5}
+    gen = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.33}
+
+    def fit_of(law, params):
+        return Fit(law=law, law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+                   data_hash="", target="loss", inputs=[], source=f"test/{law}")
+
+    plan = plan_model(1e21, [fits["chinchilla-epoch"], fit_of("specialized_domain", dom), fit_of("specialized_general", gen)], domain_tokens=1e9)
+    assert plan.fit == "reference/chinchilla-epoch"
+    n, d = plan.params, plan.tokens
+    share = np.arange(1, 50001) * 1e-5
+    repetitions = share * d / 1e9
+    effective = np.where(repetitions >= 1, 1e9 + 1e9 * 15 * (1 - np.exp(-(np.maximum(repetitions, 1) - 1) / 15)), share * d)
+    domain_loss = 1.5 + 300 / n**0.34 + 800 / effective**0.3 + 0.02 * (repetitions / 15) ** 1.5
+    general = 1.7 + 400 / n**0.34 + 1500 / ((1 - share) * d) ** 0.33
+    baseline = 1.7 + 400 / n**0.34 + 1500 / d**0.33
+    allowed = general <= baseline * 1.01
+    best = share[allowed][np.argmin(domain_loss[allowed])]
+    s = plan.specialized
+    assert s["domain_fraction"] == pytest.approx(best, abs=1e-3)
+    assert s["repetitions"] == pytest.approx(s["domain_fraction"] * d / 1e9)
+    assert 0 < s["general_loss_cost"] <= 0.01 * baseline + 1e-12
+    assert "domain_fraction" in plan.decided_by

@@ -2,7 +2,7 @@
 
     fit(law, frame, bootstrap=1000, holdout_largest=3) -> Fit
 
-LAWS.md §7: the objective is the sum of Huber losses of log prediction - log observation; all
+docs/laws.md §7: the objective is the sum of Huber losses of log prediction - log observation; all
 starts of the law's grid are minimised together (scaling.solver); uncertainty is a nonparametric
 bootstrap over runs (each draw refitted from the best distinct minima of the full fit);
 trust is the relative error on the K largest-compute runs of a fit that did not see them.
@@ -94,7 +94,10 @@ class Fit:
     def predict(self, frame, params: Mapping[str, float] | None = None) -> np.ndarray:
         """The law's prediction of the target at each row of `frame` (a DataFrame or dict of columns)."""
         theta = unflatten(self.law_spec, params or self.params, self.groups)
-        return np.asarray(self.law_spec.predict(theta, self._inputs(frame)), dtype=float)
+        inputs = self._inputs(frame)
+        if self.law_spec.domain is not None:
+            self.law_spec.domain(theta, inputs)
+        return np.asarray(self.law_spec.predict(theta, inputs), dtype=float)
 
     def predict_interval(self, frame, level: float | None = None) -> np.ndarray | None:
         """[rows, 2] percentile interval over the bootstrap draws, or None without draws."""

@@ -123,3 +123,31 @@ def plot_sweep(rows, fit_name: str, path: str | Path) -> Path:
         return save_figure(figure, path)
     finally:
         plt.close(figure)
+
+
+def plot_model_plan(plan, curves, path: str | Path) -> Path:
+    """A language-model plan: predicted loss against N along the budget's iso-FLOP curve
+    (D = C / ((6/16) N P)), one curve per alternative training precision with its optimum marked,
+    and the chosen (N, loss) as a star. `curves`: {precision: (N [k], loss [k])} from
+    `scaling.plan_model.iso_flop_curves`."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for (name, (params, loss)), color in zip(curves.items(), plt.cm.viridis(np.linspace(0, 0.9, len(curves)))):
+        chosen = name == plan.precision
+        axis.plot(params, loss, color=color, lw=2.2 if chosen else 1, label=name + (" (plan)" if chosen else ""))
+        best = int(np.argmin(loss))
+        axis.scatter(params[best], loss[best], color=color, s=14, zorder=3)
+    axis.scatter([plan.params], [plan.loss], marker="*", s=160, color="tab:red", zorder=4, label=f"plan: N = {plan.params:.3g}, D = {plan.tokens:.3g}")
+    low = min(float(np.min(loss)) for _, loss in curves.values())
+    repetition = "" if plan.unique_tokens is None else f", {plan.unique_tokens:.3g} unique tokens"
+    axis.set(xscale="log", xlabel="parameters N", ylabel="predicted loss", ylim=(low - 0.02, low + 0.4))
+    axis.set_title(f"{plan.budget_flops:.3g} FLOPs iso-FLOP curves ({plan.fit}{repetition})", fontsize=9)
+    axis.legend(fontsize=7)
+    return _save_and_close(plt, figure, path)
+
+
+def _save_and_close(plt, figure, path) -> Path:
+    try:
+        return save_figure(figure, path)
+    finally:
+        plt.close(figure)

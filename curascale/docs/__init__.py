@@ -11,7 +11,7 @@ from importlib import resources
 from curascale.errors import CurascaleError
 
 _SECTION = re.compile(r"^## §(\d+) ", re.MULTILINE)
-_CITATION = re.compile(r"(?:docs/laws|LAWS)\.md §(\d+)")  # LAWS.md: the older citation, until every law cites docs/laws.md
+_CITATION = re.compile(r"docs/laws\.md §(\d+)")
 
 
 def laws_text() -> str:

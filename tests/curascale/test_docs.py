@@ -38,8 +38,7 @@ def test_sections_are_numbered_one_to_seven():
 
 
 def test_code_cites_docs_laws_md_for_these_laws():
-    # precision.py is being edited elsewhere; every other law cites the shipped page
-    stale = [law.name for law in all_laws().values() if not law.section.startswith("docs/laws.md §") and not law.name.startswith("precision")]
+    stale = [law.name for law in all_laws().values() if not law.section.startswith("docs/laws.md §")]
     assert stale == []
 
 

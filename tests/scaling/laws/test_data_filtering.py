@@ -1,4 +1,4 @@
-"""scaling.laws.data_filtering against a plain loop over epochs written from LAWS.md §3 (the
+"""scaling.laws.data_filtering against a plain loop over epochs written from docs/laws.md §3 (the
 authors' reference implementation's semantics), for single buckets and unions."""
 
 import jax.numpy as jnp

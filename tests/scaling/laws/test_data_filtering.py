@@ -56,3 +56,63 @@ def test_too_many_epochs_is_refused():
 
     with pytest.raises(UserError, match="fewer than"):
         epoch_axis(10_000)
+
+
+def loop_weighted_utility(n, size, utilities, half_lives, weights, a, d):
+    """LAWS.md §3 utility form for a union of pool size `size` with bucket shares w_i: half-life
+    tau_i / w_i, epoch utility sum_i w_i b_i 0.5^(k w_i / tau_i) (the paper's mean for w = 1/m)."""
+    def b(k):
+        return sum(w * u * 0.5 ** (k * w / t) for u, t, w in zip(utilities, half_lives, weights))
+    y = (a * min(size, n) / 1e5) ** b(0) + d
+    for k in range(1, int(n // size) + 1):
+        y *= (min(size * (k + 1), n) / (size * k)) ** b(k)
+    return y
+
+
+def loop_weighted_effective_data(n, size, utilities, half_lives, weights, a, d):
+    """The effective-data form with shares: delta_i(k) = w_i 0.5^(k w_i / tau_i), epoch utility
+    sum b_i delta_i / sum delta_i, effective samples of epoch k weighted by sum_i delta_i."""
+    effective, previous, y = 0.0, None, None
+    for k in range(int(n // size) + 1):
+        deltas = [w * 0.5 ** (k * w / t) for t, w in zip(half_lives, weights)]
+        b = sum(u * dk for u, dk in zip(utilities, deltas)) / sum(deltas)
+        effective += a * (min(size * (k + 1), n) - size * k) / 1e5 * sum(deltas)
+        y = effective**b if k == 0 else y * (effective / previous) ** b
+        previous = effective
+    return y + d
+
+
+@pytest.mark.parametrize("weights", [[0.7, 0.3, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25]])
+@pytest.mark.parametrize("n", [7e6, 40e6, 128e6, 700e6])
+def test_weighted_unions_match_the_epoch_loop(weights, n):
+    size = 1.7 * S  # any pool size: the union functions take it as given
+    w = np.asarray(weights)
+    args = (np.asarray(n), np.asarray(size), np.asarray(UTILITIES), np.asarray(HALF_LIVES), w)
+    epoch = epoch_axis(n / size, xp=np)
+    utility = float(np.exp(union_log_error_utility(epoch, *args, 0.025, 0.1, xp=np)))
+    assert utility == pytest.approx(loop_weighted_utility(n, size, UTILITIES, HALF_LIVES, weights, 0.025, 0.1), rel=1e-12)
+    effective = float(union_error_effective_data(epoch, *args, 0.022, 0.1, xp=np))
+    assert effective == pytest.approx(loop_weighted_effective_data(n, size, UTILITIES, HALF_LIVES, weights, 0.022, 0.1), rel=1e-12)
+
+
+BUCKET_ROWS = {  # bucket index, samples seen, unique samples: a partial first epoch to 21 epochs
+    "bucket": [0, 1, 2, 3, 0, 2, 1, 3],
+    "samples_seen": [5e6, 12.8e6, 32e6, 64e6, 128e6, 270e6, 200e6, 25.6e6],
+    "unique_samples": [12.8e6, 12.8e6, 12.8e6, 12.8e6, 12.8e6, 12.8e6, 25.6e6, 6.4e6],
+}
+
+
+@pytest.mark.parametrize("name, scale, loop, log", [
+    ("data_filtering_utility", 0.025, loop_weighted_utility, False),
+    ("data_filtering_utility", 0.025, loop_weighted_utility, True),
+    ("data_filtering_effective_data", 0.022, loop_weighted_effective_data, False),
+])
+def test_the_laws_predict_each_bucket_with_its_own_parameters(name, scale, loop, log):
+    from known import law_prediction
+
+    theta = {"utility": np.array(UTILITIES), "utility_half_life": np.array(HALF_LIVES), "sample_scale": scale, "irreducible_error": 0.1}
+    columns = {k: v for k, v in BUCKET_ROWS.items() if k != "bucket"}
+    got = law_prediction(name, theta, columns, group=BUCKET_ROWS["bucket"], log=log)
+    expected = [loop(n, size, [UTILITIES[g]], [HALF_LIVES[g]], [1.0], scale, 0.1)
+                for g, n, size in zip(BUCKET_ROWS["bucket"], BUCKET_ROWS["samples_seen"], BUCKET_ROWS["unique_samples"])]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from known import law_prediction, loop_weighted_effective_data, loop_weighted_utility
 from scaling.laws.data_filtering import epoch_axis, union_error_effective_data, union_log_error_utility
 
 UTILITIES = [-0.16, -0.125, -0.10, -0.085]
@@ -58,30 +59,6 @@ def test_too_many_epochs_is_refused():
         epoch_axis(10_000)
 
 
-def loop_weighted_utility(n, size, utilities, half_lives, weights, a, d):
-    """LAWS.md §3 utility form for a union of pool size `size` with bucket shares w_i: half-life
-    tau_i / w_i, epoch utility sum_i w_i b_i 0.5^(k w_i / tau_i) (the paper's mean for w = 1/m)."""
-    def b(k):
-        return sum(w * u * 0.5 ** (k * w / t) for u, t, w in zip(utilities, half_lives, weights))
-    y = (a * min(size, n) / 1e5) ** b(0) + d
-    for k in range(1, int(n // size) + 1):
-        y *= (min(size * (k + 1), n) / (size * k)) ** b(k)
-    return y
-
-
-def loop_weighted_effective_data(n, size, utilities, half_lives, weights, a, d):
-    """The effective-data form with shares: delta_i(k) = w_i 0.5^(k w_i / tau_i), epoch utility
-    sum b_i delta_i / sum delta_i, effective samples of epoch k weighted by sum_i delta_i."""
-    effective, previous, y = 0.0, None, None
-    for k in range(int(n // size) + 1):
-        deltas = [w * 0.5 ** (k * w / t) for t, w in zip(half_lives, weights)]
-        b = sum(u * dk for u, dk in zip(utilities, deltas)) / sum(deltas)
-        effective += a * (min(size * (k + 1), n) - size * k) / 1e5 * sum(deltas)
-        y = effective**b if k == 0 else y * (effective / previous) ** b
-        previous = effective
-    return y + d
-
-
 @pytest.mark.parametrize("weights", [[0.7, 0.3, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25]])
 @pytest.mark.parametrize("n", [7e6, 40e6, 128e6, 700e6])
 def test_weighted_unions_match_the_epoch_loop(weights, n):
@@ -108,8 +85,6 @@ BUCKET_ROWS = {  # bucket index, samples seen, unique samples: a partial first e
     ("data_filtering_effective_data", 0.022, loop_weighted_effective_data, False),
 ])
 def test_the_laws_predict_each_bucket_with_its_own_parameters(name, scale, loop, log):
-    from known import law_prediction
-
     theta = {"utility": np.array(UTILITIES), "utility_half_life": np.array(HALF_LIVES), "sample_scale": scale, "irreducible_error": 0.1}
     columns = {k: v for k, v in BUCKET_ROWS.items() if k != "bucket"}
     got = law_prediction(name, theta, columns, group=BUCKET_ROWS["bucket"], log=log)

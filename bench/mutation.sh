@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Mutation testing with mutmut 3 (the `test` extra): small deliberate bugs are put into the code,
+# one at a time, and the tests that exercise the mutated function are run; a mutant the tests
+# do not notice "survives". Not part of CI: it is slow.
+#
+#   bench/mutation.sh                 every target below
+#   bench/mutation.sh laws plan       only those targets
+#   MUTATION_JOBS=2 PY=/path/to/python bench/mutation.sh pool
+#
+# Each target is a set of files to mutate and the tests allowed to kill their mutants (mutmut
+# runs, for each mutant, only the selected tests that call the mutated function). Each target
+# runs in its own copy of the checkout under $MUTATION_WORK (default: a temporary folder), so the
+# checkout is never modified. Prints killed / survived / no tests / timeout per target, then the
+# surviving mutants (see one with `cd $MUTATION_WORK/TARGET && mutmut show NAME`).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY="${PY:-$ROOT/.venv/bin/python}"
+MUTMUT="$(dirname "$PY")/mutmut"
+JOBS="${MUTATION_JOBS:-1}"
+WORK="${MUTATION_WORK:-$(mktemp -d -t curascale-mutation.XXXXXX)}"
+SHARED="$(cd "$ROOT/.." && pwd)/shared"
+
+# target | files to mutate (globs, space-separated) | tests (pytest arguments, space-separated);
+# MUTATION_TARGETS replaces the whole table (e.g. to measure an older test suite).
+TARGETS="${MUTATION_TARGETS:-
+laws|scaling/laws/chinchilla.py scaling/laws/data_constrained.py scaling/laws/data_filtering.py scaling/laws/overtraining.py scaling/laws/specialized.py|tests/scaling/laws
+plan|scaling/plan.py|tests/scaling/test_plan.py tests/scaling/test_plan_numerics.py
+fit|scaling/fit.py|tests/scaling/test_fit_intervals.py
+pool|curation/pool.py|tests/curation/test_pool.py
+manifest|curation/manifest.py|tests/curation/test_manifest.py
+scaling|scaling/problem.py scaling/solver.py scaling/frames.py scaling/units.py scaling/handoff.py scaling/reference.py|tests/scaling/test_fit_intervals.py tests/scaling/test_handoff.py tests/scaling/test_reference.py
+runs_db|runs_db/*.py|tests/runs_db
+curation|curation/steps/*.py curation/engines/local.py curation/pipeline.py curation/webdataset.py|tests/curation/steps/test_basic.py tests/curation/steps/test_bucketize.py tests/curation/steps/test_clip_score.py tests/curation/engines/test_local.py tests/curation/test_webdataset.py
+}"
+
+toml_list() {  # words -> a TOML array of strings
+    local out="" word
+    for word in $1; do out="$out\"$word\", "; done
+    echo "[${out%, }]"
+}
+
+run_target() {
+    local name="$1" files="$2" tests="$3" dir="$WORK/$1"
+    rm -rf "$dir" && mkdir -p "$dir"
+    # the checkout's files (tracked and untracked, not ignored) and the shared data beside it
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$dir"
+    ln -sfn "$SHARED" "$dir/shared"  # mutmut runs the tests in $dir/mutants: tests/paths.py finds ../shared
+    cat >> "$dir/pyproject.toml" <<EOF
+
+[tool.mutmut]
+source_paths = ["curascale", "scaling", "curation", "runs_db", "fits"]
+only_mutate = $(toml_list "$files")
+pytest_add_cli_args_test_selection = $(toml_list "$tests")
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]
+process_isolation = "forkserver"
+use_git_change_detection = false
+timeout_multiplier = 5.0
+EOF
+    echo "== $name: mutating $files; tests: $tests"
+    (cd "$dir" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" > mutmut.log 2>&1) || { echo "$name: mutmut failed, see $dir/mutmut.log"; tail -20 "$dir/mutmut.log"; return 1; }
+    (cd "$dir" && env -u PYTHONPATH "$MUTMUT" export-cicd-stats > /dev/null && env -u PYTHONPATH "$MUTMUT" results > survivors.txt 2>&1 || true)
+    "$PY" - "$name" "$dir/mutants/mutmut-cicd-stats.json" "$dir/survivors.txt" <<'EOF'
+import json, sys
+name, stats_path, survivors_path = sys.argv[1:]
+stats = json.load(open(stats_path))
+tested = stats["total"] - stats.get("skipped", 0) - stats.get("no_tests", 0)
+print(f"{name}: total {stats['total']}, killed {stats['killed']}, survived {stats['survived']}, no tests {stats.get('no_tests', 0)}, "
+      f"timeout {stats.get('timeout', 0)}, suspicious {stats.get('suspicious', 0)}; survival {stats['survived'] / max(tested, 1):.1%} of tested")
+survivors = [line.strip() for line in open(survivors_path) if line.strip()]
+for line in survivors:
+    print(f"  {line}")
+EOF
+}
+
+selected=("$@")
+status=0
+while IFS='|' read -r name files tests; do
+    [ -z "$name" ] && continue
+    if [ "${#selected[@]}" -gt 0 ] && [[ ! " ${selected[*]} " =~ " $name " ]]; then continue; fi
+    run_target "$name" "$files" "$tests" || status=1
+done <<< "$TARGETS"
+echo "work folder: $WORK"
+exit $status

@@ -19,6 +19,9 @@ MUTMUT="$(dirname "$PY")/mutmut"
 JOBS="${MUTATION_JOBS:-1}"
 WORK="${MUTATION_WORK:-$(mktemp -d -t curascale-mutation.XXXXXX)}"
 SHARED="$(cd "$ROOT/.." && pwd)/shared"
+# compiled XLA programs are reused across mutants (a mutant that changes a traced function
+# changes its program, so it is compiled anew)
+export JAX_COMPILATION_CACHE_DIR="$WORK/jax-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 
 # target | files to mutate (globs, space-separated) | tests (pytest arguments, space-separated);
 # MUTATION_TARGETS replaces the whole table (e.g. to measure an older test suite).
@@ -52,7 +55,10 @@ source_paths = ["curascale", "scaling", "curation", "runs_db", "fits"]
 only_mutate = $(toml_list "$files")
 pytest_add_cli_args_test_selection = $(toml_list "$tests")
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]
+# a fresh import per mutant (no warm-up): functions called at import time (the laws' parameter
+# specs) see their mutants, and no JAX state is shared through fork
 process_isolation = "forkserver"
+forkserver_warmup = "none"
 use_git_change_detection = false
 timeout_multiplier = 5.0
 EOF

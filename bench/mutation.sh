@@ -23,18 +23,25 @@ SHARED="$(cd "$ROOT/.." && pwd)/shared"
 # changes its program, so it is compiled anew)
 export JAX_COMPILATION_CACHE_DIR="$WORK/jax-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 
-# target | files to mutate (globs, space-separated) | tests (pytest arguments, space-separated);
-# MUTATION_TARGETS replaces the whole table (e.g. to measure an older test suite).
+# target | files to mutate (globs) | tests (pytest arguments) | optional: only the mutants of these
+# functions (module.function, or module.Class.method); fields space-separated. MUTATION_TARGETS replaces the whole
+# table (e.g. to measure an older test suite).
 TARGETS="${MUTATION_TARGETS:-
 laws|scaling/laws/chinchilla.py scaling/laws/data_constrained.py scaling/laws/data_filtering.py scaling/laws/overtraining.py scaling/laws/specialized.py|tests/scaling/laws
-plan|scaling/plan.py|tests/scaling/test_plan.py tests/scaling/test_plan_numerics.py
-fit|scaling/fit.py|tests/scaling/test_fit_intervals.py
+plan|scaling/plan.py|tests/scaling/test_plan.py tests/scaling/test_plan_numerics.py|scaling.plan.candidate_unions scaling.plan.effective_buckets scaling.plan._errors scaling.plan.with_mixture scaling.plan.plan_data scaling.plan.sweep_data scaling.plan.compute_optimal scaling.plan.plan_specialized
+fit|scaling/fit.py|tests/scaling/test_fit_intervals.py|scaling.fit.percentile_intervals scaling.fit.held_out_error scaling.fit.bootstrap_draws scaling.fit.Fit.predict_interval
 pool|curation/pool.py|tests/curation/test_pool.py
 manifest|curation/manifest.py|tests/curation/test_manifest.py
 scaling|scaling/problem.py scaling/solver.py scaling/frames.py scaling/units.py scaling/handoff.py scaling/reference.py|tests/scaling/test_fit_intervals.py tests/scaling/test_handoff.py tests/scaling/test_reference.py
 runs_db|runs_db/*.py|tests/runs_db
 curation|curation/steps/*.py curation/engines/local.py curation/pipeline.py curation/webdataset.py|tests/curation/steps/test_basic.py tests/curation/steps/test_bucketize.py tests/curation/steps/test_clip_score.py tests/curation/engines/test_local.py tests/curation/test_webdataset.py
 }"
+
+mutant_glob() {  # scaling.fit.percentile_intervals -> scaling.fit.x_percentile_intervals__mutmut_*; Class.method -> xǁClassǁmethod
+    local module="${1%.*}" function="${1##*.}" class
+    class="${module##*.}"
+    if [[ "$class" =~ ^[A-Z] ]]; then echo "${module%.*}.xǁ${class}ǁ${function}__mutmut_*"; else echo "${module}.x_${function}__mutmut_*"; fi
+}
 
 toml_list() {  # words -> a TOML array of strings
     local out="" word
@@ -43,7 +50,7 @@ toml_list() {  # words -> a TOML array of strings
 }
 
 run_target() {
-    local name="$1" files="$2" tests="$3" dir="$WORK/$1"
+    local name="$1" files="$2" tests="$3" functions="$4" dir="$WORK/$1" names=()
     rm -rf "$dir" && mkdir -p "$dir"
     # the checkout's files (tracked and untracked, not ignored) and the shared data beside it
     (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$dir"
@@ -63,27 +70,35 @@ use_git_change_detection = false
 timeout_multiplier = 5.0
 EOF
     echo "== $name: mutating $files; tests: $tests"
-    (cd "$dir" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" > mutmut.log 2>&1) || { echo "$name: mutmut failed, see $dir/mutmut.log"; tail -20 "$dir/mutmut.log"; return 1; }
-    (cd "$dir" && env -u PYTHONPATH "$MUTMUT" export-cicd-stats > /dev/null && env -u PYTHONPATH "$MUTMUT" results > survivors.txt 2>&1 || true)
-    "$PY" - "$name" "$dir/mutants/mutmut-cicd-stats.json" "$dir/survivors.txt" <<'EOF'
-import json, sys
-name, stats_path, survivors_path = sys.argv[1:]
-stats = json.load(open(stats_path))
-tested = stats["total"] - stats.get("skipped", 0) - stats.get("no_tests", 0)
-print(f"{name}: total {stats['total']}, killed {stats['killed']}, survived {stats['survived']}, no tests {stats.get('no_tests', 0)}, "
-      f"timeout {stats.get('timeout', 0)}, suspicious {stats.get('suspicious', 0)}; survival {stats['survived'] / max(tested, 1):.1%} of tested")
-survivors = [line.strip() for line in open(survivors_path) if line.strip()]
-for line in survivors:
-    print(f"  {line}")
+    for f in $functions; do names+=("$(mutant_glob "$f")"); done
+    (cd "$dir" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" "${names[@]}" > mutmut.log 2>&1) || { echo "$name: mutmut failed, see $dir/mutmut.log"; tail -20 "$dir/mutmut.log"; return 1; }
+    (cd "$dir" && env -u PYTHONPATH "$MUTMUT" results --all true > results.txt 2>&1) || true
+    "$PY" - "$name" "$dir/results.txt" "${names[@]}" <<'EOF'
+import collections, fnmatch, sys
+name, results_path, *patterns = sys.argv[1:]
+status = {}
+for line in open(results_path):
+    if ": " in line:
+        key, value = line.strip().rsplit(": ", 1)
+        if not patterns or any(fnmatch.fnmatch(key, p) for p in patterns):
+            status[key] = value
+counts = collections.Counter(status.values())
+tested = sum(v for k, v in counts.items() if k not in ("no tests", "skipped", "not checked"))
+others = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k not in ("killed", "survived"))
+print(f"{name}: {len(status)} mutants, killed {counts['killed']}, survived {counts['survived']}"
+      + (f", {others}" if others else "") + f"; survival {counts['survived'] / max(tested, 1):.1%} of tested")
+for key, value in sorted(status.items()):
+    if value != "killed":
+        print(f"  {value}: {key}")
 EOF
 }
 
 selected=("$@")
 status=0
-while IFS='|' read -r name files tests; do
+while IFS='|' read -r name files tests functions; do
     [ -z "$name" ] && continue
     if [ "${#selected[@]}" -gt 0 ] && [[ ! " ${selected[*]} " =~ " $name " ]]; then continue; fi
-    run_target "$name" "$files" "$tests" || status=1
+    run_target "$name" "$files" "$tests" "$functions" || status=1
 done <<< "$TARGETS"
 echo "work folder: $WORK"
 exit $status

@@ -67,7 +67,10 @@ pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]
 process_isolation = "forkserver"
 forkserver_warmup = "none"
 use_git_change_detection = false
-timeout_multiplier = 5.0
+# a mutant's time limit is wall-clock, (the tests' time in the clean run + 30 s) * 2 * 2: the
+# constant covers importing JAX on a loaded machine, the factor an infinite loop's margin
+timeout_constant = 30.0
+timeout_multiplier = 2.0
 EOF
     echo "== $name: mutating $files; tests: $tests"
     for f in $functions; do names+=("$(mutant_glob "$f")"); done

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from curation.engines.local import LocalEngine
-from curation.pool import Pool
+from curation.pool import Pool, pair_to_uid
 from curation.steps.bucketize import Bucketize
 from curation.steps.clip_score import ClipScore
 
@@ -26,3 +26,60 @@ def test_buckets_are_disjoint_slices_by_percentile(demo_pool, tmp_path):
     sidecar = json.loads((tmp_path / "buckets" / "top10to20p" / "manifest.json").read_text())
     assert sidecar["bucket"] == "top10to20p" and sidecar["samples"] == len(subsets["top10to20p"])
     assert report.outputs["top0to10p"]["samples"] == len(subsets["top0to10p"])
+
+
+def ranked_pool(root, rows=1003, shards=3, missing=10, seed=4):
+    """Distinct scores in random order across shards, `missing` of them NaN (a missing score)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    scores = rng.permutation(rows).astype(float) / rows + 0.1
+    scores[rng.choice(rows, missing, replace=False)] = np.nan
+    uids = [f"{i:032x}" for i in rng.permutation(10 * rows)[:rows]]
+    root.mkdir(parents=True)
+    bounds = np.linspace(0, rows, shards + 1).astype(int)
+    for s, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        pq.write_table(pa.table({"uid": uids[lo:hi], "url": [f"u{i}" for i in range(lo, hi)], "text": [f"t{i}" for i in range(lo, hi)],
+                                 "clip_l14_similarity_score": scores[lo:hi]}), root / f"{s:05d}.parquet")
+    return uids, scores
+
+
+def test_bucket_edges_are_exact_ranks(tmp_path):
+    """A bucket (lo, hi) of a pool of R rows holds the samples ranked (int(R lo/100), int(R hi/100)]
+    by descending score (rank 0 included for lo = 0), missing scores in none: the fraction filter's
+    rule, restated on ranks. R = 1003 makes int() truncate (1003 * 33 / 100 = 330.99 -> 330)."""
+    uids, scores = ranked_pool(tmp_path / "pool")
+    edges = (0, 7, 20, 33, 50)
+    step = Bucketize(by="clip_l14_similarity_score", edges=edges)
+    LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [step], tmp_path / "out")
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")  # rank -> row; NaN last
+    rank_of = np.empty(len(scores), dtype=int)
+    rank_of[order] = np.arange(len(scores))
+    ranks = [int(1003 * e / 100) for e in edges]
+    assert ranks == [0, 70, 200, 330, 501]
+    for (lo, hi), name in zip(zip(ranks, ranks[1:]), step.buckets):
+        first = 0 if lo == 0 else lo + 1
+        expected = sorted(uids[i] for i in range(len(uids)) if first <= rank_of[i] <= hi and not np.isnan(scores[i]))
+        got = sorted(pair_to_uid(p) for p in np.load(tmp_path / "out" / name / "subset.npy"))
+        assert got == expected, name
+    assert np.load(tmp_path / "out" / "top0to7p" / "subset.npy").size == 71
+
+
+def test_manifest_repetition_weights_and_default(tmp_path):
+    """One manifest for two labelled ranges: rows of a weighted label carry its weight, others 1."""
+    import pyarrow.parquet as pq
+
+    uids, scores = ranked_pool(tmp_path / "pool")
+    step = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 30), names=("best", "next"), weights={"best": 2.5}, split=False)
+    report = LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [step], tmp_path / "out")
+    table = pq.read_table(tmp_path / "out" / "manifest.parquet").to_pandas()
+    assert set(table["bucket"]) == {"best", "next"}
+    np.testing.assert_array_equal(table["repetition_weight"].to_numpy(), np.where(table["bucket"] == "best", 2.5, 1.0))
+    assert (table["bucket"] == "best").sum() == int(1003 * 0.1) + 1 and (table["bucket"] == "next").sum() == int(1003 * 0.3) - int(1003 * 0.1)
+    assert report.outputs[""]["samples"] == len(table)
+    by_uid = dict(zip(uids, scores))
+    np.testing.assert_array_equal(table["clip_l14_similarity_score"].to_numpy(), [by_uid[u] for u in table["uid"]])
+    no_weights = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 30), split=False)
+    LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [no_weights], tmp_path / "plain")
+    assert set(pq.read_table(tmp_path / "plain" / "manifest.parquet").column("repetition_weight").to_pylist()) == {1.0}

@@ -197,12 +197,13 @@ class Registry:
 
     def duplicates(self) -> pd.DataFrame:
         """Runs stored more than once: groups of runs with the same observation (every run column
-        but run_id, plus every eval; config and source file aside), oldest first in each group.
+        but run_id, plus every eval; config and source file aside), groups in order of their
+        smallest run id, oldest run first within a group.
         Columns: group (1, 2, ...), run_id, family, source_file, ingested_at."""
         table = self.query(
-            f"WITH o AS ({OBSERVATION_SQL}), twice AS (SELECT observation FROM o GROUP BY observation HAVING count(*) > 1) "
-            "SELECT dense_rank() OVER (ORDER BY observation) AS grp, o.run_id, r.family, o.source_file, r.ingested_at "
-            "FROM o JOIN twice USING (observation) JOIN runs r USING (run_id) ORDER BY observation, r.ingested_at, o.run_id"
+            f"WITH o AS ({OBSERVATION_SQL}), twice AS (SELECT observation, min(run_id) AS first FROM o GROUP BY observation HAVING count(*) > 1) "
+            "SELECT dense_rank() OVER (ORDER BY t.first) AS grp, o.run_id, r.family, o.source_file, r.ingested_at "
+            "FROM o JOIN twice t USING (observation) JOIN runs r USING (run_id) ORDER BY t.first, r.ingested_at, o.run_id"
         )
         return table.rename(columns={"grp": "group"})
 

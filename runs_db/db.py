@@ -10,7 +10,6 @@ import contextlib
 import os
 import re
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
@@ -28,8 +27,9 @@ def default_path() -> str:
 
 
 def migrations() -> list[tuple[int, str]]:
-    """(version, sql) in order: schema.sql is version 1, migrations/NNNN_*.sql the later ones."""
-    package = resources.files("runs_db")
+    """(version, sql) in order: schema.sql is version 1, migrations/NNNN_*.sql the later ones;
+    found beside this file, whatever folders the working directory holds."""
+    package = Path(__file__).resolve().parent
     steps = [(1, (package / "schema.sql").read_text())]
     for entry in sorted(package.joinpath("migrations").iterdir(), key=lambda p: p.name):
         match = re.match(r"(\d+)_.*\.sql$", entry.name)

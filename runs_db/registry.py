@@ -84,6 +84,12 @@ class Registry:
         notify = on_stage or (lambda stage: None)
         records = read_runs(file, mapping, constants)
         notify("validated")
+        return self.store(records, file, replace=replace, on_stage=notify)
+
+    def store(self, records: Sequence[RunRecord], file: str | Path, *, replace: bool = False, on_stage: Callable[[str], None] | None = None) -> IngestReport:
+        """Write validated records (`runs_db.ingest.read_runs`) of `file` in one transaction, with
+        the rules of `ingest`."""
+        notify = on_stage or (lambda stage: None)
         with self.db.transaction() as con:
             ids = pd.DataFrame({"run_id": [r.run["run_id"] for r in records]})
             con.register("incoming_ids", ids)

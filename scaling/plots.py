@@ -18,11 +18,13 @@ def _pyplot():
 
 
 def save_figure(figure, path: str | Path) -> Path:
-    """Write atomically: a reader never sees half a PNG."""
+    """Write through `curascale.io` (atomic for a regular file; a symlink, device or FIFO is
+    written through); the format comes from `path`'s suffix (PNG when it has none)."""
+    from curascale.io import atomic_path
+
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(temporary, dpi=120, bbox_inches="tight")
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format=path.suffix.lstrip(".").lower() or "png", dpi=120, bbox_inches="tight")
     return path
 
 

@@ -78,7 +78,8 @@ def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
         axis.set_title(law.name if group is None else f"{law.name}: {group}", fontsize=9)
         if series is not None:
             axis.legend(fontsize=7)
-    figure.suptitle(f"{law.name} ({law.section}), objective {fit.objective:.6g}", fontsize=9)
+    quality = "published constants" if fit.objective is None else f"objective {fit.objective:.6g}"
+    figure.suptitle(f"{law.name} ({law.section}), {quality}", fontsize=9)
     try:
         return save_figure(figure, path)
     finally:

@@ -190,16 +190,16 @@ class Registry:
 
     def delete(self, where: str, *, dry_run: bool = False) -> Deletion:
         """Delete the runs matching `where` and their evals, in one transaction; `dry_run` only
-        counts them."""
+        counts them (read-only: a missing registry is an error, never created)."""
         matching = self._matching(where)
+        count = f"SELECT count(*) AS runs, (SELECT count(*) FROM evals WHERE run_id IN (SELECT run_id FROM {matching} AS m)) AS evals FROM {matching} AS r"
+        counted = self.query(count)
+        if dry_run:
+            return Deletion(runs=int(counted.runs[0]), evals=int(counted.evals[0]), done=False)
         with self.db.transaction() as con:
-            ids = [run_id for (run_id,) in con.execute(f"SELECT run_id FROM {matching} AS r").fetchall()]
-            con.register("matching_ids", pd.DataFrame({"run_id": ids}, dtype=object))
-            evals = con.execute("SELECT count(*) FROM evals WHERE run_id IN (SELECT run_id FROM matching_ids)").fetchall()[0][0]
-            con.unregister("matching_ids")
-            if not dry_run:
-                self._delete_ids(con, ids)
-        return Deletion(runs=len(ids), evals=int(evals), done=not dry_run)
+            runs, evals = con.execute(count).fetchall()[0]
+            self._delete_ids(con, [run_id for (run_id,) in con.execute(f"SELECT run_id FROM {matching} AS r").fetchall()])
+        return Deletion(runs=int(runs), evals=int(evals), done=True)
 
     def duplicates(self) -> pd.DataFrame:
         """Runs stored more than once: groups of runs with the same observation (every run column

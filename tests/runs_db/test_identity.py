@@ -71,3 +71,9 @@ def test_duplicates_listed_and_deleted_with_a_count(tmp_path):
     assert registry.runs().run_id.tolist() == ["x1", "x3", "y1"]
     assert registry.query("SELECT count(*) AS n FROM evals").n[0] == 6
     assert registry.duplicates().empty
+
+
+def test_delete_from_a_missing_registry_creates_nothing(tmp_path):
+    result = cli("runs", "delete", "--where", "true", "--yes", "--db", "none.duckdb", cwd=tmp_path)
+    assert result.returncode == 2 and "no registry at none.duckdb" in result.stderr
+    assert not (tmp_path / "none.duckdb").exists()

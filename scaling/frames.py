@@ -34,10 +34,16 @@ def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapp
         frame = frame.iloc[np.argsort([row_of[run_id] for run_id in frame["run_id"]], kind="stable")].reset_index(drop=True)
         source = str(csv)
     else:
+        from runs_db.ingest import apply_mapping
+
         registry = connect(db)
-        frame = registry.frame(wanted, target=law.target, where=where, split=split, task=task)
-        frame = frame.rename(columns={source: target for target, source in mapping.items()})
+        unknown = sorted(set(mapping.values()) - set(RUN_COLUMNS))
+        if unknown:
+            raise UserError(f"--map names no run column {unknown[0]!r} (run columns: {', '.join(RUN_COLUMNS)})")
+        selected = list(dict.fromkeys([c for c in wanted if c not in mapping] + list(mapping.values())))
+        frame = registry.frame(selected, target=law.target, where=where, split=split, task=task)
         source = f"{registry.path}" + (f" where {where}" if where else "")
+        frame = apply_mapping(frame, source, mapping, {})
     if frame.empty:
         raise UserError(f"no runs in {source} have '{law.target}'")
     return frame, source

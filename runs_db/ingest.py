@@ -60,8 +60,10 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 continue
             try:
                 record = json.loads(text, object_pairs_hook=_unique_keys)
+            except json.JSONDecodeError as error:
+                raise IngestError(str(path), f"line {number}, character {error.colno}: not valid JSON ({error.msg.removesuffix(' at')})") from None
             except ValueError as error:
-                raise IngestError(str(path), f"line {number}: not a JSON object ({str(error).splitlines()[0]})") from None
+                raise IngestError(str(path), f"line {number}: not a JSON object ({error})") from None
             if not isinstance(record, dict):
                 raise IngestError(str(path), f"line {number}: not a JSON object (one object per line)")
             records.append(record)

@@ -55,7 +55,7 @@ def test_rows_rejected_at_validation(tmp_path, name, text, row, column, message)
         ("duphdr.csv", "run_id,params,params,tokens,loss\nd1,1e8,9e9,2e9,3\n", "the header names column 'params' twice"),
         ("dupkey.jsonl", '{"params":1e8,"params":9e9,"loss":3}\n', "line 1: not a JSON object \\(the key 'params' appears twice"),
         # case 1.46: the broken line is named
-        ("broken.jsonl", '{"run_id":"j1","params":1e8,"loss":3.0}\n{"run_id":"j2","params":1e8,"tok\n{"run_id":"j3","params":1e8,"loss":3.0}\n', "line 2: not a JSON object"),
+        ("broken.jsonl", '{"run_id":"j1","params":1e8,"loss":3.0}\n{"run_id":"j2","params":1e8,"tok\n{"run_id":"j3","params":1e8,"loss":3.0}\n', "line 2, character 33: not valid JSON \\(Invalid control character\\)"),
         ("array.jsonl", '{"params":1e8,"loss":3}\n\n[1, 2]\n', "line 3: not a JSON object \\(one object per line\\)"),
     ],
 )

@@ -119,7 +119,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def apply_mapping(table: pd.DataFrame, file: str, mapping: Mapping[str, str], constants: Mapping[str, Any]) -> pd.DataFrame:
     """`mapping` {target: source} reads column TARGET from file column SOURCE (one source may feed
     several targets; a mapped source no longer appears under its own name); `constants`
-    {column: value} give every row a value. A target that is also an unmapped file column is an
+    {column: value} give every row a value (a column the file has, but empty, is filled). A target
+    that is also an unmapped file column, or a constant over a file column with values, is an
     error naming both."""
     missing = sorted({source for source in mapping.values() if source not in table.columns})
     if missing:
@@ -131,8 +132,8 @@ def apply_mapping(table: pd.DataFrame, file: str, mapping: Mapping[str, str], co
         raise IngestError(file, f"two columns map to {clashes[0]!r} (the file's own and {mapping[clashes[0]]!r}): drop one or map it elsewhere")
     mapped = pd.DataFrame({**{c: table[c] for c in kept}, **{target: table[source] for target, source in mapping.items()}}, index=table.index)
     for column, value in constants.items():
-        if column in mapped.columns:
-            raise IngestError(file, f"--set {column} would overwrite the file's column {column!r}: map it elsewhere or drop --set")
+        if column in mapped.columns and not all(_is_missing(v) for v in mapped[column]):
+            raise IngestError(file, f"--set {column} would overwrite the values of the file's column {column!r}: map it elsewhere or drop --set")
         mapped[column] = value
     return mapped
 
@@ -281,11 +282,15 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
     return RunRecord(row=row, run=run, evals=evals, content_hash=digest, row_key=key)
 
 
-def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> list[RunRecord]:
-    """Read, map and validate every row of `path`; raise on the first bad row, before any write."""
+def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, *, table: pd.DataFrame | None = None) -> list[RunRecord]:
+    """Read, map and validate every row of `path`; raise on the first bad row, before any write.
+
+    `table`: rows already read (a trainer's outputs, a shipped dataset); `path` then only names
+    them in messages and in the runs' source_file."""
     file = str(path)
-    raw = read_table(path)
+    raw = read_table(path) if table is None else table.copy()
     raw.columns = [str(c) for c in raw.columns]
+    _refuse_repeated_names(file, list(raw.columns))
     table = apply_mapping(raw, file, mapping or {}, constants or {})
     metric_columns = {c: m for c in table.columns if (m := metric_of(c)) is not None}
     if not metric_columns:

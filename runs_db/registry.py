@@ -74,15 +74,17 @@ class Registry:
         constants: Mapping[str, Any] | None = None,
         replace: bool = False,
         on_stage: Callable[[str], None] | None = None,
+        table: pd.DataFrame | None = None,
     ) -> IngestReport:
-        """Validate every row of `file`, then write them in one transaction.
+        """Validate every row of `file` (or of `table`, rows already read, which `file` names),
+        then write them in one transaction.
 
         Rows identical to stored runs are skipped (re-ingesting a file is a no-op); a row whose
         run id is stored with other content is an error unless `replace`. `on_stage` is called
         with "validated", "written" and "committed" as the work proceeds.
         """
         notify = on_stage or (lambda stage: None)
-        records = read_runs(file, mapping, constants)
+        records = read_runs(file, mapping, constants, table=table)
         notify("validated")
         return self.store(records, file, replace=replace, on_stage=notify)
 

@@ -111,5 +111,7 @@ def test_a_target_the_file_already_has_is_a_conflict(tmp_path):
         read_runs(path, {"params": "N"})
     with pytest.raises(IngestError, match="--set params would overwrite"):
         read_runs(path, {}, {"params": "5"})
+    filled = read_runs(write(tmp_path, "empty.csv", "params,family,loss\n1e8,,3\n"), {}, {"family": "mine"})[0].run
+    assert filled["family"] == "mine"  # an empty column of the file is filled, not a conflict
     swapped = read_runs(path, {"params": "N", "flops": "params"})[0].run  # a swap is no conflict
     assert (swapped["params"], swapped["flops"]) == (2e8, 1e8)

@@ -56,6 +56,8 @@ def test_plots_are_written_through_curascale_io(tmp_path):
     os.symlink("real.png", tmp_path / "link.png")
     plot_fit(fit, frame, tmp_path / "link.png")
     assert (tmp_path / "link.png").is_symlink() and (tmp_path / "real.png").read_bytes()[:4] == b"\x89PNG"
-    plot_fit(fit, frame, tmp_path / "figure.svg")  # the format follows the name, not the temporary's
-    assert b"<svg" in (tmp_path / "figure.svg").read_bytes()[:500]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.svg", "link.png", "real.png"]
+    plot_fit(fit, frame, tmp_path / "figure.png")  # the format follows the name, not the temporary's
+    assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    with pytest.raises(CurascaleError, match="is a directory"):
+        plot_fit(fit, frame, tmp_path)

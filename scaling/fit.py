@@ -131,13 +131,16 @@ class Fit:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the artifact as JSON, atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
-        temporary.replace(path)
-        return path
+        """Write the artifact as JSON through `curascale.io` (atomic; "-" is standard output).
+        A non-finite number (NaN, inf) is refused, naming its field: it is not JSON."""
+        from curascale.io import write_json
+
+        record = self.to_dict()
+        bad = non_finite_field(record)
+        if bad is not None:
+            raise UserError(f"{path}: refusing to save a fit whose {bad} is not finite")
+        write_json(path, record, indent=1)
+        return Path(path)
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], *, source: str = "fit") -> "Fit":
@@ -163,7 +166,24 @@ class Fit:
             raise UserError(f"{path}: no such fit file") from None
         except json.JSONDecodeError as error:
             raise UserError(f"{path}: not JSON ({error})") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{path}: cannot read the fit ({error.strerror if isinstance(error, OSError) else error})") from None
+        bad = non_finite_field(record)
+        if bad is not None:
+            raise UserError(f"{path}: {bad} is not finite (NaN or infinity): not a usable fit")
         return cls.from_dict(record, source=str(path))
+
+
+def non_finite_field(record: Any, where: str = "") -> str | None:
+    """The dotted name of the first NaN or infinite number in a JSON-like record, else None."""
+    if isinstance(record, float) and not np.isfinite(record):
+        return where or "value"
+    items = record.items() if isinstance(record, dict) else enumerate(record) if isinstance(record, list) else ()
+    for key, value in items:
+        found = non_finite_field(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 # ---- fitting ------------------------------------------------------------------------------

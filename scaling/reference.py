@@ -7,7 +7,6 @@ that the shipped files are exactly what this module builds, so the two cannot dr
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from curascale.errors import UserError
@@ -83,7 +82,10 @@ def build_reference_fits() -> dict[str, Fit]:
 
 
 def shipped_fits_dir() -> Path:
-    return Path(str(resources.files("fits")))
+    """The shipped `fits/` package beside this one, found from this file's own location, never
+    through the import system: a `fits/` (or `scaling/`) folder in the working directory, which
+    Python may take for a namespace package, must not hide the shipped fits."""
+    return Path(__file__).resolve().parent.parent / "fits"
 
 
 def load_fit(name_or_path: str) -> Fit:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +13,40 @@ from curascale.cli import render
 from curascale.cli.options import DbOption, MapOption, comma_pairs, numbers, parse_pairs
 from curascale.errors import UserError
 
+BOOTSTRAP_STARTS = 4  # scaling.fit.fit refits every draw from this many minima of the full fit
 
+
+def bootstrap_bytes(draws: int, points: int, starts: int = BOOTSTRAP_STARTS) -> int:
+    """A lower bound of the memory a bootstrap takes: the resampling counts [draws, points] and,
+    three times over (host, gathered batch, device), the weights [starts * draws, points], float64."""
+    return 8 * draws * points * (1 + 3 * starts)
+
+
+def available_bytes() -> int:
+    """Memory this process may still take: the machine's available memory, or less under a
+    `ulimit -v` (RLIMIT_AS)."""
+    import resource
+
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+        available = min(available, limit)
+    return available
+
+
+def check_fit_options(*, bootstrap: int, seed: int, holdout_largest: int, points: int, available: int | None = None) -> None:
+    """Counts are >= 0; a bootstrap that cannot fit in memory is refused before it starts, with
+    the figures."""
+    for name, value in (("--bootstrap", bootstrap), ("--seed", seed), ("--holdout-largest", holdout_largest)):
+        if value < 0:
+            raise UserError(f"{name} must be >= 0, got {value}")
+    need = bootstrap_bytes(bootstrap, points)
+    have = available_bytes() if available is None else available
+    if bootstrap and need > have:
+        raise UserError(
+            f"--bootstrap {bootstrap} draws of {points} points need at least {need / 2**30:.3g} GiB of memory, "
+            f"{have / 2**30:.3g} GiB is available: use at most {max(have // bootstrap_bytes(1, points), 0)} draws"
+        )
 
 
 def fit_command(
@@ -43,11 +77,14 @@ def fit_command(
         raise UserError("give either --csv or --db/--where, not both")
     from scaling.frames import load_frame
 
+    check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=0)
+    fixed = numbers(comma_pairs(fix, "--fix"), "--fix", positive=False)
+    initial = [numbers(comma_pairs([s], "--start"), "--start", positive=False) for s in start] if start else None
     frame, source = load_frame(law, db=db, where=where, csv=csv, mapping=parse_pairs(map_, "--map"), split=split, task=task)
-    initial = [numbers(comma_pairs([s], "--start"), "--start") for s in start] if start else None
+    check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=len(frame))
     fitted = _run_fit(
         law, frame, source=source, as_json=as_json,
-        fixed=numbers(comma_pairs(fix, "--fix"), "--fix"), tied=comma_pairs(tie, "--tie"),
+        fixed=fixed, tied=comma_pairs(tie, "--tie"),
         free=[name for value in free or [] for name in value.split(",") if name],
         initial=initial, delta=delta, bootstrap=bootstrap, holdout_largest=holdout_largest, seed=seed,
     )

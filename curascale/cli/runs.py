@@ -1,4 +1,4 @@
-"""`curascale runs ...`: ingest, list, show and export runs of the registry."""
+"""`curascale runs ...`: ingest, list, show, export, find duplicates and delete runs of the registry."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def ingest(
     source.check()
     report = _registry(db).ingest(source.name, mapping=mapping, constants={**source.constants, **given}, replace=replace, table=source.table)
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
-    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}")
+    twins = f", {report.replaced_duplicates} duplicate stored runs replaced" if report.replaced_duplicates else ""
+    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
 
 
 @app.command("list")
@@ -80,4 +81,31 @@ def export(
 ) -> None:
     """Write every run joined with its evals (one row per eval)."""
     rows = _registry(db).export(out, format_)
-    render.echo(f"wrote {rows} rows to {out}")
+    render.echo(f"wrote {rows} rows to {'standard output' if str(out) == '-' else out}", err=str(out) == "-")
+
+
+WhereRequired = Annotated[str, typer.Option(help="SQL condition on the runs table, e.g. \"family = 'chinchilla'\" (true: every run).")]
+
+
+@app.command()
+def delete(
+    where: WhereRequired,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only count what would be deleted.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete the runs matching --where and their evals (one transaction); without --yes, count them."""
+    deletion = _registry(db).delete(where, dry_run=not yes)
+    if deletion.done:
+        render.echo(f"deleted {deletion.runs} runs and {deletion.evals} evals")
+    else:
+        render.echo(f"{deletion.runs} runs and {deletion.evals} evals match; pass --yes to delete them")
+
+
+@app.command()
+def duplicates(db: DbOption = None) -> None:
+    """Runs stored more than once (same inputs and evals under different ids), group by group."""
+    table = _registry(db).duplicates()
+    rows = [[str(row.group), row.run_id, row.family or "", row.source_file or "", str(row.ingested_at)] for row in table.itertuples()]
+    render.table(f"{table['group'].nunique() if len(table) else 0} groups of duplicate runs", ["group", "run_id", "family", "source_file", "ingested_at"], rows, left=("run_id", "family", "source_file", "ingested_at"))
+    if len(table):
+        render.echo("keep one run of each group: curascale runs delete --where \"run_id IN ('...')\" --yes")

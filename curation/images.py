@@ -21,10 +21,9 @@ from typing import Sequence
 import pyarrow as pa
 
 from curation import manifest
+from curation.out_dir import WORK
 from curation.steps.base import Batch, ImageStep
 from curation.webdataset import CARRIED_SCORES, ShardSamples, chunks
-
-WORK = ".curascale-work"
 BASE = {"uid": pa.string(), "url": pa.string(), "text": pa.string(), "shard": pa.string(), "key": pa.string()}
 
 

@@ -17,6 +17,7 @@ class PipelineSpec:
     out: Path
     steps: list
     exclusions: bool = False
+    on_duplicate: str = "keep-first"
 
 
 def load_pipeline(path: str | Path) -> PipelineSpec:
@@ -37,22 +38,29 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
             raise UserError(f"{path}: missing '{key}'")
     if not isinstance(spec["steps"], list) or not all(isinstance(entry, dict) for entry in spec["steps"]):
         raise UserError(f"{path}: 'steps' must be [[steps]] tables")
+    for key, kind in (("pool", str), ("out", str), ("exclusions", bool), ("on_duplicate", str)):
+        if key in spec and not isinstance(spec[key], kind):
+            raise UserError(f"{path}: '{key}' must be a {'string' if kind is str else 'boolean'}, got {spec[key]!r}")
     base = path.parent
     steps = [build_step(dict(entry), source=f"{path}, step {i + 1}") for i, entry in enumerate(spec["steps"])]
-    return PipelineSpec(base / str(spec["pool"]), base / str(spec["out"]), steps, bool(spec.get("exclusions", False)))
+    return PipelineSpec(base / spec["pool"], base / spec["out"], steps, spec.get("exclusions", False), spec.get("on_duplicate", "keep-first"))
 
 
-def register_buckets(db, pool_dir: str | Path, step, report) -> tuple[str, str]:
-    """Register the pool and the buckets a `Bucketize` step wrote (sizes from the run's report);
-    returns (pool name, registry path)."""
+def register_buckets(db, pool_dir: str | Path, step, report) -> tuple[str, str, list[str]]:
+    """Register the pool and the buckets a `Bucketize` step wrote (sizes: the unique samples of
+    the run's report), except the degenerate ones (`bucket-degenerate` notes of the report);
+    returns (pool name, registry path, the names registered)."""
     from runs_db.registry import connect
 
     registry = connect(db)
     pool_dir = Path(pool_dir).resolve()
     pool = next(iter(report.outputs.values()))["pool"]
+    skipped = {note.details.get("bucket") for note in report.notes if note.code == "bucket-degenerate"}
+    buckets = [(name, lo, hi) for name, lo, hi in zip(step.buckets, step.edges, step.edges[1:]) if name not in skipped]
     registry.register_pool(pool_dir.name, source=str(pool_dir), size_samples=pool["rows"], fingerprint=pool["fingerprint"])
-    registry.register_buckets(pool_dir.name, [
-        {"name": name, "score_column": step.by, "quantile_lo": lo, "quantile_hi": hi, "size_samples": report.outputs[name]["samples"]}
-        for name, lo, hi in zip(step.buckets, step.edges, step.edges[1:])
-    ])
-    return pool_dir.name, str(registry.path)
+    if buckets:
+        registry.register_buckets(pool_dir.name, [
+            {"name": name, "score_column": step.score_column, "quantile_lo": lo, "quantile_hi": hi, "size_samples": report.outputs[name]["samples"]}
+            for name, lo, hi in buckets
+        ])
+    return pool_dir.name, str(registry.path), [name for name, _, _ in buckets]

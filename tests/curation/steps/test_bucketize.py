@@ -11,7 +11,7 @@ from curation.steps.clip_score import ClipScore
 
 
 def test_buckets_are_disjoint_slices_by_percentile(demo_pool, tmp_path):
-    step = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 20, 30, 40))
+    step = Bucketize(score_column="clip_l14_similarity_score", edges=(0, 10, 20, 30, 40))
     report = LocalEngine(progress=False).run(Pool.open(demo_pool), [step], tmp_path / "buckets")
     subsets = {name: np.load(tmp_path / "buckets" / name / "subset.npy") for name in step.buckets}
     assert list(subsets) == ["top0to10p", "top10to20p", "top20to30p", "top30to40p"]

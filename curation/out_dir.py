@@ -44,6 +44,13 @@ def target(out: str | os.PathLike, name: str) -> Path:
     return path
 
 
+def stale_files(folder: Path) -> list[Path]:
+    """Files a killed writer left in `folder`: staged outputs never published (`.staged.*`) and
+    the one writer's temporary files (`.NAME.PID.tmp`). Only safe to remove under the lock."""
+    return [path for path in folder.iterdir() if path.is_file() and (path.name.startswith((STAGED_PREFIX, "." + STAGED_PREFIX))
+            or (path.name.startswith(".") and path.name.endswith(".tmp") and path.name.rsplit(".", 2)[-2].isdigit()))]
+
+
 @contextlib.contextmanager
 def claim(out: str | os.PathLike, *, pool: str | os.PathLike | None = None) -> Iterator[Path]:
     out = Path(out)
@@ -64,7 +71,7 @@ def claim(out: str | os.PathLike, *, pool: str | os.PathLike | None = None) -> I
                 raise CurascaleError(f"{out}: another curascale process is writing to this output folder; wait for it to finish or choose another folder") from None
             entry = _held[key] = [descriptor, 0]
             recover_set(key)
-            for stale in key.glob(f"{STAGED_PREFIX}*"):  # staged by a run that died before publishing
+            for stale in stale_files(key):
                 stale.unlink(missing_ok=True)
         entry[1] += 1
     try:

@@ -82,49 +82,69 @@ def test_two_runs_at_once_leave_one_complete_set(small_pool, tmp_path):
 
 
 KILLER = """
-import os, sys
+import json, os, shutil, sys
+from pathlib import Path
+from curascale import io
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.steps.clip_score import ClipScore
-stop, calls, real = int(sys.argv[3]), [0], os.replace
-def replace(source, target, *args, **kwargs):
-    calls[0] += 1
-    if calls[0] == stop:
-        os._exit(9)
-    return real(source, target, *args, **kwargs)
-os.replace = replace
-LocalEngine(progress=False, workers=1).run(Pool.open(sys.argv[1]), [ClipScore(arch="l14", threshold=float(sys.argv[4]))], sys.argv[2], exclusions=True)
-print(calls[0])
+
+pool, folder, old_threshold, new_threshold = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+NAMES = ("subset.npy", "manifest.parquet", "exclusions.parquet", "manifest.json")
+
+
+def run(out, threshold, stop=0):
+    # in a forked child (this process never starts a thread, so forking is safe): os.replace dies
+    # at call number `stop`; the exit status says whether it was killed (9) or finished (0)
+    pid = os.fork()
+    if pid == 0:
+        calls, real = [0], os.replace
+        def replace(source, target, *args, **kwargs):
+            calls[0] += 1
+            if calls[0] == stop:
+                os._exit(9)
+            return real(source, target, *args, **kwargs)
+        os.replace = replace
+        LocalEngine(progress=False, workers=1).run(Pool.open(pool), [ClipScore(arch="l14", threshold=threshold)], out, exclusions=True)
+        (folder / "calls").write_text(str(calls[0]))
+        os._exit(0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def outputs(out):
+    return {name: (out / name).read_bytes() for name in NAMES if (out / name).exists()}
+
+
+assert run(folder / "old", old_threshold) == 0
+assert run(folder / "new", new_threshold) == 0
+stages = int((folder / "calls").read_text())
+old, new = outputs(folder / "old"), outputs(folder / "new")
+report = {"stages": stages, "sets_differ": old != new and set(old) == set(new) == set(NAMES), "found": {}, "resumed": {}}
+for stop in range(1, stages + 1):
+    out = folder / f"kill{stop}"
+    shutil.copytree(folder / "old", out)
+    status = run(out, new_threshold, stop)
+    io.recover_set(out)  # what a reader (or the next run) does first
+    found = outputs(out)
+    report["found"][stop] = [status, "old" if found == old else "new" if found == new else "mixed"]
+    if stop in (1, stages // 2, stages - 1):  # a rerun resumes to the new set and clears what the kill left
+        status = run(out, new_threshold)
+        leftovers = [p.name for p in out.iterdir() if p.name.startswith(".staged.") or (p.name.startswith(".") and p.name.endswith(".tmp"))]
+        report["resumed"][stop] = [status, outputs(out) == new, leftovers]
+print(json.dumps(report))
 """
 
 
 def test_a_kill_at_every_stage_leaves_the_old_or_the_new_complete_set(small_pool, tmp_path):
-    def run(out, stop, threshold):
-        return subprocess.run([sys.executable, "-c", KILLER, str(small_pool), str(out), str(stop), str(threshold)], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-
-    old_threshold, new_threshold = 0.25, 0.3
-    assert run(tmp_path / "old", 0, old_threshold).returncode == 0
-    finished = run(tmp_path / "new", 0, new_threshold)
-    old, new = outputs(tmp_path / "old"), outputs(tmp_path / "new")
-    assert old["subset.npy"] != new["subset.npy"] and set(old) == set(new) == set(OUTPUTS)
-    stages = int(finished.stdout.strip())
-    assert stages >= 2 * 3 + 4  # per shard: result, uids, marker; then the staged outputs, the journal, the moves
-    seen = set()
-    for stop in range(1, stages + 1):
-        out = tmp_path / f"kill{stop}"
-        shutil.copytree(tmp_path / "old", out)
-        killed = run(out, stop, new_threshold)
-        assert killed.returncode == 9, killed.stderr
-        io.recover_set(out)  # what a reader (or the next run) does first
-        found = outputs(out)
-        assert found in (old, new), f"kill at replace {stop} left a mixed set"
-        seen.add("old" if found == old else "new")
-        if stop in (1, stages // 2, stages - 1):  # a rerun resumes to the new set and clears what the kill left
-            resumed = run(out, 0, new_threshold)
-            assert resumed.returncode == 0 and outputs(out) == new
-            assert not list(out.glob(".staged.*")) and not list(out.glob(".*.tmp"))
-    assert seen == {"old", "new"}
+    result = subprocess.run([sys.executable, "-c", KILLER, str(small_pool), str(tmp_path), "0.25", "0.3"], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sets_differ"]
+    assert report["stages"] >= 2 * 3 + 4  # per shard: result, uids, marker; then the staged outputs, the journal, the moves
+    assert all(status == 9 for status, _ in report["found"].values())  # killed at every stage
+    assert {verdict for _, verdict in report["found"].values()} == {"old", "new"}, report["found"]  # never "mixed"
+    assert len(report["resumed"]) == 3 and all(resumed == [0, True, []] for resumed in report["resumed"].values()), report["resumed"]
 
 
 def test_disk_full_while_publishing_is_one_line_and_keeps_the_old_set(small_pool, tmp_path, monkeypatch):

@@ -49,22 +49,11 @@ def run_tmars(shards_dir: str | Path, out_dir: str | Path, *, options: TmarsOpti
     local engine's RunReport of the keep rule (its sidecar record holds the image stage under
     "images"). The output folder is claimed (locked) for the whole run."""
     from curation.engines.local import LocalEngine
-    from curation.images import ImageStage
-    from curation.out_dir import claim
-    from curation.pool import Pool
+    from curation.images import run_with_images
     from curation.steps.score_filter import ScoreFilter
     from curation.steps.text_match import TextMatch
-    from curation.webdataset import shard_paths
 
-    out_dir = Path(out_dir)
     keep = [ScoreFilter(score_column="tmars_score", threshold=threshold, fraction=None if threshold is not None else fraction)]
     if options.text_match is not None:
         keep.insert(0, TextMatch(max_overlap=options.text_match))
-    local = LocalEngine(workers=workers, progress=progress)
-    with claim(out_dir, pool=shards_dir):
-        stage = ImageStage(shard_paths(shards_dir), image_steps(options), out_dir, batch_size=batch_size)
-        resumed = (engine or local).run_images(stage)
-        summary = stage.publish()
-        report = local.run(Pool.open(out_dir / "scores"), keep, out_dir, provenance={"images": {"source": str(shards_dir), **summary}})
-    report.resumed_shards = resumed
-    return report
+    return run_with_images(shards_dir, image_steps(options), keep, out_dir, local=LocalEngine(workers=workers, progress=progress), engine=engine, batch_size=batch_size)

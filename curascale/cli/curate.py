@@ -27,7 +27,10 @@ def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False, su
     from curation.engines.local import LocalEngine
     from curation.pool import Pool
 
-    report = LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only, on_duplicate=on_duplicate)
+    return _report(LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only, on_duplicate=on_duplicate), out)
+
+
+def _report(report, out: Path):
     for count in report.counts:
         render.line("{}: {} in, {} out", count["step"], f"{count['in']:,}", f"{count['out']:,}")
     for label, record in report.outputs.items():
@@ -135,7 +138,7 @@ def bucketize(
 
 @app.command("run")
 def run_pipeline(
-    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (clip_score, basic, bucketize).")],
+    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (any step by name: basic, clip_score, score_filter, bucketize, text_match; image steps first over WebDataset shards).")],
     workers: WorkersOption = None,
 ) -> None:
     """Run a chain of steps from a TOML file.
@@ -150,10 +153,10 @@ def run_pipeline(
     arch = "l14"
     fraction = 0.3
     """
-    from curation.pipeline import load_pipeline
+    from curation.pipeline import load_pipeline, run_pipeline
 
     spec = load_pipeline(pipeline)
-    _run(spec.pool, spec.steps, spec.out, workers, spec.exclusions, on_duplicate=spec.on_duplicate)
+    _report(run_pipeline(spec, workers=workers), spec.out)
 
 
 @app.command()

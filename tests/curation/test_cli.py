@@ -128,3 +128,19 @@ def test_old_option_names_are_hidden_aliases(tmp_path):
     tmars = run_cli("curate", "tmars", tmp_path, "--out", tmp_path / "t", "--fraction", "0.3", "--keep-fraction", "0.4")
     assert tmars.returncode == 2 and "--keep-fraction is an old name of --fraction" in tmars.stderr
     assert "--keep-fraction" not in run_cli("curate", "tmars", "--help").stdout
+
+
+def test_a_pipeline_with_image_steps_runs_them_over_the_shards_first(image_shards, tmp_path):
+    import pyarrow.parquet as pq
+
+    (tmp_path / "chain.toml").write_text(f'pool = "{image_shards}"\nout = "out"\nbatch_size = 5\n'
+                                         '[[steps]]\nstep = "decode_images"\n[[steps]]\nstep = "text_detect"\nrecognize = true\n[[steps]]\nstep = "text_match_score"\n'
+                                         '[[steps]]\nstep = "text_match"\nmax_overlap = 0.0\n')
+    curascale("curate", "run", str(tmp_path / "chain.toml"))
+    scores = pq.read_table(tmp_path / "out" / "scores").to_pandas()
+    assert len(scores) == 25  # 24 demo images and the one good sample of the damaged shard
+    kept = set(pq.read_table(tmp_path / "out" / "manifest.parquet").column("uid").to_pylist())
+    assert kept == set(scores[scores["text_match_overlap"] <= 0.0]["uid"]) and 0 < len(kept) < 25
+    (tmp_path / "wrong.toml").write_text('pool = "x"\nout = "out"\n[[steps]]\nstep = "basic"\n[[steps]]\nstep = "decode_images"\n')
+    result = run_cli("curate", "run", tmp_path / "wrong.toml")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {tmp_path / 'wrong.toml'}, step 2: image steps come before the steps over the pool's table"]

@@ -80,5 +80,5 @@ def at_least(values: np.ndarray, threshold: float) -> np.ndarray:
     """values >= threshold, compared in the dtype of `values` (DataComp's pandas comparison)."""
     import numpy as np
 
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # a threshold past float32's range becomes +-inf, as in pandas
         return values >= np.asarray(threshold, dtype=values.dtype)

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 BASE_COLUMNS = ("uid", "url", "text")
 ON_DUPLICATE = ("keep-first", "error")
 DUPLICATE = "duplicate uid"
+WORK_FORMAT = 2  # work files of format 1 (before row numbers and uid lists) are not resumed
 LISTED_DUPLICATES = 1000  # manifest.json lists this many duplicated uids (exclusions.parquet: all)
 
 
@@ -134,7 +135,7 @@ class LocalEngine:
             for step in steps:
                 step.prepare(lambda columns, step=step: self.scan(pool, columns, bar, f"prepare {step.name}"))
             chain = [step.describe() for step in steps]
-            identity = {"pool": fingerprint, "chain": chain, "exclusions": exclusions, **({"subset_only": True} if subset_only else {})}
+            identity = {"pool": fingerprint, "chain": chain, "exclusions": exclusions, "work_format": WORK_FORMAT, **({"subset_only": True} if subset_only else {})}
             key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=float).encode()).hexdigest()[:16]
             work = out_dir / WORK / key
             work.mkdir(parents=True, exist_ok=True)

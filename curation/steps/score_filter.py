@@ -77,7 +77,7 @@ class ScoreFilter(Filter):
 
     def notes(self) -> list[Note]:
         top = self._top
-        if top is None or int(self.rows * self.fraction) < top.scored:
+        if top is None or int(self.rows * self.fraction) < top.scored or top.scored == self.rows:  # (all scored: fraction 1.0 keeps all, nothing to say)
             return []
         n = int(self.rows * self.fraction)
         return [Note("fraction-capped", f"fraction {self.fraction:g} of {self.rows:,} rows puts the threshold at rank {n:,}, but only {top.scored:,} rows have a valid "

@@ -54,7 +54,7 @@ def test_fraction_with_missing_scores_matches_datacomp_row_for_row(tmp_path, fra
     expected = datacomp_uids(frame[datacomp_fraction(frame, L14, fraction)]["uid"])
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "subset.npy"), expected)
     missing = int(frame[L14].isna().sum())
-    capped = int(len(frame) * fraction) >= len(frame) - missing
+    capped = missing and int(len(frame) * fraction) >= len(frame) - missing
     assert [n.code for n in report.notes if n.code == "fraction-capped"] == (["fraction-capped"] if capped else [])
     sidecar = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert sum(e["rows"] for e in sidecar["integrity"] if e["reason"] == "null score") == missing

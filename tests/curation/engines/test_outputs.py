@@ -199,3 +199,21 @@ def test_case_4_45_nan_threshold_is_one_line(small_pool, tmp_path):
     result = curate("clip-score", small_pool, "--out", tmp_path / "out", "--threshold", "nan")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == ["error: threshold must be a number, got nan"]
     assert not (tmp_path / "out").exists()
+
+
+def test_output_names_stay_inside_the_output_folder(small_pool, tmp_path):
+    from curation.out_dir import target
+    from curation.steps.bucketize import Bucketize
+
+    out = tmp_path / "out"
+    out.mkdir()
+    assert target(out, "top0to10p") == out / "top0to10p"
+    for name in ("../escape", "/etc", "a/../../b", "."):
+        with pytest.raises(CurascaleError, match="would leave the output folder"):
+            target(out, name)
+    # a bucket folder that is a link out of the output folder is refused before anything runs
+    (tmp_path / "elsewhere").mkdir()
+    (out / "top0to50p").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(CurascaleError, match="output name 'top0to50p' would leave the output folder"):
+        LocalEngine(progress=False).run(Pool.open(small_pool), [Bucketize(edges=(0, 50))], out)
+    assert list((tmp_path / "elsewhere").iterdir()) == []

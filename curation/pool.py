@@ -83,11 +83,15 @@ class Duplicate:
 def duplicate_uids(parts: Sequence[np.ndarray]) -> list[Duplicate]:
     """Every uid that occurs more than once in `parts` (one (u8, u8) array per shard, in row
     order), ordered by its first copy. One stable argsort on the high halves; the exact two-key
-    comparison only among rows whose high halves repeat (rare for random uids)."""
+    comparison only among rows whose high halves repeat (rare for random uids). Memory: about
+    32 bytes per row of the pool (the uids and one sort)."""
     sizes = [len(part) for part in parts]
     if not sum(sizes):
         return []
     pairs = np.concatenate([np.asarray(part, dtype=UID_DTYPE) for part in parts])
+    high = np.sort(pairs["f0"])  # the common case, no repeated high half, needs only this (SIMD) sort
+    if not (high[1:] == high[:-1]).any():
+        return []
     order = np.argsort(pairs["f0"], kind="stable")
     high = pairs["f0"][order]
     repeated = high[1:] == high[:-1]

@@ -241,7 +241,8 @@ class LocalEngine:
             "repetition_weight": pa.array(repetition),
         })
         manifest.write_parquet(work / f"{shard.stem}.parquet", [kept], kept.schema, compression="none", digest=False)  # work files: fast over small
-        manifest.atomic_write(work / f"{shard.stem}.uids.npy", manifest.npy_bytes(pairs))  # every uid, in row order: duplicates are found over the pool
+        with io.open_atomic(work / f"{shard.stem}.uids.npy", "wb") as handle:  # every uid, in row order: duplicates are found over the pool
+            np.save(handle, pairs)
         if exclusions:
             rows = np.flatnonzero(~alive)
             listed = exclusion_table(table.column("uid").take(pa.array(rows)), shard.name, rows, step_of[rows].tolist(), reason_of[rows].tolist())

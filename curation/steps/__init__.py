@@ -1,24 +1,43 @@
-"""Pipeline steps, one per module; `build_step` makes one from a TOML/dict description."""
+"""Pipeline steps, one per module; `build_step` makes one from a TOML/dict description.
+
+Every step is registered under its `name`. Older spellings of a parameter are accepted:
+`by` and `column` for `score_column`, `keep_fraction` for `fraction`.
+"""
 
 from __future__ import annotations
 
 from curascale.errors import UserError
 
+ALIASES = {"by": "score_column", "column": "score_column", "keep_fraction": "fraction"}
 
-def step_types():
+
+def step_types() -> dict[str, type]:
     from curation.steps.basic import Basic
     from curation.steps.bucketize import Bucketize
+    from curation.steps.clip_rescore import ClipRescore
     from curation.steps.clip_score import ClipScore
+    from curation.steps.decode_images import DecodeImages
+    from curation.steps.mask_text import MaskText
+    from curation.steps.score_filter import ScoreFilter
+    from curation.steps.text_detect import TextDetect
+    from curation.steps.text_match import TextMatch, TextMatchScore
 
-    return {"clip_score": ClipScore, "basic": Basic, "bucketize": Bucketize}
+    kinds = (Basic, Bucketize, ClipScore, ScoreFilter, TextMatch, DecodeImages, TextDetect, TextMatchScore, MaskText, ClipRescore)
+    return {kind.__dataclass_fields__["name"].default: kind for kind in kinds}
 
 
 def build_step(entry: dict, *, source: str = "pipeline"):
     kinds = step_types()
+    entry = dict(entry)
     kind = entry.pop("step", None)
     if kind not in kinds:
         raise UserError(f"{source}: unknown step {kind!r} (known: {', '.join(kinds)})")
+    for old, new in ALIASES.items():
+        if old in entry and new not in entry and new in kinds[kind].__dataclass_fields__:
+            entry[new] = entry.pop(old)
     try:
         return kinds[kind](**entry)
     except TypeError as error:
         raise UserError(f"{source}: bad parameters for {kind} ({error})") from None
+    except UserError as error:
+        raise UserError(f"{source}: {error}") from None

@@ -18,7 +18,7 @@ def test_uid_pairs_match_datacomp_conversion():
     assert [pair_to_uid(p) for p in pairs] == uids
 
 
-@pytest.mark.parametrize("bad", ["xyz", "A" * 32, "0" * 31, None, "g" * 32])
+@pytest.mark.parametrize("bad", ["xyz", "0" * 31, None, "g" * 32, "G" * 32])
 def test_malformed_uid_names_shard_and_row(bad):
     with pytest.raises(UserError, match=r"shard-7, row 3: malformed uid"):
         uid_pairs(pa.array(["0" * 32, "1" * 32, bad], pa.string()), shard="shard-7")

@@ -3,6 +3,9 @@
 import json
 
 import numpy as np
+import pytest
+
+from curascale.errors import CurascaleError
 
 from curation.engines.local import LocalEngine
 from curation.pool import Pool, pair_to_uid
@@ -11,7 +14,7 @@ from curation.steps.clip_score import ClipScore
 
 
 def test_buckets_are_disjoint_slices_by_percentile(demo_pool, tmp_path):
-    step = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 20, 30, 40))
+    step = Bucketize(score_column="clip_l14_similarity_score", edges=(0, 10, 20, 30, 40))
     report = LocalEngine(progress=False).run(Pool.open(demo_pool), [step], tmp_path / "buckets")
     subsets = {name: np.load(tmp_path / "buckets" / name / "subset.npy") for name in step.buckets}
     assert list(subsets) == ["top0to10p", "top10to20p", "top20to30p", "top30to40p"]
@@ -83,3 +86,54 @@ def test_manifest_repetition_weights_and_default(tmp_path):
     no_weights = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 30), split=False)
     LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [no_weights], tmp_path / "plain")
     assert set(pq.read_table(tmp_path / "plain" / "manifest.parquet").column("repetition_weight").to_pylist()) == {1.0}
+
+
+def test_constant_and_mostly_null_columns_make_no_whole_pool_bucket(tmp_path):
+    import subprocess
+    import sys
+
+    from pools import write_shards
+    from runs_db import connect
+
+    column = "clip_l14_similarity_score"
+    constant = write_shards(tmp_path / "constant", [{column: [0.3] * 200}])
+    mostly_null = write_shards(tmp_path / "mostly_null", [{column: [0.3 + 0.001 * i if i < 10 else None for i in range(200)]}])
+    for pool, degenerate in ((constant, ["top0to10p", "top10to20p"]), (mostly_null, ["top0to10p", "top10to20p"])):
+        step = Bucketize(score_column=column, edges=(0, 10, 20))
+        report = LocalEngine(progress=False).run(Pool.open(pool), [step], tmp_path / f"out-{pool.name}")
+        notes = [n for n in report.notes if n.code == "bucket-degenerate"]
+        assert [n.details["bucket"] for n in notes] == degenerate
+        sidecar = json.loads((tmp_path / f"out-{pool.name}" / "top0to10p" / "manifest.json").read_text())
+        assert "bucket-degenerate" in [n["code"] for n in sidecar["notes"]]
+        db = tmp_path / f"{pool.name}.duckdb"
+        result = subprocess.run([sys.executable, "-c", "from curascale.cli.app import main; main()", "curate", "bucketize", str(pool), "--out", str(tmp_path / f"cli-{pool.name}"),
+                                 "--edges", "0,10,20", "--db", str(db)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert "bucket-degenerate" in result.stderr and "registered 0 of 2 buckets" in result.stdout
+        assert connect(db).query("SELECT count(*) AS n FROM buckets")["n"].tolist() == [0]
+    # the constant pool's top "10%" bucket would have held all 200 rows
+    assert len(np.load(tmp_path / "out-constant" / "top0to10p" / "subset.npy")) == 200
+
+
+def test_a_normal_column_has_no_degenerate_bucket(demo_pool, tmp_path):
+    step = Bucketize(score_column="clip_l14_similarity_score", edges=(0, 10, 20, 30, 40))
+    report = LocalEngine(progress=False).run(Pool.open(demo_pool), [step], tmp_path)
+    assert [n for n in report.notes if n.code == "bucket-degenerate"] == []
+
+
+@pytest.mark.parametrize("edges, message", [
+    ((0, float("nan"), 20), "edges must be a number in \\[0, 100\\], got nan"),
+    ((0, "ten"), "edges must be a number in \\[0, 100\\], got 'ten'"),
+    ((0, 120), "edges must be a number in \\[0, 100\\], got 120"),
+    ((20, 10), "edges must increase"),
+    ("0,10", "edges must be a list of percentiles"),
+])
+def test_bad_edges_are_one_line_errors(edges, message):
+    with pytest.raises(CurascaleError, match=message):
+        Bucketize(edges=edges)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "", "tab\there"])
+def test_bucket_names_that_would_leave_the_output_folder_are_refused(name):
+    with pytest.raises(CurascaleError, match="cannot be a folder name"):
+        Bucketize(edges=(0, 10), names=(name,))

@@ -142,7 +142,7 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "") or (isinstance(value, float) and math.isnan(value))
 
 
-def _number(value: Any, rule: str, file: str, row: int, column: str) -> float | None:
+def number_under_rule(value: Any, rule: str, file: str, row: int, column: str) -> float | None:
     """A value of a numeric column under its rule ("positive", "nonnegative", "unit", "step")."""
     if _is_missing(value):
         return None
@@ -252,19 +252,19 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
         elif rule.kind == "json":
             run[column] = _json_value(value, file, row, column)
         else:
-            run[column] = _number(value, rule.kind, file, row, column)
+            run[column] = number_under_rule(value, rule.kind, file, row, column)
     if not any(run.get(column) is not None for column in SIZE_COLUMNS):
         raise IngestError(file, f"needs at least one of {', '.join(SIZE_COLUMNS)} (use --map target=source)", row=row)
     run["config"] = json.dumps(config, sort_keys=True) if config else None
 
     split = _text(values.get("split"), file, row, "split") or ""
     task = _text(values.get("task"), file, row, "task") or ""
-    step_value = _number(values.get("step"), "step", file, row, "step") if "step" in values else None
+    step_value = number_under_rule(values.get("step"), "step", file, row, "step") if "step" in values else None
     step = -1 if step_value is None else int(step_value)
     evals = []
     given_by: dict[tuple, str] = {}
     for column, target in metric_columns.items():
-        value = _number(values[column], METRIC_RULES[target.metric], file, row, column)
+        value = number_under_rule(values[column], METRIC_RULES[target.metric], file, row, column)
         if value is None:
             continue
         eval_ = {"metric": target.metric, "value": value, "split": target.split or split, "task": target.task or task, "step": step}

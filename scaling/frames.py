@@ -47,3 +47,26 @@ def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapp
     if frame.empty:
         raise UserError(f"no runs in {source} have '{law.target}'")
     return frame, source
+
+
+def load_points(path: Path, law, mapping: dict[str, str]):
+    """The points to predict at, read from a file of runs (CSV, JSONL or parquet) and mapped as at
+    ingest: each of the law's input columns present is validated under the registry's rule for
+    that column (a bad value raises `IngestError` naming file, row and column) and becomes
+    float64; the law's group column stays text. Columns the law does not read are dropped."""
+    import pandas as pd
+
+    from runs_db.columns import RUN_COLUMNS
+    from runs_db.ingest import apply_mapping, number_under_rule, read_table
+
+    file = str(path)
+    table = apply_mapping(read_table(path), file, mapping, {})
+    frame = pd.DataFrame(index=range(len(table)))
+    for column in law.inputs:
+        if column in table:
+            rule = RUN_COLUMNS[column].kind if column in RUN_COLUMNS else "positive"
+            values = [number_under_rule(value, rule, file, row + 1, column) for row, value in enumerate(table[column].tolist())]
+            frame[column] = np.array([np.nan if v is None else v for v in values], dtype=float)
+    if law.group_by is not None and law.group_by in table:
+        frame[law.group_by] = table[law.group_by].astype(str).to_numpy()
+    return frame

@@ -145,9 +145,9 @@ def predict(
     if (csv is None) == (not at):
         raise UserError("give either --csv FILE or --at name=value,...")
     if csv is not None:
-        from runs_db.ingest import apply_mapping, read_table
+        from scaling.frames import load_points
 
-        frame = apply_mapping(read_table(csv), str(csv), parse_pairs(map_, "--map"), {})
+        frame = load_points(csv, fitted.law_spec, parse_pairs(map_, "--map"))
     else:
         group = fitted.law_spec.group_by
         rows = []

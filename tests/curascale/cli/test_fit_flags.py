@@ -89,12 +89,17 @@ def test_predict_csv(fitted, runs, tmp_path):
     assert {k: float(v) for k, v in result["predictions"][0]["inputs"].items()} == {"params": 7e10, "tokens": 1.4e12}
 
 
-@pytest.mark.xfail(strict=True, reason="predict --csv echoes the CSV's inputs as strings ('70000000000.0'): the CSV is read as text "
-                   "(the same root as fit --csv --plot's crash)")
 def test_predict_csv_echoes_numbers(runs, tmp_path):
     pd.DataFrame({"N": [7e10], "D": [1.4e12]}).to_csv(tmp_path / "points.csv", index=False)
     result = json.loads(curascale("predict", runs[0] / "fit.json", "--csv", tmp_path / "points.csv", "--map", "params=N", "--map", "tokens=D", "--json").stdout)
     assert result["predictions"][0]["inputs"] == {"params": 7e10, "tokens": 1.4e12}
+
+
+def test_predict_csv_names_file_row_and_column_of_a_bad_value(runs, tmp_path):
+    pd.DataFrame({"N": [7e10, "seventy"], "D": [1.4e12, 1e12]}).to_csv(tmp_path / "points.csv", index=False)
+    result = curascale("predict", runs[0] / "fit.json", "--csv", tmp_path / "points.csv", "--map", "params=N", "--map", "tokens=D", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "points.csv, row 2, column 'params'" in result.stderr and "not a number" in result.stderr
 
 
 def test_registry_where_and_runs_commands(runs, tmp_path):
@@ -134,7 +139,6 @@ def test_free_fits_a_parameter_the_law_fixes(tmp_path):
     assert freed["params"]["data_repetition_decay"] == pytest.approx(15.0, rel=1e-3)
 
 
-@pytest.mark.xfail(strict=True, reason="fit --csv --plot crashes (case 5.35: the CSV's other columns reach the plot); being fixed on another branch")
 def test_fit_csv_plot(runs, tmp_path):
     folder, _ = runs
     curascale("fit", "chinchilla", "--csv", folder / "runs.csv", *MAP, *FIX, "--plot", tmp_path / "fit.png")

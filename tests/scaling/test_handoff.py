@@ -41,4 +41,4 @@ def test_a_mixture_plan_weights_each_bucket_by_its_own_repetitions(tmp_path):
     manifest = pq.read_table(tmp_path / "plan" / "manifest.parquet").to_pandas()
     weights = manifest.groupby("bucket")["repetition_weight"].unique().to_dict()
     assert {bucket: list(values) for bucket, values in weights.items()} == {b: [chosen.repetitions[b]] for b in chosen.buckets}
-    assert chosen.repetitions["tmars_top0to10p"] == 128e6 * chosen.weights[0] / 12.8e6
+    assert chosen.repetitions["tmars_top0to10p"] == 128e6 * chosen.shares[0] / 12.8e6

@@ -271,3 +271,26 @@ def headline(notes: Sequence[Note]) -> str:
     """'' or a short clause for a plan's title: ' - built on a fit with warnings (a, b)'."""
     codes = sorted({n.code for n in notes if n.severity in ("warning", "error")})
     return f" - WARNING: {', '.join(codes)}" if codes else ""
+
+
+def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
+    """The notes of predictions at `points` (input columns): the fit's, then extrapolation."""
+    from curascale.notes import merge
+
+    return merge(fit.notes, extrapolation(fit.input_ranges, points))
+
+
+MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)
+
+
+def model_plan_notes(fits: Sequence, params: float, tokens: float, *, force: bool = False) -> list[Note]:
+    """The notes of a language-model plan at N = `params`, D = `tokens`: refuses (unless `force`)
+    when a fit does not identify a parameter of the compute-optimal split; then every fit's notes
+    and the extrapolation of N and D past the runs each fit saw."""
+    from curascale.notes import merge
+
+    groups = []
+    for fit in fits:
+        groups.append(require_identifiable(fit.notes, MODEL_PLAN_PARAMETERS, force=force, what=f"plan ({fit.source})"))
+        groups.append(prediction_notes(fit, {"params": [params], "tokens": [tokens]}))
+    return merge(*groups)

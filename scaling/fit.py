@@ -273,11 +273,26 @@ def fit(
         seeds = result.u[_distinct_minima(result.u, result.value, bootstrap_starts)]
         fitted.draws = bootstrap_draws(problem, seeds, bootstrap, seed, lambda d, t: report("bootstrap", d, t))
         fitted.intervals = percentile_intervals(fitted.draws, interval_level)
+    fitted.metadata.update(bucket_sizes_seen(data))
     fitted.notes = diagnostics.fit_notes(problem, result.u[best], fitted.params, fitted.intervals)
     if held is not None:
         fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
         fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))
     return fitted
+
+
+def bucket_sizes_seen(data: Data) -> dict[str, Any]:
+    """{'bucket_size_samples': {bucket: samples}} from the runs' `unique_samples`, for a law fitted
+    per bucket, when every run of each bucket has one value; {} otherwise."""
+    if data.groups is None or "unique_samples" not in data.inputs:
+        return {}
+    sizes = {}
+    for code, bucket in enumerate(data.groups):
+        values = np.unique(data.inputs["unique_samples"][data.group_codes == code])
+        if values.size != 1:
+            return {}
+        sizes[bucket] = float(values[0])
+    return {"bucket_size_samples": sizes}
 
 
 def bootstrap_draws(problem: Problem, seeds: np.ndarray, draws: int, seed: int, progress=None) -> list[dict[str, float]]:

@@ -11,12 +11,20 @@ import sys
 import typer
 
 from curascale.cli import curate, fit, plan, render, runs
+from curascale.cli.options import VersionOption
 
 cli = typer.Typer(
     help="curascale: what data to train on, how often to repeat it and at what precision, for the compute you have.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@cli.callback()
+def root(version: VersionOption = None) -> None:
+    """curascale: what data to train on, how often to repeat it and at what precision, for the compute you have."""
+
+
 cli.add_typer(runs.app, name="runs")
 cli.add_typer(curate.app, name="curate")
 cli.command("fit")(fit.fit_command)

@@ -263,7 +263,7 @@ def require_identifiable(notes: Iterable[Note], deciding: Iterable[str], *, forc
     if not bad:
         return []
     if not force:
-        raise CurascaleError(f"the fit does not identify {', '.join(bad)}, which decide the {what}; refit with more varied runs, or force it")
+        raise CurascaleError(f"the fit does not identify {', '.join(bad)}, which decide the {what}; refit with more varied runs, or force it (force=True, --force)")
     return [Note("forced", f"{what} forced although the fit does not identify {', '.join(bad)}", "warning", {"parameters": bad})]
 
 
@@ -283,14 +283,16 @@ def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
 MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)
 
 
-def model_plan_notes(fits: Sequence, params: float, tokens: float, *, force: bool = False) -> list[Note]:
-    """The notes of a language-model plan at N = `params`, D = `tokens`: refuses (unless `force`)
-    when a fit does not identify a parameter of the compute-optimal split; then every fit's notes
-    and the extrapolation of N and D past the runs each fit saw."""
+def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PLAN_PARAMETERS, *, force: bool = False) -> list[Note]:
+    """`require_identifiable` for every fit a plan is built on; call it before planning, since a
+    fit that does not identify its parameters can make the plan itself fail (0 / 0)."""
+    deciding = tuple(deciding)
+    return [note for fit in fits for note in require_identifiable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
+
+
+def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = ()) -> list[Note]:
+    """The notes of a language-model plan at N = `params`, D = `tokens`: every fit's notes, those
+    of `require_identifiable_fits`, and the extrapolation of N and D past the runs each fit saw."""
     from curascale.notes import merge
 
-    groups = []
-    for fit in fits:
-        groups.append(require_identifiable(fit.notes, MODEL_PLAN_PARAMETERS, force=force, what=f"plan ({fit.source})"))
-        groups.append(prediction_notes(fit, {"params": [params], "tokens": [tokens]}))
-    return merge(*groups)
+    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits))

@@ -74,16 +74,17 @@ def plan(
             render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
         loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
-        from scaling.diagnostics import headline, model_plan_notes
+        from scaling.diagnostics import headline, model_plan_notes, require_identifiable_fits
         from scaling.plan import plan_model
 
+        forced = require_identifiable_fits(loaded, force=force)
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
             quantize_to=quantize_to,
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
         )
-        notes = model_plan_notes(loaded, result.params, result.tokens, force=force)
+        notes = model_plan_notes(loaded, result.params, result.tokens, forced)
         if as_json:
             from curascale.notes import notes_to_dicts
 

@@ -18,6 +18,7 @@ from scaling.reference import load_fit
 from paths import SHARED
 
 CASES = SHARED / "cases"
+STARTS = [{"A": 400.0, "B": 2000.0, "E": 1.8, "alpha": 0.3, "beta": 0.3}, {"A": 50.0, "B": 50.0, "E": 1.0, "alpha": 0.5, "beta": 0.5}]  # a few starts: quick fits
 
 
 def codes(notes):
@@ -78,10 +79,10 @@ def test_the_chinchilla_fit_on_240_runs_has_no_identifiability_note(datasets):
     assert fitted.notes == []
 
 
-def test_a_flat_loss_is_a_constant_target_and_the_plan_refuses(single_token_level):
+def test_a_flat_loss_is_a_constant_target_and_the_plan_refuses():
     frame = pd.read_csv(CASES / "05-single-token-count-negative-beta/sameD6.csv")
     flat = pd.concat([frame] * 5, ignore_index=True).assign(tokens=lambda f: f["tokens"] * np.repeat([1, 2, 4, 8, 16], 6), loss=2.5)
-    fitted = fit("chinchilla", flat)
+    fitted = fit("chinchilla", flat, initial=STARTS)
     [note] = by_code(fitted.notes, "constant-target")
     assert note.details["value"] == 2.5 and set(note.details["parameters"]) == {"A", "B", "E", "alpha", "beta"}
     with pytest.raises(CurascaleError, match="does not identify A, B, alpha, beta"):
@@ -185,7 +186,7 @@ def _chinchilla_grid():
 
 
 def test_holdout_lists_runs_by_compute_and_holds_ties_together():
-    fitted = fit("chinchilla", _chinchilla_grid(), holdout_largest=2)
+    fitted = fit("chinchilla", _chinchilla_grid(), holdout_largest=2, initial=STARTS)
     holdout = fitted.holdout
     assert holdout.count == 3 and holdout.requested == 2
     assert holdout.compute == pytest.approx([1.92e19, 1.92e19, 3.84e19]) and sorted(holdout.compute) == holdout.compute

@@ -118,3 +118,13 @@ def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp
     seen = float((manifest.groupby("bucket")["repetition_weight"].first() * manifest.groupby("bucket").size()).sum())
     assert set(manifest["bucket"]) == set(chosen["buckets"])
     assert abs(seen - budget) <= 3000  # within one epoch's rounding of the smallest bucket
+
+
+def test_bucket_sizes_override_the_fits():
+    from scaling.plan import plan_data
+
+    sizes = {b: 25.6e6 for b in ("tmars_top0to10p", "tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p", "tmars_top0to40p_random25p")}
+    shown = json.loads(run("plan-curation", "--compute", "256M", "--bucket-sizes", ",".join(f"{b}=25.6M" for b in sizes), "--json").stdout)
+    expected = plan_data(load_fit("reference/tmars-imagenet-utility"), 256e6, bucket_sizes=sizes)
+    assert shown["bucket_size_samples"] == {b: 25.6e6 for b in expected.bucket_size_samples}
+    assert shown["best"] == expected.best and shown["candidates"][0]["epochs"] == pytest.approx(256e6 / 25.6e6 / len(expected.candidates[0].buckets))

@@ -11,3 +11,12 @@ def test_bucket_parameter_names_survive_rendering(capsys):
     shown = capsys.readouterr().out
     assert "utility[top0to10p]" in shown and "utility_half_life[top10to20p]" in shown
     assert "fit [bold]x" in shown and "utility[top0to10p] spans [0.1, 2]" in shown
+
+
+def test_help_text_is_not_markup():
+    from typer.testing import CliRunner
+
+    from curascale.cli.app import cli
+
+    shown = CliRunner().invoke(cli, ["curate", "run", "--help"], env={"COLUMNS": "120"}).output
+    assert shown.count("[[steps]]") >= 3  # the docstring's two tables and the argument's help

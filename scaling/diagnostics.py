@@ -96,7 +96,7 @@ def null_directions(jacobian: np.ndarray, names: Sequence[str], *, rtol: float =
     relative = singular / singular[0]
     null = relative < rtol
     loading = np.abs(vt[null]).max(axis=0) if null.any() else np.zeros(int(live.sum()))
-    involved = [n for n, load in zip(np.asarray(names)[live], loading) if load > NULL_LOADING]
+    involved = [str(n) for n, load in zip(np.asarray(names)[live], loading) if load > NULL_LOADING]
     return dead + involved, [float(r) for r in relative[null]] + [0.0] * len(dead)
 
 
@@ -120,20 +120,44 @@ def constant_target(target: np.ndarray, name: str, parameters: Sequence[str]) ->
                  f"so {', '.join(parameters)} are not determined", "error", {"target": name, "value": float(target[0]), "parameters": list(parameters)})]
 
 
-def single_level_inputs(inputs: Mapping[str, np.ndarray], undetermined: Sequence[str]) -> list[Note]:
-    """`single-level-input`: columns with one distinct value, when the fit has undetermined
-    parameters (`null_directions` of its Jacobian); a single-level column the law does not need to
-    vary (e.g. equal bucket sizes) leaves nothing undetermined and says nothing."""
-    if not undetermined:
-        return []
+def single_levels(inputs: Mapping[str, np.ndarray]) -> list[str]:
+    """The input columns with one distinct value in every run."""
+    return [name for name, values in inputs.items() if np.asarray(values).size and np.all(np.asarray(values) == np.asarray(values)[0])]
+
+
+def single_level_inputs(inputs: Mapping[str, np.ndarray], undetermined: Mapping[str, Sequence[str]]) -> list[Note]:
+    """`single-level-input`: a column with one distinct value, for each column that leaves
+    parameters undetermined (`undetermined`: column -> those parameters, see `undetermined_by`);
+    a single-level column the law does not need to vary (e.g. equal bucket sizes) says nothing."""
     notes = []
-    for name, values in inputs.items():
-        values = np.asarray(values, dtype=float)
-        if values.size and np.all(values == values[0]):
-            notes.append(Note("single-level-input", f"{name} has 1 distinct value ({_sci(float(values[0]))}) in all {values.size} runs: "
-                              f"{', '.join(undetermined)} cannot be fitted separately; add runs at other {name} or fix/tie them",
-                              "error", {"input": name, "value": float(values[0]), "parameters": list(undetermined)}))
+    for name in single_levels(inputs):
+        parameters = list(undetermined.get(name, ()))
+        if parameters:
+            value = float(np.asarray(inputs[name])[0])
+            notes.append(Note("single-level-input", f"{name} has 1 distinct value ({_sci(value)}) in all {np.asarray(inputs[name]).size} runs: "
+                              f"{', '.join(parameters)} cannot be fitted separately; add runs at other {name} or fix/tie them",
+                              "error", {"input": name, "value": value, "parameters": parameters}))
     return notes
+
+
+def _jacobian(problem, u, arrays=None) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    return np.asarray(jax.jacfwd(lambda v: problem.residuals(v, arrays))(jnp.asarray(u, dtype=float)))
+
+
+def undetermined_by(problem, u: np.ndarray, column: str, undetermined: Sequence[str]) -> list[str]:
+    """Of the `undetermined` coordinates at `u`, those that a spread of `column` would determine:
+    the Jacobian is recomputed with the column's values spread over a factor of 10 either way
+    (seeded, so not collinear with other columns) and the coordinates that leave its null
+    directions are the ones the single level leaves undetermined."""
+    data = problem.data
+    spread = dict(data.inputs)
+    spread[column] = data.inputs[column] * 10.0 ** np.random.default_rng(0).uniform(-1.0, 1.0, len(data))
+    arrays = {**problem.arrays, "inputs": {**data.law.jax_inputs(spread), **({"group": problem.arrays["inputs"]["group"]} if "group" in problem.arrays["inputs"] else {})}}
+    still, _ = null_directions(_jacobian(problem, u, arrays), problem.coordinate_names())
+    return [name for name in undetermined if name not in still]
 
 
 # ---- physical range -------------------------------------------------------------------------
@@ -235,23 +259,20 @@ def holdout_ties(requested: int, held: int, compute: float) -> list[Note]:
 # ---- applying the rules ---------------------------------------------------------------------
 def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Mapping[str, Sequence[float]] | None = None) -> list[Note]:
     """Every fit rule for a fitted `problem` (scaling.problem.Problem) at coordinates `u`."""
-    import jax
-    import jax.numpy as jnp
-
     data, names = problem.data, problem.coordinate_names()
     held = [*problem.fixed, *problem.tied]
-    jacobian = np.asarray(jax.jacfwd(problem.residuals)(jnp.asarray(u, dtype=float)))
+    jacobian = _jacobian(problem, u)
     undetermined, _ = null_directions(jacobian, names)
     flat = constant_target(data.target, problem.law.target, names)
-    notes = [
+    levels = {c: undetermined_by(problem, u, c, undetermined) for c in single_levels(data.inputs)} if undetermined and not flat else {}
+    return [
         *flat,
-        *([] if flat else single_level_inputs(data.inputs, undetermined)),
+        *single_level_inputs(data.inputs, levels),
         *([] if flat else rank_deficiency(jacobian, names)),
         *wide_intervals(intervals or {}, held),
         *out_of_physical_range(problem.law, params, held),
         *unit_mistakes(data.inputs),
     ]
-    return notes
 
 
 def require_identifiable(notes: Iterable[Note], deciding: Iterable[str], *, force: bool = False, what: str = "plan") -> list[Note]:

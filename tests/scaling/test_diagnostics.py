@@ -53,6 +53,13 @@ def test_jacobian_null_directions_name_the_dependent_columns():
     assert note.details["parameters"] == ["dead"]
 
 
+def test_single_level_inputs_speak_only_for_columns_that_leave_parameters_undetermined():
+    inputs = {"tokens": np.full(6, 4.4e9), "params": np.geomspace(5e7, 5e8, 6), "unique_samples": np.full(6, 3000.0)}
+    [note] = diagnostics.single_level_inputs(inputs, {"tokens": ["B", "beta", "E"], "unique_samples": []})
+    assert note.details == {"input": "tokens", "value": 4.4e9, "parameters": ["B", "beta", "E"]}
+    assert diagnostics.single_levels(inputs) == ["tokens", "unique_samples"]
+
+
 @pytest.fixture(scope="module")
 def single_token_level():
     """Case 05: six runs all at 4.4e9 tokens."""

@@ -110,6 +110,7 @@ def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp
 
     fitted = json.loads(run("curascale", "fit", "data-filtering-utility", "--db", db, "--json").stdout)
     assert fitted["params"]["utility[top0to10p]"] == pytest.approx(-0.12, rel=1e-3)  # error = 1 - accuracy
+    assert fitted["notes"] == []  # equal bucket sizes (one level of unique_samples) leave nothing undetermined
     budget = 24_000
     plan = json.loads(run("plan-curation", "--compute", str(budget), "--db", db, "--export-manifest", str(tmp_path / "out"), "--pool", str(pool), "--json").stdout)
     chosen = next(c for c in plan["candidates"] if c["name"] == plan["best"])

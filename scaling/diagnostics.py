@@ -311,9 +311,16 @@ def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PL
     return [note for fit in fits for note in require_identifiable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
 
 
-def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = ()) -> list[Note]:
+PRECISION_RANGE = (3.0, 16.0)  # the ends of scaling.plan.optimal_precision's default grid of bits
+
+
+def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = (), *, precision_bits: float | None = None) -> list[Note]:
     """The notes of a language-model plan at N = `params`, D = `tokens`: every fit's notes, those
-    of `require_identifiable_fits`, and the extrapolation of N and D past the runs each fit saw."""
+    of `require_identifiable_fits`, the extrapolation of N and D past the runs each fit saw, and a
+    compute-optimal precision (`precision_bits`) at an end of the searched range."""
     from curascale.notes import merge
 
-    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits))
+    edge = []
+    if precision_bits is not None:
+        edge = grid_edge("training precision (bits)", round(float(precision_bits), 2), PRECISION_RANGE, smaller="fewer bits", larger="more bits")
+    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits), edge)

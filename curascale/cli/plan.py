@@ -84,7 +84,7 @@ def plan(
             quantize_to=quantize_to,
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
         )
-        notes = model_plan_notes(loaded, result.params, result.tokens, forced)
+        notes = model_plan_notes(loaded, result.params, result.tokens, forced, precision_bits=(result.precision or {}).get("bits"))
         if as_json:
             from curascale.notes import notes_to_dicts
 

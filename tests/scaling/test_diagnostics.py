@@ -161,6 +161,9 @@ def test_edge_optima():
     [edge] = diagnostics.grid_edge("union", "top10", ["top10", "top20", "top30"], smaller="stricter", larger="looser")
     assert "stricter" in edge.message
     assert diagnostics.grid_edge("union", "top20", ["top10", "top20", "top30"], smaller="s", larger="l") == []
+    [bits] = [n for n in diagnostics.model_plan_notes([], 1e9, 1e10, precision_bits=16.0000000001) if n.code == "edge-optimum"]
+    assert bits.details["value"] == 16.0 and "more bits" in bits.message
+    assert diagnostics.model_plan_notes([], 1e9, 1e10, precision_bits=7.25) == []
 
 
 def test_a_data_plan_at_the_edge_of_its_unions_says_so():

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from curascale.errors import UserError
-from scaling import jaxconf  # noqa: F401  (float64)
+from curascale.notes import Note, notes_from_dicts, notes_to_dicts
+from scaling import diagnostics, jaxconf  # noqa: F401  (float64)
 from scaling.laws import get_law
 from scaling.laws.base import Law
 from scaling.problem import Data, Problem, law_inputs, unflatten
@@ -35,11 +36,17 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 @dataclass
 class Holdout:
+    """The runs held out of a refit, largest compute last: their inputs, observed and predicted
+    target, relative error (predicted - observed) / observed and compute. `count` is how many were
+    held out (more than `requested` when runs tied on compute at the cut went together)."""
+
     count: int
     relative_errors: list[float]
     observed: list[float]
     predicted: list[float]
     compute: list[float]
+    inputs: dict[str, list[float]] = field(default_factory=dict)
+    requested: int = 0
 
 
 @dataclass
@@ -71,6 +78,7 @@ class Fit:
     source: str = ""
     provenance: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)  # e.g. bucket sizes and quantiles
+    notes: list[Note] = field(default_factory=list)  # scaling.diagnostics: what makes the fit hard to believe
 
     # ---- prediction ---------------------------------------------------------------------
     @property
@@ -113,8 +121,8 @@ class Fit:
     # ---- artifacts ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
-        record = {"format": FORMAT, **record}
-        return record
+        record["notes"] = notes_to_dicts(self.notes)
+        return {"format": FORMAT, **record}
 
     def summary(self) -> dict[str, Any]:
         """The `--json` view: law, params, intervals, objective, counts, held-out errors."""
@@ -127,7 +135,8 @@ class Fit:
             "starts": self.starts,
             "starts_at_best": self.starts_at_best,
             "converged": self.converged,
-            "holdout": {"relative_errors": self.holdout.relative_errors if self.holdout else []},
+            "holdout": asdict(self.holdout) if self.holdout else None,
+            "notes": notes_to_dicts(self.notes),
         }
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -148,8 +157,9 @@ class Fit:
             raise UserError(f"{source}: not a curascale fit (format {record.get('format')!r}, expected {FORMAT})")
         record = {k: v for k, v in record.items() if k != "format"}
         holdout = record.pop("holdout", None)
+        notes = notes_from_dicts(record.pop("notes", None))
         try:
-            fit = cls(**record, holdout=Holdout(**holdout) if holdout else None)
+            fit = cls(**record, holdout=Holdout(**holdout) if holdout else None, notes=notes)
         except TypeError as error:
             raise UserError(f"{source}: malformed fit artifact ({error})") from error
         law = get_law(fit.law)
@@ -251,6 +261,7 @@ def fit(
     problem = Problem(law, data, fixed=_resolve_fixed(law, fixed, free), tied=resolved_tied, delta=delta)
     if len(data) < problem.dimension:
         raise UserError(f"{source}: {len(data)} points cannot determine {problem.dimension} free parameters of {law.name}")
+    held = holdout_rows(problem, holdout_largest) if holdout_largest else None  # checked before the full fit
     report = progress or (lambda stage, done, total: None)
 
     starts = problem.start_grid(max_starts, seed) if initial is None else problem.starts_from(initial)
@@ -285,9 +296,26 @@ def fit(
         seeds = result.u[_distinct_minima(result.u, result.value, bootstrap_starts)]
         fitted.draws = bootstrap_draws(problem, seeds, bootstrap, seed, lambda d, t: report("bootstrap", d, t))
         fitted.intervals = percentile_intervals(fitted.draws, interval_level)
-    if holdout_largest:
-        fitted.holdout = held_out_error(problem, starts, holdout_largest, lambda d, t: report("holdout", d, t))
+    fitted.metadata.update(bucket_sizes_seen(data))
+    fitted.notes = diagnostics.fit_notes(problem, result.u[best], fitted.params, fitted.intervals)
+    if held is not None:
+        fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
+        fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))
     return fitted
+
+
+def bucket_sizes_seen(data: Data) -> dict[str, Any]:
+    """{'bucket_size_samples': {bucket: samples}} from the runs' `unique_samples`, for a law fitted
+    per bucket, when every run of each bucket has one value; {} otherwise."""
+    if data.groups is None or "unique_samples" not in data.inputs:
+        return {}
+    sizes = {}
+    for code, bucket in enumerate(data.groups):
+        values = np.unique(data.inputs["unique_samples"][data.group_codes == code])
+        if values.size != 1:
+            return {}
+        sizes[bucket] = float(values[0])
+    return {"bucket_size_samples": sizes}
 
 
 def bootstrap_draws(problem: Problem, seeds: np.ndarray, draws: int, seed: int, progress=None) -> list[dict[str, float]]:
@@ -312,24 +340,49 @@ def percentile_intervals(draws: Sequence[Mapping[str, float]], level: float) -> 
     return {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high)}
 
 
-def held_out_error(problem: Problem, starts: np.ndarray, count: int, progress=None) -> Holdout:
-    """Fit without the `count` largest-compute points; relative error of predicting them."""
+def holdout_rows(problem: Problem, count: int) -> np.ndarray:
+    """Rows of the `count` largest-compute runs, sorted by compute (largest last); runs tied with
+    the cut-off's compute are held out together. A UserError when too few runs would be left to
+    fit the problem's free parameters (checked before any fitting)."""
     data = problem.data
-    if count >= len(data) - problem.dimension:
-        raise UserError(f"--holdout-largest {count} leaves too few points to fit {problem.dimension} parameters")
+    if count < 0:
+        raise UserError(f"holdout_largest must be >= 0, got {count}")
     compute = problem.law.training_compute(data.inputs)
     order = np.argsort(compute, kind="stable")
-    kept, held = np.sort(order[:-count]), np.sort(order[-count:])
+    cut = compute[order[-count]] if 0 < count <= len(data) else -np.inf
+    held = order[compute[order] >= cut]
+    if len(data) - len(held) <= problem.dimension:
+        raise UserError(
+            f"holdout_largest={count} holds out {len(held)} of {len(data)} runs, leaving too few to fit {problem.dimension} parameters of {problem.law.name}"
+        )
+    return held
+
+
+def held_out_error(problem: Problem, starts: np.ndarray, held: np.ndarray | int, progress=None, *, requested: int | None = None) -> Holdout:
+    """Fit without the `held` runs (row indices, or a count of largest-compute runs, see
+    `holdout_rows`); the relative error of predicting them, listed by compute (largest last)."""
+    data = problem.data
+    if np.ndim(held) == 0:
+        requested = int(held) if requested is None else requested
+        held = holdout_rows(problem, int(held))
+    held = np.asarray(held, dtype=int)
+    compute = problem.law.training_compute(data.inputs)
+    kept = np.setdiff1d(np.arange(len(data)), held)
     train = Problem(problem.law, data.subset(kept), fixed=problem.fixed, tied=problem.tied, delta=problem.delta)
     result = _minimize(train, starts, np.ones((len(starts), len(kept))), progress)
     theta = train.theta(jnp.asarray(result.u[int(np.argmin(result.value))]))
     held_data = data.subset(held)
     predicted = np.asarray(problem.law.predict(theta, held_data.jax_inputs()), dtype=float)
     observed = held_data.target
+    inputs = {name: values.tolist() for name, values in held_data.inputs.items()}
+    if data.groups is not None:
+        inputs[problem.law.group_by] = [data.groups[code] for code in held_data.group_codes]
     return Holdout(
-        count=count,
+        count=len(held),
         relative_errors=((predicted - observed) / observed).tolist(),
         observed=observed.tolist(),
         predicted=predicted.tolist(),
         compute=compute[held].tolist(),
+        inputs=inputs,
+        requested=len(held) if requested is None else requested,
     )

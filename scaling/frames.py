@@ -3,6 +3,9 @@
 A file goes through the same validator as `curascale runs ingest` (`runs_db.ingest.read_runs`:
 file, row and column named for a bad value) and the same selection of the target metric as the
 registry (`Registry.frame`), through a registry in memory; its rows keep the file's order.
+
+Accuracy is a first-class metric: a law that predicts `error` fits runs that report accuracy
+(`ACCURACY_COLUMNS` in a file, the `accuracy` metric in the registry) with error = 1 - accuracy.
 """
 
 from __future__ import annotations
@@ -12,6 +15,25 @@ from pathlib import Path
 import numpy as np
 
 from curascale.errors import UserError
+
+ACCURACY_COLUMNS = ("accuracy", "acc", "acc1", "top1", "imagenet_acc", "imagenet_accuracy", "zeroshot_accuracy")
+
+
+def error_from_accuracy(frame, source: str):
+    """`frame` with an `error` column = 1 - its accuracy column (the first of ACCURACY_COLUMNS it
+    has), or unchanged when it already has `error` or no accuracy. Accuracy must lie in [0, 1]."""
+    if "error" in frame:
+        return frame
+    column = next((c for c in ACCURACY_COLUMNS if c in frame), None)
+    if column is None:
+        return frame
+    import pandas as pd
+
+    accuracy = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~((accuracy >= 0) & (accuracy <= 1)))
+    if bad.size:
+        raise UserError(f"{source}: row {bad[0] + 1}, column '{column}': accuracy must be a fraction in [0, 1], got {frame[column].iloc[bad[0]]!r}")
+    return frame.assign(error=1.0 - accuracy)
 
 
 def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapping: dict[str, str], split: str | None, task: str | None):
@@ -24,12 +46,14 @@ def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapp
 
     wanted = [c for c in (*law.inputs, law.group_by) if c and c in RUN_COLUMNS]
     if csv is not None:
-        from runs_db.ingest import read_runs
+        from runs_db.ingest import read_runs, read_table
 
+        if law.target == "error":
+            mapping = {**_accuracy_alias(read_table(csv).columns, mapping), **mapping}
         records = read_runs(csv, mapping)
         registry = connect(":memory:")
         registry.store(records, str(csv))
-        frame = registry.frame(wanted, target=law.target, split=split, task=task)
+        frame = _target_frame(registry, wanted, law.target, None, split, task, str(csv))
         row_of = {record.run["run_id"]: record.row for record in records}
         frame = frame.iloc[np.argsort([row_of[run_id] for run_id in frame["run_id"]], kind="stable")].reset_index(drop=True)
         source = str(csv)
@@ -41,12 +65,29 @@ def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapp
         if unknown:
             raise UserError(f"--map names no run column {unknown[0]!r} (run columns: {', '.join(RUN_COLUMNS)})")
         selected = list(dict.fromkeys([c for c in wanted if c not in mapping] + list(mapping.values())))
-        frame = registry.frame(selected, target=law.target, where=where, split=split, task=task)
         source = f"{registry.path}" + (f" where {where}" if where else "")
+        frame = _target_frame(registry, selected, law.target, where, split, task, source)
         frame = apply_mapping(frame, source, mapping, {})
     if frame.empty:
         raise UserError(f"no runs in {source} have '{law.target}'")
     return frame, source
+
+
+def _accuracy_alias(columns, mapping: dict[str, str]) -> dict[str, str]:
+    """{'accuracy': COLUMN} when a file names its accuracy in one of ACCURACY_COLUMNS that the
+    registry would not recognise as a metric by itself (acc1, top1, imagenet_acc, ...)."""
+    if any(target in ("error", "accuracy") for target in mapping) or "error" in columns or "accuracy" in columns:
+        return {}
+    alias = next((c for c in ACCURACY_COLUMNS if c in columns and c not in ("accuracy", "acc")), None)
+    return {} if alias is None else {"accuracy": alias}
+
+
+def _target_frame(registry, columns, target: str, where, split, task, source: str):
+    """Registry.frame for `target`; for `error`, runs that report only accuracy give 1 - accuracy."""
+    frame = registry.frame(columns, target=target, where=where, split=split, task=task)
+    if frame.empty and target == "error":
+        frame = error_from_accuracy(registry.frame(columns, target="accuracy", where=where, split=split, task=task), source)
+    return frame
 
 
 def load_points(path: Path, law, mapping: dict[str, str]):
@@ -70,3 +111,30 @@ def load_points(path: Path, law, mapping: dict[str, str]):
     if law.group_by is not None and law.group_by in table:
         frame[law.group_by] = table[law.group_by].astype(str).to_numpy()
     return frame
+
+
+def bucket_metadata(db: str | None, names) -> dict:
+    """What the registry knows of the buckets `names` (the newest pool's, if several): sizes in
+    samples, percentile ranges [lo, hi] of the score (stored as quantile_lo/hi), the score column,
+    the pool, and the nested buckets (those with a percentile range) - the metadata a data plan and
+    its manifest export need. Empty when none is registered."""
+    from runs_db.registry import connect
+
+    names = list(names or [])
+    if not names:
+        return {}
+    rows = connect(db).query(
+        "SELECT b.pool, b.name, b.score_column, b.quantile_lo, b.quantile_hi, b.size_samples FROM buckets b JOIN pools p ON p.name = b.pool "
+        f"WHERE b.name IN ({', '.join('?' * len(names))}) ORDER BY p.created_at",
+        names,
+    )
+    if rows.empty:
+        return {}
+    newest = {row.name: row for row in rows.itertuples()}  # later (newer) pools win
+    return {
+        "bucket_size_samples": {b: float(r.size_samples) for b, r in newest.items()},
+        "bucket_quantiles": {b: [float(r.quantile_lo), float(r.quantile_hi)] for b, r in newest.items()},
+        "nested_buckets": [b for b in names if b in newest],
+        "score_column": next(iter(newest.values())).score_column,
+        "pool": next(iter(newest.values())).pool,
+    }

@@ -14,25 +14,32 @@ over-training onset D* (§5) and the domain-data fraction (§6) when fits for th
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
 from curascale.errors import UserError
-from scaling import jaxconf  # noqa: F401  (float64)
+from curascale.notes import Note, merge, notes_to_dicts
+from scaling import diagnostics, jaxconf  # noqa: F401  (float64)
 from scaling.fit import Fit
 from scaling.laws import data_filtering
 
 DATA_FILTERING_LAWS = ("data_filtering_utility", "data_filtering_effective_data")
+DATA_PLAN_PARAMETERS = ("utility", "utility_half_life", "sample_scale")  # what decides a data plan
+EQUAL_SIZE_RTOL = 0.01  # buckets within 1% of each other count as the paper's equal buckets
 
 
 @dataclass
 class Candidate:
+    """One candidate: the buckets it draws from with their shares of the samples seen (summing to
+    1), passes over the union and over each bucket, samples drawn from each, predicted error and
+    accuracy (1 - error) and the accuracy's percentile interval over the fit's bootstrap draws."""
+
     name: str
     buckets: list[str]
-    weights: list[float]
+    shares: list[float]
     epochs: float  # passes over the union
     repetitions: dict[str, float]  # passes over each bucket
     samples: dict[str, float]  # samples drawn from each bucket
@@ -43,24 +50,32 @@ class Candidate:
 
 @dataclass
 class DataPlan:
+    """A data plan: the budget (samples seen), the fit's source, the candidates (best first), the
+    best one's name, the share of bootstrap draws in which it is best, the bucket sizes it assumed
+    (samples), and the notes of the fit and of the plan (`scaling.diagnostics`)."""
+
     budget_samples: float
     fit: str
     candidates: list[Candidate]  # best first
     best: str
     probability_best: float | None = None
+    bucket_size_samples: dict[str, float] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        record = asdict(self)
+        record["notes"] = notes_to_dicts(self.notes)
+        return record
 
 
 @dataclass(frozen=True)
 class Unions:
-    """The candidate unions of a data-filtering fit: bucket order, sizes, weights [C, M]."""
+    """The candidate unions of a data-filtering fit: bucket order, sizes, shares [C, M]."""
 
     names: list[str]
     buckets: list[str]
     size_samples: np.ndarray  # [M]
-    weights: np.ndarray  # [C, M], rows on the simplex
+    shares: np.ndarray  # [C, M], rows on the simplex
 
 
 def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> Unions:
@@ -71,12 +86,13 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     sizes = {**fit.metadata.get("bucket_size_samples", {}), **(bucket_sizes or {})}
     missing = [b for b in nested if b not in sizes]
     if missing:
-        raise UserError(f"bucket sizes unknown for {', '.join(missing)}: register the buckets (curate bucketize) or use a fit that records them")
+        raise UserError(f"bucket sizes unknown for {', '.join(missing)}: give bucket_sizes (--bucket-sizes {missing[0]}=128M,...), register the buckets, or fit on runs with unique_samples")
     order = sorted(nested, key=lambda b: fit.params[f"utility[{b}]"])  # most negative utility = best first
     quantiles = fit.metadata.get("bucket_quantiles", {})
     size = np.array([sizes[b] for b in order], dtype=float)
-    if not np.allclose(size, size[0]):
+    if not np.allclose(size, size.mean(), rtol=EQUAL_SIZE_RTOL, atol=0):
         raise UserError("the paper's unions assume equal bucket sizes; these differ: " + ", ".join(f"{b}={sizes[b]:.3g}" for b in order))
+    size = np.full(len(order), size.mean())
     names, rows = [], []
     for m in range(1, len(order) + 1):
         upper = max((quantiles.get(b, [0, None])[1] or 0) for b in order[:m])
@@ -85,11 +101,11 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     return Unions(names, order, size, np.array(rows))
 
 
-def effective_buckets(weights, xp=np):
+def effective_buckets(shares, xp=np):
     """1 / sum w_i^2 (the inverse Simpson index): m for the uniform union of m buckets, and a
     smooth extension to non-uniform mixtures, whose pool is that many buckets' worth of samples.
     Rounded to the nearest integer when within 1e-9 of it, so the paper's unions are exact."""
-    value = 1.0 / xp.sum(weights**2, axis=-1)
+    value = 1.0 / xp.sum(shares**2, axis=-1)
     nearest = xp.round(value)
     return xp.where(xp.abs(value - nearest) < 1e-9 * nearest, nearest, value)
 
@@ -97,15 +113,15 @@ def effective_buckets(weights, xp=np):
 def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.ndarray) -> np.ndarray:
     """Predicted error [draws, candidates, budgets] for every parameter set."""
     law = fit.law_spec
-    union_size = (effective_buckets(unions.weights) * unions.size_samples[0])[:, None]  # [C, 1]
+    union_size = (effective_buckets(unions.shares) * unions.size_samples[0])[:, None]  # [C, 1]
     epoch = data_filtering.epoch_axis(float(budgets.max() / union_size.min()), xp=np)
     form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
-    weights = unions.weights[:, None, :]
+    shares = unions.shares[:, None, :]
     out = []
     for params in params_list:
-        utilities = np.broadcast_to([params[f"utility[{b}]"] for b in unions.buckets], unions.weights.shape)[:, None, :]
-        half_lives = np.broadcast_to([params[f"utility_half_life[{b}]"] for b in unions.buckets], unions.weights.shape)[:, None, :]
-        value = form(epoch, budgets[None, :], union_size, utilities, half_lives, weights, params["sample_scale"], params["irreducible_error"], xp=np)
+        utilities = np.broadcast_to([params[f"utility[{b}]"] for b in unions.buckets], unions.shares.shape)[:, None, :]
+        half_lives = np.broadcast_to([params[f"utility_half_life[{b}]"] for b in unions.buckets], unions.shares.shape)[:, None, :]
+        value = form(epoch, budgets[None, :], union_size, utilities, half_lives, shares, params["sample_scale"], params["irreducible_error"], xp=np)
         out.append(np.exp(value) if form is data_filtering.union_log_error_utility else value)
     return np.stack(out)
 
@@ -123,8 +139,8 @@ def _mixture_solver(law_name: str, epochs_axis: int, steps: int, learning_rate: 
     optimizer = optax.adam(learning_rate)
 
     def log_error(logits, budget, size, utilities, half_lives, scale, irreducible):
-        weights = jax.nn.softmax(logits)
-        value = form(epoch, budget, effective_buckets(weights, jnp) * size, utilities, half_lives, weights, scale, irreducible, xp=jnp)
+        shares = jax.nn.softmax(logits)
+        value = form(epoch, budget, effective_buckets(shares, jnp) * size, utilities, half_lives, shares, scale, irreducible, xp=jnp)
         return value if form is data_filtering.union_log_error_utility else jnp.log(value)
 
     def run(start, *data):
@@ -142,19 +158,19 @@ def _mixture_solver(law_name: str, epochs_axis: int, steps: int, learning_rate: 
 
 
 def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: int = 400, learning_rate: float = 0.05) -> np.ndarray:
-    """Non-uniform mixture weights on the simplex minimising the predicted error at the budget:
+    """Non-uniform mixture shares on the simplex minimising the predicted error at the budget:
     Adam on softmax logits (optax, jit, every start at once), started from each candidate union
     (smoothed off the simplex's edge) and from uniform weights; the best iterate wins. The
-    mixture model is the union functions with weights w (half-life tau_i / w_i, w-weighted
+    mixture model is the union functions with shares w (half-life tau_i / w_i, w-weighted
     utilities) on a pool of `effective_buckets(w)` buckets: exactly the paper's union for uniform
-    weights, so the result is never worse than the best union."""
+    shares, so the result is never worse than the best union."""
     import jax
 
     size = float(unions.size_samples[0])
     epochs_axis = int(data_filtering.epoch_axis(float(budget_samples) / size, xp=np).size)
     solve = _mixture_solver(fit.law_spec.name, epochs_axis, steps, learning_rate)
     count = len(unions.buckets)
-    starts = np.vstack([unions.weights, np.full(count, 1.0 / count)])
+    starts = np.vstack([unions.shares, np.full(count, 1.0 / count)])
     values, best = solve(
         jnp.log(0.999 * starts + 0.001 / count), jnp.asarray(float(budget_samples)), jnp.asarray(size),
         jnp.array([fit.params[f"utility[{b}]"] for b in unions.buckets]), jnp.array([fit.params[f"utility_half_life[{b}]"] for b in unions.buckets]),
@@ -163,16 +179,31 @@ def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: i
     return np.asarray(jax.nn.softmax(best[int(jnp.argmin(values))]))
 
 
-def with_mixture(unions: Unions, weights: np.ndarray, *, floor: float = 1e-4) -> Unions:
-    """The unions plus one candidate `mixture` (weights below `floor` dropped, renormalised)."""
-    weights = np.where(weights < floor, 0.0, weights)
-    weights = weights / weights.sum()
-    return Unions([*unions.names, "mixture"], unions.buckets, unions.size_samples, np.vstack([unions.weights, weights]))
+def with_mixture(unions: Unions, shares: np.ndarray, *, floor: float = 1e-4) -> Unions:
+    """The unions plus one candidate `mixture` (shares below `floor` dropped, renormalised)."""
+    shares = np.where(shares < floor, 0.0, shares)
+    shares = shares / shares.sum()
+    return Unions([*unions.names, "mixture"], unions.buckets, unions.size_samples, np.vstack([unions.shares, shares]))
 
 
-def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float] | None = None, level: float = 0.95, mixtures: bool = False) -> DataPlan:
+def plan_data(
+    fit: Fit,
+    budget_samples: float,
+    *,
+    bucket_sizes: dict[str, float] | None = None,
+    level: float = 0.95,
+    mixtures: bool = False,
+    force: bool = False,
+) -> DataPlan:
     """Rank the candidate unions for a budget of samples seen (docs/laws.md §3); with `mixtures`, also
-    the optimal non-uniform mixture of the buckets (`optimal_mixture`)."""
+    the optimal non-uniform mixture of the buckets (`optimal_mixture`).
+
+    bucket_sizes: samples per bucket, overriding those the fit records. Raises CurascaleError when
+    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale),
+    unless `force`. The plan's notes are the fit's, then the plan's own (extrapolation of the budget
+    and bucket sizes past what the fit saw, optima at the edge of the search, missing intervals).
+    """
+    forced = diagnostics.require_identifiable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     unions = candidate_unions(fit, bucket_sizes)
     if mixtures:
         unions = with_mixture(unions, optimal_mixture(fit, unions, budget_samples))
@@ -181,30 +212,47 @@ def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float]
     draws = _errors(fit, fit.draws, unions, budgets)[:, :, 0] if fit.draws else None
     candidates = []
     for c, name in enumerate(unions.names):
-        members = [b for b, w in zip(unions.buckets, unions.weights[c]) if w > 0]
-        weights = [float(w) for w in unions.weights[c] if w > 0]
-        union_size = unions.size_samples[0] * float(effective_buckets(unions.weights[c]))
+        members = [b for b, w in zip(unions.buckets, unions.shares[c]) if w > 0]
+        shares = [float(w) for w in unions.shares[c] if w > 0]
+        union_size = unions.size_samples[0] * float(effective_buckets(unions.shares[c]))
         interval = None
         if draws is not None:
             tail = 50 * (1 - level)
             interval = [float(1 - np.percentile(draws[:, c], 100 - tail)), float(1 - np.percentile(draws[:, c], tail))]
         candidates.append(
             Candidate(
-                name=name, buckets=members, weights=weights, epochs=budget_samples / union_size,
-                repetitions={b: budget_samples * w / unions.size_samples[0] for b, w in zip(members, weights)},
-                samples={b: budget_samples * w for b, w in zip(members, weights)},
+                name=name, buckets=members, shares=shares, epochs=budget_samples / union_size,
+                repetitions={b: budget_samples * w / unions.size_samples[0] for b, w in zip(members, shares)},
+                samples={b: budget_samples * w for b, w in zip(members, shares)},
                 predicted_error=float(error[c]), predicted_accuracy=float(1 - error[c]), interval=interval,
             )
         )
     order = np.argsort(error, kind="stable")
     ranked = [candidates[i] for i in order]
     probability = None if draws is None else float(np.mean(np.argmin(draws, axis=1) == order[0]))
-    return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability)
+    sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
+    notes = merge(fit.notes, forced, data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes))
+    return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
+
+
+def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequence[float], sizes: dict[str, float]) -> list[Note]:
+    """The plan's own notes: budgets and bucket sizes past what the fit saw, the best candidate at
+    an edge of the nested family (or a mixture at a corner), and plans without an interval."""
+    notes = diagnostics.extrapolation(fit.input_ranges, {"samples_seen": budgets, "unique_samples": list(sizes.values())})
+    nested = [n for n in unions.names if n != "mixture"]
+    if best in nested and len(nested) > 1:
+        notes += diagnostics.grid_edge("union", best, nested, smaller="a stricter filter (fewer, better samples)", larger="a looser filter (a larger pool)")
+    if best == "mixture":
+        notes += diagnostics.simplex_corner(unions.shares[-1], unions.buckets)
+    if not fit.draws:
+        reason = "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with bootstrap > 0)"
+        notes.append(Note("no-interval", f"no interval: {reason}", "info", {"fit": fit.source}))
+    return notes
 
 
 def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False) -> list[dict[str, Any]]:
     """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets;
-    with `mixtures`, also the optimal mixture's accuracy and weights at each budget."""
+    with `mixtures`, also the optimal mixture's accuracy and shares at each budget."""
     unions = candidate_unions(fit, bucket_sizes)
     budgets = np.geomspace(low, high, points)
     error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets]
@@ -218,8 +266,18 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
         for row in rows:
             mixed = with_mixture(unions, optimal_mixture(fit, unions, row["budget_samples"]))
             mixture_error = float(_errors(fit, [fit.params], mixed, np.array([row["budget_samples"]]))[0, -1, 0])
-            row["mixture"] = {"predicted_accuracy": 1 - mixture_error, "weights": {b: float(w) for b, w in zip(unions.buckets, mixed.weights[-1]) if w > 0}}
+            row["mixture"] = {"predicted_accuracy": 1 - mixture_error, "shares": {b: float(w) for b, w in zip(unions.buckets, mixed.shares[-1]) if w > 0}}
     return rows
+
+
+def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: bool = False) -> list[Note]:
+    """The notes of a sweep over [low, high] samples seen: the fit's, and extrapolation of the
+    budgets and bucket sizes; refuses like `plan_data` on a fit that does not identify the plan."""
+    forced = diagnostics.require_identifiable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="sweep")
+    unions = candidate_unions(fit, bucket_sizes)
+    sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
+    own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]
+    return merge(fit.notes, forced, own)
 
 
 # ---- language models: scaling/plan_model.py ------------------------------------------------

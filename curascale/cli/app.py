@@ -11,19 +11,28 @@ import sys
 import typer
 
 from curascale.cli import curate, fit, plan, render, runs
+from curascale.cli.options import VersionOption
 
 cli = typer.Typer(
     help="curascale: what data to train on, how often to repeat it and at what precision, for the compute you have.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is never terminal markup: "[[steps]]" and "utility[bucket]" print as written
 )
+
+
+@cli.callback()
+def root(version: VersionOption = None) -> None:
+    """curascale: what data to train on, how often to repeat it and at what precision, for the compute you have."""
+
+
 cli.add_typer(runs.app, name="runs")
 cli.add_typer(curate.app, name="curate")
 cli.command("fit")(fit.fit_command)
 cli.command("predict")(fit.predict)
 cli.command("laws")(fit.laws)
 cli.command("plan")(plan.plan)
-plan_cli = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+plan_cli = typer.Typer(pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
 plan_cli.command()(plan.plan)
 
 

@@ -12,7 +12,7 @@ from curascale.cli.options import DbOption
 from curascale.errors import UserError
 from curation.scores import DEFAULT_SCORE_COLUMN
 
-app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write manifests for training.", no_args_is_help=True)
+app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write manifests for training.", no_args_is_help=True, rich_markup_mode=None)  # help text is never markup: [[steps]] prints as written
 
 OutOption = Annotated[Path, typer.Option("--out", help="Output directory: subset.npy (DataComp), manifest.parquet, manifest.json.")]
 WorkersOption = Annotated[Optional[int], typer.Option(help="Shards processed in parallel (default: cores, at most 8).")]

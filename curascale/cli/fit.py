@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import DbOption, MapOption, comma_pairs, numbers, parse_pairs
+from curascale.cli.options import DbOption, MapOption, VersionOption, comma_pairs, numbers, parse_pairs
 from curascale.errors import UserError
 
 BOOTSTRAP_STARTS = 4  # scaling.fit.fit refits every draw from this many minima of the full fit
@@ -63,11 +63,12 @@ def fit_command(
     start: Annotated[Optional[list[str]], typer.Option(help="name=value,...: one starting point instead of the law's grid (repeat for more).")] = None,
     delta: Annotated[float, typer.Option(help="Huber delta on log predictions.")] = 1e-3,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws over runs for intervals (0: none).")] = 0,
-    holdout_largest: Annotated[int, typer.Option(help="Also fit without the K largest-compute runs and report their relative error.")] = 0,
+    holdout_largest: Annotated[int, typer.Option(help="Also fit without the K largest-compute runs (runs tied at the cut go together) and list their observed, predicted and relative error.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Save the fit artifact (JSON) here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves here: x.png or x.pdf (both are written).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    version: VersionOption = None,
 ) -> None:
     """Fit a scaling law: every start of its grid at once, Huber loss on log predictions (docs/laws.md §7)."""
     from scaling.laws import get_law
@@ -88,6 +89,8 @@ def fit_command(
         free=[name for value in free or [] for name in value.split(",") if name],
         initial=initial, delta=delta, bootstrap=bootstrap, holdout_largest=holdout_largest, seed=seed,
     )
+    if db is not None and fitted.groups:
+        fitted.metadata = _with_registered_buckets(fitted.metadata, db, fitted.groups)
     if out is not None:
         fitted.save(out)
     if db is not None:
@@ -104,6 +107,16 @@ def fit_command(
         _print_fit(fitted, out, plot)
 
 
+def _with_registered_buckets(metadata: dict, db, groups) -> dict:
+    """The fit's metadata plus what the registry knows of its buckets (percentile ranges, score
+    column, pool); bucket sizes the runs' unique_samples gave stay, the registry's fill the rest."""
+    from scaling.frames import bucket_metadata
+
+    registered = bucket_metadata(db, groups)
+    sizes = {**registered.get("bucket_size_samples", {}), **metadata.get("bucket_size_samples", {})}
+    return {**registered, **metadata, **({"bucket_size_samples": sizes} if sizes else {})}
+
+
 def _run_fit(law, frame, *, source, as_json, **options):
     from scaling.fit import fit
 
@@ -112,21 +125,39 @@ def _run_fit(law, frame, *, source, as_json, **options):
 
 
 def _print_fit(fitted, out, plot) -> None:
+    from scaling.diagnostics import headline
+
+    with_intervals = bool(fitted.intervals)
     rows = []
     for name, value in fitted.params.items():
         interval = fitted.intervals.get(name)
         shown = "" if interval is None or name in fitted.fixed or name in fitted.tied else f"[{interval[0]:.6g}, {interval[1]:.6g}]"
         note = "fixed" if name in fitted.fixed else (f"= {fitted.tied[name]}" if name in fitted.tied else "")
-        rows.append((name, f"{value:.6g}", shown, note))
-    render.table(f"{fitted.law} on {fitted.n_points} points ({fitted.law_spec.section})", ("parameter", "value", f"{fitted.interval_level:.0%} interval", ""), rows, left=("parameter", ""))
+        rows.append((name, f"{value:.6g}", *((shown,) if with_intervals else ()), note))
+    columns = ("parameter", "value", *((f"{fitted.interval_level:.0%} interval",) if with_intervals else ()), "")
+    render.table(f"{fitted.law} on {fitted.n_points} points ({fitted.law_spec.section}){headline(fitted.notes)}", columns, rows, left=("parameter", ""))
     status = "converged" if fitted.converged else "[red]best start hit the iteration cap[/red]"
     render.line("objective {}; {} of {} starts reached it; " + status, f"{fitted.objective:.10g}", fitted.starts_at_best, fitted.starts)
+    render.notes(fitted.notes)
     if fitted.holdout:
-        errors = ", ".join(f"{e:+.2%}" for e in fitted.holdout.relative_errors)
-        render.line("held-out {} largest runs: relative errors {}", fitted.holdout.count, errors)
+        _print_holdout(fitted)
     for label, path in (("fit", out), ("plot", plot)):
         if path is not None:
             render.line("{} written to {}", label, path)
+
+
+def _print_holdout(fitted) -> None:
+    """The held-out runs, by compute: inputs, observed, predicted, relative error."""
+    holdout = fitted.holdout
+    names = list(holdout.inputs)
+    rows = [
+        (*(v if isinstance(v, str) else f"{v:.4g}" for v in (holdout.inputs[n][i] for n in names)), f"{holdout.compute[i]:.4g}",
+         f"{holdout.observed[i]:.5g}", f"{holdout.predicted[i]:.5g}", f"{holdout.relative_errors[i]:+.2%}")
+        for i in range(holdout.count)
+    ]
+    tied = f" ({holdout.count} with ties at the cut; {holdout.requested} asked)" if holdout.count > holdout.requested else ""
+    render.table(f"held out: the {holdout.count} largest runs{tied}, refit without them", (*names, "compute", f"observed {fitted.target}", "predicted", "relative error"),
+                 rows, left=tuple(n for n in names if n == fitted.law_spec.group_by))
 
 
 def predict(
@@ -135,6 +166,7 @@ def predict(
     map_: MapOption = None,
     at: Annotated[Optional[list[str]], typer.Option(help="name=value,...: one point, e.g. params=1.4e9,tokens=2.8e10 (repeat for more).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    version: VersionOption = None,
 ) -> None:
     """Predictions of a saved fit, with bootstrap intervals when the fit has draws."""
     import pandas as pd
@@ -156,21 +188,30 @@ def predict(
             label = pairs.pop(group, None) if group else None
             rows.append({**numbers(pairs, "--at"), **({group: label} if label is not None else {})})
         frame = pd.DataFrame(rows)
+    from scaling.diagnostics import headline, prediction_notes
+
     values = fitted.predict(frame)
     intervals = fitted.predict_interval(frame)
+    notes = prediction_notes(fitted, {c: frame[c].to_numpy(dtype=float) for c in fitted.inputs if c in frame})
     columns = [c for c in (*fitted.inputs, fitted.law_spec.group_by) if c and c in frame]
     records = [
         {"inputs": {c: (row[c] if isinstance(row[c], str) else float(row[c])) for c in columns}, "value": float(v), "interval": None if intervals is None else [float(x) for x in intervals[i]]}
         for i, (row, v) in enumerate(zip(frame.to_dict(orient="records"), values))
     ]
     if as_json:
-        render.echo_json({"predictions": records})
+        from curascale.notes import notes_to_dicts
+
+        render.echo_json({"predictions": records, "notes": notes_to_dicts(notes)})
         return
+    no_interval = intervals is None
     render.table(
-        f"{fitted.law}: predicted {fitted.target}", [*columns, fitted.target, "interval"],
+        f"{fitted.law}: predicted {fitted.target}{headline(notes)}", [*columns, fitted.target, *(() if no_interval else ("interval",))],
         [[*(str(v) if isinstance(v, str) else f"{v:.4g}" for v in record["inputs"].values()), f"{record['value']:.6g}",
-          "" if record["interval"] is None else f"[{record['interval'][0]:.6g}, {record['interval'][1]:.6g}]"] for record in records],
+          *(() if no_interval else (f"[{record['interval'][0]:.6g}, {record['interval'][1]:.6g}]",))] for record in records],
     )
+    render.notes(notes)
+    if no_interval:
+        render.line("no interval: {}", "published point estimates" if fitted.objective is None else "the fit has no bootstrap draws (fit with --bootstrap N)")
 
 
 def laws(

@@ -15,6 +15,20 @@ DbOption = Annotated[
 MapOption = Annotated[Optional[list[str]], typer.Option("--map", help="target=source: read column TARGET from SOURCE (e.g. params=N_params).")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from curascale import __version__
+        from curascale.cli import render
+
+        render.echo(f"curascale {__version__}")
+        raise typer.Exit()
+
+
+VersionOption = Annotated[
+    Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+]
+
+
 def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
     """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=' is an error naming the option."""
     parsed = {}

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
+from curascale.cli.options import VersionOption, numbers, parse_pairs
 from curascale.errors import UserError
 
 DEFAULT_DATA_FIT = "reference/tmars-imagenet-utility"
@@ -21,7 +22,7 @@ def plan(
     db: Annotated[Optional[Path], typer.Option("--db", help="Plan on the newest fits saved in this run registry (`curascale fit ... --db`), with its registered bucket sizes.")] = None,
     candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates); mixtures: also the optimal non-uniform mixture of the buckets.")] = "top-m",
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
-    sweep_points: Annotated[int, typer.Option(help="Budgets in the sweep.")] = 100,
+    sweep_points: Annotated[Optional[int], typer.Option(help="Budgets in the sweep (default 100).", show_default=False)] = None,
     params: Annotated[Optional[str], typer.Option(help="Language models: fix the parameter count instead of the compute-optimal one.")] = None,
     precisions: Annotated[Optional[str], typer.Option(help="Language models: the training precisions allowed, bits or formats (e.g. 4,8,16 or int4,fp8,bf16); default: any (docs/laws.md §4).")] = None,
     unique_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique tokens available (e.g. 100B); repeated as needed under the data-constrained law (docs/laws.md §2).")] = None,
@@ -32,6 +33,9 @@ def plan(
     export_manifest: Annotated[Optional[Path], typer.Option(help="Write the chosen plan's sample list here (subset.npy, manifest.parquet, manifest.json).")] = None,
     pool: Annotated[Optional[Path], typer.Option(help="The DataComp pool to cut the plan's buckets from (with --export-manifest).")] = None,
     score_column: Annotated[Optional[str], typer.Option(help="The pool's score the buckets are cut on (default: the fit's, else clip_l14_similarity_score).")] = None,
+    bucket_sizes: Annotated[Optional[str], typer.Option("--bucket-sizes", help="name=size,...: samples per bucket, overriding the fit's and the registry's (e.g. hq=128M,lq=128M).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Plan even on a fit that does not identify a parameter deciding the plan.")] = False,
+    version: VersionOption = None,
 ) -> None:
     """Plan data, repetition and precision for a compute budget from fitted laws.
 
@@ -48,27 +52,36 @@ def plan(
         raise UserError(f"--candidates must be top-m or mixtures, got {candidates!r}")
     if db is not None and fits:
         raise UserError("--db and --fits are two sources of fits: give one")
+    given = {"--plot": plot, "--candidates mixtures": candidates == "mixtures" or None, "--sweep": sweep, "--sweep-points": sweep_points,
+             "--export-manifest": export_manifest, "--pool": pool, "--score-column": score_column, "--bucket-sizes": bucket_sizes,
+             "--params": params, "--quantize-to": quantize_to, "--domain-tokens": domain_tokens}
+    _check_flags(unit, {flag for flag, value in given.items() if value is not None})
     from scaling.reference import load_fit
 
     if unit == "samples":
-        fit, bucket_sizes = _data_fit(db, fits)
+        fit, sizes = _data_fit(db, fits)
+        sizes = {**(sizes or {}), **numbers(parse_pairs([p for p in (bucket_sizes or "").split(",") if p], "--bucket-sizes"), "--bucket-sizes")}
         if sweep is not None:
-            _sweep(fit, sweep, sweep_points, as_json, plot, bucket_sizes, candidates == "mixtures")
-        else:
-            if (export_manifest is None) != (pool is None):
-                raise UserError("--export-manifest and --pool go together")
-            result = _data_plan(fit, budget, as_json, plot, bucket_sizes, candidates == "mixtures")
-            if export_manifest is not None:
-                from scaling.handoff import export_plan_manifest
+            _sweep(fit, sweep, sweep_points or 100, as_json, plot, sizes, candidates == "mixtures", force)
+            return
+        if export_manifest is not None:
+            from scaling.handoff import pool_bucket_sizes
 
-                report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
-                render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
+            sizes = pool_bucket_sizes(fit, pool)  # the manifest's passes must be those of the pool's own buckets
+        result = _data_plan(fit, budget, as_json, plot, sizes, candidates == "mixtures", force)
+        if export_manifest is not None:
+            from scaling.handoff import export_plan_manifest
+
+            report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
+            render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
         unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
         defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
         loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or defaults)]
+        from scaling.diagnostics import headline, model_plan_notes, require_identifiable_fits
         from scaling.plan import plan_model
 
+        forced = require_identifiable_fits(loaded, force=force)
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
@@ -82,10 +95,38 @@ def plan(
             from scaling.plots import plot_model_plan
 
             plot_model_plan(result, iso_flop_curves(result, loaded), plot)
+        from curascale.notes import merge
+
+        notes = merge(result.notes, model_plan_notes(loaded, result.params, result.tokens, forced))
         if as_json:
-            render.echo_json(result.to_json())
+            from curascale.notes import notes_to_dicts
+
+            render.echo_json({**result.to_json(), "warnings": notes_to_dicts(notes), "notes": notes_to_dicts(notes)})
         else:
-            _print_model_plan(result)
+            _print_model_plan(result, headline(notes))
+            render.notes(notes)
+
+
+DATA_PLAN_FLAGS = {"--plot", "--candidates mixtures", "--sweep", "--sweep-points", "--export-manifest", "--pool", "--score-column", "--bucket-sizes"}
+MODEL_PLAN_FLAGS = {"--params", "--quantize-to", "--domain-tokens"}
+
+
+def _check_flags(unit: str, given: set[str]) -> None:
+    """A flag that does not apply to the kind of plan asked for is an error, never ignored."""
+    foreign = sorted(given & (DATA_PLAN_FLAGS if unit == "flops" else MODEL_PLAN_FLAGS))
+    if foreign:
+        kind = "data plans (--unit samples)" if unit == "flops" else "language-model plans (--unit flops)"
+        raise UserError(f"{', '.join(foreign)}: only for {kind}")
+    if "--sweep-points" in given and "--sweep" not in given:
+        raise UserError("--sweep-points goes with --sweep")
+    if "--sweep" in given and given & {"--export-manifest", "--pool"}:
+        raise UserError("--export-manifest writes one plan; it does not go with --sweep")
+    if ("--export-manifest" in given) != ("--pool" in given):
+        raise UserError("--export-manifest and --pool go together")
+    if "--score-column" in given and "--export-manifest" not in given:
+        raise UserError("--score-column goes with --export-manifest")
+    if "--bucket-sizes" in given and "--export-manifest" in given:
+        raise UserError("--export-manifest plans on the pool's own bucket sizes; drop --bucket-sizes")
 
 
 def _data_fit(db, fits):
@@ -114,10 +155,11 @@ def _model_fits(db):
     return [Fit.from_dict(artifact, source=f"{db}: fit {fit_id}") for fit_id, artifact in chosen]
 
 
-def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False) -> None:
+def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, force=False):
+    from scaling.diagnostics import headline
     from scaling.plan import plan_data
 
-    result = plan_data(fit, budget, bucket_sizes=bucket_sizes, mixtures=mixtures)
+    result = plan_data(fit, budget, bucket_sizes=bucket_sizes, mixtures=mixtures, force=force)
     if plot is not None:
         from scaling.plots import plot_plan
 
@@ -127,21 +169,26 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False) ->
         return result
     from scaling.units import format_quantity
 
+    with_interval = any(candidate.interval is not None for candidate in result.candidates)
     rows, styles = [], []
     for candidate in result.candidates:
-        interval = "" if candidate.interval is None else f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]"
-        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", interval, f"{candidate.epochs:.2f}",
+        interval = (f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]",) if with_interval else ()
+        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", *interval, f"{candidate.epochs:.2f}",
+                     ", ".join(f"{w:.2f}" for w in candidate.shares),
                      ", ".join(f"{r:.2f}" for r in candidate.repetitions.values()), ", ".join(format_quantity(v) for v in candidate.samples.values())))
         styles.append("bold green" if candidate.name == result.best else None)
-    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit})",
-                 ("candidate", "accuracy", "error", "interval", "epochs", "repetitions per bucket", "samples per bucket"), rows, left=("candidate",), styles=styles)
+    columns = ("candidate", "accuracy", "error", *(("interval",) if with_interval else ()), "epochs", "shares", "repetitions per bucket", "samples per bucket")
+    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit}){headline(result.notes)}", columns, rows, left=("candidate",), styles=styles)
     probability = "" if result.probability_best is None else f" (best in {result.probability_best:.0%} of bootstrap draws)"
     render.line("plan: train on [bold]{}[/bold]{}", result.best, probability)
+    render.notes(result.notes)
     return result
 
 
-def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False) -> None:
-    from scaling.plan import sweep_data
+def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False) -> None:
+    from curascale.notes import notes_to_dicts
+    from scaling.diagnostics import headline
+    from scaling.plan import sweep_data, sweep_notes
     from scaling.units import format_quantity, parse_quantity
 
     low, sep, high = text.partition(":")
@@ -150,27 +197,28 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False) 
     low, high = parse_quantity(low, name="--sweep"), parse_quantity(high, name="--sweep")
     if not low < high:
         raise UserError("--sweep needs LO < HI")
+    notes = sweep_notes(fit, low, high, bucket_sizes=bucket_sizes, force=force)
     rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures)
     if plot is not None:
         from scaling.plots import plot_sweep
 
         plot_sweep(rows, fit.source, plot)
     if as_json:
-        render.echo_json({"fit": fit.source, "sweep": rows})
+        render.echo_json({"fit": fit.source, "sweep": rows, "notes": notes_to_dicts(notes)})
         return
-    from scaling.units import format_quantity
-
     shown, previous = [], None
     for row in rows:
         if mixtures or row["best"] != previous or row is rows[-1] or row is rows[0]:
             mixture = row.get("mixture")
-            extra = (", ".join(f"{w:.2f}" for w in mixture["weights"].values()), f"{mixture['predicted_accuracy']:.2%}") if mixture else ()
+            extra = (", ".join(f"{b}: {w:.2f}" for b, w in mixture["shares"].items()), f"{mixture['predicted_accuracy']:.2%}") if mixture else ()
             shown.append((format_quantity(row["budget_samples"]), row["best"], f"{row['predicted_accuracy']:.2%}", *extra))
         previous = row["best"]
-    render.table(f"quality-quantity frontier ({fit.source})", ("budget (samples)", "best", "accuracy", *(("best mixture", "mixture accuracy") if mixtures else ())), shown)
+    render.table(f"quality-quantity frontier ({fit.source}){headline(notes)}", ("budget (samples)", "best", "accuracy", *(("best mixture shares", "mixture accuracy") if mixtures else ())),
+                 shown, left=("best", "best mixture shares"))
+    render.notes(notes)
 
 
-def _print_model_plan(result) -> None:
+def _print_model_plan(result, warned: str = "") -> None:
     """One language-model plan: the candidate precisions, the plan, what each constraint costs,
     which law decided each number, and the notes."""
     from scaling.units import format_quantity
@@ -181,8 +229,8 @@ def _print_model_plan(result) -> None:
         render.table(f"training precisions at {result.budget_flops:.3g} FLOPs",
                      ("precision", "N_eff/N", "x params", "x compute", "efficiency", "N", "D", "loss"), rows,
                      left=("precision",), styles=["bold green" if a.chosen else None for a in result.alternatives])
-    render.line("[bold]plan for {} FLOPs[/bold]: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
-                f"{result.budget_flops:.3g}", format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.1f}",
+    render.line("[bold]plan for {} FLOPs[/bold]{}: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
+                f"{result.budget_flops:.3g}", warned, format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.1f}",
                 result.precision, f"{result.loss:.4f}")
     if result.epochs is not None:
         render.line("epochs: {} over {} unique tokens", f"{result.epochs:.2f}", format_quantity(result.unique_tokens))
@@ -207,4 +255,3 @@ def _print_model_plan(result) -> None:
     if costs:
         render.table("what each constraint costs (loss)", ("constraint", "loss cost", "law"), costs, left=("constraint", "law"))
     render.table("decided by", ("number", "law"), list(result.decided_by.items()), left=("number", "law"))
-    render.notes(result.notes)

@@ -11,7 +11,7 @@ import typer
 from curascale.cli import render
 from curascale.cli.options import DbOption, parse_pairs
 
-app = typer.Typer(help="The run registry: pools, training runs and their evals in an embedded DuckDB file.", no_args_is_help=True)
+app = typer.Typer(help="The run registry: pools, training runs and their evals in an embedded DuckDB file.", no_args_is_help=True, rich_markup_mode=None)
 
 def _registry(db: str | None):
     from runs_db.registry import connect

@@ -19,13 +19,26 @@ def all_laws() -> dict[str, Law]:
     return laws
 
 
+def canonical_name(name: str) -> str:
+    """A law name as users type it on a command line: case, spaces and hyphens do not matter
+    ('data-constrained', 'Data Constrained' -> 'data_constrained')."""
+    return "_".join(str(name).strip().lower().replace("-", " ").replace("_", " ").split())
+
+
 def get_law(name: str) -> Law:
+    """The law called `name` (see `canonical_name`); an unknown name is a CurascaleError that
+    suggests the nearest known names (difflib)."""
     laws = all_laws()
-    if name not in laws:
+    key = canonical_name(name)
+    if key not in laws:
+        import difflib
+
         from curascale.errors import UserError
 
-        raise UserError(f"unknown law {name!r} (known: {', '.join(sorted(laws))})")
-    return laws[name]
+        close = difflib.get_close_matches(key, list(laws), n=2, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UserError(f"unknown law {name!r}{hint} (known: {', '.join(sorted(laws))})")
+    return laws[key]
 
 
-__all__ = ["Law", "Param", "all_laws", "get_law"]
+__all__ = ["Law", "Param", "all_laws", "canonical_name", "get_law"]

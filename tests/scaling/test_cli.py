@@ -71,7 +71,7 @@ def test_plan_curation_mixtures():
     plan = json.loads(run("plan-curation", "--compute", "128M", "--candidates", "mixtures", "--json").stdout)
     assert plan["best"] == "mixture"
     mixture = next(c for c in plan["candidates"] if c["name"] == "mixture")
-    assert len(mixture["weights"]) == len(mixture["buckets"]) == 2 and mixture["weights"][0] > mixture["weights"][1]
+    assert len(mixture["shares"]) == len(mixture["buckets"]) == 2 and mixture["shares"][0] > mixture["shares"][1]
     sweep = json.loads(run("plan-curation", "--compute", "128M", "--sweep", "12.8M:1.28B", "--sweep-points", "6", "--candidates", "mixtures", "--json").stdout)
     assert len(sweep["sweep"]) == 6 and all(row["mixture"]["predicted_accuracy"] >= row["predicted_accuracy"] for row in sweep["sweep"])
 

@@ -49,11 +49,11 @@ def test_the_optimal_mixture_is_never_worse_than_the_best_union(utility_fit, bud
     mixture = by_name["mixture"]
     best_union = min(c.predicted_error for name, c in by_name.items() if name != "mixture")
     assert mixture.predicted_error <= best_union * (1 + 1e-12)
-    assert sum(mixture.weights) == pytest.approx(1.0) and sum(mixture.samples.values()) == pytest.approx(budget)
+    assert sum(mixture.shares) == pytest.approx(1.0) and sum(mixture.samples.values()) == pytest.approx(budget)
     if budget == 32e6:  # top10 wins by a wide margin: the mixture is top10
         assert mixture.buckets == ["tmars_top0to10p"]
     if budget == 128e6:  # between top10 and top20, strictly better than both, more of the better bucket
-        assert mixture.buckets == ["tmars_top0to10p", "tmars_top10to20p"] and mixture.weights[0] > 0.5
+        assert mixture.buckets == ["tmars_top0to10p", "tmars_top10to20p"] and mixture.shares[0] > 0.5
         assert mixture.predicted_error < best_union - 1e-4 and plan.best == "mixture"
 
 
@@ -61,11 +61,11 @@ def test_the_mixture_frontier_shifts_weight_to_less_filtered_buckets(utility_fit
     rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 24, mixtures=True)
     for row in rows:
         assert row["mixture"]["predicted_accuracy"] >= row["predicted_accuracy"] - 1e-12
-        assert sum(row["mixture"]["weights"].values()) == pytest.approx(1.0)
-    best_share = [row["mixture"]["weights"].get("tmars_top0to10p", 0.0) for row in rows]
+        assert sum(row["mixture"]["shares"].values()) == pytest.approx(1.0)
+    best_share = [row["mixture"]["shares"].get("tmars_top0to10p", 0.0) for row in rows]
     assert best_share[0] == pytest.approx(1.0) and best_share[-1] < 0.6
     assert np.all(np.diff(best_share) <= 1e-3)  # never moves back to the best bucket
-    assert len(rows[-1]["mixture"]["weights"]) > len(rows[0]["mixture"]["weights"])
+    assert len(rows[-1]["mixture"]["shares"]) > len(rows[0]["mixture"]["shares"])
 
 
 def test_identical_buckets_mix_uniformly(utility_fit):

@@ -1,0 +1,326 @@
+"""When a fit or a plan cannot be believed: one function per rule, each returning a list of
+`curascale.notes.Note` (empty when the rule has nothing to say). Adding a rule is adding a
+function here and calling it where it applies (`fit_notes` for fits; the planner and `predict`
+for points asked about).
+
+Rules and their codes:
+
+- ``not-identifiable``: a bootstrap interval spanning more than `SPAN_FACTOR` (or crossing zero),
+  or near rank-deficient J^T J at the optimum (J = d residuals / d coordinates, by `jax.jacfwd`):
+  the parameters in the near-null directions are named.
+- ``single-level-input``: an input column with one distinct value when the law needs it to vary
+  (the parameters its null directions leave undetermined are named); ``constant-target``: a
+  target that takes one value.
+- ``out-of-physical-range``: an exponent or irreducible term <= `FLOOR`, or a parameter whose
+  fitting coordinate sits at its bound (|u| > `BOUND_COORDINATE`, e.g. a half-life that ran to
+  e^30 epochs).
+- ``unit-mistake``: a count column (params, tokens, ...) with values below 1e3.
+- ``extrapolation``: a point asked about lies more than `EXTRAPOLATION_FACTOR` outside the range
+  of an input the fit saw.
+- ``edge-optimum``: the optimum of a search lies on the edge of what was searched (a corner of
+  the mixture simplex, the first or last candidate of a nested family, the end of a grid).
+- ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
+
+Severity: ``error`` for identifiability (a plan decided by such a parameter refuses unless
+forced, see `require_identifiable`), ``warning`` for the rest, ``info`` for edge optima of
+candidate families, which are answers and not failures.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from curascale.errors import CurascaleError
+from curascale.notes import Note
+
+SPAN_FACTOR = 10.0  # a bootstrap interval wider than this factor does not pin its parameter down
+RANK_RTOL = 1e-6  # singular values of the column-normalised Jacobian below this (relative) are null
+NULL_LOADING = 0.2  # a coordinate takes part in a null direction when its loading exceeds this
+FLOOR = 1e-6  # exponents and irreducible terms at or below this are out of physical range
+BOUND_COORDINATE = 30.0  # |u| past this: exp(u) beyond 1e13 (or below 1e-13), a sigmoid within 1e-13 of its bound
+SMALLEST_COUNT = 1e3  # no real run has fewer parameters, tokens or samples than this
+EXTRAPOLATION_FACTOR = 4.0  # points farther than this outside the fitted range are flagged
+CORNER = 1e-3  # a mixture share within this of 1 is a corner of the simplex
+COUNT_COLUMNS = ("params", "tokens", "unique_tokens", "samples_seen", "unique_samples", "domain_tokens")
+IDENTIFIABILITY_CODES = ("not-identifiable", "single-level-input", "constant-target")
+
+
+def _base(name: str) -> str:
+    """'utility[top0to10p]' -> 'utility'."""
+    return name.split("[", 1)[0]
+
+
+def _sci(value: float) -> str:
+    return f"{value:.2g}" if 1e-2 <= abs(value) < 1e4 else f"{value:.1e}"
+
+
+# ---- identifiability ------------------------------------------------------------------------
+def wide_intervals(intervals: Mapping[str, Sequence[float]], fixed: Iterable[str] = (), *, factor: float = SPAN_FACTOR) -> list[Note]:
+    """Parameters whose bootstrap interval [lo, hi] spans more than `factor` (hi/lo for positive
+    parameters, lo/hi for negative ones) or crosses zero. `fixed`: names held fixed or tied."""
+    held, wide, spans = set(fixed), [], {}
+    for name, (low, high) in intervals.items():
+        if _base(name) in held or name in held:
+            continue
+        if low * high <= 0:
+            spans[name] = None
+        else:
+            ratio = max(abs(low), abs(high)) / min(abs(low), abs(high))
+            if ratio <= factor:
+                continue
+            spans[name] = float(ratio)
+        wide.append(name)
+    if not wide:
+        return []
+    shown = ", ".join(f"{n} [{_sci(intervals[n][0])}, {_sci(intervals[n][1])}]" for n in wide)
+    return [Note("not-identifiable", f"the runs do not pin down {shown}: each interval spans more than {factor:g}x or crosses zero",
+                 "error", {"parameters": wide, "intervals": {n: [float(v) for v in intervals[n]] for n in wide}, "span_factor": spans, "rule": "bootstrap"})]
+
+
+def null_directions(jacobian: np.ndarray, names: Sequence[str], *, rtol: float = RANK_RTOL) -> tuple[list[str], list[float]]:
+    """The coordinates taking part in the near-null directions of J^T J, and the relative singular
+    values of those directions. J: [points, coordinates]; columns are scaled to unit norm first, so
+    the test does not depend on the parameters' units (a zero column is a null direction itself)."""
+    jacobian = np.asarray(jacobian, dtype=float)
+    if not np.all(np.isfinite(jacobian)):
+        return list(names), [0.0]
+    norms = np.linalg.norm(jacobian, axis=0)
+    dead = [n for n, norm in zip(names, norms) if norm == 0]
+    live = norms > 0
+    if not live.any():
+        return list(names), [0.0]
+    _, singular, vt = np.linalg.svd(jacobian[:, live] / norms[live], full_matrices=True)
+    singular = np.r_[singular, np.zeros(int(live.sum()) - singular.size)]  # fewer points than coordinates
+    relative = singular / singular[0]
+    null = relative < rtol
+    loading = np.abs(vt[null]).max(axis=0) if null.any() else np.zeros(int(live.sum()))
+    involved = [str(n) for n, load in zip(np.asarray(names)[live], loading) if load > NULL_LOADING]
+    return dead + involved, [float(r) for r in relative[null]] + [0.0] * len(dead)
+
+
+def rank_deficiency(jacobian: np.ndarray, names: Sequence[str]) -> list[Note]:
+    """`not-identifiable` from the Jacobian at the optimum (no bootstrap needed)."""
+    involved, relative = null_directions(jacobian, names)
+    if not involved:
+        return []
+    return [Note("not-identifiable", f"{', '.join(involved)} cannot be told apart by these runs: J^T J at the optimum is near singular "
+                 f"(smallest relative singular value {min(relative):.1e}); fix or tie one of them, or add runs that vary what they describe",
+                 "error", {"parameters": involved, "relative_singular_values": relative, "rule": "jacobian"})]
+
+
+def constant_target(target: np.ndarray, name: str, parameters: Sequence[str]) -> list[Note]:
+    """`constant-target`: the target takes one value (relative spread < 1e-9) in every run, so no
+    parameter but a constant level is determined (`parameters`: the free ones, all named)."""
+    target = np.asarray(target, dtype=float)
+    if target.size == 0 or np.ptp(np.log(target)) > 1e-9:
+        return []
+    return [Note("constant-target", f"{name} is {_sci(float(target[0]))} in all {target.size} runs: the fit can only match a constant, "
+                 f"so {', '.join(parameters)} are not determined", "error", {"target": name, "value": float(target[0]), "parameters": list(parameters)})]
+
+
+def single_levels(inputs: Mapping[str, np.ndarray]) -> list[str]:
+    """The input columns with one distinct value in every run."""
+    return [name for name, values in inputs.items() if np.asarray(values).size and np.all(np.asarray(values) == np.asarray(values)[0])]
+
+
+def single_level_inputs(inputs: Mapping[str, np.ndarray], undetermined: Mapping[str, Sequence[str]]) -> list[Note]:
+    """`single-level-input`: a column with one distinct value, for each column that leaves
+    parameters undetermined (`undetermined`: column -> those parameters, see `undetermined_by`);
+    a single-level column the law does not need to vary (e.g. equal bucket sizes) says nothing."""
+    notes = []
+    for name in single_levels(inputs):
+        parameters = list(undetermined.get(name, ()))
+        if parameters:
+            value = float(np.asarray(inputs[name])[0])
+            notes.append(Note("single-level-input", f"{name} has 1 distinct value ({_sci(value)}) in all {np.asarray(inputs[name]).size} runs: "
+                              f"{', '.join(parameters)} cannot be fitted separately; add runs at other {name} or fix/tie them",
+                              "error", {"input": name, "value": value, "parameters": parameters}))
+    return notes
+
+
+def _jacobian(problem, u, arrays=None) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    return np.asarray(jax.jacfwd(lambda v: problem.residuals(v, arrays))(jnp.asarray(u, dtype=float)))
+
+
+def undetermined_by(problem, u: np.ndarray, column: str, undetermined: Sequence[str]) -> list[str]:
+    """Of the `undetermined` coordinates at `u`, those that a spread of `column` would determine:
+    the Jacobian is recomputed with the column's values spread over a factor of 10 either way
+    (seeded, so not collinear with other columns) and the coordinates that leave its null
+    directions are the ones the single level leaves undetermined."""
+    data = problem.data
+    spread = dict(data.inputs)
+    spread[column] = data.inputs[column] * 10.0 ** np.random.default_rng(0).uniform(-1.0, 1.0, len(data))
+    arrays = {**problem.arrays, "inputs": {**data.law.jax_inputs(spread), **({"group": problem.arrays["inputs"]["group"]} if "group" in problem.arrays["inputs"] else {})}}
+    still, _ = null_directions(_jacobian(problem, u, arrays), problem.coordinate_names())
+    return [name for name in undetermined if name not in still]
+
+
+# ---- physical range -------------------------------------------------------------------------
+def _must_be_positive(name: str, doc: str) -> bool:
+    base = _base(name)
+    return base in ("alpha", "beta", "E", "eta", "irreducible_error") or "exponent" in base or "exponent" in doc.split(":")[0]
+
+
+def out_of_physical_range(law, params: Mapping[str, float], fixed: Iterable[str] = ()) -> list[Note]:
+    """`out-of-physical-range`: exponents and irreducible terms <= `FLOOR` (the law needs them
+    positive), and parameters whose fitting coordinate ran to its bound (|u| > BOUND_COORDINATE)."""
+    held, notes = set(fixed), []
+    specs = {p.name: p for p in law.params}
+    for name, value in params.items():
+        spec = specs.get(_base(name))
+        if spec is None or _base(name) in held or name in held:
+            continue
+        if _must_be_positive(name, spec.doc) and value <= FLOOR:
+            notes.append(Note("out-of-physical-range", f"{name} = {value:.3g}: {law.name} needs it positive ({spec.doc})",
+                              "warning", {"parameter": name, "value": float(value), "rule": "positive"}))
+            continue
+        if spec.transform.name == "identity":
+            continue
+        with np.errstate(all="ignore"):
+            coordinate = float(np.asarray(spec.transform.inverse(np.asarray([value])))[0])
+        if not np.isfinite(coordinate) or abs(coordinate) > BOUND_COORDINATE:
+            notes.append(Note("out-of-physical-range", f"{name} = {value:.3g} ran to the bound of its range ({spec.transform.name}): "
+                              "the runs do not constrain it", "warning", {"parameter": name, "value": float(value), "rule": "bound"}))
+    return notes
+
+
+# ---- units and extrapolation ----------------------------------------------------------------
+def unit_mistakes(inputs: Mapping[str, np.ndarray], *, smallest: float = SMALLEST_COUNT) -> list[Note]:
+    """`unit-mistake`: a count column (`COUNT_COLUMNS`) with values below `smallest`, which no run
+    has as a raw count (tokens given in billions, parameters in millions)."""
+    notes = []
+    for name, values in inputs.items():
+        values = np.asarray(values, dtype=float)
+        if name in COUNT_COLUMNS and values.size and values.min() < smallest:
+            notes.append(Note("unit-mistake", f"{name} goes down to {_sci(float(values.min()))} (up to {_sci(float(values.max()))}): "
+                              f"raw counts below {smallest:g} are unlikely; were they given in millions or billions?",
+                              "warning", {"input": name, "min": float(values.min()), "max": float(values.max())}))
+    return notes
+
+
+def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[str, Iterable[float]], *, factor: float = EXTRAPOLATION_FACTOR) -> list[Note]:
+    """`extrapolation`: for each input the fit saw in [lo, hi], the point farthest outside, when
+    it is more than `factor` past hi (x / hi) or below lo (lo / x)."""
+    notes = []
+    for name, values in points.items():
+        if name not in input_ranges:
+            continue
+        values = np.atleast_1d(np.asarray(values, dtype=float))
+        low, high = (float(v) for v in input_ranges[name])
+        if values.size == 0 or low <= 0:
+            continue
+        above, below = values.max() / high, low / values.min() if values.min() > 0 else np.inf
+        if above > factor and above >= below:
+            notes.append(Note("extrapolation", f"{name} {values.max():.1e} is {above:.3g}x the largest the fit saw ({high:.2g})",
+                              "warning", {"input": name, "value": float(values.max()), "range": [low, high], "factor": float(above)}))
+        elif below > factor:
+            notes.append(Note("extrapolation", f"{name} {values.min():.1e} is 1/{below:.3g} of the smallest the fit saw ({low:.2g})",
+                              "warning", {"input": name, "value": float(values.min()), "range": [low, high], "factor": float(below)}))
+    return notes
+
+
+# ---- edges of searches ----------------------------------------------------------------------
+def simplex_corner(shares: Sequence[float], names: Sequence[str], *, tolerance: float = CORNER) -> list[Note]:
+    """`edge-optimum`: an optimal mixture with (almost) all its share on one bucket lies at a
+    corner of the simplex: the softmax search can only approach it, so it is the single-bucket
+    plan rather than a mixture."""
+    shares = np.asarray(shares, dtype=float)
+    top = int(np.argmax(shares))
+    if shares[top] < 1 - tolerance:
+        return []
+    return [Note("edge-optimum", f"the optimal mixture puts {shares[top]:.1%} on {names[top]}: a corner of the simplex, i.e. "
+                 f"training on {names[top]} alone, not an interior mixture", "info", {"axis": "mixture", "bucket": names[top], "share": float(shares[top])})]
+
+
+def grid_edge(axis: str, value: float, grid: Sequence[float], *, smaller: str, larger: str) -> list[Note]:
+    """`edge-optimum`: the best of an ordered search (`grid`) is its first or last entry, so the
+    true optimum may lie beyond it (`smaller` / `larger`: what lies beyond each end, in words)."""
+    grid = list(grid)
+    if len(grid) < 2 or value not in (grid[0], grid[-1]):
+        return []
+    beyond = smaller if value == grid[0] else larger
+    return [Note("edge-optimum", f"the best {axis} is {value} at the edge of the search ({grid[0]} .. {grid[-1]}): {beyond} might be better still, "
+                 "which this search cannot tell", "info", {"axis": axis, "value": value, "range": [grid[0], grid[-1]]})]
+
+
+def holdout_ties(requested: int, held: int, compute: float) -> list[Note]:
+    """`holdout-ties`: runs tied on compute at the cut were held out together (more than asked)."""
+    if held <= requested:
+        return []
+    return [Note("holdout-ties", f"{held} runs held out instead of {requested}: runs tied at compute {compute:.3g} at the cut are held out together",
+                 "info", {"requested": requested, "held_out": held, "compute": float(compute)})]
+
+
+# ---- applying the rules ---------------------------------------------------------------------
+def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Mapping[str, Sequence[float]] | None = None) -> list[Note]:
+    """Every fit rule for a fitted `problem` (scaling.problem.Problem) at coordinates `u`."""
+    data, names = problem.data, problem.coordinate_names()
+    held = [*problem.fixed, *problem.tied]
+    jacobian = _jacobian(problem, u)
+    undetermined, _ = null_directions(jacobian, names)
+    flat = constant_target(data.target, problem.law.target, names)
+    levels = {c: undetermined_by(problem, u, c, undetermined) for c in single_levels(data.inputs)} if undetermined and not flat else {}
+    return [
+        *flat,
+        *single_level_inputs(data.inputs, levels),
+        *([] if flat else rank_deficiency(jacobian, names)),
+        *wide_intervals(intervals or {}, held),
+        *out_of_physical_range(problem.law, params, held),
+        *unit_mistakes(data.inputs),
+    ]
+
+
+def require_identifiable(notes: Iterable[Note], deciding: Iterable[str], *, force: bool = False, what: str = "plan") -> list[Note]:
+    """Refuse (CurascaleError) a result decided by a parameter that the fit's notes say is not
+    identifiable, unless `force`; forced, return a note that says so. `deciding`: base names of
+    the parameters that decide the result (per-bucket names match their base)."""
+    deciding = set(deciding)
+    bad = sorted({p for note in notes if note.code in IDENTIFIABILITY_CODES for p in note.details.get("parameters", []) if _base(p) in deciding})
+    if not bad:
+        return []
+    if not force:
+        raise CurascaleError(f"the fit does not identify {', '.join(bad)}, which decide the {what}; refit with more varied runs, or force it (force=True, --force)")
+    return [Note("forced", f"{what} forced although the fit does not identify {', '.join(bad)}", "warning", {"parameters": bad})]
+
+
+def headline(notes: Sequence[Note]) -> str:
+    """'' or a short clause for a plan's title: ' - built on a fit with warnings (a, b)'."""
+    codes = sorted({n.code for n in notes if n.severity in ("warning", "error")})
+    return f" - WARNING: {', '.join(codes)}" if codes else ""
+
+
+def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
+    """The notes of predictions at `points` (input columns): the fit's, then extrapolation."""
+    from curascale.notes import merge
+
+    return merge(fit.notes, extrapolation(fit.input_ranges, points))
+
+
+MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)
+
+
+def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PLAN_PARAMETERS, *, force: bool = False) -> list[Note]:
+    """`require_identifiable` for every fit a plan is built on; call it before planning, since a
+    fit that does not identify its parameters can make the plan itself fail (0 / 0)."""
+    deciding = tuple(deciding)
+    return [note for fit in fits for note in require_identifiable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
+
+
+PRECISION_RANGE = (3.0, 16.0)  # the ends of scaling.plan.optimal_precision's default grid of bits
+
+
+def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = (), *, precision_bits: float | None = None) -> list[Note]:
+    """The notes of a language-model plan at N = `params`, D = `tokens`: every fit's notes, those
+    of `require_identifiable_fits`, the extrapolation of N and D past the runs each fit saw, and a
+    compute-optimal precision (`precision_bits`) at an end of the searched range."""
+    from curascale.notes import merge
+
+    edge = []
+    if precision_bits is not None:
+        edge = grid_edge("training precision (bits)", round(float(precision_bits), 2), PRECISION_RANGE, smaller="fewer bits", larger="more bits")
+    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits), edge)

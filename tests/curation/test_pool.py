@@ -114,3 +114,23 @@ def test_sort_pairs_is_numpys_sort():
 def test_rows_counts_every_shard(tmp_path):
     write_shards(tmp_path / "pool", [shard_table(0, 10), shard_table(1, 25), shard_table(2, 1)])
     assert Pool.open(tmp_path / "pool").rows() == 36
+
+
+@pytest.mark.parametrize("values", [
+    [(5, 1), (5, 0)],  # two rows, one high half
+    [(7, 3), (7, 1), (7, 2)],  # every high half the same
+    [(1, 5), (3, 2), (3, 1)],  # repeats, but not of the first row's high half
+    [(9, 0), (2, 4), (4, 4)],  # no repeats
+])
+def test_sort_pairs_small_cases(values):
+    pairs = np.array(values, dtype=UID_DTYPE)
+    assert [tuple(map(int, p)) for p in sort_pairs(pairs)] == sorted(values)
+
+
+def test_read_returns_the_named_columns(tmp_path):
+    write_shards(tmp_path / "pool", [shard_table(0, 5)])
+    pool = Pool.open(tmp_path / "pool")
+    table = pool.read(pool.shards[0], ["text", "uid", "text"])
+    assert table.column_names == ["text", "uid"]
+    assert table.to_pydict() == {"text": [f"caption {i:04d}" for i in range(5)], "uid": [f"{0:08x}{i:024x}" for i in range(5)]}
+    assert pool.name == "pool" and [s.name for s in pool.shards] == ["00000.parquet"]

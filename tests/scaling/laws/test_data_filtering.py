@@ -98,8 +98,14 @@ def test_epoch_axis_is_the_smallest_power_of_two_covering_the_epochs():
     derive it from their inputs' most epochs, and from one epoch when there are no rows."""
     from scaling.laws.data_filtering import prepare
 
-    for epochs, length in [(0.3, 4), (2.0, 4), (2.5, 8), (6.0, 8), (14.0, 16), (14.5, 32), (300.0, 512)]:
-        np.testing.assert_array_equal(epoch_axis(epochs, xp=np), np.arange(length, dtype=float))
+    for epochs, length in [(0.3, 4), (2.0, 4), (2.5, 8), (6.0, 8), (14.0, 16), (14.5, 32), (300.0, 512), (510.0, 512)]:
+        axis = epoch_axis(epochs, xp=np)
+        assert axis.dtype == np.float64
+        np.testing.assert_array_equal(axis, np.arange(length, dtype=float))
+    from runs_db import UserError
+
+    with pytest.raises(UserError, match="fewer than 511 epochs"):
+        epoch_axis(511.0)  # 511 + 2 epochs would need an axis of 1024
     axis = prepare({"samples_seen": np.array([64e6, 166.4e6]), "unique_samples": np.array([12.8e6, 12.8e6])})["epoch"]
     np.testing.assert_array_equal(np.asarray(axis), np.arange(16.0))  # 13 epochs
     empty = prepare({"samples_seen": np.array([]), "unique_samples": np.array([])})["epoch"]

@@ -161,3 +161,8 @@ def test_fingerprint_is_sha256_of_names_sizes_and_footers(tmp_path):
         assert data[-4:] == b"PAR1"
         digest.update(path.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data[-(footer + 8):])
     assert Pool.open(tmp_path / "pool").fingerprint() == digest.hexdigest()
+
+
+def test_malformed_uid_without_a_shard_names_the_pool():
+    with pytest.raises(UserError, match=r"^pool, row 2: malformed uid 'xyz'"):
+        uid_pairs(["0" * 32, "xyz"])

@@ -249,3 +249,11 @@ def test_specialized_plan_needs_both_fits():
     for one in (reference_like("specialized_domain", DOMAIN), reference_like("specialized_general", GENERAL)):
         with pytest.raises(CurascaleError, match="needs specialized_domain and specialized_general fits"):
             plan_model(1e21, [chinchilla, one], domain_tokens=1e9)
+
+
+def test_sweep_mixture_accuracy_is_the_weighted_union():
+    fit = load_fit("reference/tmars-imagenet-utility")
+    for row in sweep_data(fit, 64e6, 256e6, 2, mixtures=True):
+        weights = row["mixture"]["weights"]
+        expected = 1 - union_error(fit.params, fit.law, row["budget_samples"], list(weights), list(weights.values()))
+        assert row["mixture"]["predicted_accuracy"] == pytest.approx(expected, rel=1e-9)

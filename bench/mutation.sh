@@ -94,7 +94,7 @@ others = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k not in ("k
 print(f"{name}: {len(status)} mutants, killed {counts['killed']}, survived {counts['survived']}"
       + (f", {others}" if others else "") + f"; survival {counts['survived'] / max(tested, 1):.1%} of tested")
 for key, value in sorted(status.items()):
-    if value != "killed":
+    if value not in ("killed", "no tests", "not checked"):  # those two are counted above, not listed
         print(f"  {value}: {key}")
 EOF
 }

@@ -63,3 +63,23 @@ def test_sidecar_is_sorted_json_with_the_tool_and_same_bytes_twice(tmp_path):
                       "tool": "curascale", "tool_version": manifest.tool_version()}
     assert list(loaded) == sorted(loaded) and text.endswith("}\n") and text.startswith('{\n "chain"')
     assert first == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_writers_make_missing_folders(tmp_path):
+    manifest.atomic_write(tmp_path / "a" / "b" / "c.bin", b"x")
+    schema = pa.schema([("uid", pa.string())])
+    manifest.write_parquet(tmp_path / "d" / "e" / "m.parquet", [pa.table({"uid": ["u"]})], schema)
+    assert (tmp_path / "a" / "b" / "c.bin").read_bytes() == b"x"
+    assert pq.read_table(tmp_path / "d" / "e" / "m.parquet").to_pydict() == {"uid": ["u"]}
+
+
+def test_tool_version_is_the_installed_distributions(monkeypatch):
+    from importlib import metadata
+
+    assert manifest.tool_version() == metadata.version("curascale") != "unknown"
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(manifest.metadata, "version", missing)
+    assert manifest.tool_version() == "unknown"

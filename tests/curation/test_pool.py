@@ -18,7 +18,7 @@ def test_uid_pairs_match_datacomp_conversion():
     assert [pair_to_uid(p) for p in pairs] == uids
 
 
-@pytest.mark.parametrize("bad", ["xyz", "0" * 31, None, "g" * 32, "G" * 32])
+@pytest.mark.parametrize("bad", ["xyz", "0" * 31, None, "g" * 32, "G" * 32, "X" * 32, "0" * 33])  # upper-case hex is valid (DataComp accepts it)
 def test_malformed_uid_names_shard_and_row(bad):
     with pytest.raises(UserError, match=r"shard-7, row 3: malformed uid"):
         uid_pairs(pa.array(["0" * 32, "1" * 32, bad], pa.string()), shard="shard-7")
@@ -114,3 +114,55 @@ def test_sort_pairs_is_numpys_sort():
 def test_rows_counts_every_shard(tmp_path):
     write_shards(tmp_path / "pool", [shard_table(0, 10), shard_table(1, 25), shard_table(2, 1)])
     assert Pool.open(tmp_path / "pool").rows() == 36
+
+
+@pytest.mark.parametrize("values", [
+    [(5, 1), (5, 0)],  # two rows, one high half
+    [(7, 3), (7, 1), (7, 2)],  # every high half the same
+    [(1, 5), (3, 2), (3, 1)],  # repeats, but not of the first row's high half
+    [(9, 0), (2, 4), (4, 4)],  # no repeats
+])
+def test_sort_pairs_small_cases(values):
+    pairs = np.array(values, dtype=UID_DTYPE)
+    assert [tuple(map(int, p)) for p in sort_pairs(pairs)] == sorted(values)
+
+
+def test_read_returns_the_named_columns(tmp_path):
+    write_shards(tmp_path / "pool", [shard_table(0, 5)])
+    pool = Pool.open(tmp_path / "pool")
+    table = pool.read(pool.shards[0], ["text", "uid", "text"])
+    assert table.column_names == ["text", "uid"]
+    assert table.to_pydict() == {"text": [f"caption {i:04d}" for i in range(5)], "uid": [f"{0:08x}{i:024x}" for i in range(5)]}
+    assert pool.name == "pool" and [s.name for s in pool.shards] == ["00000.parquet"]
+
+
+def test_uid_pairs_of_chunked_sliced_and_empty_arrays():
+    uids = [f"{i:032x}" for i in (1, 2**70, 3, 2**127)]
+    expected = [(int(u[:16], 16), int(u[16:], 16)) for u in uids]
+    chunked = uid_pairs(pa.chunked_array([uids[:1], uids[1:]]))
+    assert [tuple(map(int, p)) for p in chunked] == expected
+    sliced = uid_pairs(pa.array(uids).slice(1, 2))  # an array that starts inside its buffers
+    assert [tuple(map(int, p)) for p in sliced] == expected[1:3]
+    empty = uid_pairs([])
+    assert empty.dtype == UID_DTYPE and empty.size == 0
+
+
+def test_fingerprint_is_sha256_of_names_sizes_and_footers(tmp_path):
+    """The documented recipe, restated: sha256 over each shard (sorted by name) of its name, NUL,
+    its size in decimal, NUL, and its last footer length + 8 bytes (the parquet footer, its length
+    and the closing magic). Stored fingerprints stay comparable only if this does not drift."""
+    import hashlib
+
+    write_shards(tmp_path / "pool", [shard_table(s, 30 + s) for s in range(3)])
+    digest = hashlib.sha256()
+    for path in sorted((tmp_path / "pool").glob("*.parquet")):
+        data = path.read_bytes()
+        footer = int.from_bytes(data[-8:-4], "little")
+        assert data[-4:] == b"PAR1"
+        digest.update(path.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data[-(footer + 8):])
+    assert Pool.open(tmp_path / "pool").fingerprint() == digest.hexdigest()
+
+
+def test_malformed_uid_without_a_shard_names_the_pool():
+    with pytest.raises(UserError, match=r"^pool, row 2: malformed uid 'xyz'"):
+        uid_pairs(["0" * 32, "xyz"])

@@ -217,7 +217,7 @@ DOMAIN = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetit
 GENERAL = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.33}
 
 
-@pytest.mark.parametrize("domain_tokens, tolerance", [(1e8, 0.01), (1e9, 0.01), (1e9, 0.001)])
+@pytest.mark.parametrize("domain_tokens, tolerance", [(1e8, 0.01), (1e9, 0.01), (1e9, 0.001), (1e9, 6e-5)])
 def test_specialized_plan_by_brute_force(domain_tokens, tolerance):
     """LAWS.md §6 (our form): the f in (0, 0.5] minimising domain loss with the general loss within
     the tolerance of f = 0, searched here on the same 0.001 grid with numpy formulas."""
@@ -237,5 +237,23 @@ def test_specialized_plan_by_brute_force(domain_tokens, tolerance):
     assert s["domain_fraction"] == pytest.approx(f[best], abs=1e-12)
     assert s["repetitions"] == pytest.approx(r[best], rel=1e-12)
     assert s["domain_loss"] == pytest.approx(domain[best], rel=1e-12)
+    assert s["general_loss"] == pytest.approx(general[best], rel=1e-12)
     assert s["general_loss_cost"] == pytest.approx(general[best] - baseline, rel=1e-9)
     assert 0 < s["general_loss_cost"] <= tolerance * baseline
+
+
+def test_specialized_plan_needs_both_fits():
+    from curascale.errors import CurascaleError
+
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    for one in (reference_like("specialized_domain", DOMAIN), reference_like("specialized_general", GENERAL)):
+        with pytest.raises(CurascaleError, match="needs specialized_domain and specialized_general fits"):
+            plan_model(1e21, [chinchilla, one], domain_tokens=1e9)
+
+
+def test_sweep_mixture_accuracy_is_the_weighted_union():
+    fit = load_fit("reference/tmars-imagenet-utility")
+    for row in sweep_data(fit, 64e6, 256e6, 2, mixtures=True):
+        weights = row["mixture"]["weights"]
+        expected = 1 - union_error(fit.params, fit.law, row["budget_samples"], list(weights), list(weights.values()))
+        assert row["mixture"]["predicted_accuracy"] == pytest.approx(expected, rel=1e-9)

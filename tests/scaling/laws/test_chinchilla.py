@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from known import law_prediction
-from scaling.laws.chinchilla import compute_optimal
+from scaling.laws.chinchilla import optimal_split
+
+
+def compute_optimal(theta, flops):
+    """The split for C = 6 N D FLOPs (16-bit training): N D = C / 6."""
+    return optimal_split(theta, flops / 6.0)
 
 # A != B and alpha != beta, so a swap of the two terms changes every value below.
 THETA = {"A": 406.4, "B": 410.7 * 5, "E": 1.69, "alpha": 0.34, "beta": 0.28}

@@ -91,3 +91,22 @@ def test_the_laws_predict_each_bucket_with_its_own_parameters(name, scale, loop,
     expected = [loop(n, size, [UTILITIES[g]], [HALF_LIVES[g]], [1.0], scale, 0.1)
                 for g, n, size in zip(BUCKET_ROWS["bucket"], BUCKET_ROWS["samples_seen"], BUCKET_ROWS["unique_samples"])]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_epoch_axis_is_the_smallest_power_of_two_covering_the_epochs():
+    """k = 0..K-1 with K the smallest power of two >= epochs + 2 (so few shapes compile); the laws
+    derive it from their inputs' most epochs, and from one epoch when there are no rows."""
+    from scaling.laws.data_filtering import prepare
+
+    for epochs, length in [(0.3, 4), (2.0, 4), (2.5, 8), (6.0, 8), (14.0, 16), (14.5, 32), (300.0, 512), (510.0, 512)]:
+        axis = epoch_axis(epochs, xp=np)
+        assert axis.dtype == np.float64
+        np.testing.assert_array_equal(axis, np.arange(length, dtype=float))
+    from runs_db import UserError
+
+    with pytest.raises(UserError, match="fewer than 511 epochs"):
+        epoch_axis(511.0)  # 511 + 2 epochs would need an axis of 1024
+    axis = prepare({"samples_seen": np.array([64e6, 166.4e6]), "unique_samples": np.array([12.8e6, 12.8e6])})["epoch"]
+    np.testing.assert_array_equal(np.asarray(axis), np.arange(16.0))  # 13 epochs
+    empty = prepare({"samples_seen": np.array([]), "unique_samples": np.array([])})["epoch"]
+    np.testing.assert_array_equal(np.asarray(empty), np.arange(4.0))

@@ -1,7 +1,7 @@
 """Simulation study of `scaling.design`: do designed pilots lead to better plans than a grid or random
 pilots of the same compute?
 
-    python bench/pilot_design.py [--seeds 50] [--particles 512] [--json out.json]
+    python bench/pilot_design.py [--seeds 50] [--scenario data|chinchilla|both] [--json out.json]
 
 For each seed a synthetic world (the truth) is drawn around a published fit; the team knows what a
 few initial pilots told it, holds its belief as weighted particles (other draws from the same
@@ -182,6 +182,10 @@ def run(scenario: Scenario, seeds: int, particles: int, replicates: int) -> dict
         regret, right, cost = (np.array(v, dtype=float) for v in zip(*values))
         summary[name] = {"mean_regret": float(regret.mean()), "se_regret": float(regret.std(ddof=1) / np.sqrt(len(regret))),
                          "right_plan": float(right.mean()), "mean_cost": float(cost.mean())}
+    design_regret = np.array([r for r, _, _ in rows[f"design@{FRACTIONS[-1]:g}"]])
+    for name in ("grid", "random"):
+        gap = np.array([r for r, _, _ in rows[name]]) - design_regret  # paired by seed: same world, same noise
+        summary[f"{name}_minus_design"] = {"mean": float(gap.mean()), "se": float(gap.std(ddof=1) / np.sqrt(len(gap))), "design_better_seeds": int(np.sum(gap > 0)), "design_worse_seeds": int(np.sum(gap < 0))}
     summary["design_compute_for_grid_regret"] = compute_ratio(summary)
     return summary
 
@@ -217,8 +221,8 @@ def compute_ratio(summary: dict) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--particles", type=int, default=512)
-    parser.add_argument("--replicates", type=int, default=2)
+    parser.add_argument("--particles", type=int, default=None, help="team particles (default: 256 data, 2048 chinchilla)")
+    parser.add_argument("--replicates", type=int, default=1, help="simulated outcomes per particle in the design")
     parser.add_argument("--scenario", choices=("data", "chinchilla", "both"), default="both")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -226,18 +230,27 @@ def main() -> None:
     chosen = list(scenarios) if args.scenario == "both" else [args.scenario]
     report = {}
     for key in chosen:
-        scenario = scenarios[key](args.particles)
+        particles = args.particles or {"data": 256, "chinchilla": 2048}[key]
+        scenario = scenarios[key](particles)
         start = time.perf_counter()
-        summary = run(scenario, args.seeds, args.particles, args.replicates)
+        summary = run(scenario, args.seeds, particles, args.replicates)
         summary["seconds"] = time.perf_counter() - start
         report[key] = summary
-        print(f"\n{scenario.name}: {args.seeds} seeds, {args.particles} particles, pilot budget {scenario.pilot_budget:.3g} ({summary['seconds']:.0f} s)")
+        print(f"\n{scenario.name}: {args.seeds} seeds, {particles} particles, pilot budget {scenario.pilot_budget:.3g} ({summary['seconds']:.0f} s)")
         print(f"{'strategy':<14}{'mean regret':>14}{'± se':>10}{'right plan':>12}{'pilot compute':>15}")
         for name, row in summary.items():
-            if isinstance(row, dict):
+            if isinstance(row, dict) and "mean_regret" in row:
                 print(f"{name:<14}{row['mean_regret']:>14.5f}{row['se_regret']:>10.5f}{row['right_plan']:>12.0%}{row['mean_cost']:>15.3g}")
+        for name in ("grid", "random"):
+            gap = summary[f"{name}_minus_design"]
+            print(f"{name} - design regret, paired by seed: {gap['mean']:.5f} ± {gap['se']:.5f} (design better in {gap['design_better_seeds']} seeds, worse in {gap['design_worse_seeds']})")
         ratio = summary["design_compute_for_grid_regret"]
-        print("design reaches the grid's final regret with " + ("more than the whole budget" if ratio is None else f"{ratio:.2f} of the pilot compute"))
+        if ratio is None:
+            print("the design does not reach the grid's final regret within the pilot budget")
+        elif ratio == FRACTIONS[0] and summary[f"design@{ratio:g}"]["mean_regret"] <= summary["grid"]["mean_regret"]:
+            print(f"the design reaches the grid's final regret with at most {ratio:g} of the pilot compute (the smallest share measured)")
+        else:
+            print(f"the design reaches the grid's final regret with {ratio:.2f} of the pilot compute")
     if args.json is not None:
         from curascale.io import write_json
 

@@ -193,3 +193,22 @@ def test_cli_fit_without_draws_or_runs_is_one_line():
     result = curascale("design-pilots", "--fit", "reference/tmars-imagenet-utility", "--budget", "1.28B", "--pilot-budget", "50M")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "no bootstrap draws and no runs" in result.stderr
+
+
+def test_cli_without_draws_linearises_at_the_registry_runs(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = [{"run_id": f"{b}{e}", "bucket": b, "samples_seen": e * S, "unique_samples": S, "truth": plain_error(e * S, S, [u], [t])}
+            for b, (u, t) in {"A": (B_A, 6.0), "B": (B_B, TAU_B)}.items() for e in (1, 2, 3, 4)]
+    frame = pd.DataFrame(rows)
+    frame["error"] = frame.truth * np.exp(0.01 * rng.standard_normal(len(frame)))
+    frame.drop(columns="truth").to_csv(tmp_path / "runs.csv", index=False)
+    db, fit_path = str(tmp_path / "r.duckdb"), tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(two_bucket_fit().to_dict()))  # no draws: the Laplace approximation on the registry's runs
+    assert curascale("runs", "ingest", str(tmp_path / "runs.csv"), "--set", "family=pilot", "--db", db).returncode == 0
+    result = curascale("design-pilots", "--fit", str(fit_path), "--db", db, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--truths", "64")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    residuals = np.log(frame.error) - np.log(frame.truth)  # the fit's parameters are the truth here
+    assert record["truths"] == {"count": 64, "source": "laplace", "noise": pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9), "replicates": 4}

@@ -57,7 +57,6 @@ TOKENS_PER_PARAM = (5.0, 10.0, 20.0, 40.0, 80.0)  # D / N of language-model pilo
 PILOT_SIZES = 6  # language-model pilot sizes: N_max, N_max / 2, ..., N_max / 32
 PLAN_SIZES = 21  # language-model plans: N on the iso-FLOP line, N_opt / 10 .. 10 N_opt
 PRIOR_SD = 1.0  # Laplace: prior sd of each unconstrained coordinate (a factor e for log-scale ones)
-LAPLACE_PRIOR_NOTE = "Laplace approximation N(u*, (J^T J / sigma^2 + I / PRIOR_SD^2)^-1) in the fit's unconstrained coordinates"
 
 
 # ---- plausible truths ------------------------------------------------------------------------

@@ -12,9 +12,11 @@ decision, per unit of pilot compute:
                         under truth t with the fit's residual noise sigma (log units, §7)
     update              importance reweighting of the truths by the likelihood of the simulated
                         outcome, w'_s ∝ w_s exp(-(o_p - log y_p(theta_s))^2 / (2 s_p^2)), with
-                        s_p^2 = sigma^2 + a kernel bandwidth of the truths (`kernel_width`). This
-                        is the exact Bayesian posterior on the discrete set of truths (the
-                        linearised update of a refit, without the refit). The truth that
+                        s_p^2 = sigma^2 + a kernel bandwidth of the truths (`kernel_width`): the
+                        Bayesian posterior on the sample of truths, smoothed so that a precise
+                        pilot does not put all weight on one draw; it stands in for refitting
+                        with the pilot added (no refit is run, so it costs T x T per pilot
+                        and is exact in the limit of many truths and sigma >> bandwidth). The truth that
                         generated an outcome is left out of its own posterior (w'_t = 0), so a
                         pilot is not credited for recognising a truth the team cannot have in
                         its list: the estimate is cross-validated, not optimistic.

@@ -276,11 +276,16 @@ def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: f
     optimum, _ = compute_optimal(fit, budget_flops)
     sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)
     pilots = model_pilots(pilot_budget, candidates)
-    _check_pilots(pilots, pilot_budget, "FLOPs")
+    _check_pilots(pilots, pilot_budget, "flops")
     metric = _law_values(fit, truths.params, {"params": sizes, "tokens": budget_flops / (6 * sizes)}, log=False)
     outcome = _law_values(fit, truths.params, {"params": [p.spec["params"] for p in pilots], "tokens": [p.spec["tokens"] for p in pilots]}, log=True)
     plans = tuple(f"N={format_quantity(n)}" for n in sizes)
     return DesignProblem(plans, metric, tuple(pilots), outcome, truths.weights, truths.noise, "flops", "loss", float(budget_flops))
+
+
+def format_cost(value: float, unit: str) -> str:
+    """Samples as 12.8M; FLOPs as 3e+19 (a T suffix on FLOPs would read as trillions of something else)."""
+    return format_quantity(value) if unit == "samples" else f"{value:.3g}"
 
 
 def _check_budgets(budget: float, pilot_budget: float) -> None:
@@ -288,15 +293,15 @@ def _check_budgets(budget: float, pilot_budget: float) -> None:
         if not (np.isfinite(value) and value > 0):
             raise UserError(f"{name} must be positive and finite, got {value!r}")
     if pilot_budget >= budget:
-        raise UserError(f"pilot_budget ({format_quantity(pilot_budget)}) must be smaller than the budget ({format_quantity(budget)})")
+        raise UserError(f"pilot_budget ({pilot_budget:.4g}) must be smaller than the budget ({budget:.4g})")
 
 
 def _check_pilots(pilots: Sequence[Pilot], pilot_budget: float, unit: str) -> None:
     if not pilots:
-        raise UserError(f"no candidate pilot fits pilot_budget={format_quantity(pilot_budget)} {unit}")
+        raise UserError(f"no candidate pilot fits pilot_budget={format_cost(pilot_budget, unit)} {unit}")
     too_big = [p for p in pilots if p.cost > pilot_budget * (1 + 1e-12)]
     if too_big:
-        raise UserError(f"candidate {too_big[0].name} costs {format_quantity(too_big[0].cost)} {unit}, more than pilot_budget={format_quantity(pilot_budget)}")
+        raise UserError(f"candidate {too_big[0].name} costs {format_cost(too_big[0].cost, unit)} {unit}, more than pilot_budget={format_cost(pilot_budget, unit)}")
 
 
 # ---- value of information --------------------------------------------------------------------

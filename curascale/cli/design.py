@@ -97,18 +97,19 @@ def _sources(fit_path, db, unit):
 
 
 def _print(result, top: int) -> None:
-    from scaling.units import format_quantity
+    from scaling.design import format_cost
 
     unit = "samples" if result.unit == "samples" else "FLOPs"
+    format_quantity = lambda value: format_cost(value, result.unit)  # noqa: E731
     render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}",
                 format_quantity(result.budget), unit, result.prior_plan, f"{result.prior_regret:.4g}", result.metric_name,
                 f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}")
     batch = {step.pilot for step in result.batch}
-    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * 1e6:.3g}", p.informs)
+    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
             for p in result.pilots[:top]]
     styles = ["bold green" if p.pilot in batch else None for p in result.pilots[:top]]
     render.table(f"pilots by expected value per {unit} (of {len(result.pilots)})",
-                 ("pilot", f"cost ({unit})", f"regret reduction ({result.metric_name})", "interval reduction", f"per 1M {unit}", "decision informed"),
+                 ("pilot", f"cost ({unit})", f"regret reduction ({result.metric_name})", "interval reduction", f"per {'1M' if result.unit == 'samples' else '1e18'} {unit}", "decision informed"),
                  rows, left=("pilot", "decision informed"), styles=styles)
     if result.batch:
         render.line("batch within {} {}: [bold]{}[/bold] ({} {}), expected regret {} -> {}", format_quantity(result.pilot_budget), unit,

@@ -59,6 +59,10 @@ def design_pilots(
         raise UserError(f"--truths must be at least 2, got {truths}")
     if replicates < 1:
         raise UserError(f"--replicates must be at least 1, got {replicates}")
+    if plot is not None:
+        from scaling.figure_output import figure_paths
+
+        figure_paths(plot)  # a bad suffix fails before the design runs
     if fit_path is None and db is None:
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
     fit, frame, bucket_sizes = _sources(fit_path, db, unit)

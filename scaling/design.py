@@ -51,7 +51,7 @@ from curascale.errors import UserError
 from scaling import jaxconf  # noqa: F401  (float64)
 from scaling.fit import Fit
 from scaling.laws import data_filtering
-from scaling.plan import DATA_FILTERING_LAWS, Unions, candidate_unions, compute_optimal, effective_buckets
+from scaling.plan import DATA_FILTERING_LAWS, Unions, candidate_unions, effective_buckets
 from scaling.units import format_quantity
 
 EPOCH_GRID = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # passes over a pilot's pool
@@ -265,6 +265,18 @@ def _power_of_two(size: int) -> int:
     return 1 << max(0, int(np.ceil(np.log2(max(size, 1)))))
 
 
+def iso_flop_optimum(fit: Fit, budget_flops: float, *, points: int = 2001) -> float:
+    """N of least predicted loss on the iso-FLOP line D = C / 6N (LAWS.md §1), by the fit's own
+    prediction on a log grid of N from 1e5 to C / 6e3 (at least 1e3 tokens), refined to 0.1%:
+    the plans' centre, so any Chinchilla-form fit works without its closed form."""
+    upper = max(budget_flops / 6e3, 1e6)
+    sizes = np.geomspace(1e5, upper, points)
+    loss = fit.predict({"params": sizes, "tokens": budget_flops / (6 * sizes)})
+    best = int(np.nanargmin(loss))
+    fine = np.geomspace(sizes[max(best - 1, 0)], sizes[min(best + 1, points - 1)], 201)
+    return float(fine[int(np.nanargmin(fit.predict({"params": fine, "tokens": budget_flops / (6 * fine)})))])
+
+
 def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: float, *, candidates: Sequence[tuple[float, float]] | None = None) -> DesignProblem:
     """The design problem of a language-model plan (LAWS.md §1): which N (D = C / 6N) to train at
     `budget_flops`, among PLAN_SIZES sizes from N_opt / 10 to 10 N_opt of the fit, and (N, D)
@@ -273,7 +285,7 @@ def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: f
         raise UserError(f"a language-model design needs a chinchilla fit, got {fit.law}")
     _check_budgets(budget_flops, pilot_budget)
     _check_noise(truths.noise)
-    optimum, _ = compute_optimal(fit, budget_flops)
+    optimum = iso_flop_optimum(fit, budget_flops)
     sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)
     pilots = model_pilots(pilot_budget, candidates)
     _check_pilots(pilots, pilot_budget, "flops")

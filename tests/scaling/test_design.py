@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from scaling.design import Truths, data_problem, design, laplace_truths, model_problem, residual_noise
+from scaling.design import Truths, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
 from scaling.fit import Fit
 
 S = 12.8e6  # samples per bucket
@@ -128,6 +128,13 @@ def test_laplace_covariance_is_sigma_squared_inverse_gauss_newton():
     assert np.allclose(np.corrcoef(drawn.T), expected / np.outer(sd_expected, sd_expected), atol=0.05)
     assert np.allclose(drawn.mean(axis=0), u0, atol=4 * sd_expected / np.sqrt(4000))
     assert truths.source == "laplace" and truths.noise == 0.01
+
+
+@pytest.mark.parametrize("flops", [1e19, 1e22, 1e24])
+def test_iso_flop_optimum_is_the_closed_form(flops):
+    a, b, alpha, beta = CHINCHILLA["A"], CHINCHILLA["B"], CHINCHILLA["alpha"], CHINCHILLA["beta"]
+    g = (alpha * a / (beta * b)) ** (1 / (alpha + beta))  # LAWS.md §1: N_opt = G (C/6)^(beta/(alpha+beta))
+    assert iso_flop_optimum(chinchilla_fit(), flops) == pytest.approx(g * (flops / 6) ** (beta / (alpha + beta)), rel=2e-4)
 
 
 def test_language_model_design_costs_and_prior_plan():

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from curascale.cli import curate, fit, plan, render, runs
+from curascale.cli import curate, design, fit, plan, render, runs
 from curascale.cli.options import VersionOption
 
 cli = typer.Typer(
@@ -32,6 +32,7 @@ cli.command("fit")(fit.fit_command)
 cli.command("predict")(fit.predict)
 cli.command("laws")(fit.laws)
 cli.command("plan")(plan.plan)
+cli.command("design-pilots")(design.design_pilots)
 plan_cli = typer.Typer(pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
 plan_cli.command()(plan.plan)
 

@@ -1,0 +1,125 @@
+"""`curascale design-pilots`: which pilot runs to train next, ranked by expected value per compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from curascale.cli import render
+from curascale.errors import UserError
+
+
+def parse_candidates(text: str | None, unit: str) -> list[tuple] | None:
+    """'POOL:SAMPLES,...' (samples) or 'N:D,...' (flops) -> [(pool, samples)] or [(N, D)]."""
+    if text is None:
+        return None
+    from scaling.units import parse_quantity
+
+    pairs = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        first, sep, second = item.rpartition(":")
+        if not sep or not first:
+            raise UserError(f"--candidates takes {'POOL:SAMPLES' if unit == 'samples' else 'N:D'} items separated by commas, got {item!r}")
+        size = parse_quantity(second, name=f"--candidates {item}")
+        pairs.append((first, size) if unit == "samples" else (parse_quantity(first, name=f"--candidates {item}"), size))
+    if not pairs:
+        raise UserError("--candidates is empty")
+    return pairs
+
+
+def design_pilots(
+    budget: Annotated[str, typer.Option("--budget", help="The big run's budget: samples seen (e.g. 1.28B) or, with --unit flops, FLOPs.")],
+    pilot_budget: Annotated[str, typer.Option("--pilot-budget", help="Compute for pilots, in the same unit (e.g. 50M samples).")],
+    fit_path: Annotated[Optional[str], typer.Option("--fit", help="The fit artifact (a file or a shipped name); it needs bootstrap draws, or --db runs for a Laplace approximation.")] = None,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Run registry: its newest fit when --fit is absent, its bucket sizes, and its runs for the Laplace approximation.")] = None,
+    unit: Annotated[str, typer.Option(help="samples (data plans, LAWS.md §3) or flops (language models, §1).")] = "samples",
+    candidates: Annotated[Optional[str], typer.Option(help="Only these pilots: POOL:SAMPLES,... (e.g. tmars_top0to10p:25.6M,top20:51.2M) or N:D,... with --unit flops.")] = None,
+    truths: Annotated[int, typer.Option(help="Plausible truths (bootstrap draws subsampled, or Laplace draws).")] = 256,
+    replicates: Annotated[int, typer.Option(help="Simulated noisy outcomes per truth and pilot.")] = 4,
+    noise: Annotated[Optional[float], typer.Option(help="Residual sd of the log metric (default: from the fit).")] = None,
+    top: Annotated[int, typer.Option(help="Rows of the ranked table.")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the truths' subsample and the simulated outcomes.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Save value against cost here (.png or .pdf; both are written).")] = None,
+) -> None:
+    """Rank candidate pilot runs by how much they are expected to improve the plan's decision
+    (expected regret reduction) and shrink its interval, per unit of pilot compute, and choose a
+    batch of pilots within the pilot budget."""
+    from scaling.design import design_pilots as run_design
+    from scaling.units import parse_quantity
+
+    if unit not in ("samples", "flops"):
+        raise UserError(f"--unit must be samples or flops, got {unit!r}")
+    total, pilots = parse_quantity(budget, name="--budget"), parse_quantity(pilot_budget, name="--pilot-budget")
+    if pilots >= total:
+        raise UserError(f"--pilot-budget {pilot_budget} must be smaller than --budget {budget}")
+    if truths < 2:
+        raise UserError(f"--truths must be at least 2, got {truths}")
+    if replicates < 1:
+        raise UserError(f"--replicates must be at least 1, got {replicates}")
+    if plot is not None:
+        from scaling.figure_output import figure_paths
+
+        figure_paths(plot)  # a bad suffix fails before the design runs
+    if fit_path is None and db is None:
+        raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
+    fit, frame, bucket_sizes = _sources(fit_path, db, unit)
+    result = run_design(fit, total, pilots, unit=unit, frame=frame, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
+                        truths=truths, replicates=replicates, noise=noise, seed=seed)
+    if plot is not None:
+        from scaling.design import plot_design
+
+        plot_design(result, plot)
+    if as_json:
+        render.echo_json(result.to_dict())
+        return
+    _print(result, top)
+
+
+def _sources(fit_path, db, unit):
+    """The fit, the runs to linearise at (only without bootstrap draws) and the bucket sizes."""
+    from scaling.fit import Fit
+    from scaling.reference import load_fit
+
+    if db is None:
+        return load_fit(fit_path), None, None
+    from runs_db.registry import connect
+    from scaling.frames import load_frame
+
+    registry = connect(db)
+    if fit_path is not None:
+        fit = load_fit(fit_path)
+    else:
+        from scaling.plan import DATA_FILTERING_LAWS
+
+        fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS if unit == "samples" else ("chinchilla",))
+        fit = Fit.from_dict(artifact, source=f"{db}: fit {fit_id}")
+    frame = None if fit.draws else load_frame(fit.law_spec, db=str(db), where=None, csv=None, mapping={}, split=None, task=None)[0]
+    return fit, frame, registry.bucket_sizes(list(fit.groups or [])) or None
+
+
+def _print(result, top: int) -> None:
+    from scaling.design import format_cost
+
+    unit = "samples" if result.unit == "samples" else "FLOPs"
+    format_quantity = lambda value: format_cost(value, result.unit)  # noqa: E731
+    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}",
+                format_quantity(result.budget), unit, result.prior_plan, f"{result.prior_regret:.4g}", result.metric_name,
+                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}")
+    batch = {step.pilot for step in result.batch}
+    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
+            for p in result.pilots[:top]]
+    styles = ["bold green" if p.pilot in batch else None for p in result.pilots[:top]]
+    render.table(f"pilots by expected value per {unit} (of {len(result.pilots)})",
+                 ("pilot", f"cost ({unit})", f"regret reduction ({result.metric_name})", "interval reduction", f"per {'1M' if result.unit == 'samples' else '1e18'} {unit}", "decision informed"),
+                 rows, left=("pilot", "decision informed"), styles=styles)
+    if result.batch:
+        render.line("batch within {} {}: [bold]{}[/bold] ({} {}), expected regret {} -> {}", format_quantity(result.pilot_budget), unit,
+                    ", ".join(s.pilot for s in result.batch), format_quantity(result.batch[-1].cumulative_cost), unit,
+                    f"{result.prior_regret:.4g}", f"{result.batch[-1].regret:.4g}")
+    else:
+        render.line("batch: no pilot within {} {} is expected to change the decision", format_quantity(result.pilot_budget), unit)
+    for note in result.notes:
+        render.line("[cyan]note:[/cyan] {}", note)

@@ -1,0 +1,565 @@
+"""Which pilot runs to train next: Bayesian experimental design for the plan's decision.
+
+A plan is a decision among candidate plans (the top-m unions of LAWS.md §3 for a budget of
+samples seen, or the model size N on the iso-FLOP line of LAWS.md §1). Before the big run the
+team can train small pilots. The value of a pilot is what it is expected to change about that
+decision, per unit of pilot compute:
+
+    plausible truths    theta_1..theta_T with weights w_t: the fit's bootstrap draws, or a
+                        Laplace approximation (`laplace_truths`) when it has none
+    planned metric      M[t, c]: the error (or loss) of plan c at the budget under truth t
+    pilot outcome       o_p = log y_p(theta_t) + sigma z, z ~ N(0, 1): the pilot's log metric
+                        under truth t with the fit's residual noise sigma (log units, §7)
+    update              importance reweighting of the truths by the likelihood of the simulated
+                        outcome, w'_s ∝ w_s exp(-(o_p - log y_p(theta_s))^2 / (2 s_p^2)), with
+                        s_p^2 = sigma^2 + a kernel bandwidth of the truths (`kernel_width`): the
+                        Bayesian posterior on the sample of truths, smoothed so that a precise
+                        pilot does not put all weight on one draw; it stands in for refitting
+                        with the pilot added (no refit is run, so it costs T x T per pilot
+                        and is exact in the limit of many truths and sigma >> bandwidth). The truth that
+                        generated an outcome is left out of its own posterior (w'_t = 0), so a
+                        pilot is not credited for recognising a truth the team cannot have in
+                        its list: the estimate is cross-validated, not optimistic.
+    decision            c'(o) = argmin_c sum_s w'_s M[s, c] (the plan of least posterior-mean
+                        metric); before any pilot, the same rule with the prior weights
+    regret              M[t, c'(o)] - min_c M[t, c] under the truth t that made o; its expectation
+                        over truths (w_t) and `replicates` noise draws per truth
+    value               expected regret before - expected regret after the pilot (metric units:
+                        error for data plans, nats for language models), and the shrinkage of
+                        the planned metric's interval: 2 z_level sd of M[., c'] under w', averaged
+
+Outcomes use common random numbers (one z per simulated world and pilot, drawn from `seed`), so
+values of different pilots are compared on the same worlds, and the result is the same for the
+same seed. A batch of pilots is chosen greedily: the pilot adding most expected regret reduction
+per unit of compute (ties: interval reduction) given those already chosen, whose outcomes update
+the truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
+
+This follows the decision-theoretic value of sample information (Raiffa & Schlaifer 1961) and
+its Monte Carlo estimation by importance reweighting of prior draws (the "expected value of
+sample information" of health economics, e.g. Strong et al. 2015); costs are samples seen (data
+plans) or 6 N D FLOPs (language models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from curascale.errors import UserError
+from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.fit import Fit
+from scaling.laws import data_filtering
+from scaling.plan import DATA_FILTERING_LAWS, Unions, candidate_unions, effective_buckets
+from scaling.units import format_quantity
+
+EPOCH_GRID = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # passes over a pilot's pool
+TOKENS_PER_PARAM = (5.0, 10.0, 20.0, 40.0, 80.0)  # D / N of language-model pilots
+PILOT_SIZES = 6  # language-model pilot sizes: N_max, N_max / 2, ..., N_max / 32
+PLAN_SIZES = 21  # language-model plans: N on the iso-FLOP line, N_opt / 10 .. 10 N_opt
+PRIOR_SD = 1.0  # Laplace: prior sd of each unconstrained coordinate (a factor e for log-scale ones)
+
+
+# ---- plausible truths ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Truths:
+    """Parameter sets (natural, flat names as in `Fit.params`) with weights summing to 1, and the
+    residual noise sigma of the log metric. `source`: 'bootstrap' or 'laplace' (or the caller's)."""
+
+    params: tuple[Mapping[str, float], ...]
+    weights: np.ndarray  # [T]
+    noise: float
+    source: str
+
+
+def residual_noise(fit: Fit) -> float | None:
+    """The sd of log residuals a fit implies, from its mean Huber loss per point h = objective /
+    n_points (delta = fit.delta): inside Huber's quadratic zone sigma^2 = 2 h; in its linear zone
+    h / delta + delta / 2 = mean |r| and sigma = sqrt(pi/2) mean |r| (normal residuals); both scaled up
+    for the p fitted parameters (variance by n / (n - p), the mean |r| by the same factor, a
+    conservative choice). None for a fit without an objective (published constants)."""
+    if fit.objective is None or not fit.n_points:
+        return None
+    mean, delta = fit.objective / fit.n_points, fit.delta
+    free = len(fit.params) - len(fit.fixed) - len(fit.tied)
+    inflation = fit.n_points / max(fit.n_points - free, 1)  # residuals of fitted parameters are smaller than the noise
+    if mean <= 0.5 * delta**2:
+        return float(np.sqrt(2 * mean * inflation))
+    return float(np.sqrt(np.pi / 2) * (mean / delta + delta / 2) * inflation)
+
+
+def _coordinates(problem, flat: Mapping[str, float]) -> np.ndarray:
+    """Unconstrained coordinates u of natural parameters (the inverse of Problem.natural)."""
+    blocks = []
+    for p in problem.free:
+        names = [f"{p.name}[{g}]" for g in problem.data.groups] if p.per_group else [p.name]
+        blocks.append(p.transform.inverse(np.asarray([flat[n] for n in names], dtype=float)))
+    return np.concatenate(blocks)
+
+
+def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
+    """`count` draws from a Gaussian around the fit in its unconstrained coordinates u (LAWS.md §7's
+    fitting problem on the runs in `frame`): with J the Jacobian of the log residuals at the fit,
+    cov = (J^T J / sigma^2 + I / prior_sd^2)^-1. sigma is `noise`, else sqrt(r.r / (n - p)) of the
+    fit's residuals. The weak prior keeps directions the runs cannot see (a half-life no pilot has
+    repeated data long enough to reveal) as uncertain as the prior says, instead of certain: with
+    prior_sd -> inf this is sigma^2 (J^T J)^-1. Raises UserError when sigma cannot be estimated."""
+    import jax
+    import jax.numpy as jnp
+
+    from scaling.problem import Data, Problem
+
+    law = fit.law_spec
+    if law.group_by is not None and law.group_by in frame:
+        frame = frame[frame[law.group_by].astype(str).isin(fit.groups or [])]
+    problem = Problem(law, Data.from_frame(law, frame, source="runs"), fixed=dict(fit.fixed), tied=dict(fit.tied), delta=fit.delta)
+    if law.group_by is not None and list(problem.data.groups or []) != list(fit.groups or []):
+        raise UserError(f"runs: the fit has parameters for {', '.join(fit.groups or [])} but the runs cover {', '.join(problem.data.groups or [])}")
+    centre = _coordinates(problem, fit.params)
+    residuals = np.asarray(problem.residuals(jnp.asarray(centre)))
+    jacobian = np.asarray(jax.jacfwd(problem.residuals)(jnp.asarray(centre)))
+    dof = len(residuals) - len(centre)
+    if noise is None:
+        if dof <= 0:
+            raise UserError(f"{len(residuals)} runs cannot estimate the residual noise of {len(centre)} parameters: give noise")
+        noise = float(np.sqrt(residuals @ residuals / dof))
+    precision = jacobian.T @ jacobian / noise**2 + np.eye(len(centre)) / prior_sd**2
+    values, vectors = np.linalg.eigh(precision)
+    rng = np.random.default_rng(seed)
+    draws = centre + (rng.standard_normal((count, len(centre))) / np.sqrt(values)) @ vectors.T
+    return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
+
+
+def plausible_truths(fit: Fit, *, frame=None, count: int = 256, seed: int = 0, noise: float | None = None) -> Truths:
+    """The fit's bootstrap draws (at most `count`, a seeded subsample) with the noise of
+    `residual_noise`, else `laplace_truths` on the runs in `frame`. `noise` overrides sigma."""
+    if fit.draws:
+        sigma = noise if noise is not None else residual_noise(fit)
+        if sigma is None:
+            raise UserError(f"fit {fit.source or fit.law}: no objective to estimate the residual noise from; give noise")
+        index = np.arange(len(fit.draws))
+        if len(index) > count:
+            index = np.sort(np.random.default_rng(seed).choice(len(index), size=count, replace=False))
+        return Truths(tuple(fit.draws[i] for i in index), np.full(len(index), 1.0 / len(index)), float(sigma), "bootstrap")
+    if frame is None:
+        raise UserError(f"fit {fit.source or fit.law} has no bootstrap draws and no runs to linearise at: refit with bootstrap draws or give the runs (registry)")
+    return laplace_truths(fit, frame, count=count, seed=seed, noise=noise)
+
+
+def _check_noise(noise: float) -> None:
+    if not (np.isfinite(noise) and noise > 0):
+        raise UserError(f"noise must be positive and finite, got {noise!r}")
+
+
+# ---- the decision and the pilots -------------------------------------------------------------
+@dataclass(frozen=True)
+class Pilot:
+    """A run the team could train: its name, what it is (pool and samples, or N and D), its cost."""
+
+    name: str
+    spec: Mapping[str, Any]
+    cost: float
+
+
+@dataclass(frozen=True)
+class DesignProblem:
+    """Everything the design needs, law-free: the plans and their metric under every truth
+    [T, C] (lower is better), the pilots and their log outcome under every truth [T, P], the
+    truths' weights [T] and the outcome noise sigma (log units)."""
+
+    plans: tuple[str, ...]
+    metric: np.ndarray
+    pilots: tuple[Pilot, ...]
+    log_outcome: np.ndarray
+    weights: np.ndarray
+    noise: float
+    unit: str  # of cost: samples or flops
+    metric_name: str  # error or loss
+    budget: float
+
+
+def union_errors(fit_law: str, params: Sequence[Mapping[str, float]], buckets: Sequence[str], weights: np.ndarray, union_size: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Error [T, Q] of Q unions (bucket weights [Q, M] on `buckets`, pool sizes [Q], samples seen
+    [Q]) under T parameter sets, by the data-filtering law functions (LAWS.md §3), in numpy."""
+    utilities = np.array([[p[f"utility[{b}]"] for b in buckets] for p in params])[:, None, :]
+    half_lives = np.array([[p[f"utility_half_life[{b}]"] for b in buckets] for p in params])[:, None, :]
+    scale = np.array([p["sample_scale"] for p in params])[:, None]
+    irreducible = np.array([p["irreducible_error"] for p in params])[:, None]
+    epoch = data_filtering.epoch_axis(float(np.max(samples / union_size)), xp=np)
+    if fit_law == "data_filtering_utility":
+        return np.exp(data_filtering.union_log_error_utility(epoch, samples, union_size, utilities, half_lives, weights[None], scale, irreducible, xp=np))
+    return data_filtering.union_error_effective_data(epoch, samples, union_size, utilities, half_lives, weights[None], scale, irreducible, xp=np)
+
+
+def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[str, float]] | None = None) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
+    """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, at
+    EPOCH_GRID passes over the pool, costing at most `pilot_budget` samples; or the `requested`
+    (pool, samples) pairs. Returns the pilots, their weights [P, M] and pool sizes [P]."""
+    size = float(unions.size_samples[0])
+    pools = {b: np.eye(len(unions.buckets))[i] for i, b in enumerate(unions.buckets)}
+    pools.update({name: row for name, row in zip(unions.names, unions.weights) if np.count_nonzero(row) > 1})
+    if requested is None:
+        pairs = [(pool, epochs * size * float(effective_buckets(row))) for pool, row in pools.items() for epochs in EPOCH_GRID]
+        pairs = [(pool, samples) for pool, samples in pairs if samples <= pilot_budget * (1 + 1e-12)]
+    else:
+        unknown = [pool for pool, _ in requested if pool not in pools]
+        if unknown:
+            raise UserError(f"candidates: no pool named {unknown[0]!r} (pools: {', '.join(pools)})")
+        pairs = list(requested)
+    pilots, rows, sizes = [], [], []
+    for pool, samples in pairs:
+        pool_size = size * float(effective_buckets(pools[pool]))
+        pilots.append(Pilot(f"{pool}@{format_quantity(samples)}", {"pool": pool, "samples": float(samples), "epochs": float(samples / pool_size)}, float(samples)))
+        rows.append(pools[pool])
+        sizes.append(pool_size)
+    return pilots, np.array(rows, dtype=float).reshape(len(pilots), len(unions.buckets)), np.array(sizes)
+
+
+def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: float, *, bucket_sizes: Mapping[str, float] | None = None,
+                 candidates: Sequence[tuple[str, float]] | None = None) -> DesignProblem:
+    """The design problem of a data plan (LAWS.md §3): which top-m union to train on for
+    `budget_samples`, and pilots of buckets and unions costing samples seen."""
+    if fit.law not in DATA_FILTERING_LAWS:
+        raise UserError(f"a data design needs a data filtering fit ({', '.join(DATA_FILTERING_LAWS)}), got {fit.law}")
+    _check_budgets(budget_samples, pilot_budget)
+    _check_noise(truths.noise)
+    unions = candidate_unions(fit, dict(bucket_sizes or {}))
+    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates)
+    _check_pilots(pilots, pilot_budget, "samples")
+    plan_sizes = effective_buckets(unions.weights) * unions.size_samples[0]
+    metric = union_errors(fit.law, truths.params, unions.buckets, unions.weights, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))
+    outcome = np.log(union_errors(fit.law, truths.params, unions.buckets, pilot_weights, pilot_sizes, np.array([p.cost for p in pilots])))
+    return DesignProblem(tuple(unions.names), metric, tuple(pilots), outcome, truths.weights, truths.noise, "samples", "error", float(budget_samples))
+
+
+def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None) -> list[Pilot]:
+    """Candidate language-model pilots: N = N_max 2^-k (k < PILOT_SIZES) with N_max the largest
+    model 6 N (5 N) FLOPs allows, times D / N in TOKENS_PER_PARAM, costing at most `pilot_budget`
+    FLOPs (C = 6 N D, LAWS.md §1); or the `requested` (N, D) pairs."""
+    if requested is None:
+        largest = np.sqrt(pilot_budget / (6.0 * min(TOKENS_PER_PARAM)))
+        pairs = [(largest * 2.0**-k, ratio * largest * 2.0**-k) for k in range(PILOT_SIZES) for ratio in TOKENS_PER_PARAM]
+        pairs = [(n, d) for n, d in pairs if 6 * n * d <= pilot_budget * (1 + 1e-12)]
+    else:
+        pairs = list(requested)
+    return [Pilot(f"N={format_quantity(n)},D={format_quantity(d)}", {"params": float(n), "tokens": float(d)}, 6.0 * n * d) for n, d in pairs]
+
+
+def _law_values(fit: Fit, params: Sequence[Mapping[str, float]], columns: Mapping[str, np.ndarray], log: bool) -> np.ndarray:
+    """The law's prediction (or its log) [T, Q] under T parameter sets at Q points."""
+    import jax.numpy as jnp
+
+    from scaling.problem import unflatten
+
+    law = fit.law_spec
+    padded = list(params) + [params[0]] * (_power_of_two(len(params)) - len(params))  # few shapes, few compilations
+    thetas = [unflatten(law, p, fit.groups) for p in padded]
+    theta = {name: jnp.asarray(np.stack([np.asarray(t[name]) for t in thetas]))[:, None] for name in law.param_names}
+    inputs = {k: jnp.asarray(v, dtype=float)[None, :] for k, v in columns.items()}
+    value = law.log_of_prediction(theta, inputs) if log else law.predict(theta, inputs)
+    return np.asarray(value, dtype=float)[: len(params)]
+
+
+def _power_of_two(size: int) -> int:
+    return 1 << max(0, int(np.ceil(np.log2(max(size, 1)))))
+
+
+def iso_flop_optimum(fit: Fit, budget_flops: float, *, points: int = 2001) -> float:
+    """N of least predicted loss on the iso-FLOP line D = C / 6N (LAWS.md §1), by the fit's own
+    prediction on a log grid of N from 1e5 to C / 6e3 (at least 1e3 tokens), refined to 0.1%:
+    the plans' centre, so any Chinchilla-form fit works without its closed form."""
+    upper = max(budget_flops / 6e3, 1e6)
+    sizes = np.geomspace(1e5, upper, points)
+    loss = fit.predict({"params": sizes, "tokens": budget_flops / (6 * sizes)})
+    best = int(np.nanargmin(loss))
+    fine = np.geomspace(sizes[max(best - 1, 0)], sizes[min(best + 1, points - 1)], 201)
+    return float(fine[int(np.nanargmin(fit.predict({"params": fine, "tokens": budget_flops / (6 * fine)})))])
+
+
+def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: float, *, candidates: Sequence[tuple[float, float]] | None = None) -> DesignProblem:
+    """The design problem of a language-model plan (LAWS.md §1): which N (D = C / 6N) to train at
+    `budget_flops`, among PLAN_SIZES sizes from N_opt / 10 to 10 N_opt of the fit, and (N, D)
+    pilots costing 6 N D FLOPs."""
+    if fit.law != "chinchilla":
+        raise UserError(f"a language-model design needs a chinchilla fit, got {fit.law}")
+    _check_budgets(budget_flops, pilot_budget)
+    _check_noise(truths.noise)
+    optimum = iso_flop_optimum(fit, budget_flops)
+    sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)
+    pilots = model_pilots(pilot_budget, candidates)
+    _check_pilots(pilots, pilot_budget, "flops")
+    metric = _law_values(fit, truths.params, {"params": sizes, "tokens": budget_flops / (6 * sizes)}, log=False)
+    outcome = _law_values(fit, truths.params, {"params": [p.spec["params"] for p in pilots], "tokens": [p.spec["tokens"] for p in pilots]}, log=True)
+    plans = tuple(f"N={format_quantity(n)}" for n in sizes)
+    return DesignProblem(plans, metric, tuple(pilots), outcome, truths.weights, truths.noise, "flops", "loss", float(budget_flops))
+
+
+def format_cost(value: float, unit: str) -> str:
+    """Samples as 12.8M; FLOPs as 3e+19 (a T suffix on FLOPs would read as trillions of something else)."""
+    return format_quantity(value) if unit == "samples" else f"{value:.3g}"
+
+
+def _check_budgets(budget: float, pilot_budget: float) -> None:
+    for name, value in (("budget", budget), ("pilot_budget", pilot_budget)):
+        if not (np.isfinite(value) and value > 0):
+            raise UserError(f"{name} must be positive and finite, got {value!r}")
+    if pilot_budget >= budget:
+        raise UserError(f"pilot_budget ({pilot_budget:.4g}) must be smaller than the budget ({budget:.4g})")
+
+
+def _check_pilots(pilots: Sequence[Pilot], pilot_budget: float, unit: str) -> None:
+    if not pilots:
+        raise UserError(f"no candidate pilot fits pilot_budget={format_cost(pilot_budget, unit)} {unit}")
+    too_big = [p for p in pilots if p.cost > pilot_budget * (1 + 1e-12)]
+    if too_big:
+        raise UserError(f"candidate {too_big[0].name} costs {format_cost(too_big[0].cost, unit)} {unit}, more than pilot_budget={format_cost(pilot_budget, unit)}")
+
+
+# ---- value of information --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outlook:
+    """The expected regret of the decision, the mean interval width of the planned metric, and
+    how often each plan is chosen, after observing a set of pilots (none: before any)."""
+
+    regret: float
+    width: float
+    choices: Mapping[str, float]
+
+
+def kernel_width(log_outcome: np.ndarray, weights: np.ndarray, noise: float) -> np.ndarray:
+    """[P] sd of the likelihood of each pilot's outcome: sqrt(sigma^2 + (h s_p)^2), s_p the
+    weighted sd of the pilot's log outcome over the T truths and h = (4 / 3T)^(1/5) (Silverman's
+    bandwidth). T truths are a sample; a precise pilot would otherwise put all the posterior on
+    the one truth nearest its outcome (a kernel density estimate of the posterior instead)."""
+    weights = np.asarray(weights, dtype=float) / np.sum(weights)
+    mean = weights @ log_outcome
+    spread = np.sqrt(np.maximum(weights @ (log_outcome - mean) ** 2, 0.0))
+    bandwidth = (4.0 / (3.0 * len(weights))) ** 0.2
+    return np.sqrt(noise**2 + (bandwidth * spread) ** 2)
+
+
+class Simulator:
+    """Simulated worlds for one DesignProblem: `replicates` noisy outcomes of every pilot under
+    every truth (common random numbers from `seed`), and the posterior decision after any set of
+    pilots (see the module docstring)."""
+
+    def __init__(self, problem: DesignProblem, *, replicates: int = 4, seed: int = 0, level: float = 0.95):
+        from scipy.stats import norm
+
+        self.problem = problem
+        truths = len(problem.weights)
+        if truths < 2:
+            raise UserError(f"the design needs at least 2 plausible truths, got {truths}")
+        self.truth = np.repeat(np.arange(truths), replicates)  # [J]: the truth behind each world
+        z = np.random.default_rng(seed).standard_normal((len(self.truth), len(problem.pilots)))
+        self.observed = problem.log_outcome[self.truth] + problem.noise * z  # [J, P]
+        weights = np.asarray(problem.weights, dtype=float)
+        self.world_weight = weights[self.truth] / weights[self.truth].sum()  # [J]
+        with np.errstate(divide="ignore"):
+            self.log_prior = np.where(self.truth[:, None] == np.arange(truths)[None, :], -np.inf, np.log(weights)[None, :])  # [J, T], own truth left out
+        self.best = problem.metric.min(axis=1)  # [T]
+        self.spread = kernel_width(problem.log_outcome, weights, problem.noise)  # [P]
+        self.z_level = float(norm.ppf(0.5 + level / 2))
+
+    def log_likelihood(self, pilot: int) -> np.ndarray:
+        """[J, T]: log p(o_j | theta_s) of pilot `pilot`'s simulated outcome in world j."""
+        gap = self.observed[:, pilot, None] - self.problem.log_outcome[None, :, pilot]
+        return -0.5 * (gap / self.spread[pilot]) ** 2
+
+    def outlook(self, log_likelihood: np.ndarray | float = 0.0) -> Outlook:
+        log_w = self.log_prior + log_likelihood
+        log_w = log_w - log_w.max(axis=1, keepdims=True)
+        w = np.exp(log_w)
+        w /= w.sum(axis=1, keepdims=True)
+        metric = self.problem.metric
+        choice = np.argmin(w @ metric, axis=1)  # [J]
+        regret = metric[self.truth, choice] - self.best[self.truth]
+        planned = metric.T[choice]  # [J, T]: the chosen plan's metric under every truth
+        mean = np.einsum("jt,jt->j", w, planned)
+        sd = np.sqrt(np.maximum(np.einsum("jt,jt->j", w, planned * planned) - mean**2, 0.0))
+        shares = np.bincount(choice, weights=self.world_weight, minlength=len(self.problem.plans))
+        choices = {self.problem.plans[c]: float(shares[c]) for c in np.argsort(-shares, kind="stable") if shares[c] > 0}
+        return Outlook(float(self.world_weight @ regret), float(self.world_weight @ (2 * self.z_level * sd)), choices)
+
+
+@dataclass(frozen=True)
+class PilotValue:
+    """One candidate pilot's expected value: regret and interval reductions (metric units) and
+    per unit of cost, and the plans the decision moves between after it (`informs`)."""
+
+    pilot: str
+    spec: Mapping[str, Any]
+    cost: float
+    regret_reduction: float
+    interval_reduction: float
+    regret_reduction_per_cost: float
+    interval_reduction_per_cost: float
+    informs: str
+    choices: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class BatchStep:
+    pilot: str
+    cost: float
+    cumulative_cost: float
+    regret: float
+    width: float
+
+
+@dataclass(frozen=True)
+class Design:
+    """The ranked pilots (best value per cost first), the greedy batch within the pilot budget,
+    and the decision before any pilot. Metric in `metric_name` units, costs in `unit`."""
+
+    budget: float
+    pilot_budget: float
+    unit: str
+    metric_name: str
+    prior_plan: str
+    prior_regret: float
+    prior_width: float
+    prior_choices: Mapping[str, float]
+    pilots: tuple[PilotValue, ...]
+    batch: tuple[BatchStep, ...]
+    truths: int
+    truths_source: str
+    noise: float
+    replicates: int
+    seed: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def batch_regret_reduction(self) -> float:
+        return self.prior_regret - (self.batch[-1].regret if self.batch else self.prior_regret)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON view: plain lists and dicts, every number a float."""
+        return {
+            "budget": self.budget, "pilot_budget": self.pilot_budget, "unit": self.unit, "metric": self.metric_name,
+            "prior": {"plan": self.prior_plan, "expected_regret": self.prior_regret, "interval_width": self.prior_width, "choices": dict(self.prior_choices)},
+            "pilots": [
+                {"pilot": p.pilot, **{k: v for k, v in p.spec.items()}, "cost": p.cost, "expected_regret_reduction": p.regret_reduction,
+                 "interval_reduction": p.interval_reduction, "regret_reduction_per_cost": p.regret_reduction_per_cost,
+                 "interval_reduction_per_cost": p.interval_reduction_per_cost, "informs": p.informs, "choices": dict(p.choices)}
+                for p in self.pilots
+            ],
+            "batch": {
+                "pilots": [s.pilot for s in self.batch], "cost": self.batch[-1].cumulative_cost if self.batch else 0.0,
+                "expected_regret_reduction": self.batch_regret_reduction,
+                "interval_reduction": self.prior_width - (self.batch[-1].width if self.batch else self.prior_width),
+                "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width} for s in self.batch],
+            },
+            "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates},
+            "seed": self.seed,
+            "notes": list(self.notes),
+        }
+
+
+def _informs(prior_plan: str, choices: Mapping[str, float]) -> str:
+    """'A vs B': the prior plan and the plan most often chosen instead after the pilot ('A' if none)."""
+    others = [name for name in choices if name != prior_plan]
+    return f"{prior_plan} vs {others[0]}" if others else prior_plan
+
+
+def _ranking_key(value: PilotValue) -> tuple:
+    return (-value.regret_reduction_per_cost, -value.interval_reduction_per_cost, value.cost, value.pilot)
+
+
+def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float = 1e-12) -> tuple[BatchStep, ...]:
+    """Pilots added one at a time: the one of most regret reduction per cost (then interval
+    reduction per cost) given the pilots already chosen, while it fits the remaining budget and
+    adds value; each pilot at most once. A regret reduction at or below `tolerance` counts as none,
+    so once no pilot lowers the regret the batch continues by interval reduction alone, among the
+    pilots that do not raise the simulated regret (a pilot that leaves every simulated decision
+    unchanged, or changes it for the better)."""
+    problem = simulator.problem
+    chosen: list[int] = []
+    log_likelihood = np.zeros_like(simulator.log_prior)
+    current = simulator.outlook()
+    spent, steps = 0.0, []
+    while True:
+        best = None
+        for index, pilot in enumerate(problem.pilots):
+            if index in chosen or spent + pilot.cost > pilot_budget * (1 + 1e-12):
+                continue
+            after = simulator.outlook(log_likelihood + simulator.log_likelihood(index))
+            regret_gain, width_gain = current.regret - after.regret, current.width - after.width
+            if regret_gain < 0:
+                continue  # it would make the decision worse in these simulations
+            key = (regret_gain / pilot.cost if regret_gain > tolerance else 0.0, width_gain / pilot.cost if width_gain > tolerance else 0.0)
+            if best is None or key > best[0]:
+                best = (key, index, after)
+        if best is None or best[0] == (0.0, 0.0):
+            return tuple(steps)
+        _, index, current = best
+        chosen.append(index)
+        log_likelihood = log_likelihood + simulator.log_likelihood(index)
+        spent += problem.pilots[index].cost
+        steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width))
+
+
+def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, seed: int = 0, level: float = 0.95, truths_source: str = "") -> Design:
+    """Rank every candidate pilot of `problem` by expected value per unit cost and choose a greedy
+    batch within `pilot_budget` (see the module docstring). Same inputs and seed, same result."""
+    if replicates < 1:
+        raise UserError(f"replicates must be at least 1, got {replicates}")
+    simulator = Simulator(problem, replicates=replicates, seed=seed, level=level)
+    prior = simulator.outlook()
+    prior_plan = problem.plans[int(np.argmin(problem.weights @ problem.metric))]
+    values = []
+    for index, pilot in enumerate(problem.pilots):
+        after = simulator.outlook(simulator.log_likelihood(index))
+        regret, width = prior.regret - after.regret, prior.width - after.width
+        values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices), after.choices))
+    notes = []
+    if prior.regret <= 0:
+        notes.append("every plausible truth agrees on the best plan: no pilot can improve the decision")
+    return Design(
+        problem.budget, float(pilot_budget), problem.unit, problem.metric_name, prior_plan, prior.regret, prior.width, prior.choices,
+        tuple(sorted(values, key=_ranking_key)), greedy_batch(simulator, pilot_budget), len(problem.weights), truths_source,
+        problem.noise, replicates, seed, tuple(notes),
+    )
+
+
+def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", frame=None, bucket_sizes=None, candidates=None,
+                  truths: int = 256, replicates: int = 4, noise: float | None = None, seed: int = 0) -> Design:
+    """The whole step for a fit: plausible truths (`plausible_truths`), the data (`unit`
+    'samples') or language-model ('flops') design problem, and `design`."""
+    if unit not in ("samples", "flops"):
+        raise UserError(f"unit must be samples or flops, got {unit!r}")
+    _check_budgets(budget, pilot_budget)
+    plausible = plausible_truths(fit, frame=frame, count=truths, seed=seed, noise=noise)
+    if unit == "samples":
+        problem = data_problem(fit, plausible, budget, pilot_budget, bucket_sizes=bucket_sizes, candidates=candidates)
+    else:
+        problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates)
+    return design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
+
+
+def plot_design(result: Design, path) -> Any:
+    """Expected regret reduction against pilot cost (log x), one point per candidate pilot, the
+    greedy batch's pilots marked; written as PNG and PDF (scaling.plots.save_figure)."""
+    from scaling.plots import _pyplot, save_figure
+
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    batch = {step.pilot for step in result.batch}
+    costs = np.array([p.cost for p in result.pilots])
+    gains = np.array([p.regret_reduction for p in result.pilots])
+    chosen = np.array([p.pilot in batch for p in result.pilots])
+    axis.scatter(costs[~chosen], gains[~chosen], s=18, color="0.55", label="candidate pilot")
+    axis.scatter(costs[chosen], gains[chosen], s=40, color="tab:green", label="greedy batch")
+    for p in result.pilots:
+        if p.pilot in batch:
+            axis.annotate(p.pilot, (p.cost, p.regret_reduction), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    axis.axhline(0.0, color="0.8", linewidth=0.8)
+    axis.set_xscale("log")
+    axis.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")
+    axis.set_ylabel(f"expected regret reduction ({result.metric_name})")
+    axis.set_title(f"value of pilots for the {result.prior_plan} decision (prior regret {result.prior_regret:.3g})", fontsize=9)
+    axis.legend(fontsize=8)
+    path = save_figure(figure, path)
+    plt.close(figure)
+    return path

@@ -1,0 +1,221 @@
+"""Pilot design (scaling/design.py): a case whose most informative pilot is known analytically, the
+Laplace approximation against finite differences, the noise from a fit's objective, determinism,
+the JSON shape and the CLI's one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scaling.design import Truths, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
+from scaling.fit import Fit
+
+S = 12.8e6  # samples per bucket
+SCALE, IRREDUCIBLE = 0.025, 0.1
+B_A, B_B, TAU_B = -0.16, -0.12, 8.0
+
+
+def plain_error(samples, pool, utilities, half_lives):
+    """LAWS.md §3 restated with loops: the utility form for the uniform union of the given buckets."""
+    m = len(utilities)
+    epoch_utility = lambda k: np.mean([b * 0.5 ** (k / (m * t)) for b, t in zip(utilities, half_lives)])
+    value = (SCALE * min(pool, samples) / 1e5) ** epoch_utility(0) + IRREDUCIBLE
+    for k in range(1, int(np.floor(samples / pool)) + 1):
+        value *= (min(pool * (k + 1), samples) / (pool * k)) ** epoch_utility(k)
+    return value
+
+
+def two_bucket_fit(draws=()):
+    params = {"sample_scale": SCALE, "irreducible_error": IRREDUCIBLE, "utility[A]": B_A, "utility[B]": B_B, "utility_half_life[A]": 6.0, "utility_half_life[B]": TAU_B}
+    return Fit(
+        law="data_filtering_utility", law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+        data_hash="", target="error", inputs=["samples_seen", "unique_samples"], fixed={"irreducible_error": IRREDUCIBLE}, groups=["A", "B"],
+        draws=list(draws), source="two-buckets",
+        metadata={"bucket_size_samples": {"A": S, "B": S}, "bucket_quantiles": {"A": [0, 10], "B": [10, 20]}, "nested_buckets": ["A", "B"]},
+    )
+
+
+def half_life_truths(count=48):
+    """Everything known but bucket A's half-life, log-uniform on [1.5, 24] epochs."""
+    fit = two_bucket_fit()
+    return tuple({**fit.params, "utility_half_life[A]": float(t)} for t in np.geomspace(1.5, 24, count))
+
+
+CANDIDATES = [(bucket, epochs * S) for bucket in ("A", "B") for epochs in (0.5, 1.0, 2.0, 4.0)]
+
+
+def two_bucket_problem(noise=0.01):
+    truths = half_life_truths()
+    return data_problem(two_bucket_fit(), Truths(truths, np.full(len(truths), 1 / len(truths)), noise, "test"), 8 * S, 4 * S, candidates=CANDIDATES)
+
+
+def test_the_metric_and_outcomes_are_the_law():
+    problem = two_bucket_problem()
+    tau = [t["utility_half_life[A]"] for t in half_life_truths()]
+    assert problem.plans == ("top10", "top20")
+    for row, t in enumerate(tau[::7]):
+        i = row * 7
+        assert problem.metric[i, 0] == pytest.approx(plain_error(8 * S, S, [B_A], [t]), rel=1e-12)
+        assert problem.metric[i, 1] == pytest.approx(plain_error(8 * S, 2 * S, [B_A, B_B], [t, TAU_B]), rel=1e-12)
+        for p, (bucket, samples) in enumerate(CANDIDATES):
+            utility, half_life = (B_A, t) if bucket == "A" else (B_B, TAU_B)
+            assert problem.log_outcome[i, p] == pytest.approx(np.log(plain_error(samples, S, [utility], [half_life])), rel=1e-12)
+
+
+def test_only_a_multi_epoch_pilot_of_the_uncertain_bucket_informs_the_decision():
+    problem = two_bucket_problem()
+    best = problem.metric.argmin(axis=1)
+    assert best[0] == 1 and best[-1] == 0  # the ranking flips with A's half-life: short -> the union, long -> A alone
+    result = design(problem, 4 * S, seed=0)
+    assert result.prior_regret > 0
+    by_name = {p.pilot: p for p in result.pilots}
+    for p in result.pilots:
+        if p.spec["pool"] == "B" or p.spec["epochs"] <= 1:
+            # analytically worthless: the outcome is the same under every truth, the posterior is the prior
+            assert p.regret_reduction == 0.0 and p.interval_reduction == 0.0, p.pilot
+    first = result.pilots[0]
+    assert first.spec["pool"] == "A" and first.spec["epochs"] > 1
+    assert first.regret_reduction > 0.5 * result.prior_regret
+    assert by_name["A@51.2M"].regret_reduction > 0.5 * result.prior_regret
+    assert by_name["A@51.2M"].informs in ("top10 vs top20", "top20 vs top10")
+    assert result.batch and result.batch[0].pilot == first.pilot
+    assert result.batch[-1].cumulative_cost <= 4 * S and result.batch[-1].regret < result.prior_regret
+
+
+def test_same_seed_same_design_other_seed_other_simulations():
+    problem = two_bucket_problem()
+    first, again, other = design(problem, 4 * S, seed=3), design(problem, 4 * S, seed=3), design(problem, 4 * S, seed=4)
+    assert json.dumps(first.to_dict()) == json.dumps(again.to_dict())
+    assert json.dumps(first.to_dict()) != json.dumps(other.to_dict())
+
+
+def test_residual_noise_inverts_the_huber_objective():
+    fit = two_bucket_fit()
+    free = len(fit.params) - len(fit.fixed)  # 5
+    quadratic = Fit(**{**fit.__dict__, "objective": 20 * 0.5 * 0.02**2, "n_points": 20, "delta": 1.0})
+    assert residual_noise(quadratic) == pytest.approx(0.02 * np.sqrt(20 / (20 - free)), rel=1e-12)
+    r, delta = 0.05, 1e-3  # every residual 0.05, in Huber's linear zone
+    linear = Fit(**{**fit.__dict__, "objective": 20 * delta * (r - delta / 2), "n_points": 20, "delta": delta})
+    assert residual_noise(linear) == pytest.approx(np.sqrt(np.pi / 2) * r * 20 / (20 - free), rel=1e-12)
+    assert residual_noise(fit) is None  # published constants: no objective
+
+
+CHINCHILLA = {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658}
+
+
+def chinchilla_fit(draws=()):
+    return Fit(law="chinchilla", law_version="1", params=dict(CHINCHILLA), objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+               data_hash="", target="loss", inputs=["params", "tokens"], draws=list(draws), source="chinchilla-test")
+
+
+def test_laplace_covariance_is_sigma_squared_inverse_gauss_newton():
+    import pandas as pd
+
+    n, d = np.meshgrid(np.geomspace(5e7, 2e9, 6), np.geomspace(1e9, 1e11, 5))
+    frame = pd.DataFrame({"params": n.ravel(), "tokens": d.ravel()})
+    u0 = np.array([np.log(CHINCHILLA["A"]), np.log(CHINCHILLA["B"]), np.log(CHINCHILLA["E"]), CHINCHILLA["alpha"], CHINCHILLA["beta"]])
+    log_loss = lambda u: np.log(np.exp(u[2]) + np.exp(u[0]) / frame.params.to_numpy() ** u[3] + np.exp(u[1]) / frame.tokens.to_numpy() ** u[4])
+    frame["loss"] = np.exp(log_loss(u0))
+    step = 1e-6
+    jacobian = np.stack([(log_loss(u0 + step * e) - log_loss(u0 - step * e)) / (2 * step) for e in np.eye(5)], axis=1)
+    expected = 0.01**2 * np.linalg.inv(jacobian.T @ jacobian)
+    truths = laplace_truths(chinchilla_fit(), frame, count=4000, seed=1, noise=0.01, prior_sd=1e6)
+    drawn = np.array([[np.log(t["A"]), np.log(t["B"]), np.log(t["E"]), t["alpha"], t["beta"]] for t in truths.params])
+    sd_expected, sd_drawn = np.sqrt(np.diag(expected)), drawn.std(axis=0)
+    assert np.allclose(sd_drawn, sd_expected, rtol=0.06)
+    assert np.allclose(np.corrcoef(drawn.T), expected / np.outer(sd_expected, sd_expected), atol=0.05)
+    assert np.allclose(drawn.mean(axis=0), u0, atol=4 * sd_expected / np.sqrt(4000))
+    assert truths.source == "laplace" and truths.noise == 0.01
+
+
+@pytest.mark.parametrize("flops", [1e19, 1e22, 1e24])
+def test_iso_flop_optimum_is_the_closed_form(flops):
+    a, b, alpha, beta = CHINCHILLA["A"], CHINCHILLA["B"], CHINCHILLA["alpha"], CHINCHILLA["beta"]
+    g = (alpha * a / (beta * b)) ** (1 / (alpha + beta))  # LAWS.md §1: N_opt = G (C/6)^(beta/(alpha+beta))
+    assert iso_flop_optimum(chinchilla_fit(), flops) == pytest.approx(g * (flops / 6) ** (beta / (alpha + beta)), rel=2e-4)
+
+
+def test_language_model_design_costs_and_prior_plan():
+    rng = np.random.default_rng(0)
+    truths = tuple({**CHINCHILLA, "alpha": CHINCHILLA["alpha"] + 0.01 * rng.standard_normal(), "beta": CHINCHILLA["beta"] + 0.01 * rng.standard_normal()} for _ in range(32))
+    budget, pilot_budget = 1e22, 1e19
+    problem = model_problem(chinchilla_fit(), Truths(truths, np.full(32, 1 / 32), 0.01, "test"), budget, pilot_budget)
+    for p in problem.pilots:
+        assert p.cost == pytest.approx(6 * p.spec["params"] * p.spec["tokens"]) and p.cost <= pilot_budget * (1 + 1e-12)
+    result = design(problem, pilot_budget, seed=0)
+    sizes = np.array([float(name.split("=")[1].rstrip("MB")) * (1e9 if name.endswith("B") else 1e6) for name in problem.plans])
+    mean_loss = np.mean([[t["E"] + t["A"] / n ** t["alpha"] + t["B"] / (budget / (6 * n)) ** t["beta"] for n in sizes] for t in truths], axis=0)
+    assert result.prior_plan == problem.plans[int(np.argmin(mean_loss))]
+    assert result.unit == "flops" and result.metric_name == "loss"
+
+
+# ---- the command line ----------------------------------------------------------------------------
+def curascale(*args):
+    program = "from curascale.cli.app import main; main()"
+    return subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def fit_file(tmp_path_factory):
+    fit = two_bucket_fit(half_life_truths(24))
+    fit.objective, fit.n_points = 12 * 1e-3 * (0.01 - 5e-4), 12  # residuals of 0.01: noise from the objective
+    path = tmp_path_factory.mktemp("design") / "fit.json"
+    path.write_text(json.dumps(fit.to_dict()))
+    return str(path)
+
+
+def test_cli_json_shape(fit_file):
+    result = curascale("design-pilots", "--fit", fit_file, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert set(record) == {"budget", "pilot_budget", "unit", "metric", "prior", "pilots", "batch", "truths", "seed", "notes"}
+    assert record["budget"] == 102.4e6 and record["pilot_budget"] == 51.2e6 and record["seed"] == 2
+    assert record["truths"]["source"] == "bootstrap" and record["truths"]["count"] == 24
+    assert set(record["pilots"][0]) >= {"pilot", "pool", "samples", "epochs", "cost", "expected_regret_reduction", "interval_reduction", "informs"}
+    per_cost = [p["regret_reduction_per_cost"] for p in record["pilots"]]
+    assert per_cost == sorted(per_cost, reverse=True)
+    assert sum(p["cost"] for p in record["pilots"] if p["pilot"] in record["batch"]["pilots"]) == record["batch"]["cost"] <= 51.2e6
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--budget", "1.28B", "--pilot-budget", "2B"), "--pilot-budget 2B must be smaller than --budget 1.28B"),
+        (("--budget", "lots", "--pilot-budget", "50M"), "--budget: not a number: 'lots'"),
+        (("--budget", "1.28B", "--pilot-budget", "-5M"), "--pilot-budget: must be positive and finite"),
+        (("--budget", "1.28B", "--pilot-budget", "1K"), "no candidate pilot fits pilot_budget=1K samples"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--unit", "tokens"), "--unit must be samples or flops"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "candidates: no pool named 'C'"),
+    ],
+)
+def test_cli_bad_budgets_are_one_line_errors(fit_file, args, message):
+    result = curascale("design-pilots", "--fit", fit_file, *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
+
+
+def test_cli_fit_without_draws_or_runs_is_one_line():
+    result = curascale("design-pilots", "--fit", "reference/tmars-imagenet-utility", "--budget", "1.28B", "--pilot-budget", "50M")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "no bootstrap draws and no runs" in result.stderr
+
+
+def test_cli_without_draws_linearises_at_the_registry_runs(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = [{"run_id": f"{b}{e}", "bucket": b, "samples_seen": e * S, "unique_samples": S, "truth": plain_error(e * S, S, [u], [t])}
+            for b, (u, t) in {"A": (B_A, 6.0), "B": (B_B, TAU_B)}.items() for e in (1, 2, 3, 4)]
+    frame = pd.DataFrame(rows)
+    frame["error"] = frame.truth * np.exp(0.01 * rng.standard_normal(len(frame)))
+    frame.drop(columns="truth").to_csv(tmp_path / "runs.csv", index=False)
+    db, fit_path = str(tmp_path / "r.duckdb"), tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(two_bucket_fit().to_dict()))  # no draws: the Laplace approximation on the registry's runs
+    assert curascale("runs", "ingest", str(tmp_path / "runs.csv"), "--set", "family=pilot", "--db", db).returncode == 0
+    result = curascale("design-pilots", "--fit", str(fit_path), "--db", db, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--truths", "64")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    residuals = np.log(frame.error) - np.log(frame.truth)  # the fit's parameters are the truth here
+    assert record["truths"] == {"count": 64, "source": "laplace", "noise": pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9), "replicates": 4}

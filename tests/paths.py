@@ -6,3 +6,4 @@ from curascale.datasets import data_root
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = data_root()
+CASES = ROOT / "tests" / "cases"  # small failing inputs from user reports, kept as regression inputs

@@ -15,9 +15,9 @@ from scaling.laws import get_law
 from scaling.plan import plan_data, plan_model
 from scaling.reference import load_fit
 
-from paths import SHARED
+from paths import CASES
 
-CASES = SHARED / "cases"
+
 STARTS = [{"A": 400.0, "B": 2000.0, "E": 1.8, "alpha": 0.3, "beta": 0.3}, {"A": 50.0, "B": 50.0, "E": 1.0, "alpha": 0.5, "beta": 0.5}]  # a few starts: quick fits
 
 

@@ -10,7 +10,15 @@ import pytest
 
 from known import loop_weighted_effective_data, loop_weighted_utility
 from scaling.fit import Fit
-from scaling.plan import candidate_unions, compute_optimal, effective_buckets, plan_data, plan_model, sweep_data
+from scaling.laws.chinchilla import optimal_split
+from scaling.plan import candidate_unions, effective_buckets, plan_data, plan_model, sweep_data
+
+
+def compute_optimal(fit, flops, params=None):
+    """N and D for C = 6 N D under a Chinchilla-form fit; D = C / 6N when N is given."""
+    if params is not None:
+        return params, flops / (6.0 * params)
+    return tuple(float(v) for v in optimal_split(fit.params, flops / 6.0))
 from scaling.reference import load_fit
 
 S = 12.8e6
@@ -59,7 +67,7 @@ def test_candidate_unions_order_by_utility_and_name_by_quantile(reference):
     unions = candidate_unions(with_params(reference, params=params))
     assert unions.buckets == ["tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p", "tmars_top0to10p"]
     assert unions.names == ["top20", "top30", "top40", "top40"]
-    np.testing.assert_array_equal(unions.weights, [[1, 0, 0, 0], [0.5, 0.5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0], [0.25] * 4])
+    np.testing.assert_array_equal(unions.shares, [[1, 0, 0, 0], [0.5, 0.5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0], [0.25] * 4])
     np.testing.assert_array_equal(unions.size_samples, [S] * 4)
 
 
@@ -88,14 +96,14 @@ def test_effective_buckets_is_the_inverse_simpson_index():
 def test_mixture_prediction_is_the_weighted_union_and_a_local_minimum(reference, budget):
     plan = plan_data(reference, budget, mixtures=True)
     mixture = next(c for c in plan.candidates if c.name == "mixture")
-    expected = union_error(reference.params, reference.law, budget, mixture.buckets, mixture.weights)
+    expected = union_error(reference.params, reference.law, budget, mixture.buckets, mixture.shares)
     assert mixture.predicted_error == pytest.approx(expected, rel=1e-10)
-    assert mixture.samples == pytest.approx({b: budget * w for b, w in zip(mixture.buckets, mixture.weights)}, rel=1e-12)
+    assert mixture.samples == pytest.approx({b: budget * w for b, w in zip(mixture.buckets, mixture.shares)}, rel=1e-12)
     # moving 2% of the budget between any two of its buckets does not help
     for i in range(len(mixture.buckets)):
         for j in range(len(mixture.buckets)):
-            if i != j and mixture.weights[i] > 0.02:
-                moved = np.array(mixture.weights)
+            if i != j and mixture.shares[i] > 0.02:
+                moved = np.array(mixture.shares)
                 moved[i] -= 0.02
                 moved[j] += 0.02
                 assert union_error(reference.params, reference.law, budget, mixture.buckets, moved) >= expected * (1 - 1e-9)
@@ -210,7 +218,7 @@ def test_finetune_inflection_in_the_plan():
         onset = d[np.argmin(ft)]
         assert plan.overtraining["degradation_onset_tokens"] == pytest.approx(onset, rel=2e-4)
         assert (plan.tokens > onset) == warned
-        assert any("pass D*" in w for w in plan.warnings) == warned
+        assert any("pass D*" in note.message for note in plan.notes) == warned
 
 
 DOMAIN = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetition_decay": 15.0, "overfit_scale": 0.02, "overfit_exponent": 1.5}
@@ -254,6 +262,6 @@ def test_specialized_plan_needs_both_fits():
 def test_sweep_mixture_accuracy_is_the_weighted_union():
     fit = load_fit("reference/tmars-imagenet-utility")
     for row in sweep_data(fit, 64e6, 256e6, 2, mixtures=True):
-        weights = row["mixture"]["weights"]
+        weights = row["mixture"]["shares"]
         expected = 1 - union_error(fit.params, fit.law, row["budget_samples"], list(weights), list(weights.values()))
         assert row["mixture"]["predicted_accuracy"] == pytest.approx(expected, rel=1e-9)

@@ -15,10 +15,10 @@ import pytest
 
 import curascale
 from curascale.notes import Note
-from paths import SHARED
+from paths import CASES
 from scaling.reference import load_fit
 
-CASE_07 = SHARED / "cases/07-tokens-in-billions-plan-nonsense"
+CASE_07 = CASES / "07-tokens-in-billions-plan-nonsense"
 
 
 def run(*args, check=True):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from known import law_prediction
-from scaling.laws.data_constrained import optimal_params_for_data
+from scaling.laws.chinchilla import optimal_params_for_tokens as optimal_params_for_data  # N_opt(U) of docs/laws.md §2
 
 # LAWS.md §2's published constants (rounded as printed there), decays deliberately unequal.
 THETA = {"A": 520.8, "B": 1487.7, "E": 1.869, "alpha": 0.3527, "beta": 0.3527, "data_repetition_decay": 15.39, "param_repetition_decay": 5.31}
@@ -22,6 +22,7 @@ def optimal_params_numpy(theta, unique):
 
 
 def loss_numpy(theta, n, d, u):
+    u = np.minimum(u, d)  # U_D = min(U, D): a run cannot see more unique tokens than it trains on (docs/laws.md §2)
     r_d = np.maximum(d / u - 1, 0)
     d_eff = u + u * theta["data_repetition_decay"] * (1 - np.exp(-r_d / theta["data_repetition_decay"]))
     u_n = np.minimum(n, optimal_params_numpy(theta, u))

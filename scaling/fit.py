@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from curascale.errors import UserError
-from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.jaxconf import float64
 from scaling.laws import get_law
 from scaling.laws.base import Law
 from scaling.problem import Data, Problem, law_inputs, unflatten
@@ -91,11 +91,13 @@ class Fit:
             arrays["group"] = jnp.asarray([self.groups.index(label) for label in labels])
         return arrays
 
+    @float64
     def predict(self, frame, params: Mapping[str, float] | None = None) -> np.ndarray:
         """The law's prediction of the target at each row of `frame` (a DataFrame or dict of columns)."""
         theta = unflatten(self.law_spec, params or self.params, self.groups)
         return np.asarray(self.law_spec.predict(theta, self._inputs(frame)), dtype=float)
 
+    @float64
     def predict_interval(self, frame, level: float | None = None) -> np.ndarray | None:
         """[rows, 2] percentile interval over the bootstrap draws, or None without draws."""
         if not self.draws:
@@ -196,6 +198,7 @@ def _minimize(problem: Problem, starts: np.ndarray, weights: np.ndarray, progres
     return _SOLVERS[key].minimize(starts, weights, problem.arrays, progress)
 
 
+@float64
 def fit(
     law: Law | str,
     frame: pd.DataFrame,
@@ -267,6 +270,7 @@ def fit(
     return fitted
 
 
+@float64
 def bootstrap_draws(problem: Problem, seeds: np.ndarray, draws: int, seed: int, progress=None) -> list[dict[str, float]]:
     """Refit on `draws` resamples of the runs (with replacement), each from every seed point."""
     n = len(problem.data)
@@ -289,6 +293,7 @@ def percentile_intervals(draws: Sequence[Mapping[str, float]], level: float) -> 
     return {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high)}
 
 
+@float64
 def held_out_error(problem: Problem, starts: np.ndarray, count: int, progress=None) -> Holdout:
     """Fit without the `count` largest-compute points; relative error of predicting them."""
     data = problem.data

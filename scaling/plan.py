@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from curascale.errors import UserError
-from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import data_filtering
 from scaling.problem import unflatten
@@ -64,6 +64,7 @@ class Unions:
     weights: np.ndarray  # [C, M], rows on the simplex
 
 
+@float64
 def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> Unions:
     """The paper's candidates: top-m unions of the nested buckets, best utility first."""
     if fit.law not in DATA_FILTERING_LAWS:
@@ -95,6 +96,7 @@ def effective_buckets(weights, xp=np):
     return xp.where(xp.abs(value - nearest) < 1e-9 * nearest, nearest, value)
 
 
+@float64
 def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.ndarray) -> np.ndarray:
     """Predicted error [draws, candidates, budgets] for every parameter set."""
     law = fit.law_spec
@@ -142,6 +144,7 @@ def _mixture_solver(law_name: str, epochs_axis: int, steps: int, learning_rate: 
     return jax.jit(jax.vmap(run, in_axes=(0, None, None, None, None, None, None)))
 
 
+@float64
 def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: int = 400, learning_rate: float = 0.05) -> np.ndarray:
     """Non-uniform mixture weights on the simplex minimising the predicted error at the budget:
     Adam on softmax logits (optax, jit, every start at once), started from each candidate union
@@ -171,6 +174,7 @@ def with_mixture(unions: Unions, weights: np.ndarray, *, floor: float = 1e-4) ->
     return Unions([*unions.names, "mixture"], unions.buckets, unions.size_samples, np.vstack([unions.weights, weights]))
 
 
+@float64
 def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float] | None = None, level: float = 0.95, mixtures: bool = False) -> DataPlan:
     """Rank the candidate unions for a budget of samples seen (LAWS.md §3); with `mixtures`, also
     the optimal non-uniform mixture of the buckets (`optimal_mixture`)."""
@@ -203,6 +207,7 @@ def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float]
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability)
 
 
+@float64
 def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False) -> list[dict[str, Any]]:
     """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets;
     with `mixtures`, also the optimal mixture's accuracy and weights at each budget."""
@@ -240,14 +245,17 @@ class ModelPlan:
         return asdict(self)
 
 
+@float64
 def _theta(fit: Fit) -> dict[str, jnp.ndarray]:
     return unflatten(fit.law_spec, fit.params, fit.groups)
 
 
+@float64
 def _predict(fit: Fit, **columns) -> float:
     return float(fit.predict({k: [v] for k, v in columns.items()})[0])
 
 
+@float64
 def compute_optimal(fit: Fit, budget_flops: float, params: float | None = None) -> tuple[float, float]:
     """N and D for C = 6 N D under a Chinchilla-form fit (LAWS.md §1); D = C / 6N if N is given."""
     if params is not None:
@@ -259,6 +267,7 @@ def compute_optimal(fit: Fit, budget_flops: float, params: float | None = None) 
     return n, budget_flops / (6.0 * n)
 
 
+@float64
 def optimal_precision(fit: Fit, budget_flops: float, bits_grid: np.ndarray | None = None) -> dict[str, Any]:
     """Training precision P (weights = activations = KV cache) minimising loss at C = (6/16) N D P,
     with N optimal for each P (closed form: the Chinchilla split on effective parameters)."""
@@ -280,6 +289,7 @@ def optimal_precision(fit: Fit, budget_flops: float, bits_grid: np.ndarray | Non
             "loss_at_16_bits": float(loss[np.argmin(np.abs(bits - 16))])}
 
 
+@float64
 def quantization_cost(fit: Fit, params: float, tokens: float, bits_post: float, bits_train: float = 16.0) -> dict[str, Any]:
     """delta_PTQ at (N, D) and the critical D past which more data makes the quantized model worse."""
     import jax
@@ -303,6 +313,7 @@ def quantization_cost(fit: Fit, params: float, tokens: float, bits_post: float, 
             "critical_tokens": critical, "more_data_hurts": bool(float(slope(jnp.log(tokens))) > 0)}
 
 
+@float64
 def plan_model(
     budget_flops: float,
     fits: Sequence[Fit],
@@ -347,6 +358,7 @@ def plan_model(
     return plan
 
 
+@float64
 def plan_specialized(by_law: dict[str, Fit], params: float, tokens: float, domain_tokens: float, tolerance: float) -> dict[str, Any]:
     """LAWS.md §6 (our form): the domain fraction f minimising domain loss with the general loss
     within `tolerance` (relative) of the f = 0 model; R = f D / U_dom."""

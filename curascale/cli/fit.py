@@ -69,6 +69,9 @@ def fit_command(
 
 def _run_fit(law, frame, *, source, as_json, **options):
     from scaling.fit import fit
+    from scaling.jaxconf import use_compilation_cache
+
+    use_compilation_cache()  # a second `curascale fit` of the same shapes does not compile again
 
     with render.progress(not as_json) as report:
         return fit(law, frame, source=source, progress=report, **options)

@@ -3,13 +3,17 @@
 The objective is f(u) = sum_i w_i rho(r_i(u)), rho the Huber loss, r the residuals of one start.
 Every start takes damped reweighted Gauss-Newton steps (IRLS, Holland & Welsch 1977):
 
-    M = J^T diag(w * min(1, delta / |r|)) J          (the Hessian of Huber's quadratic majoriser)
-    u <- u - (M + lam diag(M))^-1 g,                 g the gradient, solved by Cholesky
+    M = J^T diag(w * c) J,   c = 1 for |r| <= delta, else s * delta / |r|
+    u <- u - (M + lam * max(diag M) I)^-1 g,         g the gradient, solved by Cholesky
 
-Far from a minimum Huber behaves like L1 and IRLS is robust there; it converges to the exact
-minimiser (its fixed point). A step is kept only when it lowers f; lam shrinks after a kept step
-and grows after a rejected one (Marquardt 1963). The residuals and their forward Jacobian come out
-of one pass and are carried, so a step costs one evaluation of the law.
+With s = 1, M is the Hessian of Huber's quadratic majoriser: robust far from a minimum, where Huber
+behaves like L1, but only linearly convergent near one. So once a start has settled (at least 4
+points per coordinate within delta, damping low) it takes Gauss-Newton steps on the exact Huber
+objective (s = 0: the linear arms have no curvature), which converge in a few steps; and when the
+majoriser's phase stalls (f falls by less than polish_tol relatively over a chunk) the start is
+polished with s = 0 to the final tolerance. A step is kept only when it lowers f; lam shrinks
+after a kept step and grows after a rejected one (Marquardt 1963). The residuals and their forward
+Jacobian come out of one pass and are carried, so a step costs one evaluation of the law.
 
 Scheduling: steps run in chunks under `jit` on blocks of a fixed number of starts. Between chunks
 the starts that have converged leave the pool and waiting ones take their places, so converged
@@ -35,7 +39,11 @@ UNROLLED_CHOLESKY_MAX = 12  # up to this many coordinates the solve is written o
 
 
 def huber(residuals, delta):
-    """0.5 r^2 for |r| <= delta, else delta (|r| - delta / 2) (Huber 1964)."""
+    """0.5 r^2 for |r| <= delta, else delta (|r| - delta / 2) (Huber 1964).
+
+    Kept rather than optax.losses.huber_loss, for a measured reason: on 1,024 x 240 residuals both
+    take the same time under jit (0.54 vs 0.56 ms, gradients 0.28 ms each) and agree to 3e-16, but
+    `curascale fit` does not otherwise import optax, whose import adds 0.24 s to every process."""
     absolute = jnp.abs(residuals)
     return jnp.where(absolute <= delta, 0.5 * residuals**2, delta * (absolute - 0.5 * delta))
 
@@ -51,6 +59,7 @@ class SolverOptions:
     shrink: float = 0.2  # damping factor after a kept step
     grow: float = 10.0  # and after a rejected one
     initial_damping: float = 1e-3
+    settled_points: float = 4.0  # Gauss-Newton steps once this many points per coordinate lie within delta
     max_damping: float = 1e12
 
 
@@ -103,7 +112,9 @@ def _chunk_fn(residuals: Residuals, options: SolverOptions):
         u, lam, f, jac, r, done, iterations = state
         inside = jnp.abs(r) <= delta
         gradient = jac.T @ (weights * jnp.where(inside, r, delta * jnp.sign(r)))
-        curvature_weights = weights * jnp.where(inside, 1.0, majorise * delta / jnp.maximum(jnp.abs(r), 1e-300))
+        settled = (jnp.sum(weights * inside) >= options.settled_points * u.shape[0]) & (lam <= options.initial_damping)
+        share = jnp.where(settled, 0.0, majorise)
+        curvature_weights = weights * jnp.where(inside, 1.0, share * delta / jnp.maximum(jnp.abs(r), 1e-300))
         matrix = jac.T @ (curvature_weights[:, None] * jac)
         diagonal = jnp.diag(matrix)
         damping = lam * jnp.max(diagonal) * jnp.ones_like(diagonal)

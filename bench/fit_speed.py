@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--skip-li", action="store_true")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each result as soon as it is measured
 
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)

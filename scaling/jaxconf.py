@@ -1,6 +1,6 @@
 """Float64 for fitting without global state, and the opt-in cache of compiled fits.
 
-curascale computes in float64 (DEVELOPERS.md) but never flips JAX's process-wide x64 switch: the
+curascale fits in float64 (LAWS.md §7) but never flips JAX's process-wide x64 switch: the
 entry points that compute with JAX run under `float64`, which turns on JAX's x64 mode
 (`jax.enable_x64`) for the call and restores the caller's mode after, so a user's float32 program
 in the same process keeps its dtypes. Arrays made inside stay inside: results leave as numpy

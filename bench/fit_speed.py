@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -85,13 +86,37 @@ def check_gradient(value_and_gradient, points: np.ndarray) -> float:
     return worst
 
 
+class Clock:
+    """Wall seconds and CPU seconds (this process and its finished children, all threads): on a
+    shared machine the wall clock measures the neighbours too, CPU time measures the work."""
+
+    def __enter__(self):
+        self._start = (time.perf_counter(), self._cpu())
+        return self
+
+    def __exit__(self, *_):
+        self.wall, self.cpu = time.perf_counter() - self._start[0], self._cpu() - self._start[1]
+
+    @staticmethod
+    def _cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def scaled(self, factor: float) -> "Clock":
+        self.wall, self.cpu = self.wall * factor, self.cpu * factor
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.wall:9.2f} s wall {self.cpu:9.2f} s CPU"
+
+
 def scipy_loop(value_and_gradient, starts: np.ndarray, *, analytic: bool):
-    started = time.perf_counter()
-    if analytic:
-        values = [minimize(value_and_gradient, s, jac=True, method="L-BFGS-B").fun for s in starts]
-    else:
-        values = [minimize(lambda u: value_and_gradient(u)[0], s, method="L-BFGS-B").fun for s in starts]
-    return time.perf_counter() - started, np.asarray(values)
+    with Clock() as clock:
+        if analytic:
+            values = [minimize(value_and_gradient, s, jac=True, method="L-BFGS-B").fun for s in starts]
+        else:
+            values = [minimize(lambda u: value_and_gradient(u)[0], s, method="L-BFGS-B").fun for s in starts]
+    return clock, np.asarray(values)
 
 
 def subset(starts: np.ndarray, count: int) -> np.ndarray:
@@ -100,13 +125,13 @@ def subset(starts: np.ndarray, count: int) -> np.ndarray:
     return starts[np.sort(np.random.default_rng(0).choice(len(starts), count, replace=False))]
 
 
-def cli_fit(csv: Path, cache_home: str) -> tuple[float, dict]:
-    """Wall time of `curascale fit chinchilla --csv CSV --json` in a fresh interpreter."""
+def cli_fit(csv: Path, cache_home: str) -> tuple[Clock, dict]:
+    """Times of `curascale fit chinchilla --csv CSV --json` in a fresh interpreter."""
     env = os.environ | {"PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": cache_home}
     command = [sys.executable, "-c", "from curascale.cli.app import main; main()", "fit", "chinchilla", "--csv", str(csv), "--json"]
-    started = time.perf_counter()
-    out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    return time.perf_counter() - started, json.loads(out.stdout)
+    with Clock() as clock:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return clock, json.loads(out.stdout)
 
 
 def at_best(values: np.ndarray, best: float) -> int:
@@ -124,34 +149,35 @@ def compare(name: str, frame: pd.DataFrame, args, workdir: Path) -> None:
     frame.to_csv(csv, index=False)
 
     cache_home = tempfile.mkdtemp(dir=workdir)
-    cold_seconds, cold = cli_fit(csv, cache_home)  # empty compilation cache: compiles
-    cached_seconds, cached = cli_fit(csv, cache_home)  # a fresh process, the cache of the first
+    cold_time, cold = cli_fit(csv, cache_home)  # empty compilation cache: compiles
+    cached_time, cached = cli_fit(csv, cache_home)  # a fresh process, the cache of the first
     fit(law, frame)  # compile in this process
-    started = time.perf_counter()
-    ours = fit(law, frame)
-    warm_seconds = time.perf_counter() - started
+    with Clock() as warm_time:
+        ours = fit(law, frame)
     assert cold["objective"] == cached["objective"] == ours.objective
 
     value_and_gradient = huber_objective(*(np.log(frame[c].to_numpy()) for c in ("params", "tokens", "loss")))
     gradient_error = check_gradient(value_and_gradient, starts[:: len(starts) // 5][:5])
     chosen = subset(starts, args.scipy_starts)
-    analytic_seconds, analytic_values = scipy_loop(value_and_gradient, chosen, analytic=True)
-    analytic_seconds *= len(starts) / len(chosen)
+    analytic_time, analytic_values = scipy_loop(value_and_gradient, chosen, analytic=True)
+    analytic_time.scaled(len(starts) / len(chosen))
     fd_chosen = subset(starts, args.fd_starts)
-    fd_seconds, fd_values = scipy_loop(value_and_gradient, fd_chosen, analytic=False)
-    fd_seconds *= len(starts) / len(fd_chosen)
+    fd_time, fd_values = scipy_loop(value_and_gradient, fd_chosen, analytic=False)
+    fd_time.scaled(len(starts) / len(fd_chosen))
 
     scaled = lambda chosen: "" if len(chosen) == len(starts) else f"  (timed on {len(chosen)} seeded starts, scaled to {len(starts)})"
     best = min(ours.objective, analytic_values.min())
     print(f"== {name}: {len(frame)} points, {len(starts)} starts; analytic gradient vs central differences: max relative difference {gradient_error:.1e}")
-    print(f"curascale fit, whole process, empty compile cache: {cold_seconds:8.2f} s")
-    print(f"curascale fit, whole process, compile cache warm:  {cached_seconds:8.2f} s")
-    print(f"curascale fit, in process, compiled:               {warm_seconds:8.2f} s")
-    print(f"scipy L-BFGS-B, analytic gradient:                 {analytic_seconds:8.2f} s{scaled(chosen)}")
-    print(f"scipy L-BFGS-B, finite differences:                {fd_seconds:8.2f} s{scaled(fd_chosen)}")
-    print(f"speed-up vs analytic-gradient loop: {analytic_seconds / cold_seconds:.1f}x whole process (empty cache), "
-          f"{analytic_seconds / cached_seconds:.1f}x whole process (warm cache), {analytic_seconds / warm_seconds:.1f}x in process")
-    print(f"speed-up vs finite-difference loop: {fd_seconds / cold_seconds:.1f}x whole process (empty cache), {fd_seconds / warm_seconds:.1f}x in process")
+    print(f"curascale fit, whole process, empty compile cache: {cold_time}")
+    print(f"curascale fit, whole process, compile cache warm:  {cached_time}")
+    print(f"curascale fit, in process, compiled:               {warm_time}")
+    print(f"scipy L-BFGS-B, analytic gradient:                 {analytic_time}{scaled(chosen)}")
+    print(f"scipy L-BFGS-B, finite differences:                {fd_time}{scaled(fd_chosen)}")
+    for unit in ("wall", "cpu"):
+        ratio = lambda reference, ours: f"{getattr(reference, unit) / getattr(ours, unit):.1f}x"
+        print(f"speed-up ({unit}) vs analytic-gradient loop: {ratio(analytic_time, cold_time)} whole process (empty cache), "
+              f"{ratio(analytic_time, cached_time)} whole process (warm cache), {ratio(analytic_time, warm_time)} in process; "
+              f"vs finite-difference loop: {ratio(fd_time, cold_time)} whole process (empty cache), {ratio(fd_time, warm_time)} in process")
     print(f"best objective: curascale {ours.objective:.12g}, scipy analytic {analytic_values.min():.12g} "
           f"(relative difference {(analytic_values.min() - ours.objective) / ours.objective:+.2e}), scipy finite differences {fd_values.min():.12g}")
     print(f"starts within {AT_BEST_RTOL:g} of the best: curascale {ours.starts_at_best} of {len(starts)}, scipy analytic {at_best(analytic_values, best)} of {len(chosen)}, "
@@ -176,17 +202,15 @@ def main() -> None:
     from scaling.fit import fit
 
     frame = chinchilla_frame()
-    started = time.perf_counter()
-    fit("chinchilla", frame)
-    plain = time.perf_counter() - started
-    started = time.perf_counter()
-    boot = fit("chinchilla", frame, bootstrap=args.bootstrap)
-    bootstrap_seconds = time.perf_counter() - started - plain
-    started = time.perf_counter()
-    fit("chinchilla", frame, bootstrap=args.bootstrap)
-    bootstrap_again = time.perf_counter() - started - plain
-    print(f"== bootstrap of {args.bootstrap} draws (4 seeds each, beyond the fit): {bootstrap_seconds:.2f} s first (compiles), {bootstrap_again:.2f} s compiled; alpha interval {boot.intervals['alpha']}")
-
+    with Clock() as plain:
+        fit("chinchilla", frame)
+    with Clock() as first:
+        boot = fit("chinchilla", frame, bootstrap=args.bootstrap)
+    with Clock() as again:
+        fit("chinchilla", frame, bootstrap=args.bootstrap)
+    print(f"== bootstrap of {args.bootstrap} draws (4 seeds each), beyond the fit's own time ({plain}): "
+          f"{first.wall - plain.wall:.2f} s wall {first.cpu - plain.cpu:.2f} s CPU first (compiles), "
+          f"{again.wall - plain.wall:.2f} s wall {again.cpu - plain.cpu:.2f} s CPU compiled; alpha interval {boot.intervals['alpha']}")
 
 if __name__ == "__main__":
     main()

@@ -48,7 +48,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from curascale.errors import UserError
-from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import data_filtering
 from scaling.plan import DATA_FILTERING_LAWS, Unions, candidate_unions, effective_buckets
@@ -73,6 +73,7 @@ class Truths:
     source: str
 
 
+@float64
 def residual_noise(fit: Fit) -> float | None:
     """The sd of log residuals a fit implies, from its mean Huber loss per point h = objective /
     n_points (delta = fit.delta): inside Huber's quadratic zone sigma^2 = 2 h; in its linear zone
@@ -98,6 +99,7 @@ def _coordinates(problem, flat: Mapping[str, float]) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+@float64
 def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
     """`count` draws from a Gaussian around the fit in its unconstrained coordinates u (LAWS.md §7's
     fitting problem on the runs in `frame`): with J the Jacobian of the log residuals at the fit,
@@ -131,6 +133,7 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
     return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
 
 
+@float64
 def plausible_truths(fit: Fit, *, frame=None, count: int = 256, seed: int = 0, noise: float | None = None) -> Truths:
     """The fit's bootstrap draws (at most `count`, a seeded subsample) with the noise of
     `residual_noise`, else `laplace_truths` on the runs in `frame`. `noise` overrides sigma."""
@@ -179,6 +182,7 @@ class DesignProblem:
     budget: float
 
 
+@float64
 def union_errors(fit_law: str, params: Sequence[Mapping[str, float]], buckets: Sequence[str], weights: np.ndarray, union_size: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """Error [T, Q] of Q unions (bucket weights [Q, M] on `buckets`, pool sizes [Q], samples seen
     [Q]) under T parameter sets, by the data-filtering law functions (LAWS.md §3), in numpy."""
@@ -216,6 +220,7 @@ def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[s
     return pilots, np.array(rows, dtype=float).reshape(len(pilots), len(unions.buckets)), np.array(sizes)
 
 
+@float64
 def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: float, *, bucket_sizes: Mapping[str, float] | None = None,
                  candidates: Sequence[tuple[str, float]] | None = None) -> DesignProblem:
     """The design problem of a data plan (LAWS.md §3): which top-m union to train on for
@@ -265,6 +270,7 @@ def _power_of_two(size: int) -> int:
     return 1 << max(0, int(np.ceil(np.log2(max(size, 1)))))
 
 
+@float64
 def iso_flop_optimum(fit: Fit, budget_flops: float, *, points: int = 2001) -> float:
     """N of least predicted loss on the iso-FLOP line D = C / 6N (LAWS.md §1), by the fit's own
     prediction on a log grid of N from 1e5 to C / 6e3 (at least 1e3 tokens), refined to 0.1%:
@@ -277,6 +283,7 @@ def iso_flop_optimum(fit: Fit, budget_flops: float, *, points: int = 2001) -> fl
     return float(fine[int(np.nanargmin(fit.predict({"params": fine, "tokens": budget_flops / (6 * fine)})))])
 
 
+@float64
 def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: float, *, candidates: Sequence[tuple[float, float]] | None = None) -> DesignProblem:
     """The design problem of a language-model plan (LAWS.md §1): which N (D = C / 6N) to train at
     `budget_flops`, among PLAN_SIZES sizes from N_opt / 10 to 10 N_opt of the fit, and (N, D)
@@ -500,6 +507,7 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
         steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width))
 
 
+@float64
 def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, seed: int = 0, level: float = 0.95, truths_source: str = "") -> Design:
     """Rank every candidate pilot of `problem` by expected value per unit cost and choose a greedy
     batch within `pilot_budget` (see the module docstring). Same inputs and seed, same result."""
@@ -523,6 +531,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
     )
 
 
+@float64
 def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", frame=None, bucket_sizes=None, candidates=None,
                   truths: int = 256, replicates: int = 4, noise: float | None = None, seed: int = 0) -> Design:
     """The whole step for a fit: plausible truths (`plausible_truths`), the data (`unit`

@@ -142,6 +142,14 @@ def single_level_inputs(inputs: Mapping[str, np.ndarray], undetermined: Mapping[
 
 def _jacobian(problem, u, arrays=None) -> np.ndarray:
     import jax
+
+    from scaling.jaxconf import float64
+
+    return float64(_jacobian_x64)(problem, u, arrays)
+
+
+def _jacobian_x64(problem, u, arrays=None) -> np.ndarray:
+    import jax
     import jax.numpy as jnp
 
     return np.asarray(jax.jacfwd(lambda v: problem.residuals(v, arrays))(jnp.asarray(u, dtype=float)))

@@ -23,7 +23,8 @@ import pandas as pd
 
 from curascale.errors import UserError
 from curascale.notes import Note, notes_from_dicts, notes_to_dicts
-from scaling import diagnostics, jaxconf  # noqa: F401  (float64)
+from scaling import diagnostics
+from scaling.jaxconf import float64
 from scaling.laws import get_law
 from scaling.laws.base import Law
 from scaling.problem import Data, Problem, law_inputs, unflatten
@@ -99,6 +100,7 @@ class Fit:
             arrays["group"] = jnp.asarray([self.groups.index(label) for label in labels])
         return arrays
 
+    @float64
     def predict(self, frame, params: Mapping[str, float] | None = None) -> np.ndarray:
         """The law's prediction of the target at each row of `frame` (a DataFrame or dict of columns)."""
         theta = unflatten(self.law_spec, params or self.params, self.groups)
@@ -107,6 +109,7 @@ class Fit:
             self.law_spec.domain(theta, inputs)
         return np.asarray(self.law_spec.predict(theta, inputs), dtype=float)
 
+    @float64
     def predict_interval(self, frame, level: float | None = None) -> np.ndarray | None:
         """[rows, 2] percentile interval over the bootstrap draws, or None without draws."""
         if not self.draws:
@@ -229,6 +232,7 @@ def _minimize(problem: Problem, starts: np.ndarray, weights: np.ndarray, progres
     return _SOLVERS[key].minimize(starts, weights, problem.arrays, progress)
 
 
+@float64
 def fit(
     law: Law | str,
     frame: pd.DataFrame,
@@ -318,6 +322,7 @@ def bucket_sizes_seen(data: Data) -> dict[str, Any]:
     return {"bucket_size_samples": sizes}
 
 
+@float64
 def bootstrap_draws(problem: Problem, seeds: np.ndarray, draws: int, seed: int, progress=None) -> list[dict[str, float]]:
     """Refit on `draws` resamples of the runs (with replacement), each from every seed point."""
     n = len(problem.data)
@@ -358,6 +363,7 @@ def holdout_rows(problem: Problem, count: int) -> np.ndarray:
     return held
 
 
+@float64
 def held_out_error(problem: Problem, starts: np.ndarray, held: np.ndarray | int, progress=None, *, requested: int | None = None) -> Holdout:
     """Fit without the `held` runs (row indices, or a count of largest-compute runs, see
     `holdout_rows`); the relative error of predicting them, listed by compute (largest last)."""

@@ -22,7 +22,8 @@ import numpy as np
 
 from curascale.errors import UserError
 from curascale.notes import Note, merge, notes_to_dicts
-from scaling import diagnostics, jaxconf  # noqa: F401  (float64)
+from scaling import diagnostics
+from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import data_filtering
 
@@ -78,6 +79,7 @@ class Unions:
     shares: np.ndarray  # [C, M], rows on the simplex
 
 
+@float64
 def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> Unions:
     """The paper's candidates: top-m unions of the nested buckets, best utility first."""
     if fit.law not in DATA_FILTERING_LAWS:
@@ -110,6 +112,7 @@ def effective_buckets(shares, xp=np):
     return xp.where(xp.abs(value - nearest) < 1e-9 * nearest, nearest, value)
 
 
+@float64
 def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.ndarray) -> np.ndarray:
     """Predicted error [draws, candidates, budgets] for every parameter set."""
     law = fit.law_spec
@@ -157,6 +160,7 @@ def _mixture_solver(law_name: str, epochs_axis: int, steps: int, learning_rate: 
     return jax.jit(jax.vmap(run, in_axes=(0, None, None, None, None, None, None)))
 
 
+@float64
 def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: int = 400, learning_rate: float = 0.05) -> np.ndarray:
     """Non-uniform mixture shares on the simplex minimising the predicted error at the budget:
     Adam on softmax logits (optax, jit, every start at once), started from each candidate union
@@ -186,6 +190,7 @@ def with_mixture(unions: Unions, shares: np.ndarray, *, floor: float = 1e-4) -> 
     return Unions([*unions.names, "mixture"], unions.buckets, unions.size_samples, np.vstack([unions.shares, shares]))
 
 
+@float64
 def plan_data(
     fit: Fit,
     budget_samples: float,
@@ -250,6 +255,7 @@ def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequenc
     return notes
 
 
+@float64
 def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False) -> list[dict[str, Any]]:
     """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets;
     with `mixtures`, also the optimal mixture's accuracy and shares at each budget."""

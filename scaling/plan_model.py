@@ -29,7 +29,7 @@ import numpy as np
 
 from curascale.errors import CurascaleError
 from curascale.notes import Note, notes_to_dicts
-from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import chinchilla, data_constrained, precision
 from scaling.problem import unflatten
@@ -113,6 +113,7 @@ def _compiled(law_loss):
     return jax.jit(law_loss)
 
 
+@float64
 def capacity(theta: Mapping[str, float] | None, choice: Precision) -> float:
     """f = N_eff / N at one precision for weights, activations and KV cache (1 when not quantized)."""
     if not choice.quantized or theta is None:
@@ -178,6 +179,7 @@ class Point:
     loss: float
 
 
+@float64
 def optimum_at(setting: Setting, choices: Sequence[Precision]) -> list[Point]:
     """The best N, D and the loss at each given precision (vectorised over precisions)."""
     bits = np.array([c.bits for c in choices], dtype=float)
@@ -190,6 +192,7 @@ def optimum_at(setting: Setting, choices: Sequence[Precision]) -> list[Point]:
     return [Point(c, float(f), float(n), float(d), float(v)) for c, f, n, d, v in zip(choices, factor, params, tokens, loss)]
 
 
+@float64
 def optimal_bits(theta: Mapping[str, float]) -> float:
     """The P maximising f(P) / P (docs/laws.md §4): the compute-optimal training precision with the data
     unlimited and N free, independent of the budget and of the loss law's constants. A grid of
@@ -220,6 +223,7 @@ def _best_bits(setting: Setting) -> Precision:
     return Precision(f"{best:.2f} bits", float(best))
 
 
+@float64
 def best_point(setting: Setting) -> Point:
     """The plan's point under a setting: the best of the allowed formats, or the best P at all."""
     if setting.precision_theta is None:
@@ -324,6 +328,7 @@ def _first(by_law: Mapping[str, Fit], names: Sequence[str]) -> Fit | None:
     return next((by_law[name] for name in names if name in by_law), None)
 
 
+@float64
 def loss_model(by_law: Mapping[str, Fit], unique_tokens: float | None) -> LossModel:
     """The plan's loss law: the data-constrained fit when unique tokens are given, else the first
     Chinchilla-form fit (chinchilla, data_constrained, ...), else the precision fit itself."""
@@ -336,6 +341,7 @@ def loss_model(by_law: Mapping[str, Fit], unique_tokens: float | None) -> LossMo
     return LossModel(fit, _theta(fit))
 
 
+@float64
 def setting_of(fits: Sequence[Fit], budget_flops: float, *, precisions=None, params=None, unique_tokens=None) -> Setting:
     """The optimisation problem a plan solves, from the fits and the constraints."""
     by_law = _fits_by_law(fits)
@@ -387,6 +393,7 @@ def _replace(setting: Setting, **changes) -> Setting:
     return Setting(**{**setting.__dict__, **changes})
 
 
+@float64
 def quantization_cost(ptq_fit: Fit, params: float, tokens: float, trained: Precision, bits_post: float, loss: float) -> tuple[Quantization, list[Note]]:
     """Post-training quantization to `bits_post` of the model trained at `trained` (docs/laws.md §4):
     delta_PTQ with N_eff = N f(P_train), D_crit in closed form, the quantized loss = the plan's
@@ -419,6 +426,7 @@ def quantization_cost(ptq_fit: Fit, params: float, tokens: float, trained: Preci
     return result, notes
 
 
+@float64
 def optimal_precision(fit: Fit) -> float:
     """The compute-optimal training precision of a precision fit in bits (argmax f(P)/P, §4)."""
     return optimal_bits(_theta(fit))
@@ -468,6 +476,7 @@ def _precision_notes(setting: Setting, precision_fit: Fit, point: Point) -> list
     return notes
 
 
+@float64
 def plan_model(
     budget_flops: float,
     fits: Sequence[Fit],
@@ -542,6 +551,7 @@ def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]
             "past_onset": tokens > onset, "cost": max(at_plan - at_onset, 0.0)}
 
 
+@float64
 def plan_specialized(by_law: Mapping[str, Fit], params: float, tokens: float, domain_tokens: float, tolerance: float) -> dict[str, Any]:
     """docs/laws.md §6 (our form): the domain fraction f minimising domain loss with the general loss
     within `tolerance` (relative) of the f = 0 model; R = f D / U_dom."""
@@ -561,6 +571,7 @@ def plan_specialized(by_law: Mapping[str, Fit], params: float, tokens: float, do
             "domain_loss": float(domain_loss[best]), "general_loss": float(general_loss[best]), "general_loss_cost": float(general_loss[best] - baseline)}
 
 
+@float64
 def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Loss against N along the plan's iso-FLOP curve, one curve per alternative precision (or the
     plan's precision alone), for `scaling.plots.plot_model_plan`: {name: (N [points], loss [points])}."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from curascale.errors import UserError
-from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.jaxconf import float64
 from scaling.laws.base import Law
 
 
@@ -78,6 +78,7 @@ class Data:
         codes = None if self.group_codes is None else self.group_codes[rows]
         return Data(self.law, {k: v[rows] for k, v in self.inputs.items()}, self.target[rows], self.groups, codes)
 
+    @float64
     def jax_inputs(self) -> dict[str, jnp.ndarray]:
         arrays = self.law.jax_inputs(self.inputs)
         if self.group_codes is not None:
@@ -107,6 +108,7 @@ class Problem:
     tied: dict[str, str] = field(default_factory=dict)
     delta: float = 1e-3
 
+    @float64
     def __post_init__(self):
         names = set(self.law.param_names)
         for name in list(self.fixed) + list(self.tied) + list(self.tied.values()):
@@ -194,6 +196,7 @@ class Problem:
             raise UserError("no starting points given")
         return np.asarray(rows)
 
+    @float64
     def natural(self, u: np.ndarray) -> dict[str, float]:
         """Flat natural parameters: 'name' for shared ones, 'name[group]' for per-group ones."""
         theta = self.theta(jnp.asarray(u))
@@ -207,6 +210,7 @@ class Problem:
         return flat
 
 
+@float64
 def unflatten(law: Law, flat: Mapping[str, float], groups: Sequence[str] | None) -> dict[str, jnp.ndarray]:
     """The inverse of Problem.natural: flat names back to the law's theta."""
     theta = {}

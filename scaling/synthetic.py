@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from scaling.laws.base import Law
+from scaling.jaxconf import float64
 from scaling.problem import Data, unflatten
 
 
+@float64
 def sample(law: Law, truth: Mapping[str, float], design: pd.DataFrame, *, noise: float = 0.01, seed: int = 0) -> pd.DataFrame:
     """`design` plus the target column drawn from `law` at the (flat) parameters `truth`."""
     placeholder = design.assign(**{law.target: 1.0})

@@ -119,6 +119,9 @@ def _with_registered_buckets(metadata: dict, db, groups) -> dict:
 
 def _run_fit(law, frame, *, source, as_json, **options):
     from scaling.fit import fit
+    from scaling.jaxconf import use_compilation_cache
+
+    use_compilation_cache()  # a second `curascale fit` of the same shapes does not compile again
 
     with render.progress(not as_json) as report:
         return fit(law, frame, source=source, progress=report, **options)

@@ -16,8 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from scaling import jaxconf  # noqa: F401  (float64 before any array is made)
-
 Theta = Mapping[str, jnp.ndarray]
 Inputs = Mapping[str, jnp.ndarray]
 

@@ -7,6 +7,7 @@ import pytest
 
 from known import law_prediction, loop_weighted_effective_data, loop_weighted_utility
 from scaling.laws.data_filtering import epoch_axis, union_error_effective_data, union_log_error_utility
+from scaling.jaxconf import float64
 
 UTILITIES = [-0.16, -0.125, -0.10, -0.085]
 HALF_LIVES = [6.7273, 8.5455, 5.2727, 2.2727]
@@ -40,6 +41,7 @@ def loop_effective_data(n, utilities, half_lives, a, d):
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 @pytest.mark.parametrize("n", [5e6, 12.8e6, 32e6, 64e6, 128e6, 333e6, 640e6])
+@float64  # the law's functions compute in float64 only under curascale's x64 context
 def test_unions_match_the_epoch_loop(m, n):
     args = (jnp.asarray(n), jnp.asarray(S * m), jnp.asarray(UTILITIES[:m]), jnp.asarray(HALF_LIVES[:m]), jnp.full(m, 1 / m))
     epoch = epoch_axis(n / (S * m))

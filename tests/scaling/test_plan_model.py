@@ -57,18 +57,20 @@ def test_parameter_and_compute_multipliers_per_precision(fits):
     plan = plan_model(1e22, [fits["precision"]], precisions="4,8,16,bf16")
     rows = {a.precision: a for a in plan.alternatives}
     assert rows["4 bits"].params_multiplier == pytest.approx(5.24, abs=0.005)  # docs/laws.md §4
-    assert rows["16 bits"].compute_multiplier == pytest.approx(1.70, abs=0.005)
     best = numpy_optimal_bits()
-    for name, bits in (("4 bits", 4.0), ("8 bits", 8.0), ("16 bits", 16.0)):
+    for name, bits in (("4 bits", 4.0), ("8 bits", 8.0)):
         assert rows[name].params_multiplier == pytest.approx(1 / f(bits), rel=1e-9)
         assert rows[name].compute_multiplier == pytest.approx((bits / f(bits)) / (best / f(best)), rel=1e-5)
         assert rows[name].compute_efficiency == pytest.approx(1 / rows[name].compute_multiplier)
-    assert rows["bf16"].capacity == 1.0 and rows["bf16"].compute_multiplier == pytest.approx(16 / (best / f(best)), rel=1e-5)
+    # 16 bits is not quantized (factor 1, docs/laws.md §4) and is the same precision as bf16: one row
+    assert "bf16" not in rows and rows["16 bits"].capacity == 1.0 and not rows["16 bits"].quantized
+    assert rows["16 bits"].compute_multiplier == pytest.approx(16 / (best / f(best)), rel=1e-5)
+    assert rows["16 bits"].compute_multiplier == pytest.approx(1.69, abs=0.005)
     # restricted to these formats the plan is the best of them: 8 bits, at a loss cost
     assert plan.precision == "8 bits" and [a.precision for a in plan.alternatives if a.chosen] == ["8 bits"]
     assert plan.loss == min(a.loss for a in plan.alternatives if a.precision != "7.00 bits")
     free = plan_model(1e22, [fits["precision"]])
-    assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits, bf16"]
+    assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits"]
     assert plan.constraints[0].cost == pytest.approx(plan.loss - free.loss) and plan.constraints[0].cost > 0
 
 

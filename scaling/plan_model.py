@@ -71,15 +71,15 @@ def parse_precision(item: str, name: str = "precisions") -> Precision:
     return Precision(f"{bits:g} bits", bits, bits < UNQUANTIZED_BITS)
 
 
-def parse_precisions(text: str) -> tuple[Precision, ...]:
+def parse_precisions(text: str, name: str = "precisions") -> tuple[Precision, ...]:
     """'4,8,16' or 'int4,fp8,bf16' -> Precisions, repeats removed (the same bits and quantization:
     '8,8' is one, '16,bf16' is one unquantized 16-bit precision, the first name kept)."""
     chosen: dict[tuple[float, bool], Precision] = {}
     for item in str(text).split(","):
-        choice = parse_precision(item)
+        choice = parse_precision(item, name)
         chosen.setdefault((choice.bits, choice.quantized), choice)
     if not chosen:
-        raise CurascaleError("precisions: none given")
+        raise CurascaleError(f"{name}: none given")
     return tuple(chosen.values())
 
 
@@ -341,6 +341,22 @@ LOSS_LAWS = ("precision", *PTQ_LAWS, "chinchilla", "data_constrained", "finetune
 REPETITION_KEYS = ("data_repetition_decay", "param_repetition_decay")
 
 
+def roles(fit: Fit) -> frozenset[str]:
+    """What a fit does in a plan: its law's role ('precision' for training, 'ptq' for the post-training
+    term; a PTQ-capable fit does both), else its law's name."""
+    if fit.law in PTQ_LAWS:
+        return frozenset({"precision", "ptq"})
+    return frozenset({fit.law})
+
+
+def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit]:
+    """The user's fits, then each default whose roles the user's fits do not all cover: a user fit
+    overrides the default of its own role only (a finetune fit keeps the Chinchilla and precision
+    defaults; a plain precision fit keeps reference/precision for the PTQ term)."""
+    covered = frozenset().union(*(roles(fit) for fit in given)) if given else frozenset()
+    return [*given, *(fit for fit in defaults if not roles(fit) <= covered)]
+
+
 def training_precision_fit(by_law: Mapping[str, Fit]) -> Fit | None:
     """The precision fit that decides training: a plain `precision` fit (e.g. the user's own) before
     a PTQ-capable one, which then serves the post-training term only."""
@@ -566,7 +582,7 @@ def _chinchilla_alternative(setting: Setting, fit: Fit) -> Alternative:
     point = best_point(chinchilla_setting)
     best_ratio = _best_ratio(setting.precision_theta)
     ratio = 1.0 / BF16.bits
-    return Alternative(f"bf16 ({fit.source} split, its own loss)", BF16.bits, False, 1.0, 1.0, best_ratio / ratio, ratio / best_ratio,
+    return Alternative(f"bf16 ({fit.source.rsplit('/', 1)[-1]} split)", BF16.bits, False, 1.0, 1.0, best_ratio / ratio, ratio / best_ratio,
                        point.params, point.tokens, point.loss)
 
 
@@ -628,7 +644,7 @@ def plan_model(
         decided_by["degradation_onset_tokens"] = f"{finetune.source} (docs/laws.md §5, our form)"
         if overtraining["past_onset"]:
             notes.append(Note("past-finetune-onset", f"the plan's {point.tokens:.3g} tokens pass D* = {overtraining['degradation_onset_tokens']:.3g}: "
-                              "the fine-tuned model would be worse than with fewer tokens", "warning", {"cost": overtraining["cost"]}))
+                              "the fine-tuned model would be worse than with fewer tokens", "warning", {"loss_above_onset": overtraining["loss_above_onset"]}))
     specialized = None
     if domain_tokens is not None:
         specialized = plan_specialized(by_law, point.params, point.tokens, domain_tokens, general_loss_tolerance)
@@ -640,7 +656,8 @@ def plan_model(
 
 
 def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]:
-    """D* at the plan's N (docs/laws.md §5) and what passing it costs the fine-tuned model."""
+    """D* at the plan's N (docs/laws.md §5) and the fine-tuned loss above that at D* (`loss_above_onset`:
+    what the tokens past D* lose after fine-tuning; not a constraint of the plan, which is unconstrained in D*)."""
     from scaling.laws.overtraining import degradation_onset_tokens, finetuned_loss
 
     theta = _theta(finetune)
@@ -648,7 +665,7 @@ def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]
     at_plan = float(finetuned_loss(theta, {"params": params, "tokens": tokens}))
     at_onset = float(finetuned_loss(theta, {"params": params, "tokens": onset}))
     return {"degradation_onset_tokens": onset, "tokens": tokens, "finetuned_loss": at_plan, "finetuned_loss_at_onset": at_onset,
-            "past_onset": tokens > onset, "cost": max(at_plan - at_onset, 0.0)}
+            "past_onset": tokens > onset, "loss_above_onset": max(at_plan - at_onset, 0.0)}
 
 
 def plan_specialized(by_law: Mapping[str, Fit], params: float, tokens: float, domain_tokens: float, tolerance: float) -> dict[str, Any]:

@@ -17,7 +17,7 @@ DEFAULT_MODEL_FITS = ("reference/chinchilla-epoch", "reference/precision")
 def plan(
     compute: Annotated[str, typer.Option("--compute", help="The budget: samples seen (e.g. 128M) or, with --unit flops, FLOPs (e.g. 1e21).")],
     unit: Annotated[str, typer.Option(help="samples (image-text pairs seen) or flops.")] = "samples",
-    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several.")] = None,
+    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several. For language models each replaces the default fit of its own role only (a finetune fit keeps the Chinchilla and precision defaults).")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Plan on the newest fits saved in this run registry (`curascale fit ... --db`), with its registered bucket sizes.")] = None,
     candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates); mixtures: also the optimal non-uniform mixture of the buckets.")] = "top-m",
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
@@ -25,7 +25,7 @@ def plan(
     params: Annotated[Optional[str], typer.Option(help="Language models: fix the parameter count instead of the compute-optimal one.")] = None,
     precisions: Annotated[Optional[str], typer.Option(help="Language models: the training precisions allowed, bits or formats (e.g. 4,8,16 or int4,fp8,bf16); default: any (docs/laws.md §4).")] = None,
     unique_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique tokens available (e.g. 100B); repeated as needed under the data-constrained law (docs/laws.md §2).")] = None,
-    quantize_to: Annotated[Optional[float], typer.Option(help="Language models: post-training quantization precision (bits).")] = None,
+    quantize_to: Annotated[Optional[str], typer.Option(help="Language models: post-training quantization precision, bits or a format as in --precisions (e.g. 4 or int4).")] = None,
     domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (docs/laws.md §6).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here (PNG).")] = None,
@@ -48,6 +48,7 @@ def plan(
         raise UserError(f"--candidates must be top-m or mixtures, got {candidates!r}")
     if db is not None and fits:
         raise UserError("--db and --fits are two sources of fits: give one")
+    _check_model_flags(unit, sweep, params=params, precisions=precisions, unique_tokens=unique_tokens, quantize_to=quantize_to, domain_tokens=domain_tokens)
     from scaling.reference import load_fit
 
     if unit == "samples":
@@ -66,15 +67,17 @@ def plan(
     else:
         unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
         defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
-        loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or defaults)]
         from scaling.plan import plan_model
+        from scaling.plan_model import parse_precision, parse_precisions, with_default_fits
+
+        loaded = _model_fits(db) if db is not None else with_default_fits([load_fit(name) for name in fits or []], [load_fit(name) for name in defaults])
 
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
-            precisions=precisions,
+            precisions=None if precisions is None else parse_precisions(precisions, "--precisions"),
             unique_tokens=unique,
-            quantize_to=quantize_to,
+            quantize_to=None if quantize_to is None else parse_precision(quantize_to, "--quantize-to"),
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
         )
         if plot is not None:
@@ -86,6 +89,19 @@ def plan(
             render.echo_json(result.to_json())
         else:
             _print_model_plan(result)
+
+
+LM_FLAGS = ("params", "precisions", "unique_tokens", "quantize_to", "domain_tokens")
+
+
+def _check_model_flags(unit, sweep, **lm_flags) -> None:
+    """One line for a flag the kind of plan would ignore: language-model flags need --unit flops,
+    --sweep (image-text frontiers) needs --unit samples."""
+    given = [f"--{name.replace('_', '-')}" for name in LM_FLAGS if lm_flags.get(name) is not None]
+    if unit == "samples" and given:
+        raise UserError(f"{given[0]} is for language-model plans (--unit flops), not image-text plans (--unit samples)")
+    if unit == "flops" and sweep is not None:
+        raise UserError("--sweep is for image-text plans (--unit samples), not language-model plans (--unit flops)")
 
 
 def _data_fit(db, fits):
@@ -182,15 +198,16 @@ def _print_model_plan(result) -> None:
                      ("precision", "N_eff/N", "x params", "x compute", "efficiency", "N", "D", "loss"), rows,
                      left=("precision",), styles=["bold green" if a.chosen else None for a in result.alternatives])
     render.line("[bold]plan for {} FLOPs[/bold]: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
-                f"{result.budget_flops:.3g}", format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.1f}",
+                f"{result.budget_flops:.3g}", format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.2g}",
                 result.precision, f"{result.loss:.4f}")
     if result.epochs is not None:
         render.line("epochs: {} over {} unique tokens", f"{result.epochs:.2f}", format_quantity(result.unique_tokens))
     q = result.quantization
     if q:
         bound = " (upper bound: BF16 form)" if q.bound else ""
-        render.line("post-training quantization to {} bits: +{} loss{} -> {}; D_crit = {} tokens", f"{q.bits_post_training:g}", f"{q.degradation:.4f}",
-                    bound, f"{q.loss_quantized:.4f}", format_quantity(q.critical_tokens))
+        critical = f"{format_quantity(q.critical_tokens)} tokens" if q.critical_tokens != float("inf") else "never (more data never hurts at this precision)"
+        render.line("post-training quantization to {} bits: +{} loss{} -> {}; D_crit = {}", f"{q.bits_post_training:g}", f"{q.degradation:.4f}",
+                    bound, f"{q.loss_quantized:.4f}", critical)
     if result.overtraining:
         o = result.overtraining
         render.line("fine-tuning inflection D* = {} tokens (fine-tuned loss {}, {} at D*)", format_quantity(o["degradation_onset_tokens"]),
@@ -203,7 +220,7 @@ def _print_model_plan(result) -> None:
     if q:
         costs.append((f"post-training quantization to {q.bits_post_training:g} bits", f"+{q.degradation:.4f}", "docs/laws.md §4"))
     if result.overtraining and result.overtraining["past_onset"]:
-        costs.append(("tokens past the fine-tuning inflection D*", f"+{result.overtraining['cost']:.4f}", "docs/laws.md §5"))
+        costs.append(("fine-tuned loss above the model at D* (tokens past it; not a constraint)", f"+{result.overtraining['loss_above_onset']:.4f}", "docs/laws.md §5"))
     if costs:
         render.table("what each constraint costs (loss)", ("constraint", "loss cost", "law"), costs, left=("constraint", "law"))
     render.table("decided by", ("number", "law"), list(result.decided_by.items()), left=("number", "law"))

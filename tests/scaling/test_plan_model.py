@@ -208,7 +208,7 @@ def test_finetuning_inflection_is_reported_and_warned(fits):
     past = plan.tokens > onset
     assert plan.overtraining["past_onset"] == past and ("past-finetune-onset" in [n.code for n in plan.notes]) == past
     over = plan_model(1e24, [fits["chinchilla-epoch"], finetune], params=1e9)  # 1.7e14 tokens on 1B parameters
-    assert over.overtraining["past_onset"] and over.overtraining["cost"] > 0
+    assert over.overtraining["past_onset"] and over.overtraining["loss_above_onset"] > 0
     assert "past-finetune-onset" in [n.code for n in over.notes]
 
 

@@ -341,3 +341,18 @@ def test_the_users_precision_fit_decides_training_and_the_reference_the_ptq_term
         loss = 3000.0 / (plan.params * f(bits)) ** ALPHA + 20000.0 / plan.tokens**ALPHA + 2.5
         assert plan.loss == pytest.approx(loss, rel=1e-9)
         assert plan.quantization.law.startswith("reference/precision")
+
+
+def test_user_fits_override_the_default_of_their_role_only(fits):
+    from scaling.fit import Fit
+    from scaling.plan_model import with_default_fits
+
+    finetune = Fit(law="finetune_degradation", law_version="1", params={}, objective=None, n_points=0, starts=0, starts_at_best=0,
+                   converged=True, data_hash="", target="loss", inputs=[], source="ft.json")
+    own = Fit(law="precision", law_version="2", params={}, objective=None, n_points=0, starts=0, starts_at_best=0,
+              converged=True, data_hash="", target="loss", inputs=[], source="mine.json")
+    defaults = [fits["chinchilla-epoch"], fits["precision"]]
+    assert [f.source for f in with_default_fits([finetune], defaults)] == ["ft.json", "reference/chinchilla-epoch", "reference/precision"]
+    # a plain precision fit takes training; the PTQ-capable default stays for the post-training term
+    assert [f.source for f in with_default_fits([own], defaults)] == ["mine.json", "reference/chinchilla-epoch", "reference/precision"]
+    assert [f.source for f in with_default_fits([fits["precision"]], defaults)] == ["reference/precision", "reference/chinchilla-epoch"]

@@ -264,6 +264,7 @@ class Alternative:
     tokens: float
     loss: float
     chosen: bool = False
+    law: str = ""  # another law's own plan listed for comparison (its loss is that law's); "" for the plan's law
 
 
 @dataclass(frozen=True)
@@ -583,7 +584,7 @@ def _chinchilla_alternative(setting: Setting, fit: Fit) -> Alternative:
     best_ratio = _best_ratio(setting.precision_theta)
     ratio = 1.0 / BF16.bits
     return Alternative(f"bf16 ({fit.source.rsplit('/', 1)[-1]} split)", BF16.bits, False, 1.0, 1.0, best_ratio / ratio, ratio / best_ratio,
-                       point.params, point.tokens, point.loss)
+                       point.params, point.tokens, point.loss, law=f"{fit.source} ({fit.law_spec.section})")
 
 
 def plan_model(
@@ -691,7 +692,7 @@ def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> 
     """Loss against N along the plan's iso-FLOP curve, one curve per alternative precision (or the
     plan's precision alone), for `scaling.plots.plot_model_plan`: {name: (N [points], loss [points])}."""
     setting = setting_of(fits, plan.budget_flops, unique_tokens=plan.unique_tokens)
-    rows = [(row.precision, row.bits, row.quantized) for row in plan.alternatives] or [(plan.precision, plan.bits, False)]
+    rows = [(row.precision, row.bits, row.quantized) for row in plan.alternatives if not row.law] or [(plan.precision, plan.bits, False)]
     span = np.geomspace(plan.params / 30, plan.params * 30, points)
     curves = {}
     for name, bits, quantized in rows:

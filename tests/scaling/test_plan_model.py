@@ -356,3 +356,22 @@ def test_user_fits_override_the_default_of_their_role_only(fits):
     # a plain precision fit takes training; the PTQ-capable default stays for the post-training term
     assert [f.source for f in with_default_fits([own], defaults)] == ["mine.json", "reference/chinchilla-epoch", "reference/precision"]
     assert [f.source for f in with_default_fits([fits["precision"]], defaults)] == ["reference/precision", "reference/chinchilla-epoch"]
+
+
+def test_integer_formats_on_floating_point_constants_get_a_note(fits):
+    fp = load_fit("reference/precision-fp")
+    plan = plan_model(1e22, [fp], precisions="int4,fp8")
+    note = next(n for n in plan.notes if n.code == "floating-point-constants")
+    assert "int4" in note.message and "fp8" not in note.message and "reference/precision" in note.message
+
+
+def test_fixed_size_plot_marks_the_fixed_n(fits, monkeypatch, tmp_path):
+    from scaling import plots
+    from scaling.plan_model import iso_flop_curves
+
+    seen = {}
+    monkeypatch.setattr(plots, "_save_and_close", lambda plt, figure, path: seen.setdefault("figure", figure))
+    plan = plan_model(1e22, [fits["precision"]], params=5e9)
+    plots.plot_model_plan(plan, iso_flop_curves(plan, [fits["precision"]]), tmp_path / "p.png")
+    lines = [line for line in seen["figure"].axes[0].get_lines() if line.get_label().startswith("N fixed")]
+    assert len(lines) == 1 and list(lines[0].get_xdata()) == [5e9, 5e9]

@@ -3,9 +3,11 @@
 The plan is the (N, D, P) of least predicted loss under every constraint given, with the loss each
 constraint costs, the law that decided each number, and warnings as `curascale.notes.Note` values:
 
-- the loss law (`LossModel`): a Chinchilla-form fit (docs/laws.md §1), or the data-constrained fit
-  (§2) when the unique tokens are limited, or the precision fit's own loss terms (§4) when it is
-  the only fit; with a precision fit its parameters are effective parameters N_eff = N f(P);
+- the loss law (`LossModel`): the precision fit when one is given (a complete law, docs/laws.md §4:
+  its own A, B, E, alpha, beta decide N, D and P, with N_eff = N f(P)), else a Chinchilla-form fit
+  (§1); with limited unique tokens the SAME law at the effective data and parameters of §2 (R*_D,
+  R*_N from the data-constrained fit). A Chinchilla fit given beside a precision fit is listed as a
+  labelled 16-bit alternative with its own loss, not the plan;
 - the training precision (§4): with weights, activations and KV cache at one P the compute is
   C = (6/16) N D P, and with the data unlimited and N free the optimum P maximises f(P)/P
   whatever the loss law (7.00 bits with the published constants); restricted to hardware formats,

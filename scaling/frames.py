@@ -70,7 +70,28 @@ def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapp
         frame = apply_mapping(frame, source, mapping, {})
     if frame.empty:
         raise UserError(f"no runs in {source} have '{law.target}'")
-    return frame, source
+    return numeric_inputs(frame, law, source), source
+
+
+def numeric_inputs(frame, law, source: str):
+    """The frame with every law input as float64, each value checked under the registry's rule for
+    its column (`IngestError` naming source, row and column): what fitting and `scaling.plots`
+    read, so no text column reaches them (np.geomspace on text crashed the --plot)."""
+    frame = frame.copy()
+    for column in law.inputs:
+        if column in frame and frame[column].dtype != np.float64:
+            frame[column] = validated_column(frame[column].tolist(), column, source)
+    return frame
+
+
+def validated_column(values, column: str, source: str) -> np.ndarray:
+    """A law input's values as float64 under the registry's rule for the column (missing -> NaN)."""
+    from runs_db.columns import RUN_COLUMNS
+    from runs_db.ingest import number_under_rule
+
+    rule = RUN_COLUMNS[column].kind if column in RUN_COLUMNS else "positive"
+    checked = [number_under_rule(value, rule, source, row + 1, column) for row, value in enumerate(values)]
+    return np.array([np.nan if v is None else v for v in checked], dtype=float)
 
 
 def _accuracy_alias(columns, mapping: dict[str, str]) -> dict[str, str]:
@@ -97,17 +118,14 @@ def load_points(path: Path, law, mapping: dict[str, str]):
     float64; the law's group column stays text. Columns the law does not read are dropped."""
     import pandas as pd
 
-    from runs_db.columns import RUN_COLUMNS
-    from runs_db.ingest import apply_mapping, number_under_rule, read_table
+    from runs_db.ingest import apply_mapping, read_table
 
     file = str(path)
     table = apply_mapping(read_table(path), file, mapping, {})
     frame = pd.DataFrame(index=range(len(table)))
     for column in law.inputs:
         if column in table:
-            rule = RUN_COLUMNS[column].kind if column in RUN_COLUMNS else "positive"
-            values = [number_under_rule(value, rule, file, row + 1, column) for row, value in enumerate(table[column].tolist())]
-            frame[column] = np.array([np.nan if v is None else v for v in values], dtype=float)
+            frame[column] = validated_column(table[column].tolist(), column, file)
     if law.group_by is not None and law.group_by in table:
         frame[law.group_by] = table[law.group_by].astype(str).to_numpy()
     return frame

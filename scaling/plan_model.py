@@ -3,9 +3,11 @@
 The plan is the (N, D, P) of least predicted loss under every constraint given, with the loss each
 constraint costs, the law that decided each number, and warnings as `curascale.notes.Note` values:
 
-- the loss law (`LossModel`): a Chinchilla-form fit (docs/laws.md §1), or the data-constrained fit
-  (§2) when the unique tokens are limited, or the precision fit's own loss terms (§4) when it is
-  the only fit; with a precision fit its parameters are effective parameters N_eff = N f(P);
+- the loss law (`LossModel`): the precision fit when one is given (a complete law, docs/laws.md §4:
+  its own A, B, E, alpha, beta decide N, D and P, with N_eff = N f(P)), else a Chinchilla-form fit
+  (§1); with limited unique tokens the SAME law at the effective data and parameters of §2 (R*_D,
+  R*_N from the data-constrained fit). A Chinchilla fit given beside a precision fit is listed as a
+  labelled 16-bit alternative with its own loss, not the plan;
 - the training precision (§4): with weights, activations and KV cache at one P the compute is
   C = (6/16) N D P, and with the data unlimited and N free the optimum P maximises f(P)/P
   whatever the loss law (7.00 bits with the published constants); restricted to hardware formats,
@@ -35,10 +37,10 @@ from scaling.laws import chinchilla, data_constrained, precision
 from scaling.problem import unflatten
 
 PTQ_LAWS = ("precision_ptq_unified", "precision_ptq")  # the unified form (fitted C_x) first
-PRECISION_LAWS = (*PTQ_LAWS, "precision")
-BASE_LAWS = ("chinchilla", "data_constrained", "finetune_degradation", "specialized_general", *PRECISION_LAWS)
 FORMAT_BITS = {"int2": 2, "int3": 3, "int4": 4, "int6": 6, "int8": 8, "fp4": 4, "fp6": 6, "fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 UNQUANTIZED_FORMATS = ("bf16", "fp16", "fp32")  # the baseline: factor 1 (docs/laws.md §4)
+UNQUANTIZED_BITS = 16.0  # 16 bits and wider are not quantized: factor 1, like BF16 (docs/laws.md §4)
+PAPER_BITS = (3.0, 12.0)  # the precisions Kumar et al. trained and quantized at (docs/laws.md §4)
 DEFAULT_ALTERNATIVES = "4,6,8,16,bf16"
 MAX_BITS = 32.0
 BITS_STEP = 0.01  # grid of f(P)/P, refined twice
@@ -57,24 +59,30 @@ class Precision:
     quantized: bool = True
 
 
-def parse_precisions(text: str) -> tuple[Precision, ...]:
-    """'4,8,16' or 'int4,fp8,bf16' -> Precisions; a number is quantized integer-type bits."""
-    chosen = []
-    for item in (part.strip() for part in str(text).split(",")):
-        name = item.lower()
-        if name in FORMAT_BITS:
-            chosen.append(Precision(name, float(FORMAT_BITS[name]), name not in UNQUANTIZED_FORMATS))
-            continue
-        try:
-            bits = float(name.removesuffix("bits").removesuffix("bit"))
-        except ValueError:
-            raise CurascaleError(f"precisions: {item!r} is neither a number of bits nor a format ({', '.join(FORMAT_BITS)})") from None
-        if not (math.isfinite(bits) and 0 < bits <= MAX_BITS):
-            raise CurascaleError(f"precisions: {item!r} must be a number of bits in (0, {MAX_BITS:g}]")
-        chosen.append(Precision(f"{bits:g} bits", bits))
+def parse_precision(item: str, name: str = "precisions") -> Precision:
+    """'8', '8bits', 'int4', 'fp8' or 'bf16' -> a Precision; 16 bits and wider are not quantized."""
+    key = str(item).strip().lower()
+    if key in FORMAT_BITS:
+        return Precision(key, float(FORMAT_BITS[key]), key not in UNQUANTIZED_FORMATS and FORMAT_BITS[key] < UNQUANTIZED_BITS)
+    try:
+        bits = float(key.removesuffix("bits").removesuffix("bit"))
+    except ValueError:
+        raise CurascaleError(f"{name}: {str(item).strip()!r} is neither a number of bits nor a format ({', '.join(FORMAT_BITS)})") from None
+    if not (math.isfinite(bits) and 0 < bits <= MAX_BITS):
+        raise CurascaleError(f"{name}: {str(item).strip()!r} must be a number of bits in (0, {MAX_BITS:g}]")
+    return Precision(f"{bits:g} bits", bits, bits < UNQUANTIZED_BITS)
+
+
+def parse_precisions(text: str, name: str = "precisions") -> tuple[Precision, ...]:
+    """'4,8,16' or 'int4,fp8,bf16' -> Precisions, repeats removed (the same bits and quantization:
+    '8,8' is one, '16,bf16' is one unquantized 16-bit precision, the first name kept)."""
+    chosen: dict[tuple[float, bool], Precision] = {}
+    for item in str(text).split(","):
+        choice = parse_precision(item, name)
+        chosen.setdefault((choice.bits, choice.quantized), choice)
     if not chosen:
-        raise CurascaleError("precisions: none given")
-    return tuple(chosen)
+        raise CurascaleError(f"{name}: none given")
+    return tuple(chosen.values())
 
 
 BF16 = Precision("bf16", 16.0, False)
@@ -87,11 +95,15 @@ def _theta(fit: Fit) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class LossModel:
-    """The loss law of a plan: L(N_eff, D) in the Chinchilla form of the fit's (A, B, E, alpha,
-    beta), or with unique tokens U the data-constrained law (docs/laws.md §2) of N_eff, D and U."""
+    """The loss law of a plan: L(N_eff, D) = A N_eff^-alpha + B D^-beta + E with the deciding fit's
+    own (A, B, E, alpha, beta). With unique tokens U the SAME law is evaluated at the effective data
+    and parameters of docs/laws.md §2 (U_D = min(U, D), D' = U_D + U_D R*_D (1 - exp(-R_D / R*_D)),
+    and N' likewise), R*_D and R*_N from `repetition` (a data-constrained fit's parameters)."""
 
     fit: Fit
     theta: Mapping[str, float]
+    repetition: Mapping[str, float] | None = None
+    repetition_source: str = ""
 
     @property
     def section(self) -> str:
@@ -99,10 +111,13 @@ class LossModel:
 
     def loss(self, effective_params, tokens, unique_tokens: float | None = None) -> np.ndarray:
         params, tokens = np.broadcast_arrays(np.asarray(effective_params, dtype=float), np.asarray(tokens, dtype=float))
+        base = {k: self.theta[k] for k in ("A", "B", "E", "alpha", "beta")}
         if unique_tokens is None:
-            return np.asarray(_compiled(chinchilla.loss)(dict(self.theta), {"params": params, "tokens": tokens}))
+            return np.asarray(_compiled(chinchilla.loss)(base, {"params": params, "tokens": tokens}))
+        if self.repetition is None:
+            raise CurascaleError("unique_tokens needs a data_constrained fit (e.g. reference/data-constrained, docs/laws.md §2)")
         inputs = {"params": params, "tokens": tokens, "unique_tokens": np.full(params.shape, float(unique_tokens))}
-        return np.asarray(_compiled(data_constrained.loss)(dict(self.theta), inputs))
+        return np.asarray(_compiled(data_constrained.loss)({**base, **self.repetition}, inputs))
 
 
 @functools.lru_cache(maxsize=None)
@@ -255,6 +270,7 @@ class Alternative:
     tokens: float
     loss: float
     chosen: bool = False
+    law: str = ""  # another law's own plan listed for comparison (its loss is that law's); "" for the plan's law
 
 
 @dataclass(frozen=True)
@@ -328,17 +344,48 @@ def _first(by_law: Mapping[str, Fit], names: Sequence[str]) -> Fit | None:
     return next((by_law[name] for name in names if name in by_law), None)
 
 
+LOSS_LAWS = ("precision", *PTQ_LAWS, "chinchilla", "data_constrained", "finetune_degradation", "specialized_general")
+REPETITION_KEYS = ("data_repetition_decay", "param_repetition_decay")
+
+
+def roles(fit: Fit) -> frozenset[str]:
+    """What a fit does in a plan: its law's role ('precision' for training, 'ptq' for the post-training
+    term; a PTQ-capable fit does both), else its law's name."""
+    if fit.law in PTQ_LAWS:
+        return frozenset({"precision", "ptq"})
+    return frozenset({fit.law})
+
+
+def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit]:
+    """The user's fits, then each default whose roles the user's fits do not all cover: a user fit
+    overrides the default of its own role only (a finetune fit keeps the Chinchilla and precision
+    defaults; a plain precision fit keeps reference/precision for the PTQ term)."""
+    covered = frozenset().union(*(roles(fit) for fit in given)) if given else frozenset()
+    return [*given, *(fit for fit in defaults if not roles(fit) <= covered)]
+
+
+def training_precision_fit(by_law: Mapping[str, Fit]) -> Fit | None:
+    """The precision fit that decides training: a plain `precision` fit (e.g. the user's own) before
+    a PTQ-capable one, which then serves the post-training term only."""
+    return _first(by_law, ("precision", *PTQ_LAWS))
+
+
 @float64
 def loss_model(by_law: Mapping[str, Fit], unique_tokens: float | None) -> LossModel:
-    """The plan's loss law: the data-constrained fit when unique tokens are given, else the first
-    Chinchilla-form fit (chinchilla, data_constrained, ...), else the precision fit itself."""
-    names = ("data_constrained",) if unique_tokens is not None else BASE_LAWS
-    fit = _first(by_law, names)
+    """The plan's loss law: the precision fit when one is given (a complete law: its own A, B, E,
+    alpha, beta decide N, D and P), else the first Chinchilla-form fit (chinchilla, data_constrained,
+    ...). With unique tokens the data-constrained fit supplies R*_D, R*_N for the §2 transform."""
+    fit = training_precision_fit(by_law) or _first(by_law, LOSS_LAWS)
     if fit is None:
-        if unique_tokens is not None:
-            raise CurascaleError("unique_tokens needs a data_constrained fit (e.g. reference/data-constrained, docs/laws.md §2)")
         raise CurascaleError("a language-model plan needs a Chinchilla-form or precision fit (e.g. reference/chinchilla-epoch)")
-    return LossModel(fit, _theta(fit))
+    repetition = None
+    if unique_tokens is not None:
+        constrained = by_law.get("data_constrained")
+        if constrained is None:
+            raise CurascaleError("unique_tokens needs a data_constrained fit (e.g. reference/data-constrained, docs/laws.md §2)")
+        theta = _theta(constrained)
+        repetition = {k: theta[k] for k in REPETITION_KEYS}
+    return LossModel(fit, _theta(fit), repetition, "" if repetition is None else constrained.source)
 
 
 @float64
@@ -348,10 +395,25 @@ def setting_of(fits: Sequence[Fit], budget_flops: float, *, precisions=None, par
     for name, value in (("budget_flops", budget_flops), ("params", params), ("unique_tokens", unique_tokens)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise CurascaleError(f"{name} must be positive and finite, got {value!r}")
-    precision_fit = _first(by_law, PRECISION_LAWS)
+    precision_fit = training_precision_fit(by_law)
     formats = parse_precisions(precisions) if isinstance(precisions, str) else (tuple(precisions) if precisions else None)
+    if params is not None:
+        _check_params_fit_budget(budget_flops, params, formats, None if precision_fit is None else _theta(precision_fit))
     return Setting(loss_model(by_law, unique_tokens), None if precision_fit is None else _theta(precision_fit), float(budget_flops),
                    formats, params, unique_tokens)
+
+
+def _check_params_fit_budget(budget_flops: float, params: float, formats, theta) -> None:
+    """Refuse a fixed N the budget cannot train on one token: D = 16 C / (6 P N) < 1 at the lowest
+    precision allowed (the law's domain floor, the narrowest format, or 16 bits without a precision fit)."""
+    if formats:
+        bits = min(c.bits for c in formats)
+    else:
+        bits = max(precision.domain_floor(theta).values()) if theta is not None else BF16.bits
+    most_tokens = float(params_times_tokens(budget_flops, bits)) / params
+    if most_tokens < 1:
+        raise CurascaleError(f"params = {params:.3g} leaves at most {most_tokens:.2g} training tokens in {budget_flops:.3g} FLOPs "
+                             f"(D = 16 C / (6 P N), P >= {bits:.3g} bits): the budget allows at most {float(params_times_tokens(budget_flops, bits)):.3g} parameters")
 
 
 def _alternatives(setting: Setting, chosen: Point, candidates: Sequence[Precision]) -> tuple[Alternative, ...]:
@@ -360,8 +422,7 @@ def _alternatives(setting: Setting, chosen: Point, candidates: Sequence[Precisio
     theta = setting.precision_theta
     if theta is None:
         return ()
-    best_bits = optimal_bits(theta)
-    best_ratio = float(_capacity_grid(theta, np.array(best_bits))) / best_bits
+    best_ratio = _best_ratio(theta)
     best_any = best_point(_replace(setting, formats=None)).precision if setting.formats else chosen.precision
     unique = {c.name: c for c in (chosen.precision, best_any, *candidates)}.values()
     rows = []
@@ -372,11 +433,17 @@ def _alternatives(setting: Setting, chosen: Point, candidates: Sequence[Precisio
     return tuple(rows)
 
 
+def _best_ratio(theta: Mapping[str, float]) -> float:
+    """f(P*) / P* at the compute-optimal precision P*."""
+    best_bits = optimal_bits(theta)
+    return float(_capacity_grid(theta, np.array(best_bits))) / best_bits
+
+
 def _constraints(setting: Setting, free: Point) -> tuple[list[Constraint], Point]:
     """Apply the constraints one at a time; the cost of each is the loss it adds."""
     steps = [("training formats " + ", ".join(c.name for c in setting.formats), {"formats": setting.formats}, "docs/laws.md §4")] if setting.formats else []
     if setting.params is not None:
-        steps.append((f"N fixed at {setting.params:.3g}", {"params": setting.params}, "docs/laws.md §4" if setting.precision_theta else setting.model.section))
+        steps.append((f"N fixed at {setting.params:.3g}", {"params": setting.params}, setting.model.section))
     if setting.unique_tokens is not None:
         steps.append((f"{setting.unique_tokens:.3g} unique tokens (repetition)", {"unique_tokens": setting.unique_tokens}, "docs/laws.md §2"))
     applied = {"formats": None, "params": None, "unique_tokens": None}
@@ -394,16 +461,18 @@ def _replace(setting: Setting, **changes) -> Setting:
 
 
 @float64
-def quantization_cost(ptq_fit: Fit, params: float, tokens: float, trained: Precision, bits_post: float, loss: float) -> tuple[Quantization, list[Note]]:
+def quantization_cost(ptq_fit: Fit, params: float, tokens: float, trained: Precision, bits_post: float, loss: float,
+                      training_theta: Mapping[str, float] | None = None) -> tuple[Quantization, list[Note]]:
     """Post-training quantization to `bits_post` of the model trained at `trained` (docs/laws.md §4):
     delta_PTQ with N_eff = N f(P_train), D_crit in closed form, the quantized loss = the plan's
     loss + delta_PTQ (so never below it). With a precision_ptq_unified fit delta_PTQ is scaled by
     its fitted prod_x (1 - exp(-C_x (P_x - P_post))); without the C_x the figure for a model trained
-    below BF16 is the BF16-form upper bound; a model trained at or below `bits_post` loses nothing."""
+    below BF16 is the BF16-form upper bound; a model trained at or below `bits_post` loses nothing.
+    training_theta: the precision law that decided training (its f(P) gives N_eff); default the PTQ fit's."""
     if not (math.isfinite(bits_post) and bits_post > 0):
         raise CurascaleError(f"bits_post_training must be a positive number of bits, got {bits_post!r}")
     theta = _theta(ptq_fit)
-    effective = params * capacity(theta, trained)
+    effective = params * capacity(theta if training_theta is None else training_theta, trained)
     notes = []
     bits = trained.bits if trained.quantized else precision.NO_QUANTIZATION_BITS
     share = float(precision.trained_precision_factor(theta, {f"bits_{part}": bits for part in precision.PARTS} | {"bits_post_training": bits_post})) \
@@ -450,12 +519,14 @@ def _extrapolation_notes(fit: Fit, params: float, tokens: float) -> list[Note]:
 def _decided_by(setting: Setting, precision_fit: Fit | None) -> dict[str, str]:
     """For each number of the plan, the fit and docs/laws.md section that decided it."""
     model = setting.model
-    split = "the data-constrained optimum (docs/laws.md §2, numeric)" if setting.unique_tokens is not None else f"the compute-optimal split ({model.section})"
-    factor = f" of N_eff = N f(P), f from {precision_fit.source} (docs/laws.md §4)" if precision_fit else ""
+    own = f"{model.fit.source} ({model.section}, its own A, B, E, alpha, beta)"
+    repetition = f" at the effective data of docs/laws.md §2 (R*_D, R*_N from {model.repetition_source})" if setting.unique_tokens is not None else ""
+    split = "the least loss over N (numeric)" if setting.unique_tokens is not None else "the compute-optimal split"
+    factor = " of N_eff = N f(P)" if precision_fit else ""
     decided_by = {
-        "params": "given" if setting.params is not None else f"{model.fit.source}: {split}{factor}",
+        "params": "given" if setting.params is not None else f"{own}: {split}{factor}{repetition}",
         "tokens": ("the budget: C = (6/16) N D P" if precision_fit else "the budget: C = 6 N D") + (f" ({model.fit.source} split)" if setting.params is None else ""),
-        "loss": f"{model.fit.source} ({model.section})",
+        "loss": f"{own}{repetition}",
     }
     if precision_fit is None:
         decided_by["precision"] = "no precision fit: BF16 (not quantized), C = 6 N D"
@@ -466,14 +537,64 @@ def _decided_by(setting: Setting, precision_fit: Fit | None) -> dict[str, str]:
     return decided_by
 
 
+def _format_notes(choices: Sequence[Precision], fit: Fit) -> list[Note]:
+    """An info note when a format's type differs from the fit's constants: fp formats on integer-type
+    constants, int formats on floating-point constants (reference/precision-fp)."""
+    floating = "floating-point" in fit.provenance
+    other = [c.name for c in choices if c.quantized and c.name.startswith("int" if floating else "fp")]
+    if not other:
+        return []
+    have, want = ("floating-point", "reference/precision") if floating else ("integer-type", "reference/precision-fp")
+    kind = "integer" if floating else "floating-point"
+    return [Note(f"{'floating-point' if floating else 'integer'}-constants", f"{', '.join(other)} evaluated with the {have} constants of {fit.source}; "
+                 f"{kind} weight constants are in {want}", "info")]
+
+
+def _paper_range_notes(stage: str, choices: Sequence[Precision]) -> list[Note]:
+    """An extrapolation note for a quantized precision outside the 3-12 bits Kumar et al. fitted on."""
+    low, high = PAPER_BITS
+    return [Note("precision-extrapolation", f"{stage} precision {c.name} is outside the {low:g}-{high:g} bits the precision law was fitted on "
+                 "(docs/laws.md §4): an extrapolation", "warning", {"bits": c.bits, "fitted_bits": [low, high]})
+            for c in choices if c.quantized and not low <= c.bits <= high]
+
+
 def _precision_notes(setting: Setting, precision_fit: Fit, point: Point) -> list[Note]:
-    """Extrapolation far from the precision fit's data; floating-point formats on integer constants."""
-    notes = _extrapolation_notes(precision_fit, point.params, point.tokens)
-    fp = [c.name for c in (setting.formats or ()) if c.name.startswith("fp") and c.quantized]
-    if fp and "floating-point" not in precision_fit.provenance:
-        notes.append(Note("integer-constants", f"{', '.join(fp)} evaluated with the integer-type constants of {precision_fit.source}; "
-                          "floating-point weight constants are in reference/precision-fp", "info"))
+    """Extrapolation far from the precision fit's data or its 3-12 bits; formats of the other type."""
+    return (_extrapolation_notes(precision_fit, point.params, point.tokens) + _paper_range_notes("training", (point.precision,))
+            + _format_notes(setting.formats or (), precision_fit))
+
+
+TOKENS_PER_PARAM = (0.1, 1e5)  # outside: a warning, the plan is far from any trained regime
+EDGE_BITS = 0.05
+
+
+def _sanity_notes(setting: Setting, point: Point) -> list[Note]:
+    """Warnings for an absurd tokens-per-parameter ratio and for a precision at the edge of the law's
+    domain or of the candidates searched (the optimum may lie beyond)."""
+    notes = []
+    ratio = point.tokens / point.params
+    low, high = TOKENS_PER_PARAM
+    if not low <= ratio <= high:
+        notes.append(Note("tokens-per-parameter", f"{ratio:.2g} tokens a parameter is far outside {low:g}-{high:g}: "
+                          "no law here was fitted anywhere near it", "warning", {"tokens_per_parameter": ratio}))
+    theta = setting.precision_theta
+    if theta is not None and point.precision.quantized:
+        floor = max(precision.domain_floor(theta).values())
+        bits = point.precision.bits
+        if setting.formats is None and (bits - floor < EDGE_BITS + SEARCH_BITS_STEP or MAX_BITS - bits < EDGE_BITS + SEARCH_BITS_STEP):
+            notes.append(Note("edge-optimum", f"the best precision {point.precision.name} is at the edge of the law's domain "
+                              f"({floor:.2f}-{MAX_BITS:g} bits): the optimum is the boundary, not an interior minimum", "warning", {"bits": bits}))
     return notes
+
+
+def _chinchilla_alternative(setting: Setting, fit: Fit) -> Alternative:
+    """The Chinchilla fit's own 16-bit plan (C = 6 N D) under the same constraints, with its own loss."""
+    chinchilla_setting = _replace(setting, model=LossModel(fit, _theta(fit), setting.model.repetition, setting.model.repetition_source), precision_theta=None, formats=None)
+    point = best_point(chinchilla_setting)
+    best_ratio = _best_ratio(setting.precision_theta)
+    ratio = 1.0 / BF16.bits
+    return Alternative(f"bf16 ({fit.source.rsplit('/', 1)[-1]} split)", BF16.bits, False, 1.0, 1.0, best_ratio / ratio, ratio / best_ratio,
+                       point.params, point.tokens, point.loss, law=f"{fit.source} ({fit.law_spec.section})")
 
 
 @float64
@@ -484,31 +605,35 @@ def plan_model(
     params: float | None = None,
     precisions: str | Sequence[Precision] | None = None,
     unique_tokens: float | None = None,
-    quantize_to: float | None = None,
+    quantize_to: float | str | None = None,
     domain_tokens: float | None = None,
     general_loss_tolerance: float = 0.01,
 ) -> ModelPlan:
     """The language-model plan for a budget of `budget_flops` FLOPs from whichever fits are given
     (see the module docstring). params: fix N; precisions: the allowed training formats ('4,8,16',
     'int4,fp8,bf16'); unique_tokens: the unique data, repeated as needed (docs/laws.md §2);
-    quantize_to: post-training precision in bits; domain_tokens: unique domain tokens (§6).
+    quantize_to: post-training precision, bits or a format (as in `precisions`); domain_tokens: unique domain tokens (§6).
     Raises CurascaleError for missing fits, precisions outside the law's domain, bad values."""
     by_law = _fits_by_law(fits)
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
-    model, precision_fit = setting.model, _first(by_law, PRECISION_LAWS)
+    model, precision_fit = setting.model, training_precision_fit(by_law)
     free = best_point(_replace(setting, formats=None, params=None, unique_tokens=None))
     constraints, point = _constraints(setting, free)
-    notes: list[Note] = []
+    notes: list[Note] = _sanity_notes(setting, point)
     default_candidates = () if precision_fit is None else parse_precisions(DEFAULT_ALTERNATIVES)
     alternatives = _alternatives(setting, point, setting.formats or default_candidates)
     decided_by = _decided_by(setting, precision_fit)
+    chinchilla_fit = by_law.get("chinchilla")
+    if precision_fit is not None and chinchilla_fit is not None:
+        alternatives = (*alternatives, _chinchilla_alternative(setting, chinchilla_fit))
+        decided_by["alternative"] = f"{chinchilla_fit.source} (docs/laws.md §1): its own 16-bit split at C = 6 N D, listed with its own loss, not the plan"
     if precision_fit is not None:
         notes += _precision_notes(setting, precision_fit, point)
     epochs = None
     if unique_tokens is not None:
         epochs = point.tokens / unique_tokens
         decided_by["epochs"] = "tokens / unique tokens"
-        decay = model.theta["data_repetition_decay"]
+        decay = model.repetition["data_repetition_decay"]
         if epochs - 1 > decay:
             notes.append(Note("repetition-saturated", f"{epochs:.3g} epochs repeat the data more than R*_D = {decay:.3g} times: further "
                               "epochs are worth almost nothing and the loss is flat in N (docs/laws.md §2); more unique data is the lever",
@@ -517,10 +642,13 @@ def plan_model(
     if quantize_to is not None:
         ptq_fit = _first(by_law, PTQ_LAWS)
         if ptq_fit is None:
-            raise CurascaleError("quantize_to needs a precision_ptq or precision_ptq_unified fit (e.g. reference/precision)")
-        quantization, found = quantization_cost(ptq_fit, point.params, point.tokens, point.precision, float(quantize_to), point.loss)
-        notes += found
+            raise CurascaleError("post-training quantization needs a precision_ptq or precision_ptq_unified fit (e.g. reference/precision)")
+        target = quantize_to if isinstance(quantize_to, Precision) else parse_precision(quantize_to, "quantize_to")
+        quantization, found = quantization_cost(ptq_fit, point.params, point.tokens, point.precision, target.bits, point.loss, setting.precision_theta)
+        notes += found + _paper_range_notes("post-training", (target,)) + _format_notes((target,), ptq_fit)
         decided_by["quantization"] = quantization.law
+        if ptq_fit is not precision_fit:
+            decided_by["quantization"] += f" (the PTQ term only; training decided by {precision_fit.source})"
     overtraining = None
     finetune = by_law.get("finetune_degradation")
     if finetune is not None:
@@ -528,7 +656,7 @@ def plan_model(
         decided_by["degradation_onset_tokens"] = f"{finetune.source} (docs/laws.md §5, our form)"
         if overtraining["past_onset"]:
             notes.append(Note("past-finetune-onset", f"the plan's {point.tokens:.3g} tokens pass D* = {overtraining['degradation_onset_tokens']:.3g}: "
-                              "the fine-tuned model would be worse than with fewer tokens", "warning", {"cost": overtraining["cost"]}))
+                              "the fine-tuned model would be worse than with fewer tokens", "warning", {"loss_above_onset": overtraining["loss_above_onset"]}))
     specialized = None
     if domain_tokens is not None:
         specialized = plan_specialized(by_law, point.params, point.tokens, domain_tokens, general_loss_tolerance)
@@ -540,7 +668,8 @@ def plan_model(
 
 
 def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]:
-    """D* at the plan's N (docs/laws.md §5) and what passing it costs the fine-tuned model."""
+    """D* at the plan's N (docs/laws.md §5) and the fine-tuned loss above that at D* (`loss_above_onset`:
+    what the tokens past D* lose after fine-tuning; not a constraint of the plan, which is unconstrained in D*)."""
     from scaling.laws.overtraining import degradation_onset_tokens, finetuned_loss
 
     theta = _theta(finetune)
@@ -548,7 +677,7 @@ def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]
     at_plan = float(finetuned_loss(theta, {"params": params, "tokens": tokens}))
     at_onset = float(finetuned_loss(theta, {"params": params, "tokens": onset}))
     return {"degradation_onset_tokens": onset, "tokens": tokens, "finetuned_loss": at_plan, "finetuned_loss_at_onset": at_onset,
-            "past_onset": tokens > onset, "cost": max(at_plan - at_onset, 0.0)}
+            "past_onset": tokens > onset, "loss_above_onset": max(at_plan - at_onset, 0.0)}
 
 
 @float64
@@ -576,7 +705,7 @@ def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> 
     """Loss against N along the plan's iso-FLOP curve, one curve per alternative precision (or the
     plan's precision alone), for `scaling.plots.plot_model_plan`: {name: (N [points], loss [points])}."""
     setting = setting_of(fits, plan.budget_flops, unique_tokens=plan.unique_tokens)
-    rows = [(row.precision, row.bits, row.quantized) for row in plan.alternatives] or [(plan.precision, plan.bits, False)]
+    rows = [(row.precision, row.bits, row.quantized) for row in plan.alternatives if not row.law] or [(plan.precision, plan.bits, False)]
     span = np.geomspace(plan.params / 30, plan.params * 30, points)
     curves = {}
     for name, bits, quantized in rows:

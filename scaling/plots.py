@@ -128,7 +128,7 @@ def plot_sweep(rows, fit_name: str, path: str | Path) -> Path:
 def plot_model_plan(plan, curves, path: str | Path) -> Path:
     """A language-model plan: predicted loss against N along the budget's iso-FLOP curve
     (D = C / ((6/16) N P)), one curve per alternative training precision with its optimum marked,
-    and the chosen (N, loss) as a star. `curves`: {precision: (N [k], loss [k])} from
+    and the chosen (N, loss) as a star; a fixed N (--params) as a dashed vertical line. `curves`: {precision: (N [k], loss [k])} from
     `scaling.plan_model.iso_flop_curves`."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4))
@@ -137,6 +137,8 @@ def plot_model_plan(plan, curves, path: str | Path) -> Path:
         axis.plot(params, loss, color=color, lw=2.2 if chosen else 1, label=name + (" (plan)" if chosen else ""))
         best = int(np.argmin(loss))
         axis.scatter(params[best], loss[best], color=color, s=14, zorder=3)
+    if plan.decided_by.get("params") == "given":
+        axis.axvline(plan.params, color="tab:red", ls="--", lw=1, label=f"N fixed at {plan.params:.3g}")
     axis.scatter([plan.params], [plan.loss], marker="*", s=160, color="tab:red", zorder=4, label=f"plan: N = {plan.params:.3g}, D = {plan.tokens:.3g}")
     low = min(float(np.min(loss)) for _, loss in curves.values())
     repetition = "" if plan.unique_tokens is None else f", {plan.unique_tokens:.3g} unique tokens"

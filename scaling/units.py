@@ -29,7 +29,9 @@ def parse_quantity(text: str, *, name: str = "value", positive: bool = True) -> 
 
 
 def format_quantity(value: float) -> str:
-    """1.28e8 -> '128M'."""
+    """1.28e8 -> '128M'; 1e20 -> '1e+20' (past T a plain exponent, not '1e+08T'); inf -> 'inf'."""
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:.4g}"
     for suffix, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= scale:
             return f"{value / scale:.4g}{suffix}"

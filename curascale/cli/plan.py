@@ -18,7 +18,7 @@ DEFAULT_MODEL_FITS = ("reference/chinchilla-epoch", "reference/precision")
 def plan(
     compute: Annotated[str, typer.Option("--compute", help="The budget: samples seen (e.g. 128M) or, with --unit flops, FLOPs (e.g. 1e21).")],
     unit: Annotated[str, typer.Option(help="samples (image-text pairs seen) or flops.")] = "samples",
-    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several.")] = None,
+    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several. For language models each replaces the default fit of its own role only (a finetune fit keeps the Chinchilla and precision defaults).")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Plan on the newest fits saved in this run registry (`curascale fit ... --db`), with its registered bucket sizes.")] = None,
     candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates); mixtures: also the optimal non-uniform mixture of the buckets.")] = "top-m",
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
@@ -26,7 +26,7 @@ def plan(
     params: Annotated[Optional[str], typer.Option(help="Language models: fix the parameter count instead of the compute-optimal one.")] = None,
     precisions: Annotated[Optional[str], typer.Option(help="Language models: the training precisions allowed, bits or formats (e.g. 4,8,16 or int4,fp8,bf16); default: any (docs/laws.md §4).")] = None,
     unique_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique tokens available (e.g. 100B); repeated as needed under the data-constrained law (docs/laws.md §2).")] = None,
-    quantize_to: Annotated[Optional[float], typer.Option(help="Language models: post-training quantization precision (bits).")] = None,
+    quantize_to: Annotated[Optional[str], typer.Option(help="Language models: post-training quantization precision, bits or a format as in --precisions (e.g. 4 or int4).")] = None,
     domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (docs/laws.md §6).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here (PNG).")] = None,
@@ -54,7 +54,8 @@ def plan(
         raise UserError("--db and --fits are two sources of fits: give one")
     given = {"--plot": plot, "--candidates mixtures": candidates == "mixtures" or None, "--sweep": sweep, "--sweep-points": sweep_points,
              "--export-manifest": export_manifest, "--pool": pool, "--score-column": score_column, "--bucket-sizes": bucket_sizes,
-             "--params": params, "--quantize-to": quantize_to, "--domain-tokens": domain_tokens}
+             "--params": params, "--precisions": precisions, "--unique-tokens": unique_tokens, "--quantize-to": quantize_to,
+             "--domain-tokens": domain_tokens}
     _check_flags(unit, {flag for flag, value in given.items() if value is not None})
     from scaling.reference import load_fit
 
@@ -77,17 +78,19 @@ def plan(
     else:
         unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
         defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
-        loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or defaults)]
         from scaling.diagnostics import headline, model_plan_notes, require_identifiable_fits
         from scaling.plan import plan_model
+        from scaling.plan_model import parse_precision, parse_precisions, with_default_fits
+
+        loaded = _model_fits(db) if db is not None else with_default_fits([load_fit(name) for name in fits or []], [load_fit(name) for name in defaults])
 
         forced = require_identifiable_fits(loaded, force=force)
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
-            precisions=precisions,
+            precisions=None if precisions is None else parse_precisions(precisions, "--precisions"),
             unique_tokens=unique,
-            quantize_to=quantize_to,
+            quantize_to=None if quantize_to is None else parse_precision(quantize_to, "--quantize-to"),
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
         )
         if plot is not None:
@@ -108,7 +111,7 @@ def plan(
 
 
 DATA_PLAN_FLAGS = {"--plot", "--candidates mixtures", "--sweep", "--sweep-points", "--export-manifest", "--pool", "--score-column", "--bucket-sizes"}
-MODEL_PLAN_FLAGS = {"--params", "--quantize-to", "--domain-tokens"}
+MODEL_PLAN_FLAGS = {"--params", "--precisions", "--unique-tokens", "--quantize-to", "--domain-tokens"}
 
 
 def _check_flags(unit: str, given: set[str]) -> None:
@@ -230,15 +233,16 @@ def _print_model_plan(result, warned: str = "") -> None:
                      ("precision", "N_eff/N", "x params", "x compute", "efficiency", "N", "D", "loss"), rows,
                      left=("precision",), styles=["bold green" if a.chosen else None for a in result.alternatives])
     render.line("[bold]plan for {} FLOPs[/bold]{}: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
-                f"{result.budget_flops:.3g}", warned, format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.1f}",
+                f"{result.budget_flops:.3g}", warned, format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.2g}",
                 result.precision, f"{result.loss:.4f}")
     if result.epochs is not None:
         render.line("epochs: {} over {} unique tokens", f"{result.epochs:.2f}", format_quantity(result.unique_tokens))
     q = result.quantization
     if q:
         bound = " (upper bound: BF16 form)" if q.bound else ""
-        render.line("post-training quantization to {} bits: +{} loss{} -> {}; D_crit = {} tokens", f"{q.bits_post_training:g}", f"{q.degradation:.4f}",
-                    bound, f"{q.loss_quantized:.4f}", format_quantity(q.critical_tokens))
+        critical = f"{format_quantity(q.critical_tokens)} tokens" if q.critical_tokens != float("inf") else "never (more data never hurts at this precision)"
+        render.line("post-training quantization to {} bits: +{} loss{} -> {}; D_crit = {}", f"{q.bits_post_training:g}", f"{q.degradation:.4f}",
+                    bound, f"{q.loss_quantized:.4f}", critical)
     if result.overtraining:
         o = result.overtraining
         render.line("fine-tuning inflection D* = {} tokens (fine-tuned loss {}, {} at D*)", format_quantity(o["degradation_onset_tokens"]),
@@ -251,7 +255,7 @@ def _print_model_plan(result, warned: str = "") -> None:
     if q:
         costs.append((f"post-training quantization to {q.bits_post_training:g} bits", f"+{q.degradation:.4f}", "docs/laws.md §4"))
     if result.overtraining and result.overtraining["past_onset"]:
-        costs.append(("tokens past the fine-tuning inflection D*", f"+{result.overtraining['cost']:.4f}", "docs/laws.md §5"))
+        costs.append(("fine-tuned loss above the model at D* (tokens past it; not a constraint)", f"+{result.overtraining['loss_above_onset']:.4f}", "docs/laws.md §5"))
     if costs:
         render.table("what each constraint costs (loss)", ("constraint", "loss cost", "law"), costs, left=("constraint", "law"))
     render.table("decided by", ("number", "law"), list(result.decided_by.items()), left=("number", "law"))

@@ -103,7 +103,7 @@ def test_language_model_plan_json_and_plot(tmp_path):
     plan = json.loads(result.stdout)
     assert plan["precision"] == "fp8" and plan["unique_tokens"] == 100e9
     assert plan["epochs"] == pytest.approx(plan["tokens"] / 100e9) and plan["epochs"] > 1
-    assert plan["fit"] == "reference/data-constrained"  # the law that knows repetition decides N and D
+    assert plan["fit"] == "reference/precision"  # the deciding law stays; repetition is the §2 transform on it
     assert 6 / 16 * plan["params"] * plan["tokens"] * 8 == pytest.approx(1e22)
     assert plan["quantization"]["loss_quantized"] >= plan["loss"] and plan["quantization"]["trained_at"] == "fp8"
     assert {a["precision"] for a in plan["alternatives"]} >= {"int4", "fp8", "bf16"}
@@ -112,3 +112,25 @@ def test_language_model_plan_json_and_plot(tmp_path):
     text = run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "4").stdout
     assert "train at 7.00 bits" in text and "upper bound" in text and "decided by" in text
 
+
+
+def test_language_model_flags_are_checked_in_one_line():
+    """Flags the kind of plan would ignore, and bad --quantize-to values: one line, exit 2."""
+    for args in (("--unit", "samples", "--compute", "128M", "--params", "1e9"), ("--unit", "samples", "--compute", "128M", "--quantize-to", "4"),
+                 ("--unit", "flops", "--compute", "1e22", "--sweep", "1e20:1e22"), ("--unit", "flops", "--compute", "1e22", "--quantize-to", "banana")):
+        result = run("plan-curation", *args, check=False)
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1, args
+    assert "--quantize-to: 'banana'" in result.stderr
+    by_name = json.loads(run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "int4", "--json").stdout)
+    by_bits = json.loads(run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "4", "--json").stdout)
+    assert by_name["quantization"] == by_bits["quantization"] and by_bits["quantization"]["bits_post_training"] == 4.0
+
+
+def test_language_model_plan_text():
+    """The default plan decides N, D on the precision law (16.9B, 225.4B at 1e22); D_crit without a
+    PTQ cost is 'never' (JSON null); tokens a parameter to 2 significant digits."""
+    text = run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "8").stdout
+    assert "N = 16.9B parameters, D = 225.4B tokens (13 a parameter)" in " ".join(text.split())
+    assert "D_crit = never" in text and "infT" not in text
+    plan = json.loads(run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "8", "--json").stdout)
+    assert plan["quantization"]["critical_tokens"] is None

@@ -57,18 +57,20 @@ def test_parameter_and_compute_multipliers_per_precision(fits):
     plan = plan_model(1e22, [fits["precision"]], precisions="4,8,16,bf16")
     rows = {a.precision: a for a in plan.alternatives}
     assert rows["4 bits"].params_multiplier == pytest.approx(5.24, abs=0.005)  # docs/laws.md §4
-    assert rows["16 bits"].compute_multiplier == pytest.approx(1.70, abs=0.005)
     best = numpy_optimal_bits()
-    for name, bits in (("4 bits", 4.0), ("8 bits", 8.0), ("16 bits", 16.0)):
+    for name, bits in (("4 bits", 4.0), ("8 bits", 8.0)):
         assert rows[name].params_multiplier == pytest.approx(1 / f(bits), rel=1e-9)
         assert rows[name].compute_multiplier == pytest.approx((bits / f(bits)) / (best / f(best)), rel=1e-5)
         assert rows[name].compute_efficiency == pytest.approx(1 / rows[name].compute_multiplier)
-    assert rows["bf16"].capacity == 1.0 and rows["bf16"].compute_multiplier == pytest.approx(16 / (best / f(best)), rel=1e-5)
+    # 16 bits is not quantized (factor 1, docs/laws.md §4) and is the same precision as bf16: one row
+    assert "bf16" not in rows and rows["16 bits"].capacity == 1.0 and not rows["16 bits"].quantized
+    assert rows["16 bits"].compute_multiplier == pytest.approx(16 / (best / f(best)), rel=1e-5)
+    assert rows["16 bits"].compute_multiplier == pytest.approx(1.69, abs=0.005)
     # restricted to these formats the plan is the best of them: 8 bits, at a loss cost
     assert plan.precision == "8 bits" and [a.precision for a in plan.alternatives if a.chosen] == ["8 bits"]
     assert plan.loss == min(a.loss for a in plan.alternatives if a.precision != "7.00 bits")
     free = plan_model(1e22, [fits["precision"]])
-    assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits, bf16"]
+    assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits"]
     assert plan.constraints[0].cost == pytest.approx(plan.loss - free.loss) and plan.constraints[0].cost > 0
 
 
@@ -206,7 +208,7 @@ def test_finetuning_inflection_is_reported_and_warned(fits):
     past = plan.tokens > onset
     assert plan.overtraining["past_onset"] == past and ("past-finetune-onset" in [n.code for n in plan.notes]) == past
     over = plan_model(1e24, [fits["chinchilla-epoch"], finetune], params=1e9)  # 1.7e14 tokens on 1B parameters
-    assert over.overtraining["past_onset"] and over.overtraining["cost"] > 0
+    assert over.overtraining["past_onset"] and over.overtraining["loss_above_onset"] > 0
     assert "past-finetune-onset" in [n.code for n in over.notes]
 
 
@@ -258,3 +260,118 @@ def test_specialized_fraction_in_the_plan(fits):
     assert s["repetitions"] == pytest.approx(s["domain_fraction"] * d / 1e9)
     assert 0 < s["general_loss_cost"] <= 0.01 * baseline + 1e-12
     assert "domain_fraction" in plan.decided_by
+
+
+# ---- a new user's report: one coherent plan ------------------------------------------------------
+def test_default_fits_plan_on_the_precision_law(fits):
+    """Chinchilla + precision (the CLI default): the precision law's own A, B, E, alpha decide N, D
+    (1.69e10, 2.25e11 at 1e22, docs/laws.md §4); Chinchilla's 16-bit split is a labelled alternative."""
+    plan = plan_model(1e22, [fits["chinchilla-epoch"], fits["precision"]])
+    assert plan.params == pytest.approx(1.69e10, rel=0.02) and plan.tokens == pytest.approx(2.25e11, rel=0.02)
+    assert plan.fit == "reference/precision" and "A, B, E, alpha, beta" in plan.decided_by["params"]
+    alt = next(a for a in plan.alternatives if "chinchilla-epoch" in a.precision)
+    alpha, beta, a, b = 0.3478, 0.3658, 482.01, 2085.43
+    g = (alpha * a / (beta * b)) ** (1 / (alpha + beta))
+    n = g * (1e22 / 6) ** (beta / (alpha + beta))
+    assert alt.params == pytest.approx(n, rel=1e-9) and not alt.chosen
+    assert alt.loss == pytest.approx(1.8172 + a / n**alpha + b / (1e22 / 6 / n) ** beta, rel=1e-3)
+    assert "alternative" in plan.decided_by
+
+
+def test_repetition_is_one_chain_on_the_deciding_law(fits):
+    """--unique-tokens keeps the deciding law; the loss with repetition = the loss without + its cost,
+    and the epochs match a brute-force search of the precision law at §2's effective data."""
+    both = [fits["chinchilla-epoch"], fits["precision"], fits["data-constrained"]]
+    free = plan_model(1e22, both)
+    plan = plan_model(1e22, both, unique_tokens=2e10)
+    cost = next(c.cost for c in plan.constraints if "repetition" in c.name)
+    assert free.loss + cost == pytest.approx(plan.loss, abs=1e-9) and plan.fit == free.fit == "reference/precision"
+    bits = np.arange(5.0, 12.0, 0.01)[:, None]
+    params = np.geomspace(1e9, 1e11, 4001)[None, :]
+    tokens = 16e22 / (6 * bits * params)
+    u = 2e10
+    unique = np.minimum(u, tokens)
+    d_eff = unique + unique * DC["rd"] * (1 - np.exp(-np.maximum(tokens / unique - 1, 0) / DC["rd"]))
+    n_eff = params * f(bits)
+    g = (A / B) ** (1 / (2 * ALPHA))
+    unique_n = np.minimum(n_eff, g * (u * g))
+    n_eff = unique_n + unique_n * DC["rn"] * (1 - np.exp(-np.maximum(n_eff / unique_n - 1, 0) / DC["rn"]))
+    loss = A / n_eff**ALPHA + B / d_eff**ALPHA + E
+    i, j = np.unravel_index(np.argmin(loss), loss.shape)
+    assert plan.epochs == pytest.approx(tokens[i, j] / u, rel=1e-2)
+    assert plan.loss == pytest.approx(loss.min(), abs=1e-6)
+
+
+@pytest.mark.parametrize("params", [1e30, 1e22])
+def test_a_size_the_budget_cannot_train_is_refused(fits, params):
+    with pytest.raises(CurascaleError, match="leaves at most .* training tokens"):
+        plan_model(1e22, [fits["precision"]], params=params)
+
+
+def test_absurd_ratio_and_edge_precision_are_warned(fits):
+    plan = plan_model(1e22, [fits["precision"]], params=1e15)  # D = 16e22 / (6 P 1e15): ~1e7 tokens
+    codes = [n.code for n in plan.notes]
+    assert plan.tokens / plan.params < 0.1 and "tokens-per-parameter" in codes
+    assert plan.bits == pytest.approx(3.11, abs=0.06) and "edge-optimum" in codes
+    assert "precision-extrapolation" not in codes  # 3.11 bits is inside the fitted 3-12 bits
+    wide = plan_model(1e22, [fits["precision"]], precisions="14", quantize_to=2.5)
+    assert [n.details["bits"] for n in wide.notes if n.code == "precision-extrapolation"] == [14.0, 2.5]
+
+
+def test_sixteen_bits_is_not_quantized_and_repeats_are_one(fits):
+    plan = plan_model(1e22, [fits["precision"]], precisions="4,8,8,16")
+    rows = {a.precision: a for a in plan.alternatives}
+    assert [a.precision for a in plan.alternatives].count("8 bits") == 1
+    assert rows["16 bits"].capacity == 1.0 and rows["16 bits"].quantized is False
+    bf16 = {a.precision: a for a in plan_model(1e22, [fits["precision"]], precisions="bf16").alternatives}["bf16"]
+    assert rows["16 bits"].loss == bf16.loss
+
+
+def test_the_users_precision_fit_decides_training_and_the_reference_the_ptq_term(fits):
+    from scaling.fit import Fit
+
+    mine = {**{k: fits["precision"].params[k] for k in ("alpha", "beta", "gamma_weights", "n_weights", "gamma_activations",
+                                                      "n_activations", "gamma_kv_cache", "n_kv_cache")}, "A": 3000.0, "B": 20000.0, "E": 2.5}
+    own = Fit(law="precision", law_version="2", params=mine, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+              data_hash="", target="loss", inputs=[], source="my-precision.json")
+    for order in ([own, fits["precision"]], [fits["precision"], own]):
+        plan = plan_model(1e22, order, quantize_to=4)
+        assert plan.fit == "my-precision.json" and "my-precision.json" in plan.decided_by["quantization"]
+        bits = plan.bits
+        loss = 3000.0 / (plan.params * f(bits)) ** ALPHA + 20000.0 / plan.tokens**ALPHA + 2.5
+        assert plan.loss == pytest.approx(loss, rel=1e-9)
+        assert plan.quantization.law.startswith("reference/precision")
+
+
+def test_user_fits_override_the_default_of_their_role_only(fits):
+    from scaling.fit import Fit
+    from scaling.plan_model import with_default_fits
+
+    finetune = Fit(law="finetune_degradation", law_version="1", params={}, objective=None, n_points=0, starts=0, starts_at_best=0,
+                   converged=True, data_hash="", target="loss", inputs=[], source="ft.json")
+    own = Fit(law="precision", law_version="2", params={}, objective=None, n_points=0, starts=0, starts_at_best=0,
+              converged=True, data_hash="", target="loss", inputs=[], source="mine.json")
+    defaults = [fits["chinchilla-epoch"], fits["precision"]]
+    assert [f.source for f in with_default_fits([finetune], defaults)] == ["ft.json", "reference/chinchilla-epoch", "reference/precision"]
+    # a plain precision fit takes training; the PTQ-capable default stays for the post-training term
+    assert [f.source for f in with_default_fits([own], defaults)] == ["mine.json", "reference/chinchilla-epoch", "reference/precision"]
+    assert [f.source for f in with_default_fits([fits["precision"]], defaults)] == ["reference/precision", "reference/chinchilla-epoch"]
+
+
+def test_integer_formats_on_floating_point_constants_get_a_note(fits):
+    fp = load_fit("reference/precision-fp")
+    plan = plan_model(1e22, [fp], precisions="int4,fp8")
+    note = next(n for n in plan.notes if n.code == "floating-point-constants")
+    assert "int4" in note.message and "fp8" not in note.message and "reference/precision" in note.message
+
+
+def test_fixed_size_plot_marks_the_fixed_n(fits, monkeypatch, tmp_path):
+    from scaling import plots
+    from scaling.plan_model import iso_flop_curves
+
+    seen = {}
+    monkeypatch.setattr(plots, "_save_and_close", lambda plt, figure, path: seen.setdefault("figure", figure))
+    plan = plan_model(1e22, [fits["precision"]], params=5e9)
+    plots.plot_model_plan(plan, iso_flop_curves(plan, [fits["precision"]]), tmp_path / "p.png")
+    lines = [line for line in seen["figure"].axes[0].get_lines() if line.get_label().startswith("N fixed")]
+    assert len(lines) == 1 and list(lines[0].get_xdata()) == [5e9, 5e9]

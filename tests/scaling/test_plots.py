@@ -76,3 +76,26 @@ def test_sweep_plot_lines_are_the_frontier(figures, tmp_path):
     for name in ("top10", "top20", "top30", "top40"):
         np.testing.assert_allclose(lines[name], [r["accuracy_by_candidate"][name] for r in rows], rtol=1e-12)
     np.testing.assert_allclose(lines["best"], np.max([[r["accuracy_by_candidate"][n] for n in ("top10", "top20", "top30", "top40")] for r in rows], axis=1), rtol=1e-12)
+
+
+def test_fit_plot_receives_numeric_inputs_only(tmp_path):
+    """A frame whose law inputs arrive as text (as from a registry's extra columns) is validated to
+    float64 before fitting or plotting: the plot draws instead of crashing in np.geomspace."""
+    import numpy as np
+    import pandas as pd
+
+    from curascale.errors import CurascaleError
+    from scaling.frames import numeric_inputs
+    from scaling.laws import get_law
+    from scaling.plots import plot_fit
+    from scaling.reference import load_fit
+
+    law = get_law("precision")
+    fit = load_fit("reference/precision")
+    text = pd.DataFrame({"run_id": ["a", "b", "c"], "params": ["3e7", "1e8", "2.2e8"], "tokens": ["1.5e9", "5e9", "2.6e10"],
+                         "bits_weights": ["4", "8", "16"], "bits_activations": ["4", "8", "16"], "bits_kv_cache": ["4", "8", "16"], "loss": [4.0, 3.5, 3.2]})
+    frame = numeric_inputs(text, law, "runs.csv")
+    assert all(frame[c].dtype == np.float64 for c in law.inputs) and frame["tokens"].tolist() == [1.5e9, 5e9, 2.6e10]
+    assert plot_fit(fit, frame, tmp_path / "f.png").exists()
+    with pytest.raises(CurascaleError, match="runs.csv.*row 2.*bits_weights"):
+        numeric_inputs(text.assign(bits_weights=["4", "int8", "16"]), law, "runs.csv")

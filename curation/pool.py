@@ -89,8 +89,13 @@ class Pool:
         return self.root.name
 
     def read(self, shard: Path, columns: Iterable[str]) -> pa.Table:
-        """The named columns of one shard, or a one-line error naming the shard."""
+        """The named columns of one shard, or a one-line error naming the shard; an embedding key
+        (`l14_img`, ...) comes from the shard's `.npz`, row-aligned (see curation/embeddings.py)."""
+        from curation.embeddings import EMBEDDING_KEYS, with_embeddings
+
         columns = list(dict.fromkeys(columns))
+        embeddings = [c for c in columns if c in EMBEDDING_KEYS]  # from the .npz beside the shard
+        columns = [c for c in columns if c not in EMBEDDING_KEYS]
         try:
             schema = pq.read_schema(shard)
         except Exception as error:
@@ -99,9 +104,10 @@ class Pool:
         if missing:
             raise UserError(f"{shard}: missing column {', '.join(repr(c) for c in missing)}")
         try:
-            return pq.read_table(shard, columns=columns)
+            table = pq.read_table(shard, columns=columns)
         except Exception as error:
             raise UserError(f"{shard}: corrupt parquet data ({str(error).splitlines()[0]})") from error
+        return with_embeddings(table, shard, embeddings) if embeddings else table
 
     def rows(self) -> int:
         total = 0

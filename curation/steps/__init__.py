@@ -10,7 +10,14 @@ def step_types():
     from curation.steps.bucketize import Bucketize
     from curation.steps.clip_score import ClipScore
 
-    return {"clip_score": ClipScore, "basic": Basic, "bucketize": Bucketize}
+    from curation.steps.image_based import ImageBased, ImageBasedClipScore
+    from curation.steps.laion2b import Laion2b
+    from curation.steps.no_filter import NoFilter
+    from curation.steps.text_based import TextBased
+
+    return {"clip_score": ClipScore, "basic": Basic, "bucketize": Bucketize,
+            # DataComp's other baselines (their apply_filter.py names)
+            "no_filter": NoFilter, "laion2b": Laion2b, "text_based": TextBased, "image_based": ImageBased, "image_based_clip_score": ImageBasedClipScore}
 
 
 def build_step(entry: dict, *, source: str = "pipeline"):

@@ -2,6 +2,9 @@
 
 import numpy as np
 import pyarrow as pa
+import pytest
+
+from curascale.errors import UserError
 
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
@@ -28,3 +31,19 @@ def test_each_rule():
                      "clip_b32_similarity_score": pa.array([at, float(np.nextafter(np.float32(0.28), 0)), 0.4, 0.4, None], pa.float32())})
     # at 0.28: kept; below: dropped; German; no caption; no score
     assert Laion2b().keep(rows).tolist() == [True, False, False, False, False]
+
+
+def test_gcld3_matches_datacomp_on_the_edge_pool(edge_pool, tmp_path):
+    gcld3 = pytest.importorskip("gcld3")
+    LocalEngine(progress=False).run(Pool.open(edge_pool), [build_step({"step": "laion2b", "language_id": "gcld3"})], tmp_path)
+    frame = read_pool(edge_pool)
+    identifier = gcld3.NNetLanguageIdentifier(min_num_bytes=0, max_num_bytes=1000)
+    english = frame["text"].map(lambda t: isinstance(t, str) and identifier.FindLanguage(text=t.replace("\n", " ")).language == "en")
+    expected = frame[english & (frame["clip_b32_similarity_score"] >= 0.28)]["uid"]
+    np.testing.assert_array_equal(np.load(tmp_path / "subset.npy"), uid_set(expected))
+    assert len(expected) > 50
+
+
+def test_unknown_language_id():
+    with pytest.raises(UserError, match="language_id must be one of fasttext, gcld3, got 'cld2'"):
+        Laion2b(language_id="cld2")

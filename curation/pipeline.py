@@ -38,7 +38,7 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
     if not isinstance(spec["steps"], list) or not all(isinstance(entry, dict) for entry in spec["steps"]):
         raise UserError(f"{path}: 'steps' must be [[steps]] tables")
     base = path.parent
-    steps = [build_step(dict(entry), source=f"{path}, step {i + 1}") for i, entry in enumerate(spec["steps"])]
+    steps = [build_step(dict(entry), source=f"{path}, step {i + 1}", base=base) for i, entry in enumerate(spec["steps"])]
     return PipelineSpec(base / str(spec["pool"]), base / str(spec["out"]), steps, bool(spec.get("exclusions", False)))
 
 

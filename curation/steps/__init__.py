@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from curascale.errors import UserError
 
 
@@ -20,9 +22,16 @@ def step_types():
             "no_filter": NoFilter, "laion2b": Laion2b, "text_based": TextBased, "image_based": ImageBased, "image_based_clip_score": ImageBasedClipScore}
 
 
-def build_step(entry: dict, *, source: str = "pipeline"):
+PATH_PARAMETERS = ("targets", "centroids", "synsets", "wordnet", "lid_model")  # files a step reads
+
+
+def build_step(entry: dict, *, source: str = "pipeline", base: Path | None = None):
+    """A step from its description; with `base` (a pipeline file's folder), relative paths in
+    the file parameters (`PATH_PARAMETERS`) are taken relative to it, like `pool` and `out`."""
     kinds = step_types()
     kind = entry.pop("step", None)
+    if base is not None:
+        entry = {k: str(base / v) if k in PATH_PARAMETERS and isinstance(v, str) and not Path(v).is_absolute() else v for k, v in entry.items()}
     if kind not in kinds:
         raise UserError(f"{source}: unknown step {kind!r} (known: {', '.join(kinds)})")
     try:

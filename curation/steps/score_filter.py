@@ -4,7 +4,8 @@ baselines.py):
 - `threshold`: keep rows with score >= threshold;
 - `fraction`: n = int(rows * fraction); threshold = the score at 0-based index n of the pool's
   scores sorted descending; keep score >= threshold (ties at the threshold can keep more than n).
-The fraction's threshold is computed exactly in one streaming pass before filtering. Missing
+The fraction's threshold is computed exactly before filtering, in memory bounded by the shard
+(curation/select.py). Missing
 (null) scores are never kept.
 """
 
@@ -16,14 +17,18 @@ import numpy as np
 import pyarrow as pa
 
 from curascale.errors import UserError
-from curation.steps.base import Filter, Scan, top_values
+from curation.select import column_values, kth_largest
+from curation.steps.base import Filter, Scan
 
 
 def fraction_threshold(scan: Scan, column: str, rows: int, fraction: float) -> float:
     n = int(rows * fraction)
     if n >= rows:
         return -np.inf
-    return float(top_values(scan, column, n + 1)[n])
+    found = kth_largest(column_values(scan, column), n + 1)  # exact, memory bounded by the shard
+    if found is None:
+        raise UserError(f"{column}: fewer than {n + 1} non-missing scores, the fraction {fraction} of {rows} rows needs them")
+    return found
 
 
 @dataclass

@@ -48,9 +48,9 @@ def test_demo_images_are_webdataset_shards_with_rendered_text(tmp_path):
     assert len(tars) == 1
     with tarfile.open(tars[0]) as tar:
         names = tar.getnames()
-        assert len(names) == 360 and names[:3] == ["000000000.jpg", "000000000.txt", "000000000.json"]
+        assert len(names) == 360 and names[:3] == ["000000000000.jpg", "000000000000.txt", "000000000000.json"]
         records = [json.loads(tar.extractfile(n).read()) for n in names if n.endswith(".json")]
-        image = Image.open(io.BytesIO(tar.extractfile("000000000.jpg").read()))
+        image = Image.open(io.BytesIO(tar.extractfile("000000000000.jpg").read()))
     uids = __import__("pyarrow.parquet", fromlist=["x"]).read_table(tmp_path / "pool" / "00000000.parquet").column("uid").to_pylist()
     assert [r["uid"] for r in records] == uids[:120]
     with_text = [r for r in records if r["text_boxes"]]

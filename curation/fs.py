@@ -52,3 +52,51 @@ def size(fs, path) -> int:
     from pathlib import Path
 
     return Path(path).stat().st_size if fs is None else int(fs.size(str(path)))
+
+
+class RemoteFile:
+    """A file on an fsspec filesystem, by URL, with the bits of `pathlib.Path` the readers use
+    (`name`, `stem`, `suffix`, `stat().st_size`, `open()`); pickles as its URL."""
+
+    def __init__(self, url: str):
+        self.url = str(url)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"RemoteFile({self.url!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RemoteFile) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.url.split("://", 1)[-1]).name
+
+    @property
+    def stem(self) -> str:
+        return PurePosixPath(self.name).stem
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.name).suffix
+
+    def stat(self):
+        from types import SimpleNamespace
+
+        fs, path = filesystem(self.url)
+        return SimpleNamespace(st_size=int(fs.size(path)))
+
+    def open(self, mode: str = "rb"):
+        fs, path = filesystem(self.url)
+        return fs.open(path, mode)
+
+
+def remote_file_list(url: str, pattern: str) -> list[RemoteFile]:
+    """The files matching `pattern` in the folder at `url`, as `RemoteFile`s, sorted."""
+    fs, _, files = remote_files(url, pattern)
+    return [RemoteFile(fs.unstrip_protocol(str(path))) for path in files]

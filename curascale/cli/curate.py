@@ -85,7 +85,7 @@ def basic(
     _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only)
 
 
-PoolArgument = Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards (+ .npz embeddings beside each).")]
+PoolArgument = Annotated[str, typer.Argument(help="A DataComp pool: a folder of parquet shards (+ .npz embeddings beside each), local or a URL (s3://bucket/pool, gs://..., hf://...).")]
 ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")]
 LidOption = Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")]
 
@@ -207,7 +207,7 @@ def run_pipeline(
 
 @app.command()
 def tmars(
-    shards_dir: Annotated[Path, typer.Argument(help="WebDataset .tar shards ({key}.jpg|png|webp, .txt, .json with the uid).")],
+    shards_dir: Annotated[str, typer.Argument(help="WebDataset .tar shards ({key}.jpg|png|webp, .txt, .json with the uid), local or a URL (s3://bucket/images, ...).")],
     out: Annotated[Path, typer.Option("--out", help="Output directory: scores/ (every readable image's scores), subset.npy, manifest.parquet, manifest.json.")],
     detector: Annotated[str, typer.Option(help="Text detector: rapidocr (bundled models), tesseract or easyocr.")] = "rapidocr",
     clip_model: Annotated[str, typer.Option(help="open_clip model name (ViT-L-14, ViT-B-32, ...; curascale-tiny-clip for offline demos).")] = "ViT-L-14",

@@ -78,3 +78,21 @@ def test_missing_pool_and_mismatched_embeddings_name_the_s3_paths(s3):
     pool = Pool.open("s3://pools/bad")
     with pytest.raises(UserError, match=r"pools/bad/00000001.parquet: no embeddings file"):
         pool.read(pool.shards[1], ["l14_img"])
+
+
+def test_webdataset_tars_on_s3_read_as_the_local_ones(s3, image_shards):
+    import s3fs
+
+    from curation.webdataset import read_shard, shard_paths
+
+    fs = s3fs.S3FileSystem()
+    for path in sorted(image_shards.glob("*.tar")):
+        fs.put(str(path), f"pools/images/{path.name}")
+    remote, local = shard_paths("s3://pools/images"), shard_paths(image_shards)
+    assert [p.name for p in remote] == [p.name for p in local] and [str(p) for p in remote][0] == "s3://pools/images/00000000.tar"
+    assert [p.stat().st_size for p in remote] == [p.stat().st_size for p in local]
+    for there, here in zip(remote, local):
+        got, expected = read_shard(str(there)), read_shard(here)
+        assert got.columns == expected.columns and got.errors == expected.errors and got.count == expected.count
+    with pytest.raises(UserError, match="s3://pools/demo: no WebDataset .tar shards found"):
+        shard_paths("s3://pools/demo")

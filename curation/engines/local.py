@@ -107,12 +107,17 @@ class LocalEngine:
             work.mkdir(parents=True, exist_ok=True)
             pending = [s for s in pool.shards if not (work / f"{s.stem}.done.json").exists()]
             task = bar.add_task("filter shards", total=len(pool.shards), completed=len(pool.shards) - len(pending))
-            with ThreadPoolExecutor(self.workers) as executor:
-                for _ in executor.map(lambda shard: self._shard(pool, shard, steps, work, exclusions, subset_only), pending):
-                    bar.advance(task)
+            for _ in self.map_shards(lambda shard: self._shard(pool, shard, steps, work, exclusions, subset_only), pending):
+                bar.advance(task)
         report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance or {}, subset_only)
         report.resumed_shards = len(pool.shards) - len(pending)
         return report
+
+    def map_shards(self, work, shards):
+        """`work(shard)` for every shard, in parallel threads; yields as each finishes, in order
+        (the Ray engine runs them as Ray tasks instead)."""
+        with ThreadPoolExecutor(self.workers) as executor:
+            yield from executor.map(work, shards)
 
     def run_images(self, stage: ImageStage) -> int:
         """Run an image stage over its pending shards; returns how many shards an earlier run had

@@ -36,6 +36,9 @@ class TextBased(Filter):
         self._wordnet = None
         self._words: dict[str, bool] = {}  # word -> names an ImageNet-21k class (memo)
 
+    def __getstate__(self):  # for Ray: the WordNet reader is reopened where the step runs
+        return {**self.__dict__, "_wordnet": None}
+
     @property
     def columns(self):
         return ("text",)

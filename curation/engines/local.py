@@ -70,6 +70,20 @@ def _recorded_path(path: Path, out_dir: Path) -> str:
         return str(path)
 
 
+def _ordered_window(executor, function, items, window: int):
+    """executor.map(function, items) with at most `window` results read ahead (executor.map
+    submits every item at once, so a slow consumer would hold the whole pool in memory)."""
+    from collections import deque
+
+    pending = deque()
+    for item in items:
+        pending.append(executor.submit(function, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 class LocalEngine:
     def __init__(self, workers: int | None = None, progress: bool = True, threads_per_worker: int | None = None):
         """`workers`: shards (or image chunks) processed in parallel; `threads_per_worker`: CPU
@@ -82,7 +96,7 @@ class LocalEngine:
     def scan(self, pool: Pool, columns: Sequence[str], bar=None, label: str = "scan") -> Iterator[pa.Table]:
         task = bar.add_task(label, total=len(pool.shards)) if bar else None
         with ThreadPoolExecutor(self.workers) as executor:
-            for table in executor.map(lambda shard: pool.read(shard, columns), pool.shards):
+            for table in _ordered_window(executor, lambda shard: pool.read(shard, columns), pool.shards, 2 * self.workers):
                 yield table
                 if bar:
                     bar.advance(task)

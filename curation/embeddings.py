@@ -37,13 +37,14 @@ def read_embeddings(shard: str | Path, key: str, rows: int, *, opener=open) -> n
     path = npz_path(shard)
     try:
         with opener(str(path), "rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            if key not in archive.files:
-                raise UserError(f"{path}: no '{key}' embeddings (has: {', '.join(archive.files) or 'nothing'}) for shard {shard}")
-            matrix = archive[key]
+            keys = archive.files
+            matrix = archive[key] if key in keys else None
     except FileNotFoundError:
         raise UserError(f"{shard}: no embeddings file {path} (needed for '{key}')") from None
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: not a readable npz file ({str(error).splitlines()[0]})") from None
+    if matrix is None:
+        raise UserError(f"{path}: no '{key}' embeddings (has: {', '.join(keys) or 'nothing'}) for shard {shard}")
     if matrix.ndim != 2:
         raise UserError(f"{path}: '{key}' must be a 2-D matrix, got shape {matrix.shape}")
     if matrix.shape[0] != rows:

@@ -49,7 +49,7 @@ def test_row_count_mismatch_names_the_shard(pool):
 def test_missing_key_file_and_garbage(pool):
     path = pool.shards[0].with_suffix(".npz")
     np.savez(path, b32_img=np.zeros((150, 512), np.float32))
-    with pytest.raises(UserError, match=r"no 'l14_img' embeddings \(has: b32_img\)"):
+    with pytest.raises(UserError, match=r"^\S+00000000.npz: no 'l14_img' embeddings \(has: b32_img\) for shard"):
         pool.read(pool.shards[0], ["l14_img"])
     path.write_bytes(b"not a zip")
     with pytest.raises(UserError, match="not a readable npz file"):

@@ -13,6 +13,9 @@ descending (n = int(rows * fraction)): the (n+1)-th largest. Holding the top n+1
    split DataComp's float32 scores finely), a last pass collects just the bracket and sorts it;
    when all 64 bits are fixed the bracket is one value and needs no collection.
 
+`pool_kth_largest` holds the top k directly when k is within the budget (one pass, faster),
+and uses the radix select beyond it.
+
 Memory: the 2^BITS-bucket histogram (8 MiB), one shard's keys, and at most `budget` keys (32 MiB
 by default). Passes: 2 for a pool whose bracket fits the budget, one more per 20 bits needed.
 NaN (a missing score) is skipped, as `curation.steps.base.top_values` does; -0.0 and 0.0 are
@@ -78,6 +81,18 @@ def kth_largest(values: Values, k: int, *, budget: int = BUDGET, bits: int = BIT
     collected = np.concatenate([keys[(keys >> np.uint64(64 - fixed)) == np.uint64(prefix)] for keys in _keys(values)] or [np.empty(0, np.uint64)])
     collected = np.sort(collected)[::-1]
     return key_value(int(collected[k - above - 1]))
+
+
+def pool_kth_largest(scan, column: str, k: int, *, budget: int = BUDGET) -> float | None:
+    """The k-th largest non-missing value of a pool's column: one streaming pass holding the top
+    k (`curation.steps.base.top_values`) while k <= `budget` (at most ~16 bytes a value), else
+    the radix select above; both exact, so the result does not depend on which ran."""
+    if k <= budget:
+        from curation.steps.base import top_values
+
+        top = top_values(scan, column, k)
+        return float(top[k - 1]) if top.size >= k else None
+    return kth_largest(column_values(scan, column), k, budget=budget)
 
 
 def column_values(scan, column: str) -> Values:

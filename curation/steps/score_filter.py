@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from curascale.errors import UserError
-from curation.select import column_values, kth_largest
+from curation.select import pool_kth_largest
 from curation.steps.base import Filter, Scan
 
 
@@ -25,7 +25,7 @@ def fraction_threshold(scan: Scan, column: str, rows: int, fraction: float) -> f
     n = int(rows * fraction)
     if n >= rows:
         return -np.inf
-    found = kth_largest(column_values(scan, column), n + 1)  # exact, memory bounded by the shard
+    found = pool_kth_largest(scan, column, n + 1)  # exact, memory bounded by the shard
     if found is None:
         raise UserError(f"{column}: fewer than {n + 1} non-missing scores, the fraction {fraction} of {rows} rows needs them")
     return found

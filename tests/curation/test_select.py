@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
-from curation.select import column_values, key_value, kth_largest, order_keys
+from curation.select import column_values, key_value, kth_largest, order_keys, pool_kth_largest
 from curation.steps.base import top_values
 from curation.steps.score_filter import ScoreFilter, fraction_threshold
 
@@ -67,6 +67,7 @@ def test_fraction_threshold_is_the_previous_exact_selection(demo_pool):
             n = int(rows * fraction)
             assert fraction_threshold(scan, column, rows, fraction) == float(top_values(scan, column, n + 1)[n])
             assert kth_largest(column_values(scan, column), n + 1, budget=0, bits=8) == float(top_values(scan, column, n + 1)[n])
+            assert pool_kth_largest(scan, column, n + 1, budget=n) == pool_kth_largest(scan, column, n + 1, budget=n + 1)  # radix, then top_values
 
 
 def test_score_filter_subset_is_datacomps(demo_pool, tmp_path):

@@ -90,7 +90,8 @@ def pool_kth_largest(scan, column: str, k: int, *, budget: int = BUDGET) -> floa
     if k <= budget:
         from curation.steps.base import top_values
 
-        top = top_values(scan, column, k)
+        found = top_values(scan, column, k)
+        top = np.asarray(getattr(found, "values", found))  # an array, or a TopValues holding one
         return float(top[k - 1]) if top.size >= k else None
     return kth_largest(column_values(scan, column), k, budget=budget)
 

@@ -2,8 +2,9 @@
 0.3: the exact threshold, then every shard filtered) on a 12.8M-row and a 128M-row pool of uid
 and score columns, each in its own process. Prints wall time and peak RSS for both, the RSS
 ratio (goal: <= 1.2, peak memory set by the shard, not the pool) and the time per row ratio
-(goal: about 1, time linear in rows). `--method top_values` measures the previous selection
-(which holds the top n+1 scores) for comparison.
+(goal: about 1, time linear in rows). The default is ScoreFilter's own selection
+(`curation.select.pool_kth_largest`: the top k held while k <= 4M values, the radix select
+beyond); `--method top_values` always holds the top n+1 scores (the previous selection).
 
     python bench/filter_scale.py [--small 12800000] [--large 128000000] [--shard-rows 1280000]
 
@@ -75,7 +76,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=12_800_000)
     parser.add_argument("--large", type=int, default=128_000_000)
     parser.add_argument("--shard-rows", type=int, default=1_280_000)
-    parser.add_argument("--method", choices=["radix", "top_values"], default="radix")
+    parser.add_argument("--method", choices=["default", "top_values"], default="default")
     parser.add_argument("--out", type=Path, default=Path("/tmp/curascale-bench-scale"))
     parser.add_argument("--child", type=Path, default=None)
     args = parser.parse_args()

@@ -52,12 +52,12 @@ def child(pool: Path, method: str) -> None:
     pool_ = Pool.open(pool)
     started = time.perf_counter()
     engine = LocalEngine(progress=False)
-    step = ScoreFilter(column=COLUMN, fraction=0.3)
+    step = ScoreFilter(score_column=COLUMN, fraction=0.3)
     step.rows = pool_.rows()
     scan = lambda columns: engine.scan(pool_, columns)  # noqa: E731
     if method == "top_values":
         n = int(step.rows * step.fraction)
-        step.applied_threshold = float(top_values(scan, COLUMN, n + 1)[n])
+        step.applied_threshold = float(top_values(scan, COLUMN, n + 1).values[n])
     else:
         step.prepare(scan)
     selected = time.perf_counter() - started

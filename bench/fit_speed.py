@@ -1,6 +1,6 @@
 """Fit speed: curascale's batched fit versus a scipy L-BFGS-B loop over the same starts.
 
-Chinchilla (LAWS.md §1) on Epoch's 240 points from Epoch's grid of 4,500 starts, both in this
+Chinchilla (docs/laws.md §1) on Epoch's 240 points from Epoch's grid of 4,500 starts, both in this
 process. The reference is the plain loop of the Epoch replication: scipy.optimize.minimize with
 method L-BFGS-B on a numpy sum-of-Huber objective (scipy's own finite-difference gradient).
 Then a 1,000-draw bootstrap. Prints times, ratios and both best objectives.

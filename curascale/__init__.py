@@ -39,6 +39,8 @@ _EXPORTS = {
     # the run registry
     "Registry": "runs_db.registry",
     "connect": "runs_db.registry",
+    # shipped public run data
+    "load_dataset": "curascale.datasets",
     # values and errors
     "Note": "curascale.notes",
     "CurascaleError": "curascale.errors",

@@ -15,7 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curascale import io as writer
+from curascale.errors import CurascaleError
 from curation.manifest import atomic_write
+from curation.scores import CLIP_SCORE_COLUMNS
 
 WORDS = {
     "en": "a photo of the dog cat red blue house car on in with at beach city street old new small large woman man child playing sunset mountain river food plate table logo sign text poster".split(),
@@ -23,7 +26,7 @@ WORDS = {
     "fr": "une photo du chien chat rouge bleu maison voiture sur la plage ville rue vieux nouveau petit grand femme homme enfant".split(),
     "es": "una foto del perro gato rojo azul casa coche en la playa ciudad calle viejo nuevo pequeño grande mujer hombre niño".split(),
 }
-SCORES = ("clip_b32_similarity_score", "clip_l14_similarity_score")
+SCORES = tuple(CLIP_SCORE_COLUMNS.values())
 LANGUAGE_SHARES = {"en": 0.6, "de": 0.15, "fr": 0.15, "es": 0.1}
 
 
@@ -65,8 +68,8 @@ def demo_shard(rng: np.random.Generator, rows: int) -> pa.Table:
         "original_width": pa.array(width),
         "original_height": pa.array(height),
         "sha256": _hex_strings(rng, rows, 64),
-        "clip_b32_similarity_score": pa.array(b32),
-        "clip_l14_similarity_score": pa.array(l14),
+        CLIP_SCORE_COLUMNS["b32"]: pa.array(b32),
+        CLIP_SCORE_COLUMNS["l14"]: pa.array(l14),
         "face_bboxes": faces,
     })
 
@@ -76,8 +79,49 @@ def _unit_rows(rng: np.random.Generator, rows: int, width: int) -> np.ndarray:
     return values / np.linalg.norm(values, axis=1, keepdims=True)
 
 
-def write_demo_pool(out_dir: str | Path, rows: int, *, shards: int = 1, with_npz: bool = False, seed: int = 0, progress=None) -> list[Path]:
+POOL_FILES = (".parquet", ".npz")
+IMAGE_FILES = (".tar", ".parquet")  # img2dataset's layout: each tar with its parquet and _stats.json
+
+
+def _image_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink() and (path.suffix in IMAGE_FILES or path.name.endswith("_stats.json"))
+
+
+def clear_pool_folder(out_dir: Path, overwrite: bool) -> None:
+    """Make `out_dir` ready for a new pool: it must be empty, or (with `overwrite`) hold only an
+    earlier pool's files (parquet shards, .npz embeddings, images/ with WebDataset tars in
+    img2dataset's layout), which are
+    removed. Anything else in it is an error naming the file: a pool over another pool would mix
+    their shards, and clearing must never delete files that are not a pool's."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise CurascaleError(f"{out_dir}: not a folder")
+    entries = sorted(out_dir.iterdir())
+    if not entries:
+        return
+    if not overwrite:
+        raise CurascaleError(f"{out_dir}: not empty ({len(entries)} entries, e.g. {entries[0].name}); pass overwrite to replace an earlier pool, or choose an empty folder")
+    images = out_dir / "images"
+    for entry in entries:
+        pool_file = entry.is_file() and not entry.is_symlink() and (entry.suffix in POOL_FILES or (entry.name.startswith(".") and entry.suffix == ".tmp"))
+        image_folder = entry == images and entry.is_dir() and not entry.is_symlink() and all(_image_file(f) for f in entry.iterdir())
+        if not (pool_file or image_folder):
+            raise CurascaleError(f"{entry}: not a file of a pool; refusing to clear {out_dir} (remove it yourself, or choose another folder)")
+    for entry in entries:
+        if entry == images:
+            for tar in entry.iterdir():
+                tar.unlink()
+            entry.rmdir()
+        else:
+            entry.unlink()
+
+
+def write_demo_pool(out_dir: str | Path, rows: int, *, shards: int = 1, with_npz: bool = False, seed: int = 0, progress=None, overwrite: bool = False) -> list[Path]:
+    """Write a demo pool of `rows` samples in `shards` parquet shards to `out_dir`, which must be
+    empty or absent (with `overwrite`: an earlier pool, cleared first; see `clear_pool_folder`)."""
     out_dir = Path(out_dir)
+    clear_pool_folder(out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     sizes = [rows // shards + (1 if i < rows % shards else 0) for i in range(shards)]
     written = []
@@ -85,9 +129,8 @@ def write_demo_pool(out_dir: str | Path, rows: int, *, shards: int = 1, with_npz
         rng = np.random.default_rng([seed, index])
         table = demo_shard(rng, size)
         path = out_dir / f"{index:08d}.parquet"
-        temporary = path.with_name(f".{path.name}.tmp")
-        pq.write_table(table, temporary, compression="zstd")
-        temporary.replace(path)
+        with writer.atomic_path(path) as temporary:
+            pq.write_table(table, temporary, compression="zstd")
         if with_npz:
             import io
 

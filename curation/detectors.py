@@ -76,8 +76,13 @@ class EasyOcr:
 DETECTORS = {"rapidocr": RapidOcr, "tesseract": Tesseract, "easyocr": EasyOcr}
 
 
+def check_detector(name: str) -> str:
+    """`name` if it names a detector, else a one-line error naming the parameter."""
+    if name not in DETECTORS:
+        raise UserError(f"detector must be one of {', '.join(DETECTORS)}, got {name!r}")
+    return name
+
+
 def make_detector(name: str, threads: int | None = None):
     """The named detector; `threads` caps its CPU threads where the library allows it (rapidocr)."""
-    if name not in DETECTORS:
-        raise UserError(f"--detector must be one of {', '.join(DETECTORS)}, got {name!r}")
-    return DETECTORS[name](threads)
+    return DETECTORS[check_detector(name)](threads)

@@ -21,10 +21,9 @@ from typing import Sequence
 import pyarrow as pa
 
 from curation import manifest
+from curation.out_dir import WORK
 from curation.steps.base import Batch, ImageStep
 from curation.webdataset import CARRIED_SCORES, ShardSamples, chunks
-
-WORK = ".curascale-work"
 BASE = {"uid": pa.string(), "url": pa.string(), "text": pa.string(), "shard": pa.string(), "key": pa.string()}
 
 
@@ -92,3 +91,24 @@ class ImageStage:
         return {"shards": [p.name for p in self.shards], "samples": samples, "scored": scored, "unreadable_count": len(unreadable), "unreadable": unreadable, "chain": self.chain(), "batch_size": self.batch_size}
 
 
+
+
+def run_with_images(shards_dir: str | Path, image_steps: Sequence[ImageStep], table_steps: list, out_dir: str | Path, *, local, engine=None,
+                    batch_size: int = 32, exclusions: bool = False, on_duplicate: str = "keep-first"):
+    """An image stage over WebDataset shards (run by `engine`, default the `local` engine), its
+    scores published to OUT_DIR/scores/, then `table_steps` over those scores by the local engine;
+    returns that run's RunReport, whose sidecar holds the image stage under "images". The output
+    folder is claimed (locked) for the whole run."""
+    from curation.out_dir import claim
+    from curation.pool import Pool
+    from curation.webdataset import shard_paths
+
+    out_dir = Path(out_dir)
+    with claim(out_dir, pool=shards_dir):
+        stage = ImageStage(shard_paths(shards_dir), list(image_steps), out_dir, batch_size=batch_size)
+        resumed = (engine or local).run_images(stage)
+        summary = stage.publish()
+        report = local.run(Pool.open(out_dir / "scores"), table_steps, out_dir, exclusions=exclusions, on_duplicate=on_duplicate,
+                           provenance={"images": {"source": str(shards_dir), **summary}})
+    report.resumed_shards = resumed
+    return report

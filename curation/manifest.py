@@ -1,15 +1,18 @@
-"""Manifests that training jobs consume, written atomically and deterministically:
+"""Manifests that training jobs consume, written deterministically through the one writer
+(`curascale.io`):
 
 - `subset.npy`: np.save of the sorted np.dtype("u8,u8") uid array (DataComp's resharder input);
 - `manifest.parquet`: uid, url, text, the scores used, bucket, repetition weight;
+- `exclusions.parquet` (when asked for): uid, shard, row, step and reason of every dropped row;
 - `manifest.json`: pool fingerprint, the filter chain with its parameters, counts in and out per
-  step, the sha256 of every output, the tool version. No timestamps: same inputs, same bytes.
+  step, excluded rows per step and reason, faulty data per shard, duplicate uids, notes, the
+  sha256 of every output, the tool version. No timestamps: same inputs, same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import io as memory
 import json
 from importlib import metadata
 from pathlib import Path
@@ -19,23 +22,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curascale import io
 from curation.pool import sort_pairs
+
+OUTPUT_NAMES = ("subset.npy", "manifest.parquet", "exclusions.parquet", "manifest.json")
 
 
 def atomic_write(path: Path, data: bytes) -> str:
-    """Write bytes to a temp name beside `path`, then rename; returns their sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
+    """Write bytes atomically (`curascale.io`); returns their sha256."""
+    io.write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
-def subset_bytes(pairs: np.ndarray) -> bytes:
-    pairs = sort_pairs(pairs)
-    buffer = io.BytesIO()
-    np.save(buffer, pairs)
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = memory.BytesIO()
+    np.save(buffer, array)
     return buffer.getvalue()
+
+
+def subset_bytes(pairs: np.ndarray) -> bytes:
+    return npy_bytes(sort_pairs(pairs))
 
 
 def write_subset(path: Path, pairs: np.ndarray) -> str:
@@ -44,14 +50,11 @@ def write_subset(path: Path, pairs: np.ndarray) -> str:
 
 def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema, *, compression: str = "zstd", digest: bool = True) -> str | None:
     """Stream tables into one parquet file (atomic); returns its sha256 (None without `digest`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with pq.ParquetWriter(temporary, schema, compression=compression) as writer:
-        for table in tables:
-            writer.write_table(table.select(schema.names).cast(schema))
-    sha256 = hashlib.sha256(temporary.read_bytes()).hexdigest() if digest else None
-    temporary.replace(path)
-    return sha256
+    with io.atomic_path(path) as temporary:
+        with pq.ParquetWriter(temporary, schema, compression=compression) as writer:
+            for table in tables:
+                writer.write_table(table.select(schema.names).cast(schema))
+        return hashlib.sha256(temporary.read_bytes()).hexdigest() if digest else None
 
 
 def tool_version() -> str:

@@ -3,7 +3,8 @@
 Columns: uid (32 hex digits), url, text, original_width, original_height, sha256,
 clip_b32_similarity_score, clip_l14_similarity_score, face_bboxes. A uid goes into subset files
 as two big-endian halves (int(uid[:16], 16), int(uid[16:], 16)) in a sorted np.dtype("u8,u8")
-array, as DataComp's resharder expects.
+array, as DataComp's resharder expects. Hex digits may be upper or lower case (DataComp's
+`int(uid, 16)` accepts both); outputs write them lower-case.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curascale.errors import UserError
+from curation.scores import CLIP_SCORE_COLUMNS
 
 UID_DTYPE = np.dtype("u8,u8")
 
 
-def _lower_hex(digits: bytes) -> bool:
-    """Whether every byte is one of 0-9 a-f (deleting those leaves nothing; one C pass)."""
-    return not digits.translate(None, b"0123456789abcdef")
-POOL_COLUMNS = (
-    "uid", "url", "text", "original_width", "original_height", "sha256",
-    "clip_b32_similarity_score", "clip_l14_similarity_score", "face_bboxes",
-)
+def _hex(digits: bytes) -> bool:
+    """Whether every byte is one of 0-9 a-f A-F (deleting those leaves nothing; one C pass)."""
+    return not digits.translate(None, b"0123456789abcdefABCDEF")
+
+
+POOL_COLUMNS = ("uid", "url", "text", "original_width", "original_height", "sha256", *CLIP_SCORE_COLUMNS.values(), "face_bboxes")
 
 
 def uid_pairs(uids: pa.Array | pa.ChunkedArray | Sequence[str], *, shard: str = "pool") -> np.ndarray:
@@ -41,10 +42,10 @@ def uid_pairs(uids: pa.Array | pa.ChunkedArray | Sequence[str], *, shard: str = 
     array = array.cast(pa.string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
     digits = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].tobytes() if len(array) else b""
-    if array.null_count or not (np.diff(offsets) == 32).all() or not _lower_hex(digits):
-        valid = pc.fill_null(pc.match_substring_regex(array, r"^[0-9a-f]{32}$"), False).to_numpy(zero_copy_only=False)
+    if array.null_count or not (np.diff(offsets) == 32).all() or not _hex(digits):
+        valid = pc.fill_null(pc.match_substring_regex(array, r"^[0-9a-fA-F]{32}$"), False).to_numpy(zero_copy_only=False)
         row = int(np.flatnonzero(~valid)[0])
-        raise UserError(f"{shard}, row {row + 1}: malformed uid {array[row].as_py()!r} (expected 32 lowercase hex digits)")
+        raise UserError(f"{shard}, row {row + 1}: malformed uid {array[row].as_py()!r} (expected 32 hex digits)")
     halves = np.frombuffer(bytes.fromhex(digits.decode("ascii")), dtype=">u8").reshape(len(array), 2)
     out = np.empty(len(array), dtype=UID_DTYPE)
     out["f0"], out["f1"] = halves[:, 0], halves[:, 1]
@@ -65,6 +66,53 @@ def sort_pairs(pairs: np.ndarray) -> np.ndarray:
 
 def pair_to_uid(pair) -> str:
     return f"{int(pair[0]):016x}{int(pair[1]):016x}"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A uid held by more than one row: `copies` are (part index, 0-based row) in pool order."""
+
+    pair: tuple[int, int]
+    copies: tuple[tuple[int, int], ...]
+
+    @property
+    def uid(self) -> str:
+        return pair_to_uid(self.pair)
+
+
+def duplicate_uids(parts: Sequence[np.ndarray]) -> list[Duplicate]:
+    """Every uid that occurs more than once in `parts` (one (u8, u8) array per shard, in row
+    order), ordered by its first copy. One stable argsort on the high halves; the exact two-key
+    comparison only among rows whose high halves repeat (rare for random uids). Memory: about
+    32 bytes per row of the pool (the uids and one sort)."""
+    sizes = [len(part) for part in parts]
+    if not sum(sizes):
+        return []
+    pairs = np.concatenate([np.asarray(part, dtype=UID_DTYPE) for part in parts])
+    high = np.sort(pairs["f0"])  # the common case, no repeated high half, needs only this (SIMD) sort
+    if not (high[1:] == high[:-1]).any():
+        return []
+    order = np.argsort(pairs["f0"], kind="stable")
+    high = pairs["f0"][order]
+    repeated = high[1:] == high[:-1]
+    if not repeated.any():
+        return []
+    flagged = np.zeros(pairs.size, dtype=bool)
+    flagged[1:] |= repeated
+    flagged[:-1] |= repeated
+    candidates = np.sort(order[flagged])  # global positions, pool order
+    sub = pairs[candidates]
+    ranked = candidates[np.lexsort((candidates, sub["f1"], sub["f0"]))]
+    starts = np.cumsum([0, *sizes])
+    found = []
+    begin = 0
+    for end in range(1, ranked.size + 1):
+        if end == ranked.size or pairs[ranked[end]] != pairs[ranked[begin]]:
+            if end - begin > 1:
+                copies = tuple((int(np.searchsorted(starts, g, side="right") - 1), int(g - starts[np.searchsorted(starts, g, side="right") - 1])) for g in ranked[begin:end])
+                found.append((int(ranked[begin]), Duplicate((int(pairs[ranked[begin]][0]), int(pairs[ranked[begin]][1])), copies)))
+            begin = end
+    return [duplicate for _, duplicate in sorted(found, key=lambda item: item[0])]
 
 
 @dataclass(frozen=True)

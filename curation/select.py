@@ -18,7 +18,7 @@ and uses the radix select beyond it.
 
 Memory: the 2^BITS-bucket histogram (8 MiB), one shard's keys, and at most `budget` keys (32 MiB
 by default). Passes: 2 for a pool whose bracket fits the budget, one more per 20 bits needed.
-NaN (a missing score) is skipped, as `curation.steps.base.top_values` does; -0.0 and 0.0 are
+Missing (NaN) and out-of-range scores are skipped (`column_values`), as `curation.steps.base.top_values` does; -0.0 and 0.0 are
 ordered -0.0 < 0.0 here, which changes no `>=` decision.
 """
 
@@ -97,5 +97,14 @@ def pool_kth_largest(scan, column: str, k: int, *, budget: int = BUDGET) -> floa
 
 
 def column_values(scan, column: str) -> Values:
-    """`values` for `kth_largest` from an engine's `scan(columns)`: one column, shard by shard."""
-    return lambda: (table.column(column).to_numpy(zero_copy_only=False) for table in scan((column,)))
+    """`values` for `kth_largest` from an engine's `scan(columns)`: one column's valid scores,
+    shard by shard (missing and out-of-range scores dropped, as `top_values` does; see
+    `curation.scores.read_scores`)."""
+    from curation.scores import read_scores
+
+    def values():
+        for table in scan((column,)):
+            scores = read_scores(table, column)
+            yield scores.values[scores.valid].astype(np.float64)
+
+    return values

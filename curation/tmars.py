@@ -1,7 +1,7 @@
 """T-MARS (Maini et al. 2023) as a pipeline: an image stage (decode, detect text, mask it,
 re-score the masked image against its caption with CLIP; optionally the text-match baseline) run
 by an engine over WebDataset shards, then the keep rule on the scores with the local engine:
-`TextMatch` (when asked) and `ScoreFilter` on `tmars_score` (the top `keep_fraction` of the
+`TextMatch` (when asked) and `ScoreFilter` on `tmars_score` (the top `fraction` of the
 readable images, DataComp's fraction rule, or a threshold). Outputs: OUT_DIR/scores/ (every
 readable image's scores, a pool for `curate bucketize --by tmars_score`), and the manifests
 (subset.npy, manifest.parquet, manifest.json with the image chain and the unreadable samples).
@@ -44,24 +44,16 @@ def image_steps(options: TmarsOptions) -> list[ImageStep]:
     return steps
 
 
-def run_tmars(shards_dir: str | Path, out_dir: str | Path, *, options: TmarsOptions = TmarsOptions(), keep_fraction: float | None = 0.5, threshold: float | None = None, engine=None, batch_size: int = 32, workers: int | None = None, progress: bool = True):
-    """Score the shards, keep the best pairs; returns the local engine's RunReport of the keep
-    rule (its sidecar record holds the image stage under "images")."""
+def run_tmars(shards_dir: str | Path, out_dir: str | Path, *, options: TmarsOptions = TmarsOptions(), fraction: float | None = 0.5, threshold: float | None = None, engine=None, batch_size: int = 32, workers: int | None = None, progress: bool = True):
+    """Score the shards, keep the best pairs (`threshold`, else the top `fraction`); returns the
+    local engine's RunReport of the keep rule (its sidecar record holds the image stage under
+    "images"). The output folder is claimed (locked) for the whole run."""
     from curation.engines.local import LocalEngine
-    from curation.images import ImageStage
-    from curation.pool import Pool
+    from curation.images import run_with_images
     from curation.steps.score_filter import ScoreFilter
     from curation.steps.text_match import TextMatch
-    from curation.webdataset import shard_paths
 
-    out_dir = Path(out_dir)
-    stage = ImageStage(shard_paths(shards_dir), image_steps(options), out_dir, batch_size=batch_size)
-    local = LocalEngine(workers=workers, progress=progress)
-    resumed = (engine or local).run_images(stage)
-    summary = stage.publish()
-    keep = [ScoreFilter(column="tmars_score", threshold=threshold, fraction=None if threshold is not None else keep_fraction)]
+    keep = [ScoreFilter(score_column="tmars_score", threshold=threshold, fraction=None if threshold is not None else fraction)]
     if options.text_match is not None:
         keep.insert(0, TextMatch(max_overlap=options.text_match))
-    report = local.run(Pool.open(out_dir / "scores"), keep, out_dir, provenance={"images": {"source": str(shards_dir), **summary}})
-    report.resumed_shards = resumed
-    return report
+    return run_with_images(shards_dir, image_steps(options), keep, out_dir, local=LocalEngine(workers=workers, progress=progress), engine=engine, batch_size=batch_size)

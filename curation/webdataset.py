@@ -14,8 +14,10 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from curation.scores import CLIP_SCORE_COLUMNS
+
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
-CARRIED_SCORES = ("clip_b32_similarity_score", "clip_l14_similarity_score")
+CARRIED_SCORES = tuple(CLIP_SCORE_COLUMNS.values())
 
 
 @dataclass

@@ -10,13 +10,12 @@ import contextlib
 import os
 import re
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
-from curascale.errors import DatabaseLocked, UserError
+from curascale.errors import DatabaseError, DatabaseLocked, UserError
 
 DEFAULT_DB = "curascale.duckdb"
 MEMORY = ":memory:"
@@ -28,8 +27,9 @@ def default_path() -> str:
 
 
 def migrations() -> list[tuple[int, str]]:
-    """(version, sql) in order: schema.sql is version 1, migrations/NNNN_*.sql the later ones."""
-    package = resources.files("runs_db")
+    """(version, sql) in order: schema.sql is version 1, migrations/NNNN_*.sql the later ones;
+    found beside this file, whatever folders the working directory holds."""
+    package = Path(__file__).resolve().parent
     steps = [(1, (package / "schema.sql").read_text())]
     for entry in sorted(package.joinpath("migrations").iterdir(), key=lambda p: p.name):
         match = re.match(r"(\d+)_.*\.sql$", entry.name)
@@ -65,19 +65,60 @@ def _is_lock_error(error: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+# Every connection: no file, network or extension access beyond the registry file itself, and
+# the configuration locked so that no statement can switch it back on.
+LOCKED_DOWN = {"enable_external_access": False, "autoload_known_extensions": False, "autoinstall_known_extensions": False}
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def unusable(path: str, error: BaseException) -> DatabaseError:
+    """A DuckDB error about the registry file as one line naming the file."""
+    return DatabaseError(f"registry {path}: {first_line(error)}")
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+
+
+def _check_schema(con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool) -> None:
+    """A registry has a schema_version table. A DuckDB file without tables (a first write killed
+    early) is healed by a write and is an error to read; a file with other tables is not ours."""
+    tables = _tables(con)
+    if tables and "schema_version" not in tables:
+        raise DatabaseError(f"registry {path}: a DuckDB file but not a curascale registry (it has tables {', '.join(sorted(tables))}); give another --db")
+    if read_only and "runs" not in tables:
+        raise DatabaseError(f"registry {path}: holds no runs table yet (an interrupted first ingest?): ingest runs to create it")
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path, read_only=read_only, config=LOCKED_DOWN)
+    con.execute("SET lock_configuration = true")
+    return con
+
+
 def open_connection(path: str, *, read_only: bool = False, lock_timeout_s: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """Open (and migrate, when writable) the registry at `path`, waiting out another writer's lock."""
+    """Open (and migrate, when writable) the registry at `path`, waiting out another writer's lock.
+
+    Raises `DatabaseLocked` after `lock_timeout_s`, `DatabaseError` for a file that is not a
+    usable registry (truncated, corrupt, of another format, unwritable), naming the file; a file
+    that cannot be opened is left as it was."""
+    if path != MEMORY and Path(path).is_dir():
+        raise DatabaseError(f"registry {path}: is a directory; give a file name")
     if read_only and path != MEMORY and not Path(path).exists():
         raise UserError(f"no registry at {path}: ingest runs first (curascale runs ingest FILE --db {path})")
     deadline = time.monotonic() + lock_timeout_s
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(path, read_only=read_only)
+            con = _connect(path, read_only)
             break
-        except duckdb.IOException as error:
+        except duckdb.Error as error:
             if not _is_lock_error(error):
-                raise UserError(f"cannot open registry {path}: {error}") from error
+                raise unusable(path, error) from None
             if time.monotonic() >= deadline:
                 raise DatabaseLocked(
                     f"database is locked by another process: {path}; retry when it finishes "
@@ -85,8 +126,16 @@ def open_connection(path: str, *, read_only: bool = False, lock_timeout_s: float
                 ) from error
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
-    if not read_only:
-        migrate(con)
+    try:
+        _check_schema(con, path, read_only=read_only)
+        if not read_only:
+            migrate(con)
+    except duckdb.Error as error:
+        con.close()
+        raise unusable(path, error) from None
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -102,11 +151,16 @@ class Database:
     @contextlib.contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._memory is not None:
-            yield self._memory
+            try:
+                yield self._memory
+            except duckdb.Error as error:
+                raise unusable(self.path, error) from None
             return
         con = open_connection(self.path, read_only=read_only, lock_timeout_s=self.lock_timeout_s)
         try:
             yield con
+        except duckdb.Error as error:
+            raise unusable(self.path, error) from None
         finally:
             con.close()
 

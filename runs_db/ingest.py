@@ -3,10 +3,21 @@
 `read_runs(path, mapping, constants)` returns the runs and their evals as plain records, or raises
 `IngestError` naming the file, the row and the column of the first problem. It never touches the
 database: the registry writes what this returns in one transaction.
+
+Run identity (the natural key): a run is the `run_id` its row gives (a `run_id` column, or one
+mapped to it); a row without one is identified by `row_key`, the sha256 of the row as the FILE
+wrote it (its own column names and values, before `--map` and `--set`), and gets the id
+``run-<first 16 hex digits of row_key>``. So re-ingesting a file with a different mapping gives the
+same ids, and the registry reports the conflict instead of storing the runs twice. The registry
+also refuses a run whose inputs and evals equal a stored run's under another id
+(`Registry.ingest`, `Registry.duplicates`).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime
+import decimal
 import hashlib
 import json
 import math
@@ -14,18 +25,65 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 import pandas as pd
 
 from runs_db.columns import EVAL_COORDINATES, METRIC_RULES, RUN_COLUMNS, SIZE_COLUMNS, metric_of
 from curascale.errors import IngestError
 
-READERS = {
-    ".csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),
-    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False, precise_float=True),
-    ".json": lambda p: pd.read_json(p, lines=True, dtype=False, precise_float=True),
-    ".parquet": pd.read_parquet,
-    ".pq": pd.read_parquet,
-}
+STEP_MAX = 2**63 - 1  # the evals table stores a step as BIGINT
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every cell as text; a header naming a column twice is an error (pandas would rename it)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    _refuse_repeated_names(str(path), header)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"the key {repeated[0]!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line (blank lines skipped); a broken line is an error naming it."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text, object_pairs_hook=_unique_keys)
+            except json.JSONDecodeError as error:
+                raise IngestError(str(path), f"line {number}, character {error.colno}: not valid JSON ({error.msg.removesuffix(' at')})") from None
+            except ValueError as error:
+                raise IngestError(str(path), f"line {number}: not a JSON object ({error})") from None
+            if not isinstance(record, dict):
+                raise IngestError(str(path), f"line {number}: not a JSON object (one object per line)")
+            records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    _refuse_repeated_names(str(path), pq.read_schema(path).names)
+    return pd.read_parquet(path)
+
+
+def _refuse_repeated_names(file: str, names: list[str]) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise IngestError(file, f"the header names column {repeated[0]!r} twice: rename one")
+
+
+READERS = {".csv": _read_csv, ".jsonl": _read_jsonl, ".json": _read_jsonl, ".parquet": _read_parquet, ".pq": _read_parquet}
 
 
 @dataclass
@@ -36,6 +94,7 @@ class RunRecord:
     run: dict[str, Any]
     evals: list[dict[str, Any]] = field(default_factory=list)
     content_hash: str = ""
+    row_key: str = ""
     repeated_rows: list[int] = field(default_factory=list)  # later rows identical to this one
 
 
@@ -48,6 +107,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise IngestError(str(path), "no such file")
     try:
         table = reader(path)
+    except IngestError:
+        raise
     except Exception as error:  # the reader's own message names what is wrong
         raise IngestError(str(path), f"cannot read: {str(error).splitlines()[0]}") from error
     if table.empty:
@@ -56,26 +117,39 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def apply_mapping(table: pd.DataFrame, file: str, mapping: Mapping[str, str], constants: Mapping[str, Any]) -> pd.DataFrame:
-    """`--map target=source` renames file columns; `--set column=value` adds a constant column."""
-    missing = [source for source in mapping.values() if source not in table.columns]
+    """`mapping` {target: source} reads column TARGET from file column SOURCE (one source may feed
+    several targets; a mapped source no longer appears under its own name); `constants`
+    {column: value} give every row a value (a column the file has, but empty, is filled). A target
+    that is also an unmapped file column, or a constant over a file column with values, is an
+    error naming both."""
+    missing = sorted({source for source in mapping.values() if source not in table.columns})
     if missing:
         raise IngestError(file, f"--map names no such column: {', '.join(missing)} (the file has: {', '.join(map(str, table.columns))})")
-    table = table.rename(columns={source: target for target, source in mapping.items()})
-    duplicated = table.columns[table.columns.duplicated()].tolist()
-    if duplicated:
-        raise IngestError(file, f"two columns map to {duplicated[0]!r}: drop one or map it elsewhere")
+    sources = set(mapping.values())
+    kept = [c for c in table.columns if c not in sources]
+    clashes = [target for target in mapping if target in kept]
+    if clashes:
+        raise IngestError(file, f"two columns map to {clashes[0]!r} (the file's own and {mapping[clashes[0]]!r}): drop one or map it elsewhere")
+    mapped = pd.DataFrame({**{c: table[c] for c in kept}, **{target: table[source] for target, source in mapping.items()}}, index=table.index)
     for column, value in constants.items():
-        table[column] = value
-    return table
+        if column in mapped.columns and not all(_is_missing(v) for v in mapped[column]):
+            raise IngestError(file, f"--set {column} would overwrite the values of the file's column {column!r}: map it elsewhere or drop --set")
+        mapped[column] = value
+    return mapped
 
 
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "") or (isinstance(value, float) and math.isnan(value))
 
 
-def _number(value: Any, rule: str, file: str, row: int, column: str) -> float | None:
+def number_under_rule(value: Any, rule: str, file: str, row: int, column: str) -> float | None:
+    """A value of a numeric column under its rule ("positive", "nonnegative", "unit", "step")."""
     if _is_missing(value):
         return None
+    if isinstance(value, (bool, np.bool_)):
+        raise IngestError(file, f"a boolean ({value}) is not a number", row=row, column=column)
+    if not isinstance(value, (str, int, float, decimal.Decimal, np.integer, np.floating)):
+        raise IngestError(file, f"not a number: {_shown(value)}", row=row, column=column)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -84,11 +158,26 @@ def _number(value: Any, rule: str, file: str, row: int, column: str) -> float | 
         raise IngestError(file, f"must be finite, got {value!r}", row=row, column=column)
     if rule == "positive" and number <= 0:
         raise IngestError(file, f"must be positive, got {number:g}", row=row, column=column)
-    if rule == "nonnegative" and number < 0:
+    if rule in ("nonnegative", "step") and number < 0:
         raise IngestError(file, f"must be >= 0, got {number:g}", row=row, column=column)
     if rule == "unit" and not 0 <= number <= 1:
         raise IngestError(file, f"must be in [0, 1], got {number:g}", row=row, column=column)
+    if rule == "step" and (number != int(number) or number > STEP_MAX):
+        raise IngestError(file, f"must be a whole number of steps up to {STEP_MAX}, got {value!r}", row=row, column=column)
     return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _text(value: Any, file: str, row: int, column: str) -> str | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, float, np.integer, np.floating)):
+        raise IngestError(file, f"must be text, got {_shown(value)}", row=row, column=column)
+    return str(value)
 
 
 def _json_value(value: Any, file: str, row: int, column: str) -> str | None:
@@ -99,19 +188,48 @@ def _json_value(value: Any, file: str, row: int, column: str) -> str | None:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise IngestError(file, f"not valid JSON: {value!r}", row=row, column=column) from None
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(_plain(value, file, row, column), sort_keys=True, allow_nan=False)
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-safe scalar for the config column (numpy and pandas scalars included)."""
-    if hasattr(value, "item"):
+def _plain(value: Any, file: str, row: int, column: str) -> Any:
+    """A JSON value for the config column: numpy and pandas scalars, lists and arrays, timestamps
+    (ISO 8601 text), decimals (numbers) and UTF-8 bytes (text); anything else is an error."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, (np.generic,)):
         value = value.item()
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise IngestError(file, f"must be finite, got {value!r}", row=row, column=column)
+        return value
     if isinstance(value, str):
         try:
             return json.loads(value) if value.strip() and value.strip()[0] in "-0123456789" else value
         except json.JSONDecodeError:
             return value
-    return value
+    if isinstance(value, decimal.Decimal):
+        return _plain(float(value), file, row, column)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):  # pandas.Timestamp included
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestError(file, "binary values cannot be stored: convert the column to text", row=row, column=column) from None
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, file, row, column) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, file, row, column) for k, v in value.items()}
+    raise IngestError(file, f"cannot store a value of type {type(value).__name__}: convert the column to text or numbers", row=row, column=column)
+
+
+def row_key(raw: Mapping[str, Any], file: str, row: int) -> str:
+    """sha256 of a row as the file wrote it (its own column names, before mapping): the identity
+    of a run without a run_id (see the module docstring)."""
+    plain = {str(k): _plain(v, file, row, str(k)) for k, v in raw.items() if not _is_missing(v)}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
 
 
 def content_hash(run: Mapping[str, Any], evals: list[Mapping[str, Any]]) -> str:
@@ -119,7 +237,7 @@ def content_hash(run: Mapping[str, Any], evals: list[Mapping[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: dict) -> RunRecord:
+def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: dict, key: str) -> RunRecord:
     run: dict[str, Any] = {}
     config: dict[str, Any] = {}
     for column, value in values.items():
@@ -128,45 +246,58 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
             continue
         if rule is None:
             if not _is_missing(value):
-                config[column] = _plain(value)
+                config[column] = _plain(value, file, row, column)
         elif rule.kind == "text":
-            run[column] = None if _is_missing(value) else str(value)
+            run[column] = _text(value, file, row, column)
         elif rule.kind == "json":
             run[column] = _json_value(value, file, row, column)
         else:
-            run[column] = _number(value, rule.kind, file, row, column)
+            run[column] = number_under_rule(value, rule.kind, file, row, column)
     if not any(run.get(column) is not None for column in SIZE_COLUMNS):
         raise IngestError(file, f"needs at least one of {', '.join(SIZE_COLUMNS)} (use --map target=source)", row=row)
     run["config"] = json.dumps(config, sort_keys=True) if config else None
 
-    split = "" if _is_missing(values.get("split")) else str(values["split"])
-    task = "" if _is_missing(values.get("task")) else str(values["task"])
-    step_value = _number(values.get("step"), "nonnegative", file, row, "step") if "step" in values else None
+    split = _text(values.get("split"), file, row, "split") or ""
+    task = _text(values.get("task"), file, row, "task") or ""
+    step_value = number_under_rule(values.get("step"), "step", file, row, "step") if "step" in values else None
     step = -1 if step_value is None else int(step_value)
     evals = []
+    given_by: dict[tuple, str] = {}
     for column, target in metric_columns.items():
-        value = _number(values[column], METRIC_RULES[target.metric], file, row, column)
-        if value is not None:
-            evals.append({"metric": target.metric, "value": value, "split": target.split or split, "task": target.task or task, "step": step})
+        value = number_under_rule(values[column], METRIC_RULES[target.metric], file, row, column)
+        if value is None:
+            continue
+        eval_ = {"metric": target.metric, "value": value, "split": target.split or split, "task": target.task or task, "step": step}
+        key_ = (eval_["metric"], eval_["split"], eval_["task"], step)
+        if key_ in given_by:
+            where = ", ".join(f"{name} {eval_[name]!r}" for name in ("split", "task") if eval_[name])
+            raise IngestError(file, f"gives the same {target.metric}{' (' + where + ')' if where else ''} as column {given_by[key_]!r}: keep one of them", row=row, column=column)
+        given_by[key_] = column
+        evals.append(eval_)
     if not evals:
         raise IngestError(file, f"no metric value (columns read as metrics: {', '.join(metric_columns)})", row=row)
     digest = content_hash(run, evals)
     if run.get("run_id") is None:
-        run["run_id"] = f"run-{digest[:16]}"
-    return RunRecord(row=row, run=run, evals=evals, content_hash=digest)
+        run["run_id"] = f"run-{key[:16]}"
+    return RunRecord(row=row, run=run, evals=evals, content_hash=digest, row_key=key)
 
 
-def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> list[RunRecord]:
-    """Read, map and validate every row of `path`; raise on the first bad row, before any write."""
+def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, *, table: pd.DataFrame | None = None) -> list[RunRecord]:
+    """Read, map and validate every row of `path`; raise on the first bad row, before any write.
+
+    `table`: rows already read (a trainer's outputs, a shipped dataset); `path` then only names
+    them in messages and in the runs' source_file."""
     file = str(path)
-    table = apply_mapping(read_table(path), file, mapping or {}, constants or {})
-    table.columns = [str(c) for c in table.columns]
+    raw = read_table(path) if table is None else table.copy()
+    raw.columns = [str(c) for c in raw.columns]
+    _refuse_repeated_names(file, list(raw.columns))
+    table = apply_mapping(raw, file, mapping or {}, constants or {})
     metric_columns = {c: m for c in table.columns if (m := metric_of(c)) is not None}
     if not metric_columns:
         raise IngestError(file, "no metric column: name one loss, error or accuracy (or --map loss=COLUMN)")
     records = [
-        _row_record(values, file, index + 1, metric_columns)
-        for index, values in enumerate(table.to_dict(orient="records"))
+        _row_record(values, file, index + 1, metric_columns, row_key(raw_values, file, index + 1))
+        for index, (values, raw_values) in enumerate(zip(table.to_dict(orient="records"), raw.to_dict(orient="records")))
     ]
     return drop_repeated_rows(records, file, explicit_ids="run_id" in table.columns)
 

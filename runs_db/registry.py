@@ -4,6 +4,10 @@
     registry = connect("curascale.duckdb")
     registry.ingest("runs.csv", mapping={"params": "N"}, constants={"family": "mine"})
     frame = registry.frame(["params", "tokens"], target="loss", where="family = 'mine'")
+
+Every `where` goes through `runs_db.where.check_where` (one boolean condition over the runs'
+columns) and every connection has DuckDB's external access disabled (`runs_db.db`). Run identity
+and duplicates: see `runs_db.ingest` (the natural key) and `Registry.duplicates`.
 """
 
 from __future__ import annotations
@@ -15,13 +19,22 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from curascale.errors import IngestError, UserError
 from runs_db.columns import RUN_COLUMNS
 from runs_db.db import Database
-from curascale.errors import IngestError, UserError
 from runs_db.ingest import RunRecord, read_runs
+from runs_db.where import check_where
 
 RUN_FIELDS = list(RUN_COLUMNS) + ["config", "source_file", "content_hash"]
 EVAL_FIELDS = ["run_id", "metric", "value", "split", "task", "step"]
+
+# A run's observation: every run column but run_id (config and source file aside) and all its
+# evals. Two runs with the same observation are the same measurement stored twice.
+OBSERVATION_SQL = (
+    "SELECT r.run_id, r.source_file, md5(to_json([" + ", ".join(f"r.{c}::VARCHAR" for c in RUN_COLUMNS if c != "run_id") + ", e.evals])) AS observation "
+    "FROM runs r LEFT JOIN (SELECT run_id, string_agg(concat_ws('|', metric, split, task, step, value), ';' ORDER BY metric, split, task, step) AS evals "
+    "FROM evals GROUP BY run_id) e USING (run_id)"
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,14 @@ class IngestReport:
     unchanged: int
     evals: int
     repeated_rows: int = 0  # rows identical to an earlier row of the file, stored once
+    replaced_duplicates: int = 0  # stored runs under other ids with the same inputs and evals, replaced
+
+
+@dataclass(frozen=True)
+class Deletion:
+    runs: int
+    evals: int
+    done: bool  # False: only counted (a dry run)
 
 
 class Registry:
@@ -53,16 +74,25 @@ class Registry:
         constants: Mapping[str, Any] | None = None,
         replace: bool = False,
         on_stage: Callable[[str], None] | None = None,
+        table: pd.DataFrame | None = None,
     ) -> IngestReport:
-        """Validate every row of `file`, then write them in one transaction.
+        """Validate every row of `file` (or of `table`, rows already read, which `file` names),
+        then write them in one transaction.
 
         Rows identical to stored runs are skipped (re-ingesting a file is a no-op); a row whose
         run id is stored with other content is an error unless `replace`. `on_stage` is called
-        with "validated", "written" and "committed" as the work proceeds.
+        with "validated", "written" and "committed" as the work proceeds. `table`: rows already
+        read (runs_db.formats, curascale.datasets), validated the same way; `file` names them.
         """
         notify = on_stage or (lambda stage: None)
-        records = read_runs(file, mapping, constants)
+        records = read_runs(file, mapping, constants, table=table)
         notify("validated")
+        return self.store(records, file, replace=replace, on_stage=notify)
+
+    def store(self, records: Sequence[RunRecord], file: str | Path, *, replace: bool = False, on_stage: Callable[[str], None] | None = None) -> IngestReport:
+        """Write validated records (`runs_db.ingest.read_runs`) of `file` in one transaction, with
+        the rules of `ingest`."""
+        notify = on_stage or (lambda stage: None)
         with self.db.transaction() as con:
             ids = pd.DataFrame({"run_id": [r.run["run_id"] for r in records]})
             con.register("incoming_ids", ids)
@@ -85,17 +115,48 @@ class Registry:
                         column="run_id",
                     )
             if replaced:
-                gone = pd.DataFrame({"run_id": [r.run["run_id"] for r in replaced]})
-                con.register("replaced_ids", gone)
-                con.execute("DELETE FROM evals WHERE run_id IN (SELECT run_id FROM replaced_ids)")
-                con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM replaced_ids)")
-                con.unregister("replaced_ids")
+                self._delete_ids(con, [r.run["run_id"] for r in replaced])
             written = fresh + replaced
             evals = self._insert(con, written, str(file))
+            twins = self._stored_twins(con, written)
+            if twins and not replace:
+                record, stored_id, stored_file = twins[0]
+                raise IngestError(
+                    str(file),
+                    f"duplicates {len(twins)} stored run(s), e.g. {stored_id!r} from {stored_file} (same inputs and evals under another id): "
+                    "pass --replace to replace them, or see `curascale runs duplicates`",
+                    row=record.row,
+                )
+            if twins:
+                self._delete_ids(con, sorted({stored_id for _, stored_id, _ in twins}))
             notify("written")
         notify("committed")
         repeated = sum(len(r.repeated_rows) for r in records)
-        return IngestReport(str(file), inserted=len(fresh), replaced=len(replaced), unchanged=unchanged, evals=evals, repeated_rows=repeated)
+        return IngestReport(str(file), inserted=len(fresh), replaced=len(replaced), unchanged=unchanged, evals=evals, repeated_rows=repeated, replaced_duplicates=len({t[1] for t in twins}))
+
+    @staticmethod
+    def _stored_twins(con, records: Sequence[RunRecord]) -> list[tuple[RunRecord, str, str]]:
+        """(incoming record, stored run id, its source file) for every stored run, not among the
+        incoming ones, with the same observation (see `OBSERVATION_SQL`) as an incoming run."""
+        if not records:
+            return []
+        by_id = {r.run["run_id"]: r for r in records}
+        con.register("written_ids", pd.DataFrame({"run_id": list(by_id)}))
+        rows = con.execute(
+            f"WITH o AS ({OBSERVATION_SQL}) "
+            "SELECT n.run_id, s.run_id, s.source_file FROM o n JOIN o s USING (observation) "
+            "WHERE n.run_id IN (SELECT run_id FROM written_ids) AND s.run_id NOT IN (SELECT run_id FROM written_ids) "
+            "ORDER BY n.run_id, s.run_id"
+        ).fetchall()
+        con.unregister("written_ids")
+        return sorted(((by_id[new], old, source) for new, old, source in rows), key=lambda t: (t[0].row, t[1]))
+
+    @staticmethod
+    def _delete_ids(con, run_ids: Sequence[str]) -> None:
+        con.register("doomed_ids", pd.DataFrame({"run_id": list(run_ids)}, dtype=object))
+        con.execute("DELETE FROM evals WHERE run_id IN (SELECT run_id FROM doomed_ids)")
+        con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM doomed_ids)")
+        con.unregister("doomed_ids")
 
     @staticmethod
     def _insert(con, records: Sequence[RunRecord], source_file: str) -> int:
@@ -116,16 +177,44 @@ class Registry:
 
     # ---- queries ------------------------------------------------------------------------
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run trusted SQL (the registry's own) on a read-only connection; a DuckDB error becomes
+        a one-line `DatabaseError`."""
         with self.db.connection(read_only=True) as con:
-            try:
-                return con.execute(sql, list(parameters)).df()
-            except Exception as error:
-                if type(error).__module__.startswith("duckdb"):
-                    raise UserError(f"query failed: {str(error).splitlines()[0]}") from error
-                raise
+            return con.execute(sql, list(parameters)).df()
+
+    @staticmethod
+    def _matching(where: str | None) -> str:
+        """The runs a user's condition selects, as a subquery (checked by `check_where`)."""
+        return "runs" if where is None else f"({check_where(where).select})"
 
     def runs(self, where: str | None = None) -> pd.DataFrame:
-        return self.query(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY run_id")
+        """Runs (all columns) matching the condition `where` (see `runs_db.where`), by run id."""
+        return self.query(f"SELECT * FROM {self._matching(where)} AS r ORDER BY run_id")
+
+    def delete(self, where: str, *, dry_run: bool = False) -> Deletion:
+        """Delete the runs matching `where` and their evals, in one transaction; `dry_run` only
+        counts them (read-only: a missing registry is an error, never created)."""
+        matching = self._matching(where)
+        count = f"SELECT count(*) AS runs, (SELECT count(*) FROM evals WHERE run_id IN (SELECT run_id FROM {matching} AS m)) AS evals FROM {matching} AS r"
+        counted = self.query(count)
+        if dry_run:
+            return Deletion(runs=int(counted.runs[0]), evals=int(counted.evals[0]), done=False)
+        with self.db.transaction() as con:
+            runs, evals = con.execute(count).fetchall()[0]
+            self._delete_ids(con, [run_id for (run_id,) in con.execute(f"SELECT run_id FROM {matching} AS r").fetchall()])
+        return Deletion(runs=int(runs), evals=int(evals), done=True)
+
+    def duplicates(self) -> pd.DataFrame:
+        """Runs stored more than once: groups of runs with the same observation (every run column
+        but run_id, plus every eval; config and source file aside), groups in order of their
+        smallest run id, oldest run first within a group.
+        Columns: group (1, 2, ...), run_id, family, source_file, ingested_at."""
+        table = self.query(
+            f"WITH o AS ({OBSERVATION_SQL}), twice AS (SELECT observation, min(run_id) AS first FROM o GROUP BY observation HAVING count(*) > 1) "
+            "SELECT dense_rank() OVER (ORDER BY t.first) AS grp, o.run_id, r.family, o.source_file, r.ingested_at "
+            "FROM o JOIN twice t USING (observation) JOIN runs r USING (run_id) ORDER BY t.first, r.ingested_at, o.run_id"
+        )
+        return table.rename(columns={"grp": "group"})
 
     def evals(self, run_id: str) -> pd.DataFrame:
         return self.query("SELECT metric, value, split, task, step FROM evals WHERE run_id = ? ORDER BY metric, split, task, step", [run_id])
@@ -164,11 +253,9 @@ class Registry:
             if value is not None:
                 conditions.append(f"e.{name} = ?")
                 parameters.append(value)
-        if where:
-            conditions.append(f"({where})")
         sql = (
             f"SELECT {selected}, e.split AS eval_split, e.task AS eval_task, e.value AS {target} "
-            f"FROM runs r JOIN evals e USING (run_id) WHERE {' AND '.join(conditions)} ORDER BY r.run_id, e.split, e.task"
+            f"FROM {self._matching(where)} AS r JOIN evals e USING (run_id) WHERE {' AND '.join(conditions)} ORDER BY r.run_id, e.split, e.task"
         )
         table = self.query(sql, parameters)
         if table["run_id"].duplicated().any():
@@ -239,19 +326,20 @@ class Registry:
         return {str(name): float(size) for name, size in zip(rows.name, rows.size_samples)}
 
     def export(self, path: str | Path, fmt: str) -> int:
-        """Runs joined with their evals, one row per eval, as csv or parquet (written atomically)."""
+        """Runs joined with their evals, one row per eval, as csv or parquet, written by
+        `curascale.io` ("-": standard output; a symlink, device or FIFO is written through)."""
+        from curascale.io import open_atomic
+
         if fmt not in ("csv", "parquet"):
             raise UserError(f"unknown export format {fmt!r}: use csv or parquet")
         table = self.query(
             "SELECT r.*, e.metric, e.value, e.split, e.task, e.step FROM runs r JOIN evals e USING (run_id) ORDER BY r.run_id, e.metric, e.split, e.task, e.step"
         ).drop(columns=["ingested_at"])
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.tmp")
-        if fmt == "csv":
-            table.to_csv(temporary, index=False)
-        else:
-            table.to_parquet(temporary, index=False)
-        temporary.replace(path)
+        with open_atomic(path, "w" if fmt == "csv" else "wb") as handle:
+            if fmt == "csv":
+                table.to_csv(handle, index=False)
+            else:
+                table.to_parquet(handle, index=False)
         return len(table)
 
 

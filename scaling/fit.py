@@ -2,7 +2,7 @@
 
     fit(law, frame, bootstrap=1000, holdout_largest=3) -> Fit
 
-LAWS.md §7: the objective is the sum of Huber losses of log prediction - log observation; all
+docs/laws.md §7: the objective is the sum of Huber losses of log prediction - log observation; all
 starts of the law's grid are minimised together (scaling.solver); uncertainty is a nonparametric
 bootstrap over runs (each draw refitted from the best distinct minima of the full fit);
 trust is the relative error on the K largest-compute runs of a fit that did not see them.
@@ -94,7 +94,10 @@ class Fit:
     def predict(self, frame, params: Mapping[str, float] | None = None) -> np.ndarray:
         """The law's prediction of the target at each row of `frame` (a DataFrame or dict of columns)."""
         theta = unflatten(self.law_spec, params or self.params, self.groups)
-        return np.asarray(self.law_spec.predict(theta, self._inputs(frame)), dtype=float)
+        inputs = self._inputs(frame)
+        if self.law_spec.domain is not None:
+            self.law_spec.domain(theta, inputs)
+        return np.asarray(self.law_spec.predict(theta, inputs), dtype=float)
 
     def predict_interval(self, frame, level: float | None = None) -> np.ndarray | None:
         """[rows, 2] percentile interval over the bootstrap draws, or None without draws."""
@@ -128,13 +131,16 @@ class Fit:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the artifact as JSON, atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
-        temporary.replace(path)
-        return path
+        """Write the artifact as JSON through `curascale.io` (atomic; "-" is standard output).
+        A non-finite number (NaN, inf) is refused, naming its field: it is not JSON."""
+        from curascale.io import write_json
+
+        record = self.to_dict()
+        bad = non_finite_field(record)
+        if bad is not None:
+            raise UserError(f"{path}: refusing to save a fit whose {bad} is not finite")
+        write_json(path, record, indent=1)
+        return Path(path)
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], *, source: str = "fit") -> "Fit":
@@ -160,7 +166,24 @@ class Fit:
             raise UserError(f"{path}: no such fit file") from None
         except json.JSONDecodeError as error:
             raise UserError(f"{path}: not JSON ({error})") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{path}: cannot read the fit ({error.strerror if isinstance(error, OSError) else error})") from None
+        bad = non_finite_field(record)
+        if bad is not None:
+            raise UserError(f"{path}: {bad} is not finite (NaN or infinity): not a usable fit")
         return cls.from_dict(record, source=str(path))
+
+
+def non_finite_field(record: Any, where: str = "") -> str | None:
+    """The dotted name of the first NaN or infinite number in a JSON-like record, else None."""
+    if isinstance(record, float) and not np.isfinite(record):
+        return where or "value"
+    items = record.items() if isinstance(record, dict) else enumerate(record) if isinstance(record, list) else ()
+    for key, value in items:
+        found = non_finite_field(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 # ---- fitting ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
+from curation.scores import DEFAULT_SCORE_COLUMN
 from curation.steps.bucketize import Bucketize
 from curascale.errors import UserError
 from scaling.fit import Fit
@@ -28,9 +29,9 @@ def export_plan_manifest(plan: DataPlan, fit: Fit, pool_dir: str | Path, out_dir
     ranges = sorted((quantiles[b][0], quantiles[b][1], b) for b in chosen.buckets)
     if ranges[0][0] != 0 or any(high != next_low for (_, high, _), (next_low, _, _) in zip(ranges, ranges[1:])):
         raise UserError(f"the plan's buckets are not a contiguous top slice of the pool: {ranges}")
-    column = score_column or fit.metadata.get("score_column", "clip_l14_similarity_score")
+    column = score_column or fit.metadata.get("score_column", DEFAULT_SCORE_COLUMN)
     step = Bucketize(
-        by=column,
+        score_column=column,
         edges=tuple([ranges[0][0]] + [high for _, high, _ in ranges]),
         names=tuple(name for _, _, name in ranges),
         weights=dict(chosen.repetitions),

@@ -1,20 +1,20 @@
 """The planner: a budget and fitted laws in, the plan out (DESIGN.md `Plan`).
 
-Image-text data plans (budget in samples seen, LAWS.md §3): the candidates are the unions of the
+Image-text data plans (budget in samples seen, docs/laws.md §3): the candidates are the unions of the
 best m quality buckets for every m (`top10`, `top20`, ... after the share of the pool they cover),
 each predicted with the fitted utilities and half-lives; the best candidate is the plan, the others
 are the runners-up. With bootstrap draws in the fit every candidate gets an interval and the plan
 the probability that it is truly the best.
 
-Language-model plans (budget in FLOPs): compute-optimal N and D (§1), the compute-optimal training
-precision and the post-training-quantization cost (§4), the over-training onset D* (§5) and the
-domain-data fraction for specialized pretraining (§6), each when a fit for it is given.
+Language-model plans (budget in FLOPs) live in `scaling.plan_model` (re-exported here): one
+recommendation of N, D, epochs and training precision (§1, §2, §4) with the PTQ cost (§4), the
+over-training onset D* (§5) and the domain-data fraction (§6) when fits for them are given.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import jax.numpy as jnp
@@ -24,7 +24,6 @@ from curascale.errors import UserError
 from scaling import jaxconf  # noqa: F401  (float64)
 from scaling.fit import Fit
 from scaling.laws import data_filtering
-from scaling.problem import unflatten
 
 DATA_FILTERING_LAWS = ("data_filtering_utility", "data_filtering_effective_data")
 
@@ -172,7 +171,7 @@ def with_mixture(unions: Unions, weights: np.ndarray, *, floor: float = 1e-4) ->
 
 
 def plan_data(fit: Fit, budget_samples: float, *, bucket_sizes: dict[str, float] | None = None, level: float = 0.95, mixtures: bool = False) -> DataPlan:
-    """Rank the candidate unions for a budget of samples seen (LAWS.md §3); with `mixtures`, also
+    """Rank the candidate unions for a budget of samples seen (docs/laws.md §3); with `mixtures`, also
     the optimal non-uniform mixture of the buckets (`optimal_mixture`)."""
     unions = candidate_unions(fit, bucket_sizes)
     if mixtures:
@@ -223,144 +222,5 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
     return rows
 
 
-# ---- language models ------------------------------------------------------------------------
-@dataclass
-class ModelPlan:
-    budget_flops: float
-    params: float
-    tokens: float
-    loss: float
-    fit: str
-    precision: dict[str, Any] | None = None
-    overtraining: dict[str, Any] | None = None
-    specialized: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _theta(fit: Fit) -> dict[str, jnp.ndarray]:
-    return unflatten(fit.law_spec, fit.params, fit.groups)
-
-
-def _predict(fit: Fit, **columns) -> float:
-    return float(fit.predict({k: [v] for k, v in columns.items()})[0])
-
-
-def compute_optimal(fit: Fit, budget_flops: float, params: float | None = None) -> tuple[float, float]:
-    """N and D for C = 6 N D under a Chinchilla-form fit (LAWS.md §1); D = C / 6N if N is given."""
-    if params is not None:
-        return params, budget_flops / (6.0 * params)
-    theta = {k: float(v) for k, v in _theta(fit).items() if k in ("A", "B", "alpha", "beta")}
-    alpha, beta = theta["alpha"], theta["beta"]
-    g = (alpha * theta["A"] / (beta * theta["B"])) ** (1.0 / (alpha + beta))
-    n = g * (budget_flops / 6.0) ** (beta / (alpha + beta))
-    return n, budget_flops / (6.0 * n)
-
-
-def optimal_precision(fit: Fit, budget_flops: float, bits_grid: np.ndarray | None = None) -> dict[str, Any]:
-    """Training precision P (weights = activations = KV cache) minimising loss at C = (6/16) N D P,
-    with N optimal for each P (closed form: the Chinchilla split on effective parameters)."""
-    from scaling.laws.precision import precision_factor
-
-    theta = {k: float(v) for k, v in _theta(fit).items()}
-    bits = np.arange(3.0, 16.01, 0.05) if bits_grid is None else np.asarray(bits_grid, dtype=float)
-    capacity = np.asarray(
-        precision_factor(bits, theta["gamma_weights"]) * precision_factor(bits, theta["gamma_activations"]) * precision_factor(bits, theta["gamma_kv_cache"])
-    )
-    alpha, beta, a, b = theta["alpha"], theta["beta"], theta["A"], theta["B"]
-    tokens_times_params = budget_flops * 16.0 / (6.0 * bits)  # N D at each precision
-    # minimise a (N c)^-alpha + b (K / N)^-beta over N: N* = (alpha a c^-alpha K^beta / (beta b))^(1/(alpha+beta))
-    params = (alpha * a * capacity ** (-alpha) * tokens_times_params**beta / (beta * b)) ** (1.0 / (alpha + beta))
-    tokens = tokens_times_params / params
-    loss = a * (params * capacity) ** (-alpha) + b * tokens ** (-beta) + theta["E"]
-    best = int(np.argmin(loss))
-    return {"bits": float(bits[best]), "params": float(params[best]), "tokens": float(tokens[best]), "loss": float(loss[best]),
-            "loss_at_16_bits": float(loss[np.argmin(np.abs(bits - 16))])}
-
-
-def quantization_cost(fit: Fit, params: float, tokens: float, bits_post: float, bits_train: float = 16.0) -> dict[str, Any]:
-    """delta_PTQ at (N, D) and the critical D past which more data makes the quantized model worse."""
-    import jax
-
-    from scaling.laws.precision import ptq_degradation, training_loss
-
-    theta = _theta(fit)
-
-    def quantized(log_tokens):
-        inputs = {"params": jnp.asarray(params), "tokens": jnp.exp(log_tokens), "bits_weights": jnp.asarray(bits_train),
-                  "bits_activations": jnp.asarray(bits_train), "bits_kv_cache": jnp.asarray(bits_train), "bits_post_training": jnp.asarray(bits_post)}
-        return training_loss(theta, inputs) + ptq_degradation(theta, inputs)
-
-    slope = jax.grad(quantized)
-    grid = np.log(np.geomspace(1e8, 1e15, 400))
-    slopes = np.array([float(slope(g)) for g in grid])
-    rising = np.flatnonzero(slopes > 0)
-    critical = float(np.exp(grid[rising[0]])) if rising.size else None
-    degradation = float(ptq_degradation(theta, {"params": jnp.asarray(params), "tokens": jnp.asarray(tokens), "bits_post_training": jnp.asarray(bits_post)}))
-    return {"bits_post_training": bits_post, "degradation": degradation, "loss_quantized": float(quantized(jnp.log(tokens))),
-            "critical_tokens": critical, "more_data_hurts": bool(float(slope(jnp.log(tokens))) > 0)}
-
-
-def plan_model(
-    budget_flops: float,
-    fits: Sequence[Fit],
-    *,
-    params: float | None = None,
-    quantize_to: float | None = None,
-    domain_tokens: float | None = None,
-    general_loss_tolerance: float = 0.01,
-) -> ModelPlan:
-    """The language-model plan for a FLOP budget from whichever fits are given."""
-    by_law = {f.law: f for f in fits}
-    base = next((by_law[name] for name in ("chinchilla", "data_constrained", "finetune_degradation", "specialized_general") if name in by_law), None)
-    if base is None:
-        raise UserError("a language-model plan needs a Chinchilla-form fit (e.g. --fits reference/chinchilla-epoch)")
-    n, d = compute_optimal(base, budget_flops, params)
-    loss = _predict(base, params=n, tokens=d, **({"unique_tokens": d} if base.law == "data_constrained" else {}), **({"domain_fraction": 0.0} if base.law == "specialized_general" else {}))
-    plan = ModelPlan(budget_flops, n, d, loss, base.source)
-    precision_fit = by_law.get("precision_ptq") or by_law.get("precision")
-    if precision_fit is not None:
-        plan.precision = optimal_precision(precision_fit, budget_flops)
-        if quantize_to is not None:
-            if precision_fit.law != "precision_ptq":
-                raise UserError("--quantize-to needs a precision_ptq fit (e.g. reference/precision)")
-            cost = quantization_cost(precision_fit, plan.precision["params"], plan.precision["tokens"], quantize_to)
-            plan.precision["quantization"] = cost
-            if cost["more_data_hurts"]:
-                plan.warnings.append(
-                    f"quantizing to {quantize_to:g} bits: past {cost['critical_tokens']:.3g} tokens more pretraining data makes the quantized model worse"
-                )
-    elif quantize_to is not None:
-        raise UserError("--quantize-to needs a precision fit (e.g. --fits reference/precision)")
-    finetune = by_law.get("finetune_degradation")
-    if finetune is not None:
-        from scaling.laws.overtraining import degradation_onset_tokens
-
-        onset = float(degradation_onset_tokens(_theta(finetune), n))
-        plan.overtraining = {"degradation_onset_tokens": onset, "tokens": d}
-        if d > onset:
-            plan.warnings.append(f"the plan's {d:.3g} tokens pass D* = {onset:.3g}: the fine-tuned model would be worse than with fewer tokens")
-    if domain_tokens is not None:
-        plan.specialized = plan_specialized(by_law, n, d, domain_tokens, general_loss_tolerance)
-    return plan
-
-
-def plan_specialized(by_law: dict[str, Fit], params: float, tokens: float, domain_tokens: float, tolerance: float) -> dict[str, Any]:
-    """LAWS.md §6 (our form): the domain fraction f minimising domain loss with the general loss
-    within `tolerance` (relative) of the f = 0 model; R = f D / U_dom."""
-    domain, general = by_law.get("specialized_domain"), by_law.get("specialized_general")
-    if domain is None or general is None:
-        raise UserError("--domain-tokens needs specialized_domain and specialized_general fits (--fits FILE for each)")
-    fractions = np.linspace(0.0, 0.5, 501)[1:]
-    frame = {"params": np.full(fractions.size, params), "tokens": np.full(fractions.size, tokens), "domain_tokens": np.full(fractions.size, domain_tokens), "domain_fraction": fractions}
-    domain_loss = domain.predict(frame)
-    general_loss = general.predict(frame)
-    baseline = _predict(general, params=params, tokens=tokens, domain_fraction=0.0)
-    allowed = general_loss <= baseline * (1 + tolerance)
-    if not allowed.any():
-        raise UserError("no domain fraction keeps the general loss within the tolerance")
-    best = int(np.flatnonzero(allowed)[np.argmin(domain_loss[allowed])])
-    return {"domain_fraction": float(fractions[best]), "repetitions": float(fractions[best] * tokens / domain_tokens),
-            "domain_loss": float(domain_loss[best]), "general_loss": float(general_loss[best]), "general_loss_cost": float(general_loss[best] - baseline)}
+# ---- language models: scaling/plan_model.py ------------------------------------------------
+from scaling.plan_model import ModelPlan, optimal_precision, plan_model, plan_specialized, quantization_cost  # noqa: E402,F401

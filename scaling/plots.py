@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scaling.figure_output import plain_number
+
 
 def _pyplot():
     import matplotlib
@@ -18,12 +20,11 @@ def _pyplot():
 
 
 def save_figure(figure, path: str | Path) -> Path:
-    """Write atomically: a reader never sees half a PNG."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(temporary, dpi=120, bbox_inches="tight")
-    temporary.replace(path)
-    return path
+    """Plain tick labels, then `path` (.png or .pdf) and its twin in the other format, each written
+    atomically (scaling.figure_output)."""
+    from scaling.figure_output import save_png_and_pdf
+
+    return save_png_and_pdf(figure, path)
 
 
 def _axes_of(law, frame: pd.DataFrame) -> tuple[str, str | None]:
@@ -51,14 +52,14 @@ def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
     frame = frame.reset_index(drop=True)
     x, series = _axes_of(law, frame)
     groups = [None] if law.group_by is None else sorted(frame[law.group_by].astype(str).unique())
-    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False, sharex=True, sharey=True)  # panels compared on one scale
     for axis, group in zip(axes[0], groups):
         part = frame if group is None else frame[frame[law.group_by].astype(str) == group]
         labels = np.ones(len(part)) if series is None else _series_bins(part[series])
         keys = sorted(set(labels))
         for key, color in zip(keys, plt.cm.viridis(np.linspace(0, 0.9, len(keys)))):
             rows = part[labels == key]
-            axis.scatter(rows[x], rows[law.target], s=12, color=color, label=None if series is None else f"{series} ~ {key:.3g}")
+            axis.scatter(rows[x], rows[law.target], s=12, color=color, label=None if series is None else f"{series} ~ {plain_number(key)}")
             sweep = pd.DataFrame({x: np.geomspace(part[x].min(), part[x].max(), 60)})
             for column in law.inputs:
                 if column != x and column in rows:
@@ -76,7 +77,8 @@ def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
         axis.set_title(law.name if group is None else f"{law.name}: {group}", fontsize=9)
         if series is not None:
             axis.legend(fontsize=7)
-    figure.suptitle(f"{law.name} ({law.section}), objective {fit.objective:.6g}", fontsize=9)
+    objective = "published constants" if fit.objective is None else f"objective {fit.objective:.6g}"  # a reference fit has none
+    figure.suptitle(f"{law.name} ({law.section}), {objective}", fontsize=9)
     try:
         return save_figure(figure, path)
     finally:
@@ -117,6 +119,34 @@ def plot_sweep(rows, fit_name: str, path: str | Path) -> Path:
     axis.set_ylabel("predicted accuracy")
     axis.set_title(f"quality-quantity frontier ({fit_name})", fontsize=9)
     axis.legend(fontsize=8)
+    try:
+        return save_figure(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def plot_model_plan(plan, curves, path: str | Path) -> Path:
+    """A language-model plan: predicted loss against N along the budget's iso-FLOP curve
+    (D = C / ((6/16) N P)), one curve per alternative training precision with its optimum marked,
+    and the chosen (N, loss) as a star. `curves`: {precision: (N [k], loss [k])} from
+    `scaling.plan_model.iso_flop_curves`."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for (name, (params, loss)), color in zip(curves.items(), plt.cm.viridis(np.linspace(0, 0.9, len(curves)))):
+        chosen = name == plan.precision
+        axis.plot(params, loss, color=color, lw=2.2 if chosen else 1, label=name + (" (plan)" if chosen else ""))
+        best = int(np.argmin(loss))
+        axis.scatter(params[best], loss[best], color=color, s=14, zorder=3)
+    axis.scatter([plan.params], [plan.loss], marker="*", s=160, color="tab:red", zorder=4, label=f"plan: N = {plan.params:.3g}, D = {plan.tokens:.3g}")
+    low = min(float(np.min(loss)) for _, loss in curves.values())
+    repetition = "" if plan.unique_tokens is None else f", {plan.unique_tokens:.3g} unique tokens"
+    axis.set(xscale="log", xlabel="parameters N", ylabel="predicted loss", ylim=(low - 0.02, low + 0.4))
+    axis.set_title(f"{plan.budget_flops:.3g} FLOPs iso-FLOP curves ({plan.fit}{repetition})", fontsize=9)
+    axis.legend(fontsize=7)
+    return _save_and_close(plt, figure, path)
+
+
+def _save_and_close(plt, figure, path) -> Path:
     try:
         return save_figure(figure, path)
     finally:

@@ -1,7 +1,7 @@
 """A fitting problem: a law, its data, and which parameters are free, fixed or tied.
 
 `Problem` turns a flat vector of unconstrained coordinates into the law's natural parameters
-(`theta`), and defines the objective of LAWS.md §7: the weighted sum of Huber losses of
+(`theta`), and defines the objective of docs/laws.md §7: the weighted sum of Huber losses of
 log prediction - log observation. Weights are per-point counts (all ones for a fit; bootstrap
 draws resample runs by giving each a count).
 """

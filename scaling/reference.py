@@ -1,4 +1,4 @@
-"""Reference fits built from the published constants of LAWS.md, shipped in fits/reference/.
+"""Reference fits built from the published constants of docs/laws.md, shipped in fits/reference/.
 
 `build_reference_fits()` makes them; `python -m scaling.reference` writes them; a test checks
 that the shipped files are exactly what this module builds, so the two cannot drift apart.
@@ -7,7 +7,6 @@ that the shipped files are exactly what this module builds, so the two cannot dr
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from curascale.errors import UserError
@@ -15,11 +14,12 @@ from scaling.fit import Fit
 from scaling.laws import get_law
 from scaling.laws.data_constrained import PUBLISHED_BASE, PUBLISHED_DECAYS
 from scaling.laws.precision import PUBLISHED as PRECISION
+from scaling.laws.precision import PUBLISHED_FLOATING_POINT as PRECISION_FP
 
 TMARS_BUCKETS = ["tmars_top0to10p", "tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p", "tmars_top0to40p_random25p"]
 TMARS_QUANTILES = {"tmars_top0to10p": [0, 10], "tmars_top10to20p": [10, 20], "tmars_top20to30p": [20, 30], "tmars_top30to40p": [30, 40]}
 TMARS_SOURCE = (
-    "Goyal et al. 2024, 'Scaling Laws for Data Filtering' (LAWS.md §3): ImageNet-1k zero-shot error, T-MARS buckets of "
+    "Goyal et al. 2024, 'Scaling Laws for Data Filtering' (docs/laws.md §3): ImageNet-1k zero-shot error, T-MARS buckets of "
     "DataComp medium, 12.8M samples each, fitted at 2-10 epochs; constants from the authors' results/parameter_values.jsonl"
 )
 TMARS = {
@@ -59,21 +59,33 @@ def build_reference_fits() -> dict[str, Fit]:
     fits = [
         _tmars("tmars-imagenet-utility", "data_filtering_utility"),
         _tmars("tmars-imagenet-effective-data", "data_filtering_effective_data"),
-        _reference("precision", "precision_ptq", dict(PRECISION), "Kumar et al. 2024, 'Scaling Laws for Precision', Table 2 (LAWS.md §4); alpha tied to beta"),
+        _reference(
+            "precision", "precision_ptq", dict(PRECISION),
+            "Kumar et al. 2024, 'Scaling Laws for Precision', Table 2, integer types (docs/laws.md §4): offsets n_w, n_a, n_kv in the exponents "
+            "as in their App. K; ptq_scale = C_T e^b = 0.0598 e^1.1277 (our reading: only the product is identifiable); alpha tied to beta",
+        ),
+        _reference(
+            "precision-fp", "precision_ptq", dict(PRECISION_FP),
+            "Kumar et al. 2024, 'Scaling Laws for Precision', App. N (docs/laws.md §4): floating-point weights, gamma_w = 2.8111 with bias n_w = 0.1240; "
+            "activations, KV cache and PTQ as Table 2 (integer types); alpha tied to beta",
+        ),
         _reference(
             "chinchilla-epoch", "chinchilla", {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658},
-            "Besiroglu et al. 2024, the Epoch AI replication of Chinchilla Approach 3 on 240 points (LAWS.md §1)",
+            "Besiroglu et al. 2024, the Epoch AI replication of Chinchilla Approach 3 on 240 points (docs/laws.md §1)",
         ),
         _reference(
             "data-constrained", "data_constrained", {**PUBLISHED_BASE, **PUBLISHED_DECAYS},
-            "Muennighoff et al. 2023, README 'Parametric Fit' (LAWS.md §2): base refit on Chinchilla's C4 IsoFLOP points, R*_D and R*_N fitted",
+            "Muennighoff et al. 2023, README 'Parametric Fit' (docs/laws.md §2): base refit on Chinchilla's C4 IsoFLOP points, R*_D and R*_N fitted",
         ),
     ]
     return {fit.source: fit for fit in fits}
 
 
 def shipped_fits_dir() -> Path:
-    return Path(str(resources.files("fits")))
+    """The shipped `fits/` package beside this one, found from this file's own location, never
+    through the import system: a `fits/` (or `scaling/`) folder in the working directory, which
+    Python may take for a namespace package, must not hide the shipped fits."""
+    return Path(__file__).resolve().parent.parent / "fits"
 
 
 def load_fit(name_or_path: str) -> Fit:

@@ -9,8 +9,9 @@ from curascale.errors import UserError
 SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
 
 
-def parse_quantity(text: str, *, name: str = "value") -> float:
-    """'128M' -> 1.28e8. Positive and finite, or a UserError naming `name`."""
+def parse_quantity(text: str, *, name: str = "value", positive: bool = True) -> float:
+    """'128M' -> 1.28e8. Finite (and positive unless `positive=False`, for parameter values such as
+    a negative utility), or a UserError naming `name`."""
     raw = str(text).strip().replace("_", "")
     scale = 1.0
     if raw and raw[-1].upper() in SUFFIXES:
@@ -20,7 +21,9 @@ def parse_quantity(text: str, *, name: str = "value") -> float:
         value = float(raw) * scale
     except ValueError:
         raise UserError(f"{name}: not a number: {text!r} (examples: 128M, 1.28B, 3e9)") from None
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
+        raise UserError(f"{name}: must be finite, got {text!r}")
+    if positive and value <= 0:
         raise UserError(f"{name}: must be positive and finite, got {text!r}")
     return value
 

@@ -1,7 +1,8 @@
-"""Where the tests find the shared public data (../shared beside the checkout)."""
+"""Where the tests find the public run data: the copy shipped inside the package."""
 
 from pathlib import Path
 
+from curascale.datasets import data_root
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DATASETS = SHARED / "datasets"
+DATASETS = data_root()

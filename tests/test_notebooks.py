@@ -1,5 +1,7 @@
-"""The notebooks run top to bottom without an error (nbclient)."""
+"""The notebooks run top to bottom without an error (nbclient) and show the known answers: the
+Epoch replication's objective, the published data-constrained minimum, the paper's choices."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -9,11 +11,49 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+def text_of(cell) -> str:
+    """Everything a code cell showed as text: its printed output and its result."""
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif "data" in output and "text/plain" in output.data:
+            parts.append(output.data["text/plain"])
+    return "\n".join(parts)
+
+
+def has_image(cell) -> bool:
+    return any("data" in o and "image/png" in o.data for o in cell.outputs)
+
+
+def check_fit_and_plan(cells):
+    assert text_of(cells[0]).strip() == "240"  # Besiroglu et al.'s 240 points
+    objective = float(text_of(cells[1]).split()[0])
+    assert objective == pytest.approx(0.0010182740, rel=1e-6)  # Epoch's sum-Huber objective (LAWS.md §1)
+    assert has_image(cells[2])
+    assert "0.015826" in text_of(cells[3])  # the published data-constrained minimum's objective (LAWS.md §2)
+
+
+def check_quality_quantity(cells):
+    table = text_of(cells[0])
+    for utility, half_life in [("-0.160", "6.7273"), ("-0.125", "8.5455"), ("-0.100", "5.2727"), ("-0.085", "2.2727")]:
+        assert re.search(rf"{re.escape(utility)}\s+{re.escape(half_life)}", table), (utility, half_life)
+    assert has_image(cells[1])
+    bests = re.findall(r"^\d+\s+\S+\s+(top\d+)", text_of(cells[2]), flags=re.M)
+    assert bests[:3] == ["top10", "top10", "top20"]  # Goyal et al.: top 10% at 32M and 64M, top 20% at 128M
+    candidates = re.findall(r"^\d+\s+(top\d+)", text_of(cells[3]), flags=re.M)
+    assert candidates[0] == "top20" and sorted(candidates) == ["top10", "top20", "top30", "top40"]
+
+
+CHECKS = {"01_fit_and_plan.ipynb": check_fit_and_plan, "02_quality_quantity.ipynb": check_quality_quantity}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes(path):
     notebook = nbformat.read(path, as_version=4)
-    # run in notebooks/, where the notebooks' relative path to ../../shared holds
+    # run in notebooks/, where they write their figures (their data comes from curascale.load_dataset)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     assert not errors
     assert len(NOTEBOOKS) == 2
+    CHECKS[path.name]([cell for cell in notebook.cells if cell.cell_type == "code"])

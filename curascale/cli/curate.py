@@ -10,24 +10,43 @@ import typer
 from curascale.cli import render
 from curascale.cli.options import DbOption
 from curascale.errors import UserError
+from curation.scores import DEFAULT_SCORE_COLUMN
 
 app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write manifests for training.", no_args_is_help=True)
 
 OutOption = Annotated[Path, typer.Option("--out", help="Output directory: subset.npy (DataComp), manifest.parquet, manifest.json.")]
 WorkersOption = Annotated[Optional[int], typer.Option(help="Shards processed in parallel (default: cores, at most 8).")]
 SubsetOnlyOption = Annotated[bool, typer.Option("--subset-only", help="Write only subset.npy (DataComp's output) and the sidecar: no parquet manifest, no url/text read.")]
+ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid with its shard, row, step and rule.")]
+OnDuplicateOption = Annotated[str, typer.Option("--on-duplicate", help="A uid on more than one row: keep-first (the first copy that passes every step; all reported) or error.")]
+ScoreColumnOption = Annotated[str, typer.Option("--score-column", help="The score column to cut on.")]
+LidOption = Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")]
+FractionOption = Annotated[Optional[float], typer.Option("--fraction", help="Keep the top FRACTION of the pool (DataComp's rule, ties kept; rows without a score count in the pool, never kept).")]
 
 
-def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False, subset_only: bool = False):
+def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False, subset_only: bool = False, on_duplicate: str = "keep-first"):
     from curation.engines.local import LocalEngine
     from curation.pool import Pool
 
-    report = LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only)
+    return _report(LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only, on_duplicate=on_duplicate), out)
+
+
+def _report(report, out: Path):
     for count in report.counts:
         render.line("{}: {} in, {} out", count["step"], f"{count['in']:,}", f"{count['out']:,}")
     for label, record in report.outputs.items():
         render.line("{}: {} samples", (out / label) if label else out, f"{record['samples']:,}")
+    render.notes(report.notes, err=True)
     return report
+
+
+def _alias(value, old, old_flag: str, new_flag: str):
+    """The value of an option given under its new name or its hidden old one (not both)."""
+    if old is None:
+        return value
+    if value is not None and value != old:
+        raise UserError(f"{old_flag} is an old name of {new_flag}; give one of them")
+    return old
 
 
 @app.command("demo-pool")
@@ -38,6 +57,7 @@ def demo_pool(
     with_npz: Annotated[bool, typer.Option("--with-npz", help="Also write CLIP embeddings (.npz) beside each shard.")] = False,
     with_images: Annotated[int, typer.Option("--with-images", help="Also write images for the first M samples as WebDataset tars in OUT_DIR/images/, some with rendered text.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed: the same arguments write the same bytes.")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Clear OUT_DIR first when it holds an earlier pool (only pool files: shards, embeddings, images/).")] = False,
 ) -> None:
     """Write a realistic synthetic DataComp pool."""
     from curation.demo import write_demo_images, write_demo_pool
@@ -46,7 +66,7 @@ def demo_pool(
         raise UserError("--rows and --shards must be positive, with no more shards than rows")
     if not 0 <= with_images <= rows:
         raise UserError("--with-images must be between 0 and --rows")
-    paths = write_demo_pool(out_dir, rows, shards=shards, with_npz=with_npz, seed=seed)
+    paths = write_demo_pool(out_dir, rows, shards=shards, with_npz=with_npz, seed=seed, overwrite=overwrite)
     render.echo(f"wrote {rows:,} samples in {len(paths)} shards to {out_dir}")
     if with_images:
         tars = write_demo_images(out_dir, Path(out_dir) / "images", with_images, seed=seed)
@@ -58,44 +78,51 @@ def clip_score(
     pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
     out: OutOption,
     arch: Annotated[str, typer.Option(help="b32 or l14: which precomputed CLIP score.")] = "l14",
-    threshold: Annotated[Optional[float], typer.Option(help="Keep score >= THRESHOLD.")] = None,
-    fraction: Annotated[Optional[float], typer.Option(help="Keep the top FRACTION of the pool (DataComp's rule, ties kept).")] = None,
-    exclusions: Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")] = False,
+    threshold: Annotated[Optional[float], typer.Option(help="Keep score >= THRESHOLD (compared in the column's stored precision, as DataComp does).")] = None,
+    fraction: FractionOption = None,
+    exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's CLIP-score baseline filter."""
     from curation.steps.clip_score import ClipScore
 
-    _run(pool_dir, [ClipScore(arch=arch, threshold=threshold, fraction=fraction)], out, workers, exclusions, subset_only)
+    _run(pool_dir, [ClipScore(arch=arch, threshold=threshold, fraction=fraction)], out, workers, exclusions, subset_only, on_duplicate)
 
 
 @app.command()
 def basic(
     pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
     out: OutOption,
-    lid_model: Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")] = None,
-    exclusions: Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")] = False,
+    lid_model: LidOption = None,
+    exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's basic filter: English captions of > 2 words and > 5 characters, images >= 200 px, aspect <= 3."""
     from curation.steps.basic import Basic
 
-    _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only)
+    _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only, on_duplicate)
 
 
 PoolArgument = Annotated[str, typer.Argument(help="A DataComp pool: a folder of parquet shards (+ .npz embeddings beside each), local or a URL (s3://bucket/pool, gs://..., hf://...).")]
-ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid and why.")]
-LidOption = Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")]
 
 
 @app.command("no-filter")
-def no_filter(pool_dir: PoolArgument, out: OutOption, subset_only: SubsetOnlyOption = False, workers: WorkersOption = None) -> None:
+def no_filter(
+    pool_dir: PoolArgument,
+    out: OutOption,
+    exclusions: ExclusionsOption = False,
+    subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
+    workers: WorkersOption = None,
+) -> None:
     """DataComp's no_filter baseline: every sample of the pool."""
     from curation.steps.no_filter import NoFilter
 
-    _run(pool_dir, [NoFilter()], out, workers, subset_only=subset_only)
+    _run(pool_dir, [NoFilter()], out, workers, exclusions, subset_only, on_duplicate)
 
 
 @app.command()
@@ -106,12 +133,13 @@ def laion2b(
     lid_model: LidOption = None,
     exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's laion2b baseline: CLIP B/32 score >= 0.28 and an English caption."""
     from curation.steps.laion2b import Laion2b
 
-    _run(pool_dir, [Laion2b(language_id=language_id, lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only)
+    _run(pool_dir, [Laion2b(language_id=language_id, lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only, on_duplicate)
 
 
 @app.command("text-based")
@@ -123,13 +151,14 @@ def text_based(
     lid_model: LidOption = None,
     exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's text_based baseline: English captions with a word whose first WordNet sense is an ImageNet-21k class."""
     from curation.steps.text_based import TextBased
 
     step = TextBased(synsets=None if synsets is None else str(synsets), wordnet=None if wordnet is None else str(wordnet), lid_model=None if lid_model is None else str(lid_model))
-    _run(pool_dir, [step], out, workers, exclusions, subset_only)
+    _run(pool_dir, [step], out, workers, exclusions, subset_only, on_duplicate)
 
 
 @app.command("image-based")
@@ -146,6 +175,7 @@ def image_based(
     lid_model: LidOption = None,
     exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
     workers: WorkersOption = None,
 ) -> None:
     """DataComp's image_based baseline (with --threshold or --fraction: image_based ∩ clip_score)."""
@@ -153,38 +183,42 @@ def image_based(
 
     options = {"targets": str(targets), "centroids": None if centroids is None else str(centroids), "clusters": clusters, "seed": seed, "lid_model": None if lid_model is None else str(lid_model)}
     step = ImageBased(**options) if threshold is None and fraction is None else ImageBasedClipScore(**options, arch=arch, threshold=threshold, fraction=fraction)
-    _run(pool_dir, [step], out, workers, exclusions, subset_only)
+    _run(pool_dir, [step], out, workers, exclusions, subset_only, on_duplicate)
 
 
 @app.command()
 def bucketize(
     pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
     out: OutOption,
-    by: Annotated[str, typer.Option(help="The score column to cut on.")] = "clip_l14_similarity_score",
+    score_column: ScoreColumnOption = DEFAULT_SCORE_COLUMN,
+    by: Annotated[Optional[str], typer.Option("--by", hidden=True)] = None,
     edges: Annotated[str, typer.Option(help="Top-percentile edges, e.g. 0,10,20,30,40 for four 10% buckets.")] = "0,10,20,30,40",
     db: DbOption = None,
-    register: Annotated[bool, typer.Option(help="Register the pool and its buckets in the run registry.")] = True,
+    register: Annotated[bool, typer.Option(help="Register the pool and its buckets in the run registry (degenerate buckets are left out, with a warning).")] = True,
+    exclusions: ExclusionsOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
     workers: WorkersOption = None,
 ) -> None:
     """Quality buckets by percentile of a score; one set of manifests per bucket in OUT/<bucket>/."""
     from curation.steps.bucketize import Bucketize
 
+    score_column = _alias(score_column if score_column != DEFAULT_SCORE_COLUMN else None, by, "--by", "--score-column") or DEFAULT_SCORE_COLUMN
     try:
         cut = tuple(float(e) for e in edges.split(","))
     except ValueError:
         raise UserError(f"--edges takes numbers separated by commas, got {edges!r}") from None
-    step = Bucketize(by=by, edges=cut)
-    report = _run(pool_dir, [step], out, workers)
+    step = Bucketize(score_column=score_column, edges=cut)
+    report = _run(pool_dir, [step], out, workers, exclusions, on_duplicate=on_duplicate)
     if register:
         from curation.pipeline import register_buckets
 
-        name, path = register_buckets(db, pool_dir, step, report)
-        render.echo(f"registered {len(step.buckets)} buckets of {name} in {path}")
+        name, path, registered = register_buckets(db, pool_dir, step, report)
+        render.line("registered {} of {} buckets of {} in {}", len(registered), len(step.buckets), name, path)
 
 
 @app.command("run")
 def run_pipeline(
-    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (clip_score, basic, bucketize, no_filter, laion2b, text_based, image_based, image_based_clip_score).")],
+    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (any step by name: basic, clip_score, score_filter, bucketize, text_match, no_filter, laion2b, text_based, image_based, image_based_clip_score; image steps first over WebDataset shards).")],
     workers: WorkersOption = None,
 ) -> None:
     """Run a chain of steps from a TOML file.
@@ -199,10 +233,10 @@ def run_pipeline(
     arch = "l14"
     fraction = 0.3
     """
-    from curation.pipeline import load_pipeline
+    from curation.pipeline import load_pipeline, run_pipeline
 
     spec = load_pipeline(pipeline)
-    _run(spec.pool, spec.steps, spec.out, workers, spec.exclusions)
+    _report(run_pipeline(spec, workers=workers), spec.out)
 
 
 @app.command()
@@ -212,7 +246,8 @@ def tmars(
     detector: Annotated[str, typer.Option(help="Text detector: rapidocr (bundled models), tesseract or easyocr.")] = "rapidocr",
     clip_model: Annotated[str, typer.Option(help="open_clip model name (ViT-L-14, ViT-B-32, ...; curascale-tiny-clip for offline demos).")] = "ViT-L-14",
     pretrained: Annotated[str, typer.Option(help="open_clip weights tag (openai, laion2b_s32b_b82k, ...), from your cache or the hub; 'none' for random weights.")] = "openai",
-    keep_fraction: Annotated[Optional[float], typer.Option(help="Keep the top FRACTION of the readable images by tmars_score (DataComp's fraction rule).")] = 0.5,
+    fraction: Annotated[Optional[float], typer.Option("--fraction", help="Keep the top FRACTION of the readable images by tmars_score (DataComp's fraction rule).")] = None,
+    keep_fraction: Annotated[Optional[float], typer.Option("--keep-fraction", hidden=True)] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep tmars_score >= THRESHOLD instead of a fraction.")] = None,
     text_match: Annotated[Optional[float], typer.Option(help="Also apply the text-match baseline: drop pairs whose caption words are found in the image text above this share.")] = None,
     unmasked_score: Annotated[bool, typer.Option("--unmasked-score", help="Also score the unmasked image with the same model (column clip_score).")] = False,
@@ -231,8 +266,9 @@ def tmars(
 
     if engine not in ("local", "ray"):
         raise UserError(f"--engine must be local or ray, got {engine!r}")
-    if threshold is not None:
-        keep_fraction = None
+    fraction = _alias(fraction, keep_fraction, "--keep-fraction", "--fraction")
+    if threshold is None and fraction is None:
+        fraction = 0.5
     if batch_size < 1 or ring_width < 0:
         raise UserError("--batch-size must be positive and --ring-width non-negative")
     options = TmarsOptions(detector=detector, clip_model=clip_model, pretrained=None if pretrained.lower() == "none" else pretrained, ring_width=ring_width, text_match=text_match, unmasked_score=unmasked_score, device=device, seed=seed)
@@ -241,7 +277,7 @@ def tmars(
         from curation.engines.ray import RayEngine
 
         runner = RayEngine(address=address, num_cpus=workers, actors=actors, num_gpus=num_gpus)
-    report = run_tmars(shards_dir, out, options=options, keep_fraction=keep_fraction, threshold=threshold, engine=runner, batch_size=batch_size, workers=workers)
+    report = run_tmars(shards_dir, out, options=options, fraction=fraction, threshold=threshold, engine=runner, batch_size=batch_size, workers=workers)
     record = report.outputs[""]
     images = record["images"]
     render.line("images: {} in {} shards, {} scored, {} unreadable (listed in {})", f"{images['samples']:,}", len(images["shards"]),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,11 +13,44 @@ from curascale.cli import render
 from curascale.cli.options import DbOption, MapOption, comma_pairs, numbers, parse_pairs
 from curascale.errors import UserError
 
+BOOTSTRAP_STARTS = 4  # scaling.fit.fit refits every draw from this many minima of the full fit
 
+
+def bootstrap_bytes(draws: int, points: int, starts: int = BOOTSTRAP_STARTS) -> int:
+    """A lower bound of the memory a bootstrap takes: the resampling counts [draws, points] and,
+    three times over (host, gathered batch, device), the weights [starts * draws, points], float64."""
+    return 8 * draws * points * (1 + 3 * starts)
+
+
+def available_bytes() -> int:
+    """Memory this process may still take: the machine's available memory, or less under a
+    `ulimit -v` (RLIMIT_AS)."""
+    import resource
+
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+        available = min(available, limit)
+    return available
+
+
+def check_fit_options(*, bootstrap: int, seed: int, holdout_largest: int, points: int, available: int | None = None) -> None:
+    """Counts are >= 0; a bootstrap that cannot fit in memory is refused before it starts, with
+    the figures."""
+    for name, value in (("--bootstrap", bootstrap), ("--seed", seed), ("--holdout-largest", holdout_largest)):
+        if value < 0:
+            raise UserError(f"{name} must be >= 0, got {value}")
+    need = bootstrap_bytes(bootstrap, points)
+    have = available_bytes() if available is None else available
+    if bootstrap and need > have:
+        raise UserError(
+            f"--bootstrap {bootstrap} draws of {points} points need at least {need / 2**30:.3g} GiB of memory, "
+            f"{have / 2**30:.3g} GiB is available: use at most {max(have // bootstrap_bytes(1, points), 0)} draws"
+        )
 
 
 def fit_command(
-    law_name: Annotated[str, typer.Argument(metavar="LAW", help="A law of LAWS.md, e.g. chinchilla, data_constrained, data_filtering_utility (see `curascale laws`).")],
+    law_name: Annotated[str, typer.Argument(metavar="LAW", help="A law of docs/laws.md, e.g. chinchilla, data_constrained, data_filtering_utility (see `curascale laws`).")],
     db: DbOption = None,
     where: Annotated[Optional[str], typer.Option(help="SQL condition on the registry's runs, e.g. \"family = 'chinchilla'\".")] = None,
     csv: Annotated[Optional[Path], typer.Option(help="Fit a CSV file instead of the registry.")] = None,
@@ -32,10 +66,10 @@ def fit_command(
     holdout_largest: Annotated[int, typer.Option(help="Also fit without the K largest-compute runs and report their relative error.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Save the fit artifact (JSON) here.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves (PNG) here.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves here: x.png or x.pdf (both are written).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
-    """Fit a scaling law: every start of its grid at once, Huber loss on log predictions (LAWS.md §7)."""
+    """Fit a scaling law: every start of its grid at once, Huber loss on log predictions (docs/laws.md §7)."""
     from scaling.laws import get_law
 
     law = get_law(law_name)
@@ -43,11 +77,14 @@ def fit_command(
         raise UserError("give either --csv or --db/--where, not both")
     from scaling.frames import load_frame
 
+    check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=0)
+    fixed = numbers(comma_pairs(fix, "--fix"), "--fix", positive=False)
+    initial = [numbers(comma_pairs([s], "--start"), "--start", positive=False) for s in start] if start else None
     frame, source = load_frame(law, db=db, where=where, csv=csv, mapping=parse_pairs(map_, "--map"), split=split, task=task)
-    initial = [numbers(comma_pairs([s], "--start"), "--start") for s in start] if start else None
+    check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=len(frame))
     fitted = _run_fit(
         law, frame, source=source, as_json=as_json,
-        fixed=numbers(comma_pairs(fix, "--fix"), "--fix"), tied=comma_pairs(tie, "--tie"),
+        fixed=fixed, tied=comma_pairs(tie, "--tie"),
         free=[name for value in free or [] for name in value.split(",") if name],
         initial=initial, delta=delta, bootstrap=bootstrap, holdout_largest=holdout_largest, seed=seed,
     )
@@ -108,9 +145,9 @@ def predict(
     if (csv is None) == (not at):
         raise UserError("give either --csv FILE or --at name=value,...")
     if csv is not None:
-        from runs_db.ingest import apply_mapping, read_table
+        from scaling.frames import load_points
 
-        frame = apply_mapping(read_table(csv), str(csv), parse_pairs(map_, "--map"), {})
+        frame = load_points(csv, fitted.law_spec, parse_pairs(map_, "--map"))
     else:
         group = fitted.law_spec.group_by
         rows = []
@@ -136,14 +173,32 @@ def predict(
     )
 
 
-def laws() -> None:
-    """List the laws that `fit` knows, with their inputs and parameters."""
-    from scaling.laws import all_laws
+def laws(
+    name: Annotated[Optional[str], typer.Argument(metavar="LAW", help="Print this law's form, inputs, parameters and source (docs/laws.md).")] = None,
+) -> None:
+    """List the laws that `fit` knows, with their inputs and parameters; with LAW, print that law."""
+    from scaling.laws import all_laws, get_law
 
+    if name is not None:
+        _print_law(get_law(name))
+        return
     columns = ("law", "section", "inputs", "target", "parameters (fixed by default)")
     rows = [
         (law.name, law.section, ", ".join(law.inputs) + (f" per {law.group_by}" if law.group_by else ""), law.target,
          ", ".join(f"{p.name}" + (" (fixed)" if p.name in law.fixed else "") for p in law.params))
         for law in all_laws().values()
     ]
-    render.table("laws (LAWS.md)", columns, rows, left=columns)
+    render.table("laws (docs/laws.md; `curascale laws LAW` prints one)", columns, rows, left=columns)
+
+
+def _print_law(law) -> None:
+    from curascale.docs import section_for
+
+    render.line("[bold]{}[/bold]: {} ({})", law.name, law.description, law.section)
+    render.line("inputs: {}; target: {}", ", ".join(law.inputs) + (f", one value per {law.group_by}" if law.group_by else ""), law.target)
+    rows = []
+    for p in law.params:
+        default = f"fixed at {law.fixed[p.name]:.6g}" if p.name in law.fixed else (f"= {law.tied[p.name]}" if p.name in law.tied else ("free, per " + law.group_by if p.per_group else "free"))
+        rows.append((p.name, default, p.doc))
+    render.table(f"{law.name}: parameters", ("parameter", "by default", "meaning"), rows, left=("parameter", "by default", "meaning"))
+    render.echo(section_for(law.section))

@@ -31,8 +31,9 @@ def comma_pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return parse_pairs([part for value in values or [] for part in value.split(",") if part], option)
 
 
-def numbers(pairs: dict[str, str], option: str) -> dict[str, float]:
-    """Values of KEY=VALUE pairs as numbers (suffixes such as 128M accepted)."""
+def numbers(pairs: dict[str, str], option: str, *, positive: bool = True) -> dict[str, float]:
+    """Values of KEY=VALUE pairs as numbers (suffixes such as 128M accepted); positive ones
+    (quantities such as sizes) unless `positive=False` (parameter values: a utility is negative)."""
     from scaling.units import parse_quantity
 
-    return {k: parse_quantity(v, name=f"{option} {k}") for k, v in pairs.items()}
+    return {k: parse_quantity(v, name=f"{option} {k}", positive=positive) for k, v in pairs.items()}

@@ -23,8 +23,10 @@ def plan(
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
     sweep_points: Annotated[int, typer.Option(help="Budgets in the sweep.")] = 100,
     params: Annotated[Optional[str], typer.Option(help="Language models: fix the parameter count instead of the compute-optimal one.")] = None,
+    precisions: Annotated[Optional[str], typer.Option(help="Language models: the training precisions allowed, bits or formats (e.g. 4,8,16 or int4,fp8,bf16); default: any (docs/laws.md §4).")] = None,
+    unique_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique tokens available (e.g. 100B); repeated as needed under the data-constrained law (docs/laws.md §2).")] = None,
     quantize_to: Annotated[Optional[float], typer.Option(help="Language models: post-training quantization precision (bits).")] = None,
-    domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (LAWS.md §6).")] = None,
+    domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (docs/laws.md §6).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here (PNG).")] = None,
     export_manifest: Annotated[Optional[Path], typer.Option(help="Write the chosen plan's sample list here (subset.npy, manifest.parquet, manifest.json).")] = None,
@@ -62,15 +64,24 @@ def plan(
                 report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
                 render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
-        loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or DEFAULT_MODEL_FITS)]
+        unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
+        defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
+        loaded = _model_fits(db) if db is not None else [load_fit(name) for name in (fits or defaults)]
         from scaling.plan import plan_model
 
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
+            precisions=precisions,
+            unique_tokens=unique,
             quantize_to=quantize_to,
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
         )
+        if plot is not None:
+            from scaling.plan_model import iso_flop_curves
+            from scaling.plots import plot_model_plan
+
+            plot_model_plan(result, iso_flop_curves(result, loaded), plot)
         if as_json:
             render.echo_json(result.to_json())
         else:
@@ -160,23 +171,40 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False) 
 
 
 def _print_model_plan(result) -> None:
+    """One language-model plan: the candidate precisions, the plan, what each constraint costs,
+    which law decided each number, and the notes."""
     from scaling.units import format_quantity
 
-    render.line("[bold]compute-optimal model for {} FLOPs[/bold] ({}): N = {} parameters, D = {} tokens, loss {}",
-                f"{result.budget_flops:.3g}", result.fit, format_quantity(result.params), format_quantity(result.tokens), f"{result.loss:.4f}")
-    if result.precision:
-        p = result.precision
-        render.line("training precision: {} bits (N = {}, D = {}, loss {}; at 16 bits {})", f"{p['bits']:.2f}", format_quantity(p["params"]),
-                    format_quantity(p["tokens"]), f"{p['loss']:.4f}", f"{p['loss_at_16_bits']:.4f}")
-        q = p.get("quantization")
-        if q:
-            critical = "never" if q["critical_tokens"] is None else format_quantity(q["critical_tokens"])
-            render.line("post-training quantization to {} bits: +{} loss; more data hurts past {} tokens", f"{q['bits_post_training']:g}", f"{q['degradation']:.4f}", critical)
+    if result.alternatives:
+        rows = [(a.precision, f"{a.capacity:.3f}", f"{a.params_multiplier:.2f}x", f"{a.compute_multiplier:.2f}x", f"{a.compute_efficiency:.0%}",
+                 format_quantity(a.params), format_quantity(a.tokens), f"{a.loss:.4f}") for a in result.alternatives]
+        render.table(f"training precisions at {result.budget_flops:.3g} FLOPs",
+                     ("precision", "N_eff/N", "x params", "x compute", "efficiency", "N", "D", "loss"), rows,
+                     left=("precision",), styles=["bold green" if a.chosen else None for a in result.alternatives])
+    render.line("[bold]plan for {} FLOPs[/bold]: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
+                f"{result.budget_flops:.3g}", format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.1f}",
+                result.precision, f"{result.loss:.4f}")
+    if result.epochs is not None:
+        render.line("epochs: {} over {} unique tokens", f"{result.epochs:.2f}", format_quantity(result.unique_tokens))
+    q = result.quantization
+    if q:
+        bound = " (upper bound: BF16 form)" if q.bound else ""
+        render.line("post-training quantization to {} bits: +{} loss{} -> {}; D_crit = {} tokens", f"{q.bits_post_training:g}", f"{q.degradation:.4f}",
+                    bound, f"{q.loss_quantized:.4f}", format_quantity(q.critical_tokens))
     if result.overtraining:
-        render.line("fine-tuning degradation onset D* = {} tokens", format_quantity(result.overtraining["degradation_onset_tokens"]))
+        o = result.overtraining
+        render.line("fine-tuning inflection D* = {} tokens (fine-tuned loss {}, {} at D*)", format_quantity(o["degradation_onset_tokens"]),
+                    f"{o['finetuned_loss']:.4f}", f"{o['finetuned_loss_at_onset']:.4f}")
     if result.specialized:
         s = result.specialized
         render.line("specialized pretraining: domain fraction {} ({} repetitions), domain loss {}, general loss +{}",
                     f"{s['domain_fraction']:.3f}", f"{s['repetitions']:.1f}", f"{s['domain_loss']:.4f}", f"{s['general_loss_cost']:.4f}")
-    for warning in result.warnings:
-        render.line("[yellow]warning:[/yellow] {}", warning)
+    costs = [(c.name, f"+{c.cost:.4f}", c.law) for c in result.constraints]
+    if q:
+        costs.append((f"post-training quantization to {q.bits_post_training:g} bits", f"+{q.degradation:.4f}", "docs/laws.md §4"))
+    if result.overtraining and result.overtraining["past_onset"]:
+        costs.append(("tokens past the fine-tuning inflection D*", f"+{result.overtraining['cost']:.4f}", "docs/laws.md §5"))
+    if costs:
+        render.table("what each constraint costs (loss)", ("constraint", "loss cost", "law"), costs, left=("constraint", "law"))
+    render.table("decided by", ("number", "law"), list(result.decided_by.items()), left=("number", "law"))
+    render.notes(result.notes)

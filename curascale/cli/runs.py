@@ -1,4 +1,4 @@
-"""`curascale runs ...`: ingest, list, show and export runs of the registry."""
+"""`curascale runs ...`: ingest, list, show, export, find duplicates and delete runs of the registry."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ def _registry(db: str | None):
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(help="CSV, JSONL or parquet file of runs, one row per run.")],
+    file: Annotated[Optional[Path], typer.Argument(help="CSV, JSONL or parquet file of runs (one row per run), or a trainer's outputs: a DataComp or open_clip run folder, an lm-evaluation-harness or OpenLM result JSON, or a folder of such runs.")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="target=source: read run column TARGET from file column SOURCE (e.g. params=N_params).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="column=value: give every row this value (e.g. family=chinchilla).")] = None,
+    format_: Annotated[Optional[str], typer.Option("--format", help="Read FILE as datacomp, open_clip, lm_eval or openlm instead of recognising it by content (in a folder of runs: read only runs of this format).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Ingest a dataset shipped with curascale instead of a file: chinchilla, datablations, gadre_overtraining, misfitting_li2025, ...")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored runs whose id matches but whose values differ.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -32,10 +34,20 @@ def ingest(
     Columns named like the law inputs (params, tokens, unique_tokens, samples_seen, bits_weights, ...)
     and metrics (loss, loss_<split>, error, err_<task>, accuracy) need no --map; other columns are kept
     in the run's config JSON. A bad file is rejected whole, naming its file, row and column.
+    Trainer outputs are recognised by content (runs_db.formats); a folder of runs is read run by
+    run, with a report of what was read and what was skipped and why.
     """
-    report = _registry(db).ingest(file, mapping=parse_pairs(map_, "--map"), constants=parse_pairs(set_, "--set"), replace=replace)
+    from runs_db.ingest_sources import resolve_source
+
+    mapping, given = parse_pairs(map_, "--map"), parse_pairs(set_, "--set")
+    source = resolve_source(file, dataset=dataset, fmt=format_, mapping=mapping, constants=given)
+    for line in source.account():
+        render.echo(line)
+    source.check()
+    report = _registry(db).ingest(source.name, mapping=mapping, constants={**source.constants, **given}, replace=replace, table=source.table)
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
-    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}")
+    twins = f", {report.replaced_duplicates} duplicate stored runs replaced" if report.replaced_duplicates else ""
+    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
 
 
 @app.command("list")
@@ -69,4 +81,31 @@ def export(
 ) -> None:
     """Write every run joined with its evals (one row per eval)."""
     rows = _registry(db).export(out, format_)
-    render.echo(f"wrote {rows} rows to {out}")
+    render.echo(f"wrote {rows} rows to {'standard output' if str(out) == '-' else out}", err=str(out) == "-")
+
+
+WhereRequired = Annotated[str, typer.Option(help="SQL condition on the runs table, e.g. \"family = 'chinchilla'\" (true: every run).")]
+
+
+@app.command()
+def delete(
+    where: WhereRequired,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only count what would be deleted.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete the runs matching --where and their evals (one transaction); without --yes, count them."""
+    deletion = _registry(db).delete(where, dry_run=not yes)
+    if deletion.done:
+        render.echo(f"deleted {deletion.runs} runs and {deletion.evals} evals")
+    else:
+        render.echo(f"{deletion.runs} runs and {deletion.evals} evals match; pass --yes to delete them")
+
+
+@app.command()
+def duplicates(db: DbOption = None) -> None:
+    """Runs stored more than once (same inputs and evals under different ids), group by group."""
+    table = _registry(db).duplicates()
+    rows = [[str(row.group), row.run_id, row.family or "", row.source_file or "", str(row.ingested_at)] for row in table.itertuples()]
+    render.table(f"{table['group'].nunique() if len(table) else 0} groups of duplicate runs", ["group", "run_id", "family", "source_file", "ingested_at"], rows, left=("run_id", "family", "source_file", "ingested_at"))
+    if len(table):
+        render.echo("keep one run of each group: curascale runs delete --where \"run_id IN ('...')\" --yes")

@@ -3,8 +3,23 @@ shards in parallel threads, memory bounded by the shard size.
 
 Resumable: each finished shard leaves its result and a completion marker under
 OUT_DIR/.curascale-work/<run key>/ (the key hashes the pool fingerprint and the steps), so a
-rerun after a kill does only the missing shards and writes byte-identical outputs. Outputs are
-written only once every shard succeeded, each atomically.
+rerun after a kill does only the missing shards and writes byte-identical outputs.
+
+Outputs (subset.npy, manifest.parquet, exclusions.parquet and manifest.json, per bucket folder
+where a labeller splits) are staged once every shard succeeded and published as one set
+(`curascale.io.publish_set`): a kill at any moment leaves the old complete set or the new one.
+The output folder is claimed for the whole run (`curation.out_dir.claim`: locked, never the pool).
+
+What the engine adds to the steps' rules:
+- uids: upper-case hex is accepted (as DataComp's `int(uid, 16)` does) and written lower-case;
+- duplicate uids, within or across shards, are found over the whole pool and reported with
+  shard, row and uid (manifest.json, notes); among the copies that pass every step only the first
+  (in shard, then row order) reaches the outputs, the others are excluded as "duplicate uid";
+  `on_duplicate="error"` rejects the pool instead. So subset.npy never holds a uid twice (DataComp's
+  resharder would write such a sample twice) and bucket sizes count unique samples;
+- every dropped row has a step and a reason (the rule: "caption too short", "null score", ...),
+  counted per step in manifest.json ("excluded"), per shard for faulty data ("integrity"), and
+  listed row by row in exclusions.parquet when asked for.
 """
 
 from __future__ import annotations
@@ -12,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,25 +35,25 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curascale import io
+from curascale.errors import CurascaleError
+from curascale.notes import Note
 from curation import manifest
-from curation.pool import UID_DTYPE, Pool, uid_pairs
-from curation.steps.base import Filter, Labeler, Step
+from curation.out_dir import WORK, claim, target
+from curation.pool import UID_DTYPE, Pool, duplicate_uids, pair_to_uid, uid_pairs
+from curation.steps.base import DATA_FAULTS, Filter, Labeler, Step, number
 
 if TYPE_CHECKING:
     from curation.images import ImageStage
 
 BASE_COLUMNS = ("uid", "url", "text")
-WORK = ".curascale-work"
-
-
-@dataclass
-class ShardResult:
-    kept: pa.Table
-    counts: list[tuple[int, int]]  # (in, out) per step
-    excluded: pa.Table
+ON_DUPLICATE = ("keep-first", "error")
+DUPLICATE = "duplicate uid"
+WORK_FORMAT = 2  # work files of format 1 (before row numbers and uid lists) are not resumed
+LISTED_DUPLICATES = 1000  # manifest.json lists this many duplicated uids (exclusions.parquet: all)
 
 
 @dataclass
@@ -46,6 +62,7 @@ class RunReport:
     counts: list[dict]
     outputs: dict[str, dict] = field(default_factory=dict)  # label (or "") -> sidecar record
     resumed_shards: int = 0
+    notes: list[Note] = field(default_factory=list)
 
 
 def _progress(enabled: bool):
@@ -88,7 +105,11 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, progress: bool = True, threads_per_worker: int | None = None):
         """`workers`: shards (or image chunks) processed in parallel; `threads_per_worker`: CPU
         threads each image worker's models may use (default: the cores shared out)."""
-        self.workers = workers or min(8, os.cpu_count() or 1)
+        if workers is not None:
+            number(workers, "workers", low=1, integer=True)
+        if threads_per_worker is not None:
+            number(threads_per_worker, "threads_per_worker", low=1, integer=True)
+        self.workers = int(workers or min(8, os.cpu_count() or 1))
         self.progress = progress
         self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // self.workers)
 
@@ -101,11 +122,24 @@ class LocalEngine:
                 if bar:
                     bar.advance(task)
 
-    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False, provenance: dict | None = None, subset_only: bool = False) -> RunReport:
+    def run(self, pool: Pool, steps: Sequence[Step], out_dir: str | Path, *, exclusions: bool = False, provenance: dict | None = None,
+            subset_only: bool = False, on_duplicate: str = "keep-first") -> RunReport:
         """Run `steps` over every shard of `pool` into `out_dir`; `provenance` (e.g. the plan and
         fit a sample list came from) is recorded in the sidecar. `subset_only` writes the DataComp
-        subset and the sidecar but no parquet manifest, and reads no url or text."""
+        subset and the sidecar but no parquet manifest, and reads no url or text. `on_duplicate`:
+        "keep-first" (the first copy of a duplicated uid that passes every step is kept) or
+        "error" (a pool with a duplicated uid is rejected). Errors: `CurascaleError` (one line)."""
+        if on_duplicate not in ON_DUPLICATE:
+            raise CurascaleError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, got {on_duplicate!r}")
         out_dir = Path(out_dir)
+        for step in steps:
+            if isinstance(step, Labeler):
+                for label in (step.buckets if step.split else []):
+                    target(out_dir, label)
+        with claim(out_dir, pool=pool.root):
+            return self._run(pool, steps, out_dir, exclusions, provenance or {}, subset_only, on_duplicate)
+
+    def _run(self, pool, steps, out_dir, exclusions, provenance, subset_only, on_duplicate) -> RunReport:
         rows = pool.rows()
         for step in steps:
             if hasattr(step, "rows"):
@@ -115,7 +149,7 @@ class LocalEngine:
             for step in steps:
                 step.prepare(lambda columns, step=step: self.scan(pool, columns, bar, f"prepare {step.name}"))
             chain = [step.describe() for step in steps]
-            identity = {"pool": fingerprint, "chain": chain, "exclusions": exclusions, **({"subset_only": True} if subset_only else {})}
+            identity = {"pool": fingerprint, "chain": chain, "exclusions": exclusions, "work_format": WORK_FORMAT, **({"subset_only": True} if subset_only else {})}
             key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=float).encode()).hexdigest()[:16]
             work = out_dir / WORK / key
             work.mkdir(parents=True, exist_ok=True)
@@ -123,7 +157,7 @@ class LocalEngine:
             task = bar.add_task("filter shards", total=len(pool.shards), completed=len(pool.shards) - len(pending))
             for _ in self.map_shards(lambda shard: self._shard(pool, shard, steps, work, exclusions, subset_only), pending):
                 bar.advance(task)
-        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance or {}, subset_only)
+        report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance, subset_only, on_duplicate)
         report.resumed_shards = len(pool.shards) - len(pending)
         return report
 
@@ -181,26 +215,32 @@ class LocalEngine:
         columns = list(dict.fromkeys([*base, *score_columns, *(c for step in steps for c in step.columns)]))
         table = pool.read(shard, columns)
         pairs = uid_pairs(table.column("uid"), shard=str(shard))
+        if not subset_only or exclusions:
+            table = table.set_column(table.schema.get_field_index("uid"), "uid", pc.ascii_lower(table.column("uid")))  # DataComp accepts upper-case hex
         alive = np.ones(table.num_rows, dtype=bool)
         has_labels = any(isinstance(step, Labeler) for step in steps)
-        reasons = np.full(table.num_rows if exclusions else 0, None, dtype=object)  # filled only when asked for
+        step_of = np.full(table.num_rows if exclusions else 0, None, dtype=object)  # filled only when asked for
+        reason_of = np.full(table.num_rows if exclusions else 0, None, dtype=object)
         labels = np.full(table.num_rows if has_labels else 0, None, dtype=object)
-        counts = []
+        counts, excluded = [], []
         for step in steps:
             before = int(alive.sum())
             rows = np.flatnonzero(alive)
             subset = table if rows.size == table.num_rows else table.take(pa.array(rows))
             if isinstance(step, Filter):
-                dropped = rows[~np.asarray(step.keep(subset), dtype=bool)]
-                reason = step.reason()
-            elif isinstance(step, Labeler):
+                verdict = step.judge(subset)
+                drop = ~verdict.kept
+            else:
                 found = step.label(subset)
                 labels[rows] = found
-                dropped = rows[np.array([v is None for v in found], dtype=bool)]
-                reason = f"{step.name}: outside every bucket"
-            alive[dropped] = False
+                drop = np.equal(found, None)
+                verdict = step.unlabelled(subset)
+            tally = np.bincount(verdict.codes[drop], minlength=len(verdict.reasons) + 1)
+            excluded.append({reason: int(n) for reason, n in zip(verdict.reasons, tally[1:]) if n})
+            alive[rows[drop]] = False
             if exclusions:
-                reasons[dropped] = reason
+                step_of[rows[drop]] = step.name
+                reason_of[rows[drop]] = verdict.reason_of()[drop]
             counts.append((before, int(alive.sum())))
         kept_rows = np.flatnonzero(alive)
         kept_rows = kept_rows[np.lexsort((pairs["f1"][kept_rows], pairs["f0"][kept_rows]))]  # uid order: the subset's sort merges sorted runs
@@ -215,59 +255,175 @@ class LocalEngine:
             **{c: table.column(c).take(indices) for c in stored},
             "uid_hi": pa.array(pairs["f0"][kept_rows]),
             "uid_lo": pa.array(pairs["f1"][kept_rows]),
+            "row": pa.array(kept_rows.astype(np.int64)),
             "bucket": pa.array(kept_labels.tolist(), type=pa.string()) if has_labels else pa.nulls(kept_rows.size, pa.string()),
             "repetition_weight": pa.array(repetition),
         })
-        result = work / f"{shard.stem}.parquet"
-        manifest.write_parquet(result, [kept], kept.schema, compression="none", digest=False)  # work files: fast over small
+        manifest.write_parquet(work / f"{shard.stem}.parquet", [kept], kept.schema, compression="none", digest=False)  # work files: fast over small
+        with io.open_atomic(work / f"{shard.stem}.uids.npy", "wb") as handle:  # every uid, in row order: duplicates are found over the pool
+            np.save(handle, pairs)
         if exclusions:
-            dropped = ~alive
-            excluded = pa.table({"uid": table.column("uid").take(pa.array(np.flatnonzero(dropped))), "reason": pa.array(reasons[dropped].tolist(), type=pa.string())})
-            manifest.write_parquet(work / f"{shard.stem}.excluded.parquet", [excluded], excluded.schema)
-        manifest.atomic_write(work / f"{shard.stem}.done.json", json.dumps({"counts": counts}).encode())
+            rows = np.flatnonzero(~alive)
+            listed = exclusion_table(table.column("uid").take(pa.array(rows)), shard.name, rows, step_of[rows].tolist(), reason_of[rows].tolist())
+            manifest.write_parquet(work / f"{shard.stem}.excluded.parquet", [listed], listed.schema)
+        manifest.atomic_write(work / f"{shard.stem}.done.json", json.dumps({"counts": counts, "excluded": excluded}).encode())
 
     # ---- outputs ----------------------------------------------------------------------------
-    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance, subset_only=False) -> RunReport:
+    def _finish(self, pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance, subset_only, on_duplicate) -> RunReport:
+        records = [json.loads((work / f"{shard.stem}.done.json").read_text()) for shard in pool.shards]
         totals = np.zeros((len(steps), 2), dtype=np.int64)
-        for shard in pool.shards:
-            totals += np.asarray(json.loads((work / f"{shard.stem}.done.json").read_text())["counts"], dtype=np.int64).reshape(len(steps), 2)
+        for record in records:
+            totals += np.asarray(record["counts"], dtype=np.int64).reshape(len(steps), 2)
         counts = [{"step": d["step"], "in": int(i), "out": int(o)} for d, (i, o) in zip(chain, totals)]
+        excluded = [{"step": d["step"], "reason": reason, "rows": n} for index, d in enumerate(chain)
+                    for reason, n in sorted(sum((Counter(r["excluded"][index]) for r in records), Counter()).items())]
+        integrity = [{"shard": shard.name, "step": d["step"], "reason": reason, "rows": n}
+                     for shard, record in zip(pool.shards, records) for d, found in zip(chain, record["excluded"])
+                     for reason, n in sorted(found.items()) if reason in DATA_FAULTS]
+        duplicates = duplicate_uids([np.load(work / f"{shard.stem}.uids.npy") for shard in pool.shards])
+        if duplicates and on_duplicate == "error":
+            first = duplicates[0]
+            where = " and ".join(f"{pool.shards[s].name} row {r + 1}" for s, r in first.copies[:2])
+            raise CurascaleError(f"{pool.root}: duplicate uid {first.uid} at {where} ({len(duplicates):,} uids appear more than once; on_duplicate='keep-first' keeps the first copy of each)")
+        later = _later_copies(pool, work, duplicates)
+        dropped = int(sum(r.size for r in later.values()))
+        if duplicates:
+            counts.append({"step": "duplicates", "in": int(totals[-1, 1]) if len(steps) else rows, "out": (int(totals[-1, 1]) if len(steps) else rows) - dropped})
+            excluded.append({"step": "duplicates", "reason": DUPLICATE, "rows": dropped})
+
         labeler = next((s for s in steps if isinstance(s, Labeler)), None)
         labels = labeler.buckets if labeler is not None and labeler.split else [None]
         schema = pq.read_schema(work / f"{pool.shards[0].stem}.parquet")
-        report = RunReport(rows=rows, counts=counts)
+        manifest_schema = pa.schema([f for f in schema if f.name not in ("uid_hi", "uid_lo", "row")])
 
         def results(label):
-            for shard in pool.shards:
+            for index, shard in enumerate(pool.shards):
                 table = pq.read_table(work / f"{shard.stem}.parquet")
+                if index in later:
+                    table = table.filter(pa.array(~np.isin(table.column("row").to_numpy(), later[index])))
                 if label is not None:
-                    table = table.filter(pa.compute.equal(table.column("bucket"), label))
+                    table = table.filter(pc.equal(table.column("bucket"), label))
                 yield table
 
-        manifest_schema = schema.remove(schema.get_field_index("uid_lo")).remove(schema.get_field_index("uid_hi"))
-        for label in labels:
-            target = out_dir if label is None else out_dir / label
-            uid_parts: list[np.ndarray] = []  # filled while the manifest streams: one read of the results
+        staged: dict[str, Path] = {}
+        written: dict[str | None, tuple[dict, int]] = {}
+        sizes: Counter = Counter()
 
-            def manifest_rows(label=label, uid_parts=uid_parts):
-                for table in results(label):
-                    uid_parts.append(_pairs(table))
-                    yield table.drop(["uid_hi", "uid_lo"])
+        def stage(name: str) -> Path:
+            staged[name] = io.stage_path(out_dir, name)
+            return staged[name]
 
-            if subset_only:
-                uid_parts.extend(_pairs(table) for table in results(label))
-                outputs = {}
-            else:
-                outputs = {"manifest.parquet": manifest.write_parquet(target / "manifest.parquet", manifest_rows(), manifest_schema)}
-            pairs = np.concatenate(uid_parts)
-            outputs["subset.npy"] = manifest.write_subset(target / "subset.npy", pairs)
-            if exclusions and label is None:
-                tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
-                outputs["exclusions.parquet"] = manifest.write_parquet(target / "exclusions.parquet", tables, tables[0].schema)
-            record = {
-                "pool": {"path": _recorded_path(pool.root, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
-                "chain": chain, "counts": counts, "bucket": label, "samples": int(len(pairs)), "sha256": outputs, **provenance,
-            }
-            manifest.write_sidecar(target / "manifest.json", record)
-            report.outputs[label or ""] = record
+        try:
+            for label in labels:
+                prefix = "" if label is None else f"{label}/"
+                uid_parts: list[np.ndarray] = []  # filled while the manifest streams: one read of the results
+
+                def manifest_rows(label=label, uid_parts=uid_parts):
+                    for table in results(label):
+                        uid_parts.append(_pairs(table))
+                        sizes.update(Counter(table.column("bucket").to_pylist()) if labeler is not None and not labeler.split else {})
+                        yield table.drop(["uid_hi", "uid_lo", "row"])
+
+                if subset_only:
+                    for table in results(label):
+                        uid_parts.append(_pairs(table))
+                        sizes.update(Counter(table.column("bucket").to_pylist()) if labeler is not None and not labeler.split else {})
+                    outputs = {}
+                else:
+                    outputs = {"manifest.parquet": manifest.write_parquet(stage(f"{prefix}manifest.parquet"), manifest_rows(), manifest_schema)}
+                pairs = np.concatenate(uid_parts)
+                outputs["subset.npy"] = manifest.write_subset(stage(f"{prefix}subset.npy"), pairs)
+                if exclusions and label is None:
+                    tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
+                    tables += [_duplicate_exclusions(pool, work, later)]
+                    outputs["exclusions.parquet"] = manifest.write_parquet(stage("exclusions.parquet"), tables, tables[0].schema)
+                written[label] = (outputs, int(len(pairs)))
+                if label is not None:
+                    sizes[label] = int(len(pairs))
+            notes = [note for step in steps for note in step.notes()]
+            notes += _fault_notes(integrity, len(pool.shards)) + _duplicate_notes(pool, duplicates, dropped)
+            if labeler is not None and hasattr(labeler, "degenerate"):
+                notes += labeler.degenerate(dict(sizes))
+            report = RunReport(rows=rows, counts=counts, notes=notes)
+            listed = [{"uid": d.uid, "copies": [{"shard": pool.shards[s].name, "row": r + 1} for s, r in d.copies]} for d in duplicates[:LISTED_DUPLICATES]]
+            for label in labels:
+                outputs, samples = written[label]
+                record = {
+                    "pool": {"path": _recorded_path(pool.root, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
+                    "chain": chain, "counts": counts, "excluded": excluded, "integrity": integrity,
+                    "duplicates": {"uids": len(duplicates), "extra_copies": sum(len(d.copies) - 1 for d in duplicates), "excluded": dropped, "listed": listed},
+                    "notes": [note.to_dict() for note in notes],
+                    "bucket": label, "samples": samples, "sha256": outputs, **provenance,
+                }
+                manifest.write_sidecar(stage(f"{'' if label is None else label + '/'}manifest.json"), record)
+                report.outputs[label or ""] = record
+            io.publish_set(out_dir, staged)
+        except BaseException:
+            if not (out_dir / io.JOURNAL).exists():  # not yet published: the old set stays, the staged files go
+                for path in staged.values():
+                    path.unlink(missing_ok=True)
+            raise
+        for label in labels:  # an output of an earlier run that this set does not have
+            folder = out_dir if label is None else out_dir / label
+            for name in set(manifest.OUTPUT_NAMES) - set(written[label][0]) - {"manifest.json"}:
+                (folder / name).unlink(missing_ok=True)
         return report
+
+
+def exclusion_table(uids, shard: str, rows: np.ndarray, steps: list, reasons: list) -> pa.Table:
+    """exclusions.parquet's rows: uid, shard (file name), row (1-based), step, reason (the rule)."""
+    return pa.table({"uid": pa.array(uids, pa.string()), "shard": pa.array([shard] * len(rows), pa.string()), "row": pa.array(np.asarray(rows, dtype=np.int64) + 1),
+                     "step": pa.array(steps, pa.string()), "reason": pa.array(reasons, pa.string())})
+
+
+def _later_copies(pool: Pool, work: Path, duplicates) -> dict[int, np.ndarray]:
+    """Rows (0-based, per shard index) of the copies of a duplicated uid that passed every step
+    but are not the first such copy in (shard, row) order: they leave the outputs."""
+    if not duplicates:
+        return {}
+    wanted = {(int(d.pair[0]), int(d.pair[1])) for d in duplicates}
+    high = np.fromiter((h for h, _ in wanted), dtype=np.uint64, count=len(wanted))
+    seen, later = set(), {}
+    for index, shard in enumerate(pool.shards):
+        table = pq.read_table(work / f"{shard.stem}.parquet", columns=["uid_hi", "uid_lo", "row"])
+        candidates = np.flatnonzero(np.isin(table.column("uid_hi").to_numpy(), high))
+        if not candidates.size:
+            continue
+        found = sorted((int(table.column("row")[i].as_py()), (int(table.column("uid_hi")[i].as_py()), int(table.column("uid_lo")[i].as_py()))) for i in candidates)
+        extra = []
+        for row, pair in found:
+            if pair in wanted:
+                (extra.append(row) if pair in seen else seen.add(pair))
+        if extra:
+            later[index] = np.asarray(extra, dtype=np.int64)
+    return later
+
+
+def _duplicate_exclusions(pool: Pool, work: Path, later: dict[int, np.ndarray]) -> pa.Table:
+    parts = []
+    for index, rows in sorted(later.items()):
+        pairs = np.load(work / f"{pool.shards[index].stem}.uids.npy")[rows]
+        parts.append(exclusion_table([pair_to_uid(p) for p in pairs], pool.shards[index].name, rows, ["duplicates"] * len(rows), [DUPLICATE] * len(rows)))
+    return pa.concat_tables(parts) if parts else exclusion_table([], "", np.empty(0, np.int64), [], [])
+
+
+def _fault_notes(integrity: list[dict], shards: int) -> list[Note]:
+    if not integrity:
+        return []
+    by_reason = Counter()
+    for entry in integrity:
+        by_reason[entry["reason"]] += entry["rows"]
+    faulty = sorted({entry["shard"] for entry in integrity})
+    summary = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(by_reason.items()))
+    return [Note("faulty-rows", f"{sum(by_reason.values()):,} rows in {len(faulty)} of {shards} shards have faulty data ({summary}); they are never kept "
+                 "(per shard in manifest.json, 'integrity')", details={"rows": dict(by_reason), "shards": faulty[:LISTED_DUPLICATES]})]
+
+
+def _duplicate_notes(pool: Pool, duplicates, dropped: int) -> list[Note]:
+    if not duplicates:
+        return []
+    first = duplicates[0]
+    where = " and ".join(f"{pool.shards[s].name} row {r + 1}" for s, r in first.copies)
+    return [Note("duplicate-uids", f"{len(duplicates):,} uids appear more than once in the pool (first: {first.uid} at {where}); "
+                 f"the outputs hold the first copy that passes every step ({dropped:,} later copies excluded; all listed in manifest.json)",
+                 details={"uids": len(duplicates), "excluded": dropped})]

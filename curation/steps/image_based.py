@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from curascale.errors import UserError
 from curation.embeddings import embedding_matrix
-from curation.steps.base import Filter, Scan
+from curation.steps.base import Filter, Scan, Verdict, refine
 from curation.steps.basic import default_lid_model
 from curation.steps.clip_score import ClipScore
 from curation.steps.laion2b import english
@@ -46,13 +46,23 @@ def fasttext_token_count(text: str) -> int:
     return sum(1 for word in _FASTTEXT_SPACE.split(text) if word) + text.count("\n")
 
 
-def caption_filter(texts: list, lid_model: str | None, language: str = "en") -> np.ndarray:
-    """DataComp's image-based caption pre-filter: > 1 fastText token, > 5 characters, English."""
-    keep = np.array([t is not None and fasttext_token_count(t) > 1 and len(t) > 5 for t in texts], dtype=bool)
-    rows = np.flatnonzero(keep)
+CAPTION_REASONS = ("caption missing", "caption too short", "language")
+CLUSTER_REASON = "image outside the targets' clusters"
+
+
+def caption_verdict(texts: list, lid_model: str | None, language: str = "en") -> Verdict:
+    """DataComp's image-based caption pre-filter: > 1 fastText token, > 5 characters, English;
+    each dropped caption carries its rule (`CAPTION_REASONS`, the first it fails)."""
+    codes = np.array([1 if t is None else 0 if fasttext_token_count(t) > 1 and len(t) > 5 else 2 for t in texts], dtype=np.uint8)
+    rows = np.flatnonzero(codes == 0)
     if rows.size:
-        keep[rows] = english([texts[i] for i in rows], lid_model, language)
-    return keep
+        codes[rows[~english([texts[i] for i in rows], lid_model, language)]] = 3
+    return Verdict(codes, CAPTION_REASONS)
+
+
+def caption_filter(texts: list, lid_model: str | None, language: str = "en") -> np.ndarray:
+    """The rows `caption_verdict` keeps."""
+    return caption_verdict(texts, lid_model, language).kept
 
 
 def nearest_centroid(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -129,13 +139,15 @@ class ImageBased(Filter):
             raise UserError(f"targets {self.targets}: {self.target_matrix.shape[1]} wide, but the pool's {EMBEDDING} embeddings are {self.pool_centroids.shape[1]} wide")
         self.target_centroids = np.unique(nearest_centroid(self.target_matrix, self.pool_centroids))
 
-    def keep(self, table: pa.Table) -> np.ndarray:
-        keep = caption_filter(table.column("text").to_pylist(), self.lid_model, self.language)
-        rows = np.flatnonzero(keep)
+    def judge(self, table: pa.Table) -> Verdict:
+        """The caption rules (`CAPTION_REASONS`), then the image's cluster on the rows they kept."""
+        verdict = caption_verdict(table.column("text").to_pylist(), self.lid_model, self.language)
+        rows = np.flatnonzero(verdict.kept)
+        near = np.zeros(0, dtype=bool)
         if rows.size:
             vectors = embedding_matrix(table.column(EMBEDDING).take(pa.array(rows)))
-            keep[rows] = np.isin(nearest_centroid(vectors, self.pool_centroids), self.target_centroids)
-        return keep
+            near = np.isin(nearest_centroid(vectors, self.pool_centroids), self.target_centroids)
+        return refine(verdict, rows, Verdict((~near).astype(np.uint8), (CLUSTER_REASON,)))
 
     def describe(self) -> dict:
         return {"step": self.name, "targets": Path(self.targets).name, "target_rows": len(self.target_matrix),
@@ -170,12 +182,12 @@ class ImageBasedClipScore(ImageBased):
         self.score.prepare(scan)
         super().prepare(scan)
 
-    def keep(self, table: pa.Table) -> np.ndarray:
-        keep = np.asarray(self.score.keep(table), dtype=bool)
-        rows = np.flatnonzero(keep)
-        if rows.size:
-            keep[rows] = super().keep(table.take(pa.array(rows)))
-        return keep
+    def judge(self, table: pa.Table) -> Verdict:
+        """The CLIP-score rule first (its reasons: null, out-of-range and low scores), then
+        `image_based` on the rows it kept."""
+        verdict = self.score.judge(table)
+        rows = np.flatnonzero(verdict.kept)
+        return refine(verdict, rows, super().judge(table.take(pa.array(rows, type=pa.int64()))))
 
     def describe(self) -> dict:
         return {**super().describe(), **{k: v for k, v in self.score.describe().items() if k != "step"}}

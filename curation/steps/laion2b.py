@@ -26,12 +26,14 @@ import numpy as np
 import pyarrow as pa
 
 from curascale.errors import UserError
-from curation.steps.base import Filter
+from curation.steps.base import Filter, Verdict, refine
 from curation.steps.basic import default_lid_model, languages
-from curation.steps.clip_score import ClipScore, score_column
+from curation.scores import clip_score_column
+from curation.steps.clip_score import ClipScore
 
 
 LANGUAGE_IDS = ("fasttext", "gcld3")
+LANGUAGE_REASONS = ("caption missing", "language")
 
 
 def gcld3_languages(texts: list[str]) -> np.ndarray:
@@ -57,6 +59,14 @@ def english(texts: list, lid_model: str | None, language: str = "en", language_i
     return mask
 
 
+def language_verdict(texts: list, lid_model: str | None, language: str = "en", language_id: str = "fasttext") -> Verdict:
+    """Per caption: kept when its language is `language` (`english`), else "caption missing"
+    (None) or "language"."""
+    missing = np.array([t is None for t in texts], dtype=bool)
+    codes = np.where(missing, 1, np.where(english(texts, lid_model, language, language_id), 0, 2))
+    return Verdict(codes.astype(np.uint8), LANGUAGE_REASONS)
+
+
 @dataclass
 class Laion2b(Filter):
     threshold: float = 0.28
@@ -72,19 +82,19 @@ class Laion2b(Filter):
 
     @property
     def columns(self):
-        return ("text", score_column("b32"))
+        return ("text", clip_score_column("b32"))
 
     @property
     def manifest_columns(self):
-        return (score_column("b32"),)
+        return (clip_score_column("b32"),)
 
-    def keep(self, table: pa.Table) -> np.ndarray:
-        keep = np.asarray(self.score.keep(table), dtype=bool)
-        rows = np.flatnonzero(keep)
-        if rows.size:
-            texts = table.column("text").take(pa.array(rows)).to_pylist()
-            keep[rows] = english(texts, self.lid_model, self.language, self.language_id)
-        return keep
+    def judge(self, table: pa.Table) -> Verdict:
+        """The CLIP-score rule first (null, out-of-range and low scores: its reasons), then the
+        caption's language on the rows it kept."""
+        verdict = self.score.judge(table)
+        rows = np.flatnonzero(verdict.kept)
+        texts = table.column("text").take(pa.array(rows, type=pa.int64())).to_pylist()
+        return refine(verdict, rows, language_verdict(texts, self.lid_model, self.language, self.language_id))
 
     def describe(self) -> dict:
         return {"step": self.name, "arch": "b32", "threshold": self.threshold, "language": self.language, "language_id": self.language_id,

@@ -2,7 +2,8 @@
 sample when its caption is English (fastText lid.176 top-1, newlines folded) and some word of
 it (`caption.split()`) has a first WordNet synset (`wordnet.synsets(word)[0]`, nltk's most
 frequent sense over all parts of speech) whose offset is the offset of an ImageNet-21k class.
-As in DataComp the match is on the offset alone. A missing caption is never kept.
+As in DataComp the match is on the offset alone. A missing caption is never kept; each dropped
+row carries its rule (`TextBased.REASONS`).
 
 Sources (see curation/wordnet.py): WordNet 3.0 from Debian's `wordnet-base` package
 (/usr/share/wordnet) or `wordnet=FOLDER`; the ImageNet-21k ids from timm's wheel
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curation.steps.base import Filter
+from curation.steps.base import Filter, Verdict
 from curation.steps.basic import default_lid_model
 from curation.steps.laion2b import english
 from curation.wordnet import DEFAULT_WORDNET, default_imagenet21k_synsets, first_synset_offset, imagenet21k_offsets, open_wordnet
@@ -30,6 +31,8 @@ class TextBased(Filter):
     lid_model: str | None = None
     language: str = "en"
     name: str = field(init=False, default="text_based")
+
+    REASONS = ("caption missing", "no ImageNet-21k entity", "language")
 
     def __post_init__(self):
         self._entities = imagenet21k_offsets(self.synsets or default_imagenet21k_synsets())
@@ -51,13 +54,14 @@ class TextBased(Filter):
             found = self._words[word] = first_synset_offset(self._wordnet, word) in self._entities
         return found
 
-    def keep(self, table: pa.Table) -> np.ndarray:
+    def judge(self, table: pa.Table) -> Verdict:
+        """Per row: "caption missing", "no ImageNet-21k entity", or (checked last: the only rule
+        that runs a model) "language"."""
         texts = table.column("text").to_pylist()
-        keep = np.array([t is not None and any(self.names_entity(w) for w in t.split()) for t in texts], dtype=bool)
-        rows = np.flatnonzero(keep)
-        if rows.size:
-            keep[rows] = english([texts[i] for i in rows], self.lid_model, self.language)
-        return keep
+        codes = np.array([1 if t is None else 0 if any(self.names_entity(w) for w in t.split()) else 2 for t in texts], dtype=np.uint8)
+        rows = np.flatnonzero(codes == 0)
+        codes[rows[~english([texts[i] for i in rows], self.lid_model, self.language)]] = 3
+        return Verdict(codes, self.REASONS)
 
     def describe(self) -> dict:
         return {"step": self.name, "synsets": Path(self.synsets or default_imagenet21k_synsets()).name, "entities": len(self._entities),

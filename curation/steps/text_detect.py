@@ -31,11 +31,9 @@ class TextDetect(ImageStep):
     heavy = True
 
     def __post_init__(self):
-        from curation.detectors import DETECTORS
-        from curascale.errors import UserError
+        from curation.detectors import check_detector
 
-        if self.detector not in DETECTORS:
-            raise UserError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        check_detector(self.detector)
         self._detector = None
 
     def outputs(self):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from curation.steps.base import Batch, Filter, ImageStep, readable, with_column
+from curation.steps.base import Batch, Filter, ImageStep, number, readable, with_column
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -42,6 +42,9 @@ class TextMatchScore(ImageStep):
 class TextMatch(Filter):
     max_overlap: float = 0.5
     name: str = field(init=False, default="text_match")
+
+    def __post_init__(self):
+        self.max_overlap = number(self.max_overlap, "max_overlap", low=0, high=1)
 
     @property
     def columns(self):

@@ -1,4 +1,4 @@
-"""The registry of laws: one module per law family (LAWS.md), each defining `LAW` or `LAWS`."""
+"""The registry of laws: one module per law family (docs/laws.md), each defining `LAW` or `LAWS`."""
 
 from __future__ import annotations
 

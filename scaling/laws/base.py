@@ -3,7 +3,7 @@
 A `Law` knows nothing about fitting. `predict(theta, inputs)` maps natural parameters (a dict of
 scalars, or of per-group arrays for `Param(per_group=True)`) and input columns (a dict of float64
 arrays) to the predicted target, which is positive (a loss or an error). Laws are fitted on the
-log of that prediction (LAWS.md §7); a law may define `log_predict` directly where that is more
+log of that prediction (docs/laws.md §7); a law may define `log_predict` directly where that is more
 accurate (the log-sum-exp form of §1).
 """
 
@@ -73,7 +73,9 @@ class Law:
     columns that may be missing, with the column or constant that stands in for them;
     group_by: the column whose values index per-group parameters; compute: what "largest run"
     means for held-out error; prepare: derives extra arrays from the input columns on the host
-    (e.g. an axis whose length must be static under jit), or raises UserError for bad inputs.
+    (e.g. an axis whose length must be static under jit), or raises UserError for bad inputs;
+    domain: raises CurascaleError when inputs lie where the law is undefined for the given
+    parameters (e.g. precisions at or below n_x gamma_x, docs/laws.md §4), checked before predicting.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Law:
     group_by: str | None = None
     compute: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
     prepare: Callable[[Mapping[str, np.ndarray]], Mapping[str, jnp.ndarray]] | None = None
+    domain: Callable[[Theta, Inputs], None] | None = None
     description: str = ""
 
     def __post_init__(self):

@@ -1,4 +1,4 @@
-"""LAWS.md §1, Chinchilla (Hoffmann et al. 2022, Approach 3): L(N, D) = E + A / N^alpha + B / D^beta.
+"""docs/laws.md §1, Chinchilla (Hoffmann et al. 2022, Approach 3): L(N, D) = E + A / N^alpha + B / D^beta.
 
 Fitted in log space as log L = LSE(log A - alpha log N, log B - beta log D, log E), from the grid of
 starts of the Epoch AI replication (Besiroglu et al. 2024): alpha, beta in {0, 0.5, ..., 2},
@@ -28,18 +28,32 @@ def loss(theta, inputs):
     return theta["E"] + theta["A"] / inputs["params"] ** theta["alpha"] + theta["B"] / inputs["tokens"] ** theta["beta"]
 
 
-def compute_optimal(theta, flops):
-    """(N_opt, D_opt) for C = 6 N D FLOPs (LAWS.md §1): N_opt = G (C/6)^(beta/(alpha+beta))."""
+def split_constant(theta, capacity=1.0):
+    """G = (alpha A c^-alpha / (beta B))^(1/(alpha+beta)) of the compute-optimal split (docs/laws.md §1),
+    for a model whose effective parameter count is c N (c = 1 in §1; c = N_eff / N in §4)."""
     alpha, beta = theta["alpha"], theta["beta"]
-    g = (alpha * theta["A"] / (beta * theta["B"])) ** (1.0 / (alpha + beta))
-    params = g * (flops / 6.0) ** (beta / (alpha + beta))
-    return params, (flops / 6.0) / params
+    return (alpha * theta["A"] * capacity ** (-alpha) / (beta * theta["B"])) ** (1.0 / (alpha + beta))
+
+
+def optimal_split(theta, params_times_tokens, capacity=1.0):
+    """(N_opt, D_opt) minimising A / (c N)^alpha + B / D^beta at fixed N D (docs/laws.md §1):
+    N_opt = G (N D)^(beta/(alpha+beta)), D_opt = N D / N_opt. Scalars or arrays (broadcast);
+    the one definition of the split, used by every law and the planner. For C = 6 N D FLOPs
+    (16-bit training), N D = C / 6."""
+    params = split_constant(theta, capacity) * params_times_tokens ** (theta["beta"] / (theta["alpha"] + theta["beta"]))
+    return params, params_times_tokens / params
+
+
+def optimal_params_for_tokens(theta, tokens, capacity=1.0):
+    """The N whose compute-optimal D is `tokens` (the split inverted): G (tokens G)^(beta/alpha)."""
+    g = split_constant(theta, capacity)
+    return g * (tokens * g) ** (theta["beta"] / theta["alpha"])
 
 
 LAW = Law(
     name="chinchilla",
     version="1",
-    section="LAWS.md §1",
+    section="docs/laws.md §1",
     inputs=("params", "tokens"),
     target="loss",
     params=(

@@ -1,10 +1,10 @@
-"""LAWS.md §2, data-constrained scaling (Muennighoff et al. 2023): repeated data and excess
+"""docs/laws.md §2, data-constrained scaling (Muennighoff et al. 2023): repeated data and excess
 parameters decay into effective data D' and effective parameters N', then L = E + A/N'^alpha + B/D'^beta.
 
-    R_D = max(D/U - 1, 0),  D' = U + U R*_D (1 - exp(-R_D / R*_D))
+    U_D = min(U, D), R_D = max(D/U_D - 1, 0),  D' = U_D + U_D R*_D (1 - exp(-R_D / R*_D))
     U_N = min(N, N_opt(U)), R_N = max(N/U_N - 1, 0),  N' = U_N + U_N R*_N (1 - exp(-R_N / R*_N))
 
-N_opt(U) is the compute-optimal N for D = U under the base fit (§1's G). The base (A, B, E, alpha,
+N_opt(U) is the compute-optimal N for D = U under the base fit (§1's split, `chinchilla.optimal_params_for_tokens`). The base (A, B, E, alpha,
 beta) is fixed by default to the published refit on Chinchilla's C4 IsoFLOP points, so only the
 repetition decays R*_D and R*_N are fitted (free them with `free=` / `--free`).
 """
@@ -16,7 +16,7 @@ import math
 import jax.numpy as jnp
 
 from scaling.laws.base import LOG, Law, Param, arange_grid
-from scaling.laws.chinchilla import LOG_SCALE_STARTS
+from scaling.laws.chinchilla import LOG_SCALE_STARTS, optimal_params_for_tokens
 
 PUBLISHED_BASE = {
     "A": math.exp(6.255414),
@@ -29,22 +29,16 @@ PUBLISHED_DECAYS = {"data_repetition_decay": 15.387756, "param_repetition_decay"
 
 
 def effective(unique, repetitions, decay):
-    """U + U R* (1 - exp(-R / R*)): repeated units count less and less (LAWS.md §2)."""
+    """U + U R* (1 - exp(-R / R*)): repeated units count less and less (docs/laws.md §2)."""
     return unique + unique * decay * (1.0 - jnp.exp(-repetitions / decay))
 
 
-def optimal_params_for_data(theta, tokens):
-    """N_opt such that D_opt = `tokens` under the base law: G (tokens G)^(beta/alpha)."""
-    alpha, beta = theta["alpha"], theta["beta"]
-    g = (alpha * theta["A"] / (beta * theta["B"])) ** (1.0 / (alpha + beta))
-    return g * (tokens * g) ** (beta / alpha)
-
-
 def effective_data_and_params(theta, inputs):
-    params, tokens, unique = inputs["params"], inputs["tokens"], inputs["unique_tokens"]
+    params, tokens = inputs["params"], inputs["tokens"]
+    unique = jnp.minimum(inputs["unique_tokens"], tokens)  # U_D = min(U, D): the unique tokens actually seen (Muennighoff et al.)
     data_repetitions = jnp.maximum(tokens / unique - 1.0, 0.0)
     effective_tokens = effective(unique, data_repetitions, theta["data_repetition_decay"])
-    unique_params = jnp.minimum(params, optimal_params_for_data(theta, unique))
+    unique_params = jnp.minimum(params, optimal_params_for_tokens(theta, unique))
     param_repetitions = jnp.maximum(params / unique_params - 1.0, 0.0)
     effective_params = effective(unique_params, param_repetitions, theta["param_repetition_decay"])
     return effective_params, effective_tokens
@@ -58,7 +52,7 @@ def loss(theta, inputs):
 LAW = Law(
     name="data_constrained",
     version="1",
-    section="LAWS.md §2",
+    section="docs/laws.md §2",
     inputs=("params", "tokens", "unique_tokens"),
     target="loss",
     params=(

@@ -1,4 +1,4 @@
-"""LAWS.md §3, data filtering under repetition (Goyal et al. 2024, "Scaling Laws for Data Filtering").
+"""docs/laws.md §3, data filtering under repetition (Goyal et al. 2024, "Scaling Laws for Data Filtering").
 
 Each quality bucket has a utility b < 0 and a half-life tau (epochs); the utility of epoch k
 (k = 0 is the first pass) is b 0.5^(k / tau). Two forms, both as in the authors' reference
@@ -122,7 +122,7 @@ def _law(name, predict, log_predict, doc):
     return Law(
         name=name,
         version="1",
-        section="LAWS.md §3",
+        section="docs/laws.md §3",
         inputs=("samples_seen", "unique_samples"),
         target="error",
         params=_params((0.01, 0.03)),

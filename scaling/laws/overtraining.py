@@ -1,4 +1,4 @@
-"""LAWS.md §5, over-training.
+"""docs/laws.md §5, over-training.
 
 - `overtraining` (Gadre et al. 2024): with token multiplier M = D/N and C = 6 N D,
   L(C, M) = E + (a M^eta + b M^(-eta)) C^(-eta); at fixed M the loss is a power law in C.
@@ -36,7 +36,7 @@ def finetuned_loss(theta, inputs):
 
 
 def degradation_onset_tokens(theta, params):
-    """D*: pretraining tokens past which the fine-tuned loss rises (LAWS.md §5, ours)."""
+    """D*: pretraining tokens past which the fine-tuned loss rises (docs/laws.md §5, ours)."""
     gamma = theta["sensitivity_exponent"]
     return (theta["beta"] * theta["B"] / (gamma * sensitivity(theta, params))) ** (1.0 / (theta["beta"] + gamma))
 
@@ -45,7 +45,7 @@ LAWS = (
     Law(
         name="overtraining",
         version="1",
-        section="LAWS.md §5 (Gadre et al.)",
+        section="docs/laws.md §5 (Gadre et al.)",
         inputs=("params", "tokens"),
         target="loss",
         params=(
@@ -60,7 +60,7 @@ LAWS = (
     Law(
         name="finetune_degradation",
         version="1",
-        section="LAWS.md §5 (our form)",
+        section="docs/laws.md §5 (our form)",
         inputs=("params", "tokens"),
         target="loss",
         params=(

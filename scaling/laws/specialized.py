@@ -1,4 +1,4 @@
-"""LAWS.md §6, specialized pretraining (OUR form, built from §2; Baek et al. 2026 motivate it but
+"""docs/laws.md §6, specialized pretraining (OUR form, built from §2; Baek et al. 2026 motivate it but
 publish no closed form).
 
 A domain set of U_dom unique tokens mixed into pretraining at a fraction f of D tokens repeats
@@ -56,7 +56,7 @@ LAWS = (
     Law(
         name="specialized_domain",
         version="1",
-        section="LAWS.md §6 (our form)",
+        section="docs/laws.md §6 (our form)",
         inputs=("params", "tokens", "domain_tokens", "domain_fraction"),
         target="loss",
         params=_BASE
@@ -71,7 +71,7 @@ LAWS = (
     Law(
         name="specialized_general",
         version="1",
-        section="LAWS.md §6 (our form)",
+        section="docs/laws.md §6 (our form)",
         inputs=("params", "tokens", "domain_fraction"),
         target="loss",
         params=_BASE,

@@ -59,3 +59,89 @@ def test_demo_images_are_webdataset_shards_with_rendered_text(tmp_path):
     for record in with_text:
         for x0, y0, x1, y1 in record["text_boxes"]:
             assert 0 <= x0 < x1 <= 224 and 0 <= y0 < y1 <= 224
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-c", "from curascale.cli.app import main; main()", *map(str, args)], capture_output=True, text=True)
+
+
+def test_demo_pool_refuses_a_non_empty_folder_and_overwrite_clears_it(tmp_path):
+    pool = tmp_path / "pool"
+    curascale("curate", "demo-pool", str(pool), "--rows", "3000", "--shards", "4", "--with-images", "10")
+    before = {p.name: p.read_bytes() for p in pool.glob("*.parquet")}
+    refused = run_cli("curate", "demo-pool", pool, "--rows", "100", "--shards", "2")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1 and "not empty" in refused.stderr
+    assert {p.name: p.read_bytes() for p in pool.glob("*.parquet")} == before
+    curascale("curate", "demo-pool", str(pool), "--rows", "100", "--shards", "2", "--overwrite")
+    import pyarrow.parquet as pq
+
+    # the README's tour wrote a small pool over a large one and left a mixed pool: now only the new shards
+    assert sorted(p.name for p in pool.iterdir()) == ["00000000.parquet", "00000001.parquet"]
+    assert sum(pq.ParquetFile(p).metadata.num_rows for p in pool.glob("*.parquet")) == 100
+    # a folder holding anything but a pool is never cleared
+    (pool / "notes.txt").write_text("mine")
+    refused = run_cli("curate", "demo-pool", pool, "--rows", "100", "--shards", "2", "--overwrite")
+    assert refused.returncode == 2 and "notes.txt: not a file of a pool" in refused.stderr
+    assert (pool / "notes.txt").read_text() == "mine" and len(list(pool.glob("*.parquet"))) == 2
+
+
+def test_every_step_is_registered_for_pipelines_under_its_name():
+    from curation.steps import build_step, step_types
+
+    kinds = step_types()
+    assert sorted(kinds) == sorted(["basic", "bucketize", "clip_score", "score_filter", "text_match", "decode_images", "text_detect", "text_match_score", "mask_text", "clip_rescore",
+                                   "no_filter", "laion2b", "text_based", "image_based", "image_based_clip_score"])
+    for name, kind in kinds.items():
+        assert kind.__dataclass_fields__["name"].default == name
+    # the older spellings of the score column and the fraction
+    assert build_step({"step": "bucketize", "by": "tmars_score"}).score_column == "tmars_score"
+    assert build_step({"step": "score_filter", "column": "tmars_score", "keep_fraction": 0.25}).fraction == 0.25
+
+
+def test_pipeline_values_of_the_wrong_type_are_one_line(tmp_path):
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "200", "--shards", "1")
+    cases = {
+        'step = "clip_score"\narch = "l14"\nfraction = "0.3"\n': "step 1: fraction must be a number in (0, 1], got '0.3'",
+        'step = "clip_score"\narch = "l14"\nthreshold = nan\n': "step 1: threshold must be a number, got nan",
+        'step = "bucketize"\nedges = [0, "ten"]\n': "step 1: edges must be a number in [0, 100], got 'ten'",
+        'step = "bucketize"\nedges = [0, nan]\n': "step 1: edges must be a number in [0, 100], got nan",
+        'step = "basic"\nmin_words = "three"\n': "step 1: min_words must be an integer in [0, inf], got 'three'",
+        'step = "text_match"\nmax_overlap = [1]\n': "step 1: max_overlap must be a number in [0, 1], got [1]",
+    }
+    for step, message in cases.items():
+        (tmp_path / "chain.toml").write_text(f'pool = "pool"\nout = "out"\n[[steps]]\n{step}')
+        result = run_cli("curate", "run", tmp_path / "chain.toml")
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {tmp_path / 'chain.toml'}, {message}"], result.stderr
+    (tmp_path / "chain.toml").write_text('pool = "pool"\nout = 3\n[[steps]]\nstep = "basic"\n')
+    result = run_cli("curate", "run", tmp_path / "chain.toml")
+    assert result.returncode == 2 and "'out' must be a string, got 3" in result.stderr
+
+
+def test_old_option_names_are_hidden_aliases(tmp_path):
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "2000", "--shards", "2")
+    new = run_cli("curate", "bucketize", tmp_path / "pool", "--out", tmp_path / "new", "--score-column", "clip_b32_similarity_score", "--edges", "0,50", "--no-register")
+    old = run_cli("curate", "bucketize", tmp_path / "pool", "--out", tmp_path / "old", "--by", "clip_b32_similarity_score", "--edges", "0,50", "--no-register")
+    assert new.returncode == old.returncode == 0, new.stderr + old.stderr
+    assert (tmp_path / "new" / "top0to50p" / "subset.npy").read_bytes() == (tmp_path / "old" / "top0to50p" / "subset.npy").read_bytes()
+    both = run_cli("curate", "bucketize", tmp_path / "pool", "--out", tmp_path / "x", "--score-column", "clip_b32_similarity_score", "--by", "clip_l14_similarity_score", "--no-register")
+    assert both.returncode == 2 and "--by is an old name of --score-column" in both.stderr
+    assert "--by" not in run_cli("curate", "bucketize", "--help").stdout
+    tmars = run_cli("curate", "tmars", tmp_path, "--out", tmp_path / "t", "--fraction", "0.3", "--keep-fraction", "0.4")
+    assert tmars.returncode == 2 and "--keep-fraction is an old name of --fraction" in tmars.stderr
+    assert "--keep-fraction" not in run_cli("curate", "tmars", "--help").stdout
+
+
+def test_a_pipeline_with_image_steps_runs_them_over_the_shards_first(image_shards, tmp_path):
+    import pyarrow.parquet as pq
+
+    (tmp_path / "chain.toml").write_text(f'pool = "{image_shards}"\nout = "out"\nbatch_size = 5\n'
+                                         '[[steps]]\nstep = "decode_images"\n[[steps]]\nstep = "text_detect"\nrecognize = true\n[[steps]]\nstep = "text_match_score"\n'
+                                         '[[steps]]\nstep = "text_match"\nmax_overlap = 0.0\n')
+    curascale("curate", "run", str(tmp_path / "chain.toml"))
+    scores = pq.read_table(tmp_path / "out" / "scores").to_pandas()
+    assert len(scores) == 25  # 24 demo images and the one good sample of the damaged shard
+    kept = set(pq.read_table(tmp_path / "out" / "manifest.parquet").column("uid").to_pylist())
+    assert kept == set(scores[scores["text_match_overlap"] <= 0.0]["uid"]) and 0 < len(kept) < 25
+    (tmp_path / "wrong.toml").write_text('pool = "x"\nout = "out"\n[[steps]]\nstep = "basic"\n[[steps]]\nstep = "decode_images"\n')
+    result = run_cli("curate", "run", tmp_path / "wrong.toml")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {tmp_path / 'wrong.toml'}, step 2: image steps come before the steps over the pool's table"]

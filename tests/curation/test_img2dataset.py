@@ -62,6 +62,6 @@ def test_tmars_reads_both_layouts(images, tmp_path):
     assert sorted(p.name for p in old.iterdir()) == ["00000.tar", "00001.tar", "00002.tar"]
     options = TmarsOptions(clip_model="curascale-tiny-clip", pretrained=None, device="cpu")
     for source, out in ((images, tmp_path / "new_out"), (old, tmp_path / "old_out")):
-        run_tmars(source, out, options=options, keep_fraction=0.5, batch_size=8, workers=1, progress=False)
+        run_tmars(source, out, options=options, fraction=0.5, batch_size=8, workers=1, progress=False)
     new, legacy = np.load(tmp_path / "new_out" / "subset.npy"), np.load(tmp_path / "old_out" / "subset.npy")
     assert len(new) == 7 and np.array_equal(new, legacy)  # 12 readable images, top half by DataComp's rule: n = 6, index 6 kept

@@ -10,7 +10,8 @@ from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.select import column_values, key_value, kth_largest, order_keys, pool_kth_largest
 from curation.steps.base import top_values
-from curation.steps.score_filter import ScoreFilter, fraction_threshold
+from curation.steps import score_filter
+from curation.steps.score_filter import ScoreFilter
 
 
 def sorted_kth(shards, k):
@@ -57,21 +58,58 @@ def test_order_keys_round_trip():
     assert [key_value(int(key)) for key in keys] == values.tolist()
 
 
-def test_fraction_threshold_is_the_previous_exact_selection(demo_pool):
+def test_fraction_threshold_is_the_previous_exact_selection(demo_pool, monkeypatch):
+    """Both of ScoreFilter's selections (the top n+1 held, and the radix select past the budget)
+    give the score at index n of the pool's scores sorted descending (a plain numpy sort)."""
+    import pandas as pd
+
     pool = Pool.open(demo_pool)
     engine = LocalEngine(progress=False)
     scan = lambda columns: engine.scan(pool, columns)  # noqa: E731
     rows = pool.rows()
+    frame = pd.concat([pd.read_parquet(p) for p in sorted(demo_pool.glob("*.parquet"))])
     for column in ("clip_b32_similarity_score", "clip_l14_similarity_score"):
+        values = frame[column].to_numpy(dtype=np.float64)
+        values = -np.sort(-values[~np.isnan(values)])
         for fraction in (0.0001, 0.1, 0.3, 0.9, 0.99995):
             n = int(rows * fraction)
-            assert fraction_threshold(scan, column, rows, fraction) == float(top_values(scan, column, n + 1)[n])
-            assert kth_largest(column_values(scan, column), n + 1, budget=0, bits=8) == float(top_values(scan, column, n + 1)[n])
-            assert pool_kth_largest(scan, column, n + 1, budget=n) == pool_kth_largest(scan, column, n + 1, budget=n + 1)  # radix, then top_values
+            expected = values[n]
+            assert float(top_values(scan, column, n + 1).values[n]) == expected
+            assert kth_largest(column_values(scan, column), n + 1, budget=0, bits=8) == expected
+            assert pool_kth_largest(scan, column, n + 1, budget=n) == pool_kth_largest(scan, column, n + 1, budget=n + 1) == expected  # radix, then top_values
+            for budget in (0, n + 1):  # past the budget: the radix select; within it: the top n+1 held
+                monkeypatch.setattr(score_filter, "BUDGET", budget)
+                step = ScoreFilter(score_column=column, fraction=fraction)
+                step.rows = rows
+                step.prepare(scan)
+                assert step.applied_threshold == expected
+
+
+def test_radix_threshold_skips_null_and_out_of_range_scores(tmp_path, monkeypatch):
+    """Past the budget, the threshold is still taken over the valid scores alone (nulls and
+    out-of-range cosines skipped, as the held top does), and a fraction reaching past them is
+    capped with its note."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pool_dir = tmp_path / "pool"
+    pool_dir.mkdir()
+    scores = [0.9, None, 1.5, 0.7, 0.5, -3.0, 0.3, 0.1]  # 5 valid: 0.9, 0.7, 0.5, 0.3, 0.1
+    pq.write_table(pa.table({"uid": [f"{i:032x}" for i in range(8)], "url": ["u"] * 8, "text": ["t"] * 8,
+                             "clip_l14_similarity_score": pa.array(scores, pa.float64())}), pool_dir / "00000000.parquet")
+    pool = Pool.open(pool_dir)
+    scan = lambda columns: LocalEngine(progress=False).scan(pool, columns)  # noqa: E731
+    monkeypatch.setattr(score_filter, "BUDGET", 0)
+    for fraction, threshold, notes in ((0.25, 0.5, []), (0.75, -np.inf, ["fraction-capped"])):  # n = 2 -> 3rd valid; n = 6 > 5 valid
+        step = ScoreFilter(score_column="clip_l14_similarity_score", fraction=fraction)
+        step.rows = 8
+        step.prepare(scan)
+        assert step.applied_threshold == threshold
+        assert [note.code for note in step.notes()] == notes
 
 
 def test_score_filter_subset_is_datacomps(demo_pool, tmp_path):
-    step = ScoreFilter(column="clip_l14_similarity_score", fraction=0.3)
+    step = ScoreFilter(score_column="clip_l14_similarity_score", fraction=0.3)
     LocalEngine(progress=False).run(Pool.open(demo_pool), [step], tmp_path, subset_only=True)
     import pandas as pd
 

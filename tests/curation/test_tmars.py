@@ -25,7 +25,7 @@ CLI = [sys.executable, "-c", "from curascale.cli.app import main; main()", "cura
 @pytest.fixture(scope="module")
 def tmars_out(image_shards, tmp_path_factory):
     out = tmp_path_factory.mktemp("tmars")
-    report = run_tmars(image_shards, out, options=TINY, keep_fraction=0.5, batch_size=5, workers=2, progress=False)
+    report = run_tmars(image_shards, out, options=TINY, fraction=0.5, batch_size=5, workers=2, progress=False)
     return out, report
 
 
@@ -84,7 +84,7 @@ def test_a_killed_run_resumes_to_byte_identical_outputs(image_shards, tmp_path):
 
 
 def test_bad_arguments_are_one_line_errors(image_shards, tmp_path):
-    for extra, message in ((["--engine", "spark"], "--engine must be local or ray"), (["--detector", "paddle"], "--detector must be one of")):
+    for extra, message in ((["--engine", "spark"], "--engine must be local or ray"), (["--detector", "paddle"], "detector must be one of")):
         result = subprocess.run([*CLI, str(image_shards), "--out", str(tmp_path), "--pretrained", "none", *extra], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr
     result = subprocess.run([*CLI, str(tmp_path / "nothing"), "--out", str(tmp_path)], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""Ingest every public dataset in ../shared/datasets and check counts against its PROVENANCE."""
+"""Ingest every public dataset shipped in curascale/datasets and check counts against its PROVENANCE."""
 
 import pytest
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.laws.data_constrained import PUBLISHED_BASE
-from scaling.laws.precision import PUBLISHED
+from scaling.laws.precision import PUBLISHED, TRAINING_NAMES
 from scaling.synthetic import grid_design
 
 BUCKETS = {"top0to10": (-0.16, 6.7273), "top10to20": (-0.125, 8.5455), "top20to30": (-0.10, 5.2727), "top30to40": (-0.085, 2.2727)}
@@ -27,14 +27,15 @@ def _data_constrained():
     return design, {**PUBLISHED_BASE, "data_repetition_decay": 15.0, "param_repetition_decay": 5.0}
 
 
-PRECISION_CONFIGS = [(w, 16, 16) for w in (3, 4, 6, 8)] + [(16, a, 16) for a in (3, 4, 6)] + [(16, 16, kv) for kv in (2, 3, 4)] + [(8, 8, 8), (16, 16, 16)]
+# inside the law's domain (docs/laws.md §4: activations above 3.11 bits, KV cache above 2.32), as the paper's grid
+PRECISION_CONFIGS = [(w, 16, 16) for w in (3, 4, 6, 8)] + [(16, a, 16) for a in (4, 5, 6, 8)] + [(16, 16, kv) for kv in (3, 4, 6)] + [(8, 8, 8), (6, 6, 6), (16, 16, 16)]
 
 
 def _precision():
     sizes = grid_design(params=[30e6, 60e6, 110e6, 220e6], tokens=[1.5e9, 3e9, 6e9, 13e9, 26e9])
     bits = pd.DataFrame(PRECISION_CONFIGS, columns=["bits_weights", "bits_activations", "bits_kv_cache"])
     design = sizes.merge(bits, how="cross")
-    truth = {k: PUBLISHED[k] for k in ("A", "alpha", "B", "beta", "E", "gamma_weights", "gamma_activations", "gamma_kv_cache")}
+    truth = {k: PUBLISHED[k] for k in TRAINING_NAMES + ("alpha",)}
     return design, truth
 
 
@@ -42,6 +43,16 @@ def _precision_ptq():
     design = grid_design(params=[30e6, 60e6, 110e6, 220e6], tokens=[1.5e9, 3e9, 6e9, 13e9, 26e9, 52e9], bits_post_training=[2, 2.5, 3, 3.5, 4, 6])
     design["bits_weights"] = 16.0
     return design, dict(PUBLISHED)
+
+
+UNIFIED_CONFIGS = [(w, 16, 16) for w in (4, 6, 8)] + [(16, a, 16) for a in (4, 6, 8)] + [(16, 16, kv) for kv in (4, 6, 8)]
+
+
+def _precision_ptq_unified():
+    """Trained at low precision, then quantized: the C_x of the unified form (unpublished; ours)."""
+    sizes = grid_design(params=[30e6, 110e6], tokens=[3e9, 13e9, 52e9], bits_post_training=[2.5, 3, 3.5])
+    bits = pd.DataFrame(UNIFIED_CONFIGS, columns=["bits_weights", "bits_activations", "bits_kv_cache"])
+    return sizes.merge(bits, how="cross"), {**PUBLISHED, "c_weights": 0.6, "c_activations": 0.9, "c_kv_cache": 0.5}
 
 
 def _overtraining():
@@ -77,6 +88,7 @@ DESIGNS = {
     "data_filtering_effective_data": lambda: (_filtering()[0], {**_filtering()[1], "sample_scale": 0.022}),
     "precision": _precision,
     "precision_ptq": _precision_ptq,
+    "precision_ptq_unified": _precision_ptq_unified,
     "overtraining": _overtraining,
     "finetune_degradation": _finetune,
     "specialized_domain": _specialized_domain,

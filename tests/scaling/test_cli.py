@@ -83,6 +83,9 @@ def test_plan_curation_mixtures():
         (("curascale", "runs", "ingest", "/nonexistent.csv"), "no such file"),
         (("plan-curation", "--compute", "12x"), "not a number"),
         (("plan-curation", "--compute", "128M", "--fits", "reference/none"), "no fit named"),
+        (("plan-curation", "--compute", "1e22", "--unit", "flops", "--precisions", "int3,int8"), "bits_activations = 3 is outside the precision law's domain"),
+        (("plan-curation", "--compute", "1e22", "--unit", "flops", "--precisions", "int4,fp9"), "'fp9' is neither a number of bits nor a format"),
+        (("plan-curation", "--compute", "1e22", "--unit", "flops", "--unique-tokens", "-5B"), "--unique-tokens: must be positive"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -90,3 +93,22 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_language_model_plan_json_and_plot(tmp_path):
+    """One LM plan from the CLI: formats, unique tokens, PTQ, the figure; warnings as note dicts."""
+    figure = tmp_path / "plan.png"
+    result = run("plan-curation", "--compute", "1e22", "--unit", "flops", "--precisions", "int4,fp8,bf16", "--unique-tokens", "100B",
+                 "--quantize-to", "4", "--plot", str(figure), "--json")
+    plan = json.loads(result.stdout)
+    assert plan["precision"] == "fp8" and plan["unique_tokens"] == 100e9
+    assert plan["epochs"] == pytest.approx(plan["tokens"] / 100e9) and plan["epochs"] > 1
+    assert plan["fit"] == "reference/data-constrained"  # the law that knows repetition decides N and D
+    assert 6 / 16 * plan["params"] * plan["tokens"] * 8 == pytest.approx(1e22)
+    assert plan["quantization"]["loss_quantized"] >= plan["loss"] and plan["quantization"]["trained_at"] == "fp8"
+    assert {a["precision"] for a in plan["alternatives"]} >= {"int4", "fp8", "bf16"}
+    assert all({"code", "severity", "message", "details"} == set(w) for w in plan["warnings"])
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "4").stdout
+    assert "train at 7.00 bits" in text and "upper bound" in text and "decided by" in text
+

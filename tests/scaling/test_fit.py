@@ -47,7 +47,7 @@ def test_data_constrained_published_fit(datasets):
     frame = pd.read_csv(datasets / "datablations/runs_fitset_182.csv").rename(
         columns={"params_N": "params", "tokens_D": "tokens", "unique_tokens_U": "unique_tokens", "val_loss": "loss"}
     )
-    # From the published neighbourhood: the published local minimum (LAWS.md §2), objective 0.0158259.
+    # From the published neighbourhood: the published local minimum (docs/laws.md §2), objective 0.0158259.
     local = fit("data_constrained", frame, initial=[{"data_repetition_decay": 15.0, "param_repetition_decay": 5.0}])
     assert local.objective == pytest.approx(0.0158259, abs=5e-8)
     assert local.objective <= 0.015825935  # the published point's own objective: ours is converged

@@ -1,9 +1,9 @@
-"""scaling.plan: the published planner's choices, sweeps, intervals, language-model plans."""
+"""scaling.plan: the published planner's choices, sweeps, intervals (language-model plans: test_plan_model.py)."""
 
 import numpy as np
 import pytest
 
-from scaling.plan import candidate_unions, effective_buckets, optimal_mixture, optimal_precision, plan_data, plan_model, sweep_data
+from scaling.plan import candidate_unions, effective_buckets, optimal_mixture, plan_data, sweep_data
 from scaling.reference import load_fit
 
 
@@ -27,7 +27,7 @@ def test_candidate_bookkeeping(utility_fit):
     assert top20.epochs == pytest.approx(5.0)
     assert top20.repetitions == {"tmars_top0to10p": 5.0, "tmars_top10to20p": 5.0}
     assert sum(top20.samples.values()) == pytest.approx(128e6)
-    # accuracy of top10 at 128M samples: 10 passes over one 12.8M bucket (LAWS.md §3, by hand)
+    # accuracy of top10 at 128M samples: 10 passes over one 12.8M bucket (docs/laws.md §3, by hand)
     top10 = next(c for c in plan.candidates if c.name == "top10")
     b, tau = -0.16, 6.7273
     y = (0.025 * 12.8e6 / 1e5) ** b + 0.1
@@ -97,16 +97,3 @@ def test_bootstrap_draws_give_intervals_and_probability(utility_fit):
     for c in plan.candidates:
         assert c.interval[0] <= c.predicted_accuracy <= c.interval[1]
     assert 0.5 < plan.probability_best <= 1.0
-
-
-def test_language_model_plan():
-    chinchilla, precision = load_fit("reference/chinchilla-epoch"), load_fit("reference/precision")
-    plan = plan_model(1e21, [chinchilla, precision], quantize_to=4)
-    assert 6 * plan.params * plan.tokens == pytest.approx(1e21)
-    alpha, beta = 0.3478, 0.3658
-    # N_opt grows as C^(beta / (alpha + beta)) (LAWS.md §1)
-    bigger = plan_model(1e23, [chinchilla])
-    assert bigger.params / plan.params == pytest.approx(100 ** (beta / (alpha + beta)))
-    assert plan.precision["quantization"]["degradation"] > 0
-    # the compute-optimal precision does not depend on compute (LAWS.md §4)
-    assert optimal_precision(precision, 1e19)["bits"] == optimal_precision(precision, 1e25)["bits"]

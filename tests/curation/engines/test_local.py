@@ -54,7 +54,9 @@ def test_chain_counts_and_exclusions(demo_pool, tmp_path):
     assert basic["in"] == 20_000 and clip["in"] == basic["out"] and clip["out"] == report.outputs[""]["samples"]
     excluded = pq.read_table(tmp_path / "exclusions.parquet").to_pandas()
     assert len(excluded) == 20_000 - clip["out"]
-    assert excluded["reason"].value_counts().to_dict() == {"basic": 20_000 - basic["out"], "clip_score": basic["out"] - clip["out"]}
+    assert excluded["step"].value_counts().to_dict() == {"basic": 20_000 - basic["out"], "clip_score": basic["out"] - clip["out"]}
+    assert set(excluded[excluded["step"] == "clip_score"]["reason"]) == {"score below threshold"}
+    assert set(excluded[excluded["step"] == "basic"]["reason"]) <= {"caption too short", "image too small", "aspect ratio", "language"}
 
 
 def test_killed_run_resumes_to_identical_outputs(tmp_path):

@@ -56,5 +56,5 @@ def test_needs_exactly_one_rule():
         ClipScore(arch="l14")
     with pytest.raises(UserError, match="exactly one"):
         ClipScore(arch="l14", threshold=0.3, fraction=0.3)
-    with pytest.raises(UserError, match="--arch"):
+    with pytest.raises(UserError, match="arch must be one of b32, l14, got 'h14'"):
         ClipScore(arch="h14", threshold=0.3)

@@ -9,7 +9,7 @@ from curascale.errors import UserError
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.steps import build_step
-from curation.steps.image_based import caption_filter, fasttext_token_count, kmeans_centroids
+from curation.steps.image_based import caption_filter, caption_verdict, fasttext_token_count, kmeans_centroids
 from datacomp_rules import fasttext_language, fasttext_tokenize, read_npz, read_pool, uid_set
 
 pytest.importorskip("faiss")
@@ -64,6 +64,8 @@ def test_caption_rule_edges():
     assert [fasttext_token_count(t) for t in texts[:6]] == [len(fasttext_tokenize(t)) for t in texts[:6]] == [6, 2, 1, 2, 1, 2]
     # 'dog\n' has 2 tokens but 4 characters; 'ab cd' 5 characters; 'dog\u00a0cat' one fastText token
     assert caption_filter(texts, None).tolist() == [True, False, False, False, False, False, False, False]
+    reasons = ["caption too short"] * 5 + ["caption missing", "language"]
+    assert caption_verdict(texts, None).reason_of().tolist() == [None, *reasons]
 
 
 def test_kmeans_finds_separated_clusters():

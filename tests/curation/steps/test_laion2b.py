@@ -31,6 +31,8 @@ def test_each_rule():
                      "clip_b32_similarity_score": pa.array([at, float(np.nextafter(np.float32(0.28), 0)), 0.4, 0.4, None], pa.float32())})
     # at 0.28: kept; below: dropped; German; no caption; no score
     assert Laion2b().keep(rows).tolist() == [True, False, False, False, False]
+    # each dropped row names its rule: the score's first (a null score is counted as such), then the caption's
+    assert Laion2b().judge(rows).reason_of().tolist() == [None, "score below threshold", "language", "caption missing", "null score"]
 
 
 def test_gcld3_matches_datacomp_on_the_edge_pool(edge_pool, tmp_path):

@@ -42,6 +42,9 @@ def test_known_words():
     # photograph.n.01 and "the" (no synset) are not; "DOGS" lemmatises to dog; "dog," has no synset
     rows = pa.table({"text": ["a photo of the DOGS", "the photo of a thing", "a photo of the dog, red", "a car on a beach", "ein Hund mit Auto am Strand", None]})
     assert TextBased().keep(rows).tolist() == [True, False, False, True, False, False]
+    # each dropped row names the first rule it fails: "Auto"'s first sense is car.n.01, so the
+    # German caption passes the entity rule and fails on its language
+    assert TextBased().judge(rows).reason_of().tolist() == [None, "no ImageNet-21k entity", "no ImageNet-21k entity", None, "language", "caption missing"]
 
 
 def test_user_synsets_file(tmp_path):

@@ -85,9 +85,9 @@ def test_easyocr_adapter_turns_its_boxes_into_polygons(monkeypatch):
 
 
 def test_an_unknown_detector_is_a_clear_error():
-    with pytest.raises(UserError, match="--detector must be one of rapidocr, tesseract, easyocr"):
+    with pytest.raises(UserError, match="detector must be one of rapidocr, tesseract, easyocr"):
         make_detector("paddle")
-    with pytest.raises(UserError, match="--detector"):
+    with pytest.raises(UserError, match="detector"):
         TextDetect(detector="paddle")
 
 

@@ -1,0 +1,84 @@
+"""The rules of an output folder, in one place (every engine and stage writes through them):
+
+- `WORK`: the hidden folder of resumable work files (OUT/.curascale-work/<run key>/).
+- `claim(out, pool=...)`: refuses an output folder equal to or inside the pool it reads (the
+  outputs and work files would land among the pool's shards); takes an exclusive lock on the
+  folder for the whole run (`.curascale.lock`, an advisory `flock` the kernel releases when the
+  process dies), so a second process on the same folder stops with one line instead of racing on
+  the same files; finishes an interrupted publish (`curascale.io.recover_set`) and removes files
+  staged by a run that died before publishing. Re-entrant within a process.
+- `target(out, name)`: an output path from a name that may come from the user (a bucket name):
+  it must stay inside the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from curascale.errors import CurascaleError
+from curascale.io import recover_set
+
+WORK = ".curascale-work"
+LOCK = ".curascale.lock"
+STAGED_PREFIX = ".staged."
+
+_held: dict[Path, list] = {}  # folder -> [file descriptor, depth]
+_guard = threading.Lock()
+
+
+def inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def target(out: str | os.PathLike, name: str) -> Path:
+    """OUT/name, refused when `name` would leave OUT (absolute, '..', a link out)."""
+    path = Path(out) / name
+    if Path(name).is_absolute() or not inside(path, out) or Path(out).resolve() == path.resolve():
+        raise CurascaleError(f"output name {name!r} would leave the output folder {out}")
+    return path
+
+
+def stale_files(folder: Path) -> list[Path]:
+    """Files a killed writer left in `folder`: staged outputs never published (`.staged.*`) and
+    the one writer's temporary files (`.NAME.PID.tmp`). Only safe to remove under the lock."""
+    return [path for path in folder.iterdir() if path.is_file() and (path.name.startswith((STAGED_PREFIX, "." + STAGED_PREFIX))
+            or (path.name.startswith(".") and path.name.endswith(".tmp") and path.name.rsplit(".", 2)[-2].isdigit()))]
+
+
+@contextlib.contextmanager
+def claim(out: str | os.PathLike, *, pool: str | os.PathLike | None = None) -> Iterator[Path]:
+    out = Path(out)
+    if pool is not None and inside(out, pool):
+        raise CurascaleError(f"output folder {out} is the pool {pool} or inside it; choose a folder outside the pool")
+    if out.exists() and not out.is_dir():
+        raise CurascaleError(f"{out}: not a folder; give an output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    key = out.resolve()
+    with _guard:
+        entry = _held.get(key)
+        if entry is None:
+            descriptor = os.open(key / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                raise CurascaleError(f"{out}: another curascale process is writing to this output folder; wait for it to finish or choose another folder") from None
+            entry = _held[key] = [descriptor, 0]
+            recover_set(key)
+            for stale in stale_files(key):
+                stale.unlink(missing_ok=True)
+        entry[1] += 1
+    try:
+        yield out
+    finally:
+        with _guard:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _held[key]
+                os.close(entry[0])  # closing the descriptor releases the lock

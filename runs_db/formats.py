@@ -1,0 +1,478 @@
+"""What trainers write, read as registry rows: DataComp run folders, open_clip logs,
+lm-evaluation-harness result JSON and OpenLM run JSON (Gadre et al. 2024, exp_data/models/*.json).
+
+`read_outputs(path, fmt=None)` recognises a run by its content (or reads it as `fmt`), or walks a
+folder of runs, and returns a `FormatReport`: one table of rows in the registry's column
+vocabulary (runs_db.columns) plus what was read and what was skipped and why. The rows are then
+validated and written by `Registry.ingest(path, table=report.table)` like any CSV row.
+
+Formats (the fields each reader uses):
+
+- datacomp: a folder with ``eval_results.jsonl`` (one JSON line per task: ``key``, ``dataset``,
+  ``metrics`` with ``main_metric``, ``acc1``, ...; written by DataComp's evaluate.py) and the
+  training info as ``info.json`` or ``info.pkl`` (``scale``, ``scale_config`` with
+  ``train_num_samples``, ``model``, ``batch_size``, ``learning_rate``; ``data_dir``). One row per
+  run: samples_seen = train_num_samples; every task's main metric is an ``accuracy`` eval with
+  task = the task key (e.g. ``imagenet1k``, ``vtab/caltech101``; retrieval and fairness tasks keep
+  their own main metric, all in [0, 1]); when all 38 scored tasks are present, their mean is the
+  eval task ``average`` (DataComp's "Average"). `DEFAULT_TASKS` are the tasks a plan targets.
+  info.pkl is read with `read_info_pickle`, which admits plain containers, numbers, text and paths
+  only: a pickle that names any other callable is rejected before anything runs.
+- open_clip: a log folder with ``params.txt`` (``name: value`` lines: ``train_num_samples``,
+  ``model``, ``name``, ...) and ``checkpoints/results.jsonl`` (one JSON line per evaluation:
+  ``epoch``, ``imagenet-zeroshot-val-top1``, ``-top5``, ``val_loss``, ...). One row per evaluated
+  epoch, run_id ``<name>@epoch<k>``, samples_seen = k * train_num_samples: a run's curve becomes
+  several points. ``<data>-zeroshot-val-top1`` becomes accuracy on task ``<data>`` (``imagenet`` is
+  named ``imagenet1k``, as DataComp names it), ``-top5`` task ``<data>_top5``; ``val_loss`` is loss
+  on split ``val``.
+- lm_eval: lm-evaluation-harness's results JSON (``results`` {task: {"acc,none": ..}},
+  ``config`` {``model``, ``model_args``, ``model_num_parameters``}, ``n-shot``). One row per file:
+  run_id = the ``pretrained`` model (``@revision`` if given); params = model_num_parameters when
+  the harness recorded it; acc -> accuracy on the task, acc_norm and exact_match -> tasks
+  ``<task>.acc_norm`` and ``<task>.exact_match`` (a filter other than ``none`` is appended).
+  Tokens are not in the file: give them with ``--set tokens=...``.
+- openlm: an OpenLM run JSON (``name``, ``dataset_name``, ``hyperparameters`` with ``params``,
+  ``params_no_embed``, ``tokens``, ``chinchilla_multiplier``, ...; ``results`` with one ``loss``
+  per ``val_data`` path). One row per run; each loss is ``loss_<split>`` where the split is the
+  validation set's folder (or file name, e.g. ``val_de-en_100``), as in Gadre et al.'s tables.
+
+No reader sets `family`: give it with ``--set family=...`` (constants apply to every row).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from curascale.errors import CurascaleError, IngestError
+
+FORMATS = ("datacomp", "open_clip", "lm_eval", "openlm")
+DEFAULT_TASKS = ("imagenet1k", "average")  # DataComp's ImageNet-1k accuracy and 38-task average
+DATACOMP_SCORED_TASKS = 38  # tasks with a main metric in DataComp's tasklist.yml (FairFace, UTKFace have none)
+MAX_FILE_BYTES = 64 * 2**20  # a run's JSON or pickle is kilobytes; refuse anything absurd
+
+
+@dataclass(frozen=True)
+class ReadRun:
+    path: str
+    format: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FormatReport:
+    """Rows read from trainer outputs (`table`, None when nothing was read), and the account."""
+
+    table: pd.DataFrame | None
+    read: tuple[ReadRun, ...]
+    skipped: tuple[Skipped, ...]
+
+
+# ---- small readers ------------------------------------------------------------------------
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise IngestError(str(path), "no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise IngestError(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a run's output")
+    return path.read_bytes()
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(_read_bytes(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise IngestError(str(path), f"not valid JSON: {error}") from None
+
+
+def _json_lines(path: Path) -> list[tuple[int, Any]]:
+    lines = []
+    for number, text in enumerate(_read_bytes(path).decode("utf-8", errors="replace").splitlines(), start=1):
+        if text.strip():
+            try:
+                lines.append((number, json.loads(text)))
+            except json.JSONDecodeError as error:
+                raise IngestError(str(path), f"not valid JSON: {error}", row=number) from None
+    if not lines:
+        raise IngestError(str(path), "the file has no lines")
+    return lines
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None for anything else (booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _mapping(value: Any, file: Path, what: str, row: int | None = None) -> dict:
+    if not isinstance(value, dict):
+        raise IngestError(str(file), f"{what} must be a JSON object, got {type(value).__name__}", row=row, column=what)
+    return value
+
+
+# ---- info.pkl: a restricted unpickler -------------------------------------------------------
+
+def _path_text(*parts: str) -> str:
+    if not all(isinstance(p, str) for p in parts):
+        raise pickle.UnpicklingError("a path in the pickle is built from something other than text")
+    return str(PurePosixPath(*parts))
+
+
+def _windows_path_text(*parts: str) -> str:
+    return str(PureWindowsPath(*parts)) if all(isinstance(p, str) for p in parts) else _path_text(*parts)
+
+
+# DataComp's train.py pickles pathlib paths (checkpoint, data_dir): read them as their text, never
+# as objects. Everything else a pickle may reference is refused; dicts, lists, tuples, sets,
+# strings, numbers, booleans and None need no reference at all.
+_ADMITTED = {
+    ("pathlib", "PosixPath"): _path_text,
+    ("pathlib", "PurePosixPath"): _path_text,
+    ("pathlib", "Path"): _path_text,
+    ("pathlib", "WindowsPath"): _windows_path_text,
+    ("pathlib", "PureWindowsPath"): _windows_path_text,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Callable[..., str]:
+        admitted = _ADMITTED.get((module, name))
+        if admitted is None:
+            raise pickle.UnpicklingError(f"refers to {module}.{name}")
+        return admitted
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("uses persistent ids")
+
+
+def read_info_pickle(path: str | Path) -> Any:
+    """DataComp's ``info.pkl`` as plain values, without running code from the file.
+
+    Admits only what pickle builds without naming a callable (dict, list, tuple, set, str, bytes,
+    int, float, bool, None) plus pathlib paths, which come back as their text. A pickle naming
+    anything else (os.system, builtins.eval, a class) raises IngestError before it is called.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    try:
+        import io
+
+        return _RestrictedUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as error:
+        raise IngestError(str(path), f"refused: the pickle {error}; only plain values are read (write info.json instead)") from None
+    except Exception as error:  # truncated or not a pickle at all
+        raise IngestError(str(path), f"cannot read the pickle: {error}") from None
+
+
+# ---- DataComp -----------------------------------------------------------------------------
+
+def _datacomp_info(folder: Path) -> dict:
+    if (folder / "info.json").is_file():
+        return _mapping(_json(folder / "info.json"), folder / "info.json", "info")
+    if (folder / "info.pkl").is_file():
+        return _mapping(read_info_pickle(folder / "info.pkl"), folder / "info.pkl", "info")
+    raise IngestError(str(folder), "no info.json or info.pkl: the run's scale and samples seen are unknown")
+
+
+def read_datacomp(folder: Path, run_id: str) -> list[dict]:
+    """One row: the run's training info and every task's main metric (see the module notes)."""
+    results = folder / "eval_results.jsonl"
+    info = _datacomp_info(folder)
+    config = info.get("scale_config") if isinstance(info.get("scale_config"), dict) else {}
+    row: dict[str, Any] = {
+        "run_id": run_id, "format": "datacomp", "experiment": info.get("scale"),
+        "samples_seen": _number(config.get("train_num_samples")),
+        **{key: config[key] for key in ("model", "batch_size", "learning_rate", "warmup") if key in config},
+    }
+    if info.get("data_dir") is not None:
+        row["data_dir"] = str(info["data_dir"])
+    scores = {}
+    for number, line in _json_lines(results):
+        line = _mapping(line, results, "line", number)
+        key, metrics = line.get("key"), _mapping(line.get("metrics"), results, "metrics", number)
+        if not isinstance(key, str) or not key:
+            raise IngestError(str(results), "no task key", row=number, column="key")
+        score = metrics.get("main_metric")
+        if score is not None:
+            if _number(score) is None:
+                raise IngestError(str(results), f"main_metric is not a number: {score!r}", row=number, column="metrics")
+            scores[key] = float(score)  # a task evaluated twice: the later line wins, as in evaluate.py
+    row.update({f"accuracy_{key}": value for key, value in scores.items()})
+    if len(scores) == DATACOMP_SCORED_TASKS:
+        row["accuracy_average"] = sum(scores.values()) / len(scores)
+    return [row]
+
+
+# ---- open_clip ----------------------------------------------------------------------------
+
+def _params_txt(path: Path) -> dict[str, str]:
+    params = {}
+    for text in _read_bytes(path).decode("utf-8", errors="replace").splitlines():
+        name, sep, value = text.partition(": ")
+        if sep:
+            params[name.strip()] = value.strip()
+    return params
+
+
+def _open_clip_results(folder: Path) -> Path:
+    for candidate in (folder / "checkpoints" / "results.jsonl", folder / "results.jsonl"):
+        if candidate.is_file():
+            return candidate
+    raise IngestError(str(folder), "no checkpoints/results.jsonl: the run was never evaluated")
+
+
+_ZERO_SHOT = re.compile(r"^(.+)-zeroshot-val-top([15])$")
+
+
+def _open_clip_metrics(metrics: dict) -> dict[str, float]:
+    row = {}
+    for name, value in metrics.items():
+        match = _ZERO_SHOT.match(name)
+        if match and _number(value) is not None:
+            task = "imagenet1k" if match.group(1) == "imagenet" else match.group(1)
+            row[f"accuracy_{task}" + ("_top5" if match.group(2) == "5" else "")] = float(value)
+    if _number(metrics.get("val_loss")) is not None:
+        row["loss_val"] = float(metrics["val_loss"])
+    return row
+
+
+def read_open_clip(folder: Path, run_id: str) -> list[dict]:
+    """One row per evaluated epoch k >= 1, samples_seen = k * train_num_samples."""
+    params = _params_txt(folder / "params.txt")
+    try:
+        per_epoch = float(params.get("train_num_samples", "None"))
+    except ValueError:
+        per_epoch = float("nan")
+    if not per_epoch > 0:
+        raise IngestError(str(folder / "params.txt"), f"train_num_samples is {params.get('train_num_samples')!r}: samples seen per epoch unknown", column="train_num_samples")
+    results = _open_clip_results(folder)
+    by_epoch: dict[int, dict] = {}
+    for number, line in _json_lines(results):
+        line = _mapping(line, results, "line", number)
+        epoch = _number(line.get("epoch"))
+        if epoch is None or epoch != int(epoch) or epoch < 0:
+            raise IngestError(str(results), f"epoch is {line.get('epoch')!r}, not a whole number", row=number, column="epoch")
+        if epoch >= 1:  # epoch 0 is the untrained model: no samples seen
+            by_epoch[int(epoch)] = _open_clip_metrics(line)  # a resumed run re-appends: the later line wins
+    name = params.get("name") or run_id
+    return [
+        {"run_id": f"{run_id}@epoch{epoch}", "format": "open_clip", "experiment": name, "samples_seen": epoch * per_epoch,
+         "checkpoint_epoch": epoch, "model": params.get("model"), **metrics}
+        for epoch, metrics in sorted(by_epoch.items())
+    ]
+
+
+# ---- lm-evaluation-harness ----------------------------------------------------------------
+
+def _model_args(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    pairs = (part.partition("=") for part in str(value or "").split(","))
+    return {key.strip(): v.strip() for key, sep, v in pairs if sep}
+
+
+_LM_EVAL_SCORES = ("acc", "acc_norm", "exact_match")
+
+
+def _lm_eval_scores(task: str, metrics: dict) -> dict[str, float]:
+    row = {}
+    for key, value in metrics.items():
+        name, _, kind = str(key).partition(",")
+        if name in _LM_EVAL_SCORES and _number(value) is not None:
+            label = task + ("" if name == "acc" else f".{name}") + ("" if kind in ("", "none") else f".{kind}")
+            row[f"accuracy_{label}"] = float(value)
+    return row
+
+
+def read_lm_eval(file: Path, data: dict) -> list[dict]:
+    """One row per results file (see the module notes)."""
+    config = _mapping(data.get("config") or {}, file, "config")
+    args = _model_args(config.get("model_args"))
+    model = args.get("pretrained") or str(config.get("model") or file.stem)
+    row: dict[str, Any] = {
+        "run_id": model + (f"@{args['revision']}" if args.get("revision") else ""), "format": "lm_eval",
+        "model": model, "model_args": json.dumps(args, sort_keys=True),
+    }
+    params = _number(config.get("model_num_parameters"))
+    if params is not None and params > 0:
+        row["params"] = params
+    if isinstance(data.get("n-shot"), dict):
+        row["n_shot"] = json.dumps(data["n-shot"], sort_keys=True)
+    elif _number(config.get("num_fewshot")) is not None:
+        row["n_shot"] = int(config["num_fewshot"])
+    for task, metrics in _mapping(data["results"], file, "results").items():
+        if isinstance(metrics, dict):
+            row.update(_lm_eval_scores(str(task), metrics))
+    return [row]
+
+
+# ---- OpenLM -------------------------------------------------------------------------------
+
+_SHARD = re.compile(r"^(shard[-_]?)?[\d{}.\-]+$")
+
+
+def openlm_split(val_data: Any) -> str:
+    """The validation set a loss was measured on, from its shard path: the shard's folder
+    (``.../paloma_c4_en/00000001.tar`` -> ``paloma_c4_en``) unless the file itself is named
+    (``.../de-en/val_de-en_100.tar`` -> ``val_de-en_100``)."""
+    first = val_data[0] if isinstance(val_data, list) and val_data else val_data
+    path = PurePosixPath(str(first or ""))
+    stem = path.name.removesuffix(".tar")
+    return path.parent.name if _SHARD.match(stem) else stem
+
+
+def read_openlm(file: Path, data: dict) -> list[dict]:
+    """One row per run JSON (see the module notes)."""
+    hyper = _mapping(data["hyperparameters"], file, "hyperparameters")
+    row: dict[str, Any] = {
+        "run_id": str(data.get("name") or file.stem), "format": "openlm", "dataset": data.get("dataset_name"),
+        "params": _number(hyper.get("params")), "params_no_embed": _number(hyper.get("params_no_embed")),
+        "tokens": _number(hyper.get("tokens")),
+        **{key: hyper[key] for key in ("chinchilla_multiplier", "lr", "wd", "global_bs", "warmup") if _number(hyper.get(key)) is not None},
+    }
+    if hyper.get("model"):
+        row["model"] = PurePosixPath(str(hyper["model"])).stem
+    for index, result in enumerate(data.get("results") or [], start=1):
+        result = _mapping(result, file, "results", index)
+        if _number(result.get("loss")) is not None:
+            row[f"loss_{openlm_split(result.get('val_data'))}"] = float(result["loss"])
+    return [row]
+
+
+# ---- recognising and walking --------------------------------------------------------------
+
+def _json_format(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("hyperparameters"), dict) and isinstance(data.get("results"), list):
+        return "openlm"
+    if isinstance(data.get("results"), dict) and isinstance(data.get("config"), dict) and "model_args" in data["config"]:
+        return "lm_eval"
+    return None
+
+
+def _run_folder(path: Path) -> Path:
+    """A results file given directly stands for its run folder."""
+    if path.is_file() and path.name == "eval_results.jsonl":
+        return path.parent
+    if path.is_file() and path.name == "results.jsonl":
+        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return path
+
+
+def detect_format(path: str | Path) -> str | None:
+    """The format of a run folder or file by its content, or None (not a run this module reads)."""
+    path = _run_folder(Path(path))
+    if path.is_dir():
+        if (path / "eval_results.jsonl").is_file():
+            return "datacomp"
+        if (path / "params.txt").is_file() and any(p.is_file() for p in (path / "checkpoints" / "results.jsonl", path / "results.jsonl")):
+            return "open_clip"
+        return None
+    if path.suffix.lower() == ".json" and path.is_file() and path.stat().st_size <= MAX_FILE_BYTES:
+        try:
+            return _json_format(json.loads(path.read_bytes()))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+    return None
+
+
+def read_run(path: str | Path, fmt: str, run_id: str | None = None) -> list[dict]:
+    """The rows of one run folder or file read as `fmt` (one of FORMATS); errors raise IngestError."""
+    if fmt not in FORMATS:
+        raise CurascaleError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    path = _run_folder(Path(path))
+    if fmt in ("datacomp", "open_clip"):
+        if not path.is_dir():
+            raise IngestError(str(path), f"a {fmt} run is a folder")
+        reader = read_datacomp if fmt == "datacomp" else read_open_clip
+        return reader(path, run_id or path.name)
+    if path.is_dir():
+        raise IngestError(str(path), f"a {fmt} run is a JSON file, not a folder")
+    data = _mapping(_json(path), path, "the file")
+    key = "results" if fmt == "lm_eval" else "hyperparameters"
+    if key not in data:
+        raise IngestError(str(path), f"no '{key}': not an {fmt} file", column=key)
+    return (read_lm_eval if fmt == "lm_eval" else read_openlm)(path, data)
+
+
+def _candidates(root: Path) -> Iterable[tuple[Path, str | None]]:
+    """Every run folder or file under `root` with its detected format (None: not a run), in name
+    order; a run folder is not searched further."""
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
+        fmt = detect_format(child)
+        if fmt is not None or child.is_file():
+            yield child, fmt
+        elif child.is_dir():
+            yield from _candidates(child)
+
+
+def _validated(path: Path, rows: list[dict], mapping: Mapping[str, str], constants: Mapping[str, Any]) -> pd.DataFrame:
+    from runs_db.ingest import read_runs
+
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise IngestError(str(path), "no evaluated checkpoint to ingest")
+    read_runs(path, mapping, constants, table=table.copy())  # the registry's own validation, per run, so a bad run names its file
+    return table
+
+
+def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> FormatReport:
+    """Rows from a run folder or file (read as `fmt`, or as detected), or from every run under a
+    folder of runs (only runs of `fmt` when given), with the account of what was skipped and why.
+
+    A single run that cannot be read raises IngestError naming its file, row and column; in a
+    folder of runs it is skipped with that reason instead. Run ids in a folder of runs are the runs'
+    paths relative to the folder. `mapping` and `constants` are those the ingest will apply (a
+    file may lack a size that the user gives as a constant); they are checked, not applied.
+    """
+    mapping, constants = mapping or {}, constants or {}
+    root = Path(path)
+    if not root.exists():
+        raise IngestError(str(root), "no such file or folder")
+    run = _run_folder(root)
+    detected = detect_format(run)
+    if not run.is_dir() or detected is not None:  # one run: a file, or a folder that is a run
+        single = fmt or detected
+        if single is None:
+            raise IngestError(str(root), f"not a run format this reads ({', '.join(FORMATS)}): give --format, or a CSV, JSONL or parquet file")
+        table = _validated(run, read_run(run, single), mapping, constants)
+        return FormatReport(table, (ReadRun(str(run), single, len(table)),), ())
+    tables, read, skipped, owners = [], [], [], {}
+    for candidate, detected in _candidates(root):
+        if detected is None:
+            skipped.append(Skipped(str(candidate), "not a run format this reads"))
+            continue
+        if fmt is not None and detected != fmt:
+            skipped.append(Skipped(str(candidate), f"a {detected} run, not {fmt}"))
+            continue
+        try:
+            table = _validated(candidate, read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix()), mapping, constants)
+        except CurascaleError as error:
+            skipped.append(Skipped(str(candidate), str(error)))
+            continue
+        clash = next((owners[i] for i in table.run_id if i in owners), None)
+        if clash is not None:
+            skipped.append(Skipped(str(candidate), f"its run id is also read from {clash}"))
+            continue
+        owners.update({i: str(candidate) for i in table.run_id})
+        tables.append(table)
+        read.append(ReadRun(str(candidate), detected, len(table)))
+    combined = pd.concat(tables, ignore_index=True, sort=False) if tables else None
+    return FormatReport(combined, tuple(read), tuple(skipped))

@@ -1,0 +1,67 @@
+"""Where `curascale runs ingest` takes its rows from: a table file, a trainer's outputs
+(runs_db.formats) or a dataset shipped with curascale (curascale.datasets).
+
+`resolve_source(path, dataset=, fmt=)` returns a `Source`; the registry then ingests
+`Registry.ingest(source.name, table=source.table, constants=source.constants)` (a table of None
+means "read the file `name`").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from curascale.errors import CurascaleError
+from runs_db.formats import FormatReport, detect_format, read_outputs
+
+TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet", ".pq", ".json")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # names the rows in messages and in the runs' source_file
+    table: pd.DataFrame | None = None  # None: the registry reads the file `name`
+    constants: Mapping[str, Any] = field(default_factory=dict)  # defaults; the user's --set wins
+    report: FormatReport | None = None
+
+    def account(self) -> list[str]:
+        """One line per run read and per thing skipped (with why), then a count; [] for a table file."""
+        if self.report is None:
+            return []
+        lines = [f"read {r.path} ({r.format}, {r.rows} {'row' if r.rows == 1 else 'rows'})" for r in self.report.read]
+        lines += [f"skipped {s.path}: {s.reason}" for s in self.report.skipped]
+        lines.append(f"{len(self.report.read)} runs read, {len(self.report.skipped)} skipped")
+        return lines
+
+    def check(self) -> None:
+        """Raise CurascaleError when a folder of runs gave nothing to ingest."""
+        if self.report is not None and self.report.table is None:
+            raise CurascaleError(f"{self.name}: no run could be read ({len(self.report.skipped)} skipped)")
+
+
+def _is_trainer_output(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() not in TABLE_SUFFIXES or detect_format(path) is not None
+
+
+def resolve_source(path: str | Path | None, *, dataset: str | None = None, fmt: str | None = None, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> Source:
+    """The rows to ingest: the shipped `dataset` (family = its name), the trainer outputs at `path`
+    (recognised by content, or read as `fmt`), or the table file at `path`. `mapping` and
+    `constants` are the ones the ingest will apply: trainer outputs are checked with them."""
+    if (path is None) == (dataset is None):
+        raise CurascaleError("give either a file or folder of runs, or a dataset name, not both or neither")
+    if dataset is not None:
+        if fmt is not None:
+            raise CurascaleError("format applies to files and folders, not to a shipped dataset")
+        from curascale.datasets import get_dataset, load_dataset
+
+        if not get_dataset(dataset).runs:
+            raise CurascaleError(f"dataset {dataset!r} holds fitted parameters, not runs: load it with curascale.load_dataset")
+        return Source(f"curascale:datasets/{dataset}", load_dataset(dataset), {"family": dataset})
+    path = Path(path)
+    if fmt is None and not _is_trainer_output(path):
+        return Source(str(path))
+    report = read_outputs(path, fmt, mapping=mapping, constants=constants)
+    return Source(str(path), report.table, {}, report)

@@ -1,0 +1,575 @@
+"""Language-model plans: a FLOP budget and fitted laws in, ONE recommendation out.
+
+The plan is the (N, D, P) of least predicted loss under every constraint given, with the loss each
+constraint costs, the law that decided each number, and warnings as `curascale.notes.Note` values:
+
+- the loss law (`LossModel`): a Chinchilla-form fit (docs/laws.md §1), or the data-constrained fit
+  (§2) when the unique tokens are limited, or the precision fit's own loss terms (§4) when it is
+  the only fit; with a precision fit its parameters are effective parameters N_eff = N f(P);
+- the training precision (§4): with weights, activations and KV cache at one P the compute is
+  C = (6/16) N D P, and with the data unlimited and N free the optimum P maximises f(P)/P
+  whatever the loss law (7.00 bits with the published constants); restricted to hardware formats,
+  at a fixed N, or with limited unique tokens, the best P is found numerically;
+- post-training quantization (§4): delta_PTQ at the plan's (N, D) for the precision it trains at,
+  and the critical data size D_crit past which more tokens hurt the quantized model;
+- the fine-tuning inflection D* (§5) and the specialized-data fraction (§6) when fitted.
+
+Constraints are applied in the order: training formats, fixed N, unique tokens; each one's cost is
+the loss of the optimum with it minus the loss of the optimum without it (and the ones before).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from curascale.errors import CurascaleError
+from curascale.notes import Note, notes_to_dicts
+from scaling import jaxconf  # noqa: F401  (float64)
+from scaling.fit import Fit
+from scaling.laws import chinchilla, data_constrained, precision
+from scaling.problem import unflatten
+
+PTQ_LAWS = ("precision_ptq_unified", "precision_ptq")  # the unified form (fitted C_x) first
+PRECISION_LAWS = (*PTQ_LAWS, "precision")
+BASE_LAWS = ("chinchilla", "data_constrained", "finetune_degradation", "specialized_general", *PRECISION_LAWS)
+FORMAT_BITS = {"int2": 2, "int3": 3, "int4": 4, "int6": 6, "int8": 8, "fp4": 4, "fp6": 6, "fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
+UNQUANTIZED_FORMATS = ("bf16", "fp16", "fp32")  # the baseline: factor 1 (docs/laws.md §4)
+DEFAULT_ALTERNATIVES = "4,6,8,16,bf16"
+MAX_BITS = 32.0
+BITS_STEP = 0.01  # grid of f(P)/P, refined twice
+SEARCH_BITS_STEP = 0.05  # grid of the numeric precision search (fixed N, unique tokens), refined twice
+PARAMS_SPAN = 1e3  # numeric N search: the unlimited-data optimum / 1e3 ... * 1e3, refined once
+PARAMS_POINTS = 401
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A training precision: its name, its bits (the P of C = (6/16) N D P), and whether the law's
+    factor applies (False for BF16 and wider: not quantized, factor 1)."""
+
+    name: str
+    bits: float
+    quantized: bool = True
+
+
+def parse_precisions(text: str) -> tuple[Precision, ...]:
+    """'4,8,16' or 'int4,fp8,bf16' -> Precisions; a number is quantized integer-type bits."""
+    chosen = []
+    for item in (part.strip() for part in str(text).split(",")):
+        name = item.lower()
+        if name in FORMAT_BITS:
+            chosen.append(Precision(name, float(FORMAT_BITS[name]), name not in UNQUANTIZED_FORMATS))
+            continue
+        try:
+            bits = float(name.removesuffix("bits").removesuffix("bit"))
+        except ValueError:
+            raise CurascaleError(f"precisions: {item!r} is neither a number of bits nor a format ({', '.join(FORMAT_BITS)})") from None
+        if not (math.isfinite(bits) and 0 < bits <= MAX_BITS):
+            raise CurascaleError(f"precisions: {item!r} must be a number of bits in (0, {MAX_BITS:g}]")
+        chosen.append(Precision(f"{bits:g} bits", bits))
+    if not chosen:
+        raise CurascaleError("precisions: none given")
+    return tuple(chosen)
+
+
+BF16 = Precision("bf16", 16.0, False)
+
+
+# ---- the laws the plan evaluates ----------------------------------------------------------------
+def _theta(fit: Fit) -> dict[str, float]:
+    return {k: float(v) for k, v in unflatten(fit.law_spec, fit.params, fit.groups).items()}
+
+
+@dataclass(frozen=True)
+class LossModel:
+    """The loss law of a plan: L(N_eff, D) in the Chinchilla form of the fit's (A, B, E, alpha,
+    beta), or with unique tokens U the data-constrained law (docs/laws.md §2) of N_eff, D and U."""
+
+    fit: Fit
+    theta: Mapping[str, float]
+
+    @property
+    def section(self) -> str:
+        return self.fit.law_spec.section
+
+    def loss(self, effective_params, tokens, unique_tokens: float | None = None) -> np.ndarray:
+        params, tokens = np.broadcast_arrays(np.asarray(effective_params, dtype=float), np.asarray(tokens, dtype=float))
+        if unique_tokens is None:
+            return np.asarray(_compiled(chinchilla.loss)(dict(self.theta), {"params": params, "tokens": tokens}))
+        inputs = {"params": params, "tokens": tokens, "unique_tokens": np.full(params.shape, float(unique_tokens))}
+        return np.asarray(_compiled(data_constrained.loss)(dict(self.theta), inputs))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(law_loss):
+    """The law's loss under jax.jit: one compilation per input shape instead of one per operation."""
+    import jax
+
+    return jax.jit(law_loss)
+
+
+def capacity(theta: Mapping[str, float] | None, choice: Precision) -> float:
+    """f = N_eff / N at one precision for weights, activations and KV cache (1 when not quantized)."""
+    if not choice.quantized or theta is None:
+        return 1.0
+    precision.check_domain(theta, choice.bits)
+    return float(precision.capacity(theta, choice.bits, choice.bits, choice.bits))
+
+
+def _capacity_grid(theta, bits: np.ndarray) -> np.ndarray:
+    return np.asarray(precision.capacity(theta, bits, bits, bits))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a plan optimises over: the loss law, the precision law's parameters (or None), the
+    budget, the allowed precisions (None: any P in the law's domain), a fixed N, unique tokens."""
+
+    model: LossModel
+    precision_theta: Mapping[str, float] | None
+    budget_flops: float
+    formats: tuple[Precision, ...] | None = None
+    params: float | None = None
+    unique_tokens: float | None = None
+
+
+def params_times_tokens(budget_flops: float, bits) -> np.ndarray:
+    """N D = C / ((6/16) P): the budget's iso-FLOP product at P bits (C = 6 N D at 16 bits)."""
+    return budget_flops * 16.0 / (6.0 * np.asarray(bits, dtype=float))
+
+
+def _best_params(setting: Setting, product: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """The N minimising the loss at N D = product (arrays over precisions)."""
+    if setting.params is not None:
+        return np.full(product.shape, setting.params)
+    closed, _ = chinchilla.optimal_split(setting.model.theta, product, factor)
+    if setting.unique_tokens is None:
+        return np.asarray(closed)
+    # docs/laws.md §2 has no closed form: a log grid around the unlimited-data optimum, refined once
+    offsets = np.linspace(-math.log(PARAMS_SPAN), math.log(PARAMS_SPAN), PARAMS_POINTS)
+    step = offsets[1] - offsets[0]
+    centre = np.log(np.asarray(closed, dtype=float))[..., None]
+    for grid in (offsets, np.linspace(-step, step, 201)):
+        params = np.exp(centre + grid)
+        loss = setting.model.loss(params * factor[..., None], product[..., None] / params, setting.unique_tokens)
+        _finite(loss, "the data-constrained loss")
+        centre = np.log(np.take_along_axis(params, np.argmin(loss, axis=-1)[..., None], axis=-1))
+    return np.exp(centre[..., 0])
+
+
+def _finite(values: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise CurascaleError(f"{what} is not finite on the search grid: the fit's parameters give no plan here")
+
+
+@dataclass(frozen=True)
+class Point:
+    """The best (N, D) at one precision under a setting."""
+
+    precision: Precision
+    capacity: float
+    params: float
+    tokens: float
+    loss: float
+
+
+def optimum_at(setting: Setting, choices: Sequence[Precision]) -> list[Point]:
+    """The best N, D and the loss at each given precision (vectorised over precisions)."""
+    bits = np.array([c.bits for c in choices], dtype=float)
+    factor = np.array([capacity(setting.precision_theta, c) for c in choices], dtype=float)
+    product = params_times_tokens(setting.budget_flops, bits)
+    params = _best_params(setting, product, factor)
+    tokens = product / params
+    loss = setting.model.loss(params * factor, tokens, setting.unique_tokens)
+    _finite(loss, "the predicted loss")
+    return [Point(c, float(f), float(n), float(d), float(v)) for c, f, n, d, v in zip(choices, factor, params, tokens, loss)]
+
+
+def optimal_bits(theta: Mapping[str, float]) -> float:
+    """The P maximising f(P) / P (docs/laws.md §4): the compute-optimal training precision with the data
+    unlimited and N free, independent of the budget and of the loss law's constants. A grid of
+    step 0.01 bits above the law's domain, refined twice (to 1e-6 bits)."""
+    low = max(precision.domain_floor(theta).values())
+    bits = np.arange(low + BITS_STEP, MAX_BITS, BITS_STEP)
+    for _ in range(3):
+        value = _capacity_grid(theta, bits) / bits
+        best = bits[int(np.argmax(value))]
+        step = bits[1] - bits[0]
+        bits = np.linspace(max(best - step, low + 1e-9), best + step, 201)
+    return float(best)
+
+
+def _best_bits(setting: Setting) -> Precision:
+    """The continuous P of least loss under a setting (any P in the law's domain up to 32 bits)."""
+    theta = setting.precision_theta
+    if setting.params is None and setting.unique_tokens is None:
+        return Precision(f"{optimal_bits(theta):.2f} bits", optimal_bits(theta))
+    low = max(precision.domain_floor(theta).values())
+    bits = np.arange(low + SEARCH_BITS_STEP, MAX_BITS, SEARCH_BITS_STEP)
+    for points in (51, 21, None):
+        found = optimum_at(setting, [Precision("", b) for b in bits])
+        best = bits[int(np.argmin([p.loss for p in found]))]
+        step = bits[1] - bits[0]
+        if points:
+            bits = np.linspace(max(best - step, low + 1e-9), best + step, points)
+    return Precision(f"{best:.2f} bits", float(best))
+
+
+def best_point(setting: Setting) -> Point:
+    """The plan's point under a setting: the best of the allowed formats, or the best P at all."""
+    if setting.precision_theta is None:
+        choices = setting.formats or (BF16,)
+        if any(c.quantized for c in choices):
+            raise CurascaleError("quantized training precisions need a precision fit (e.g. reference/precision)")
+    else:
+        choices = setting.formats or (_best_bits(setting),)
+    points = optimum_at(setting, choices)
+    return min(points, key=lambda p: p.loss)
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Alternative:
+    """One candidate training precision, each with its own best (N, D) under the plan's setting.
+    params_multiplier = 1 / f: parameters needed per effective parameter; compute_multiplier =
+    (P / f) / (P* / f*): the compute it needs for the loss the optimal precision P* reaches (data
+    unlimited, N free; docs/laws.md §4); compute_efficiency = its inverse."""
+
+    precision: str
+    bits: float
+    quantized: bool
+    capacity: float
+    params_multiplier: float
+    compute_multiplier: float
+    compute_efficiency: float
+    params: float
+    tokens: float
+    loss: float
+    chosen: bool = False
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A constraint of the plan and the loss it costs (its optimum minus the optimum without it)."""
+
+    name: str
+    loss: float
+    cost: float
+    law: str
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Post-training quantization of the planned model (docs/laws.md §4). `bound`: the model trains below
+    BF16 and the unified form's C_x are unpublished, so `degradation` is the BF16-form upper bound."""
+
+    bits_post_training: float
+    trained_at: str
+    degradation: float
+    loss: float
+    loss_quantized: float
+    critical_tokens: float
+    past_critical: bool
+    bound: bool
+    law: str
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """ONE language-model recommendation for a FLOP budget (see the module docstring).
+
+    params, tokens, effective_params: N, D, N f(P); epochs: D / U (None with unlimited data);
+    loss: the predicted training loss (nats/token); precision, bits: the training precision;
+    decided_by: for each number, the fit and docs/laws.md section that decided it; notes: warnings."""
+
+    budget_flops: float
+    params: float
+    tokens: float
+    loss: float
+    precision: str
+    bits: float
+    effective_params: float
+    fit: str
+    unique_tokens: float | None = None
+    epochs: float | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    decided_by: Mapping[str, str] = field(default_factory=dict)
+    quantization: Quantization | None = None
+    overtraining: Mapping[str, Any] | None = None
+    specialized: Mapping[str, Any] | None = None
+    notes: tuple[Note, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        record = asdict(self)
+        record.pop("notes")
+        record["warnings"] = notes_to_dicts(self.notes)
+        return record
+
+
+def _fits_by_law(fits: Sequence[Fit]) -> dict[str, Fit]:
+    by_law: dict[str, Fit] = {}
+    for fit in fits:
+        by_law.setdefault(fit.law, fit)
+    return by_law
+
+
+def _first(by_law: Mapping[str, Fit], names: Sequence[str]) -> Fit | None:
+    """The fit of the first law in `names` that is given."""
+    return next((by_law[name] for name in names if name in by_law), None)
+
+
+def loss_model(by_law: Mapping[str, Fit], unique_tokens: float | None) -> LossModel:
+    """The plan's loss law: the data-constrained fit when unique tokens are given, else the first
+    Chinchilla-form fit (chinchilla, data_constrained, ...), else the precision fit itself."""
+    names = ("data_constrained",) if unique_tokens is not None else BASE_LAWS
+    fit = _first(by_law, names)
+    if fit is None:
+        if unique_tokens is not None:
+            raise CurascaleError("unique_tokens needs a data_constrained fit (e.g. reference/data-constrained, docs/laws.md §2)")
+        raise CurascaleError("a language-model plan needs a Chinchilla-form or precision fit (e.g. reference/chinchilla-epoch)")
+    return LossModel(fit, _theta(fit))
+
+
+def setting_of(fits: Sequence[Fit], budget_flops: float, *, precisions=None, params=None, unique_tokens=None) -> Setting:
+    """The optimisation problem a plan solves, from the fits and the constraints."""
+    by_law = _fits_by_law(fits)
+    for name, value in (("budget_flops", budget_flops), ("params", params), ("unique_tokens", unique_tokens)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise CurascaleError(f"{name} must be positive and finite, got {value!r}")
+    precision_fit = _first(by_law, PRECISION_LAWS)
+    formats = parse_precisions(precisions) if isinstance(precisions, str) else (tuple(precisions) if precisions else None)
+    return Setting(loss_model(by_law, unique_tokens), None if precision_fit is None else _theta(precision_fit), float(budget_flops),
+                   formats, params, unique_tokens)
+
+
+def _alternatives(setting: Setting, chosen: Point, candidates: Sequence[Precision]) -> tuple[Alternative, ...]:
+    """The table of precisions: the plan's, the best P of the law (when formats restrict the plan)
+    and the candidates, each at its own best (N, D) under the setting, sorted by bits."""
+    theta = setting.precision_theta
+    if theta is None:
+        return ()
+    best_bits = optimal_bits(theta)
+    best_ratio = float(_capacity_grid(theta, np.array(best_bits))) / best_bits
+    best_any = best_point(_replace(setting, formats=None)).precision if setting.formats else chosen.precision
+    unique = {c.name: c for c in (chosen.precision, best_any, *candidates)}.values()
+    rows = []
+    for point in sorted(optimum_at(setting, list(unique)), key=lambda p: (p.precision.bits, p.precision.quantized is False)):
+        ratio = point.capacity / point.precision.bits
+        rows.append(Alternative(point.precision.name, point.precision.bits, point.precision.quantized, point.capacity, 1.0 / point.capacity,
+                                best_ratio / ratio, ratio / best_ratio, point.params, point.tokens, point.loss, point.precision == chosen.precision))
+    return tuple(rows)
+
+
+def _constraints(setting: Setting, free: Point) -> tuple[list[Constraint], Point]:
+    """Apply the constraints one at a time; the cost of each is the loss it adds."""
+    steps = [("training formats " + ", ".join(c.name for c in setting.formats), {"formats": setting.formats}, "docs/laws.md §4")] if setting.formats else []
+    if setting.params is not None:
+        steps.append((f"N fixed at {setting.params:.3g}", {"params": setting.params}, "docs/laws.md §4" if setting.precision_theta else setting.model.section))
+    if setting.unique_tokens is not None:
+        steps.append((f"{setting.unique_tokens:.3g} unique tokens (repetition)", {"unique_tokens": setting.unique_tokens}, "docs/laws.md §2"))
+    applied = {"formats": None, "params": None, "unique_tokens": None}
+    previous, rows, point = free.loss, [], free
+    for name, change, law in steps:
+        applied.update(change)
+        point = best_point(_replace(setting, **applied))
+        rows.append(Constraint(name, point.loss, point.loss - previous, law))
+        previous = point.loss
+    return rows, point
+
+
+def _replace(setting: Setting, **changes) -> Setting:
+    return Setting(**{**setting.__dict__, **changes})
+
+
+def quantization_cost(ptq_fit: Fit, params: float, tokens: float, trained: Precision, bits_post: float, loss: float) -> tuple[Quantization, list[Note]]:
+    """Post-training quantization to `bits_post` of the model trained at `trained` (docs/laws.md §4):
+    delta_PTQ with N_eff = N f(P_train), D_crit in closed form, the quantized loss = the plan's
+    loss + delta_PTQ (so never below it). With a precision_ptq_unified fit delta_PTQ is scaled by
+    its fitted prod_x (1 - exp(-C_x (P_x - P_post))); without the C_x the figure for a model trained
+    below BF16 is the BF16-form upper bound; a model trained at or below `bits_post` loses nothing."""
+    if not (math.isfinite(bits_post) and bits_post > 0):
+        raise CurascaleError(f"bits_post_training must be a positive number of bits, got {bits_post!r}")
+    theta = _theta(ptq_fit)
+    effective = params * capacity(theta, trained)
+    notes = []
+    bits = trained.bits if trained.quantized else precision.NO_QUANTIZATION_BITS
+    share = float(precision.trained_precision_factor(theta, {f"bits_{part}": bits for part in precision.PARTS} | {"bits_post_training": bits_post})) \
+        if "c_weights" in theta else 1.0
+    if trained.quantized and trained.bits <= bits_post:
+        share, bound = 0.0, False
+        notes.append(Note("ptq-no-op", f"the model trains at {trained.name}, at or below the {bits_post:g}-bit target: post-training quantization costs nothing", "info"))
+    else:
+        bound = trained.quantized and "c_weights" not in theta
+        if bound:
+            notes.append(Note("ptq-upper-bound", f"the PTQ cost of a model trained at {trained.name} is the BF16-form upper bound: "
+                              "the unified form's C_x were not published; fit precision_ptq_unified on runs trained low then quantized (docs/laws.md §4)", "info"))
+    degradation = share * float(precision.ptq_degradation_at(theta, effective, tokens, bits_post))
+    critical = float(precision.critical_tokens(theta, effective, bits_post, share)) if share > 0 else math.inf
+    result = Quantization(float(bits_post), trained.name, degradation, loss, loss + degradation, critical, tokens > critical, bound,
+                          f"{ptq_fit.source} (docs/laws.md §4)")
+    if result.past_critical and degradation > 0:
+        notes.append(Note("past-critical-data", f"the plan's {tokens:.3g} tokens pass D_crit = {critical:.3g} for {bits_post:g}-bit quantization: "
+                          "more pretraining data makes the quantized model worse", "warning", {"tokens": tokens, "critical_tokens": critical}))
+    return result, notes
+
+
+def optimal_precision(fit: Fit) -> float:
+    """The compute-optimal training precision of a precision fit in bits (argmax f(P)/P, §4)."""
+    return optimal_bits(_theta(fit))
+
+
+PAPER_GRID = {"params": (30e6, 220e6), "tokens": (1.5e9, 26e9)}  # Kumar et al.'s fits (docs/laws.md §4)
+
+
+def _extrapolation_notes(fit: Fit, params: float, tokens: float) -> list[Note]:
+    """A note when the plan lies more than 10x outside the data the precision fit was fitted on."""
+    ranges = {k: tuple(v) for k, v in (fit.input_ranges or {}).items()} or (PAPER_GRID if fit.source.startswith("reference/precision") else {})
+    notes = []
+    for column, value in (("params", params), ("tokens", tokens)):
+        low, high = ranges.get(column, (0.0, math.inf))
+        if value > 10 * high or value < low / 10:
+            notes.append(Note("extrapolation", f"{column} = {value:.3g} is far outside the {low:.3g}-{high:.3g} the precision law was fitted on ({fit.source})",
+                              "warning", {"column": column, "value": value, "fitted_range": [low, high]}))
+    return notes
+
+
+def _decided_by(setting: Setting, precision_fit: Fit | None) -> dict[str, str]:
+    """For each number of the plan, the fit and docs/laws.md section that decided it."""
+    model = setting.model
+    split = "the data-constrained optimum (docs/laws.md §2, numeric)" if setting.unique_tokens is not None else f"the compute-optimal split ({model.section})"
+    factor = f" of N_eff = N f(P), f from {precision_fit.source} (docs/laws.md §4)" if precision_fit else ""
+    decided_by = {
+        "params": "given" if setting.params is not None else f"{model.fit.source}: {split}{factor}",
+        "tokens": ("the budget: C = (6/16) N D P" if precision_fit else "the budget: C = 6 N D") + (f" ({model.fit.source} split)" if setting.params is None else ""),
+        "loss": f"{model.fit.source} ({model.section})",
+    }
+    if precision_fit is None:
+        decided_by["precision"] = "no precision fit: BF16 (not quantized), C = 6 N D"
+    else:
+        free = setting.params is None and setting.unique_tokens is None
+        how = "the best of the allowed formats" if setting.formats else ("argmax f(P)/P" if free else "the least loss over P")
+        decided_by["precision"] = f"{precision_fit.source} (docs/laws.md §4): {how}"
+    return decided_by
+
+
+def _precision_notes(setting: Setting, precision_fit: Fit, point: Point) -> list[Note]:
+    """Extrapolation far from the precision fit's data; floating-point formats on integer constants."""
+    notes = _extrapolation_notes(precision_fit, point.params, point.tokens)
+    fp = [c.name for c in (setting.formats or ()) if c.name.startswith("fp") and c.quantized]
+    if fp and "floating-point" not in precision_fit.provenance:
+        notes.append(Note("integer-constants", f"{', '.join(fp)} evaluated with the integer-type constants of {precision_fit.source}; "
+                          "floating-point weight constants are in reference/precision-fp", "info"))
+    return notes
+
+
+def plan_model(
+    budget_flops: float,
+    fits: Sequence[Fit],
+    *,
+    params: float | None = None,
+    precisions: str | Sequence[Precision] | None = None,
+    unique_tokens: float | None = None,
+    quantize_to: float | None = None,
+    domain_tokens: float | None = None,
+    general_loss_tolerance: float = 0.01,
+) -> ModelPlan:
+    """The language-model plan for a budget of `budget_flops` FLOPs from whichever fits are given
+    (see the module docstring). params: fix N; precisions: the allowed training formats ('4,8,16',
+    'int4,fp8,bf16'); unique_tokens: the unique data, repeated as needed (docs/laws.md §2);
+    quantize_to: post-training precision in bits; domain_tokens: unique domain tokens (§6).
+    Raises CurascaleError for missing fits, precisions outside the law's domain, bad values."""
+    by_law = _fits_by_law(fits)
+    setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
+    model, precision_fit = setting.model, _first(by_law, PRECISION_LAWS)
+    free = best_point(_replace(setting, formats=None, params=None, unique_tokens=None))
+    constraints, point = _constraints(setting, free)
+    notes: list[Note] = []
+    default_candidates = () if precision_fit is None else parse_precisions(DEFAULT_ALTERNATIVES)
+    alternatives = _alternatives(setting, point, setting.formats or default_candidates)
+    decided_by = _decided_by(setting, precision_fit)
+    if precision_fit is not None:
+        notes += _precision_notes(setting, precision_fit, point)
+    epochs = None
+    if unique_tokens is not None:
+        epochs = point.tokens / unique_tokens
+        decided_by["epochs"] = "tokens / unique tokens"
+        decay = model.theta["data_repetition_decay"]
+        if epochs - 1 > decay:
+            notes.append(Note("repetition-saturated", f"{epochs:.3g} epochs repeat the data more than R*_D = {decay:.3g} times: further "
+                              "epochs are worth almost nothing and the loss is flat in N (docs/laws.md §2); more unique data is the lever",
+                              "warning", {"epochs": epochs, "data_repetition_decay": decay}))
+    quantization = None
+    if quantize_to is not None:
+        ptq_fit = _first(by_law, PTQ_LAWS)
+        if ptq_fit is None:
+            raise CurascaleError("quantize_to needs a precision_ptq or precision_ptq_unified fit (e.g. reference/precision)")
+        quantization, found = quantization_cost(ptq_fit, point.params, point.tokens, point.precision, float(quantize_to), point.loss)
+        notes += found
+        decided_by["quantization"] = quantization.law
+    overtraining = None
+    finetune = by_law.get("finetune_degradation")
+    if finetune is not None:
+        overtraining = _overtraining(finetune, point.params, point.tokens)
+        decided_by["degradation_onset_tokens"] = f"{finetune.source} (docs/laws.md §5, our form)"
+        if overtraining["past_onset"]:
+            notes.append(Note("past-finetune-onset", f"the plan's {point.tokens:.3g} tokens pass D* = {overtraining['degradation_onset_tokens']:.3g}: "
+                              "the fine-tuned model would be worse than with fewer tokens", "warning", {"cost": overtraining["cost"]}))
+    specialized = None
+    if domain_tokens is not None:
+        specialized = plan_specialized(by_law, point.params, point.tokens, domain_tokens, general_loss_tolerance)
+        decided_by["domain_fraction"] = "specialized_domain and specialized_general fits (docs/laws.md §6, our form)"
+    return ModelPlan(
+        float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
+        model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized, tuple(notes),
+    )
+
+
+def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]:
+    """D* at the plan's N (docs/laws.md §5) and what passing it costs the fine-tuned model."""
+    from scaling.laws.overtraining import degradation_onset_tokens, finetuned_loss
+
+    theta = _theta(finetune)
+    onset = float(degradation_onset_tokens(theta, params))
+    at_plan = float(finetuned_loss(theta, {"params": params, "tokens": tokens}))
+    at_onset = float(finetuned_loss(theta, {"params": params, "tokens": onset}))
+    return {"degradation_onset_tokens": onset, "tokens": tokens, "finetuned_loss": at_plan, "finetuned_loss_at_onset": at_onset,
+            "past_onset": tokens > onset, "cost": max(at_plan - at_onset, 0.0)}
+
+
+def plan_specialized(by_law: Mapping[str, Fit], params: float, tokens: float, domain_tokens: float, tolerance: float) -> dict[str, Any]:
+    """docs/laws.md §6 (our form): the domain fraction f minimising domain loss with the general loss
+    within `tolerance` (relative) of the f = 0 model; R = f D / U_dom."""
+    domain, general = by_law.get("specialized_domain"), by_law.get("specialized_general")
+    if domain is None or general is None:
+        raise CurascaleError("domain_tokens needs specialized_domain and specialized_general fits (one fit file each)")
+    fractions = np.linspace(0.0, 0.5, 501)[1:]
+    frame = {"params": np.full(fractions.size, params), "tokens": np.full(fractions.size, tokens), "domain_tokens": np.full(fractions.size, domain_tokens), "domain_fraction": fractions}
+    domain_loss = domain.predict(frame)
+    general_loss = general.predict(frame)
+    baseline = float(general.predict({"params": [params], "tokens": [tokens], "domain_fraction": [0.0]})[0])
+    allowed = general_loss <= baseline * (1 + tolerance)
+    if not allowed.any():
+        raise CurascaleError("no domain fraction keeps the general loss within the tolerance")
+    best = int(np.flatnonzero(allowed)[np.argmin(domain_loss[allowed])])
+    return {"domain_fraction": float(fractions[best]), "repetitions": float(fractions[best] * tokens / domain_tokens),
+            "domain_loss": float(domain_loss[best]), "general_loss": float(general_loss[best]), "general_loss_cost": float(general_loss[best] - baseline)}
+
+
+def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Loss against N along the plan's iso-FLOP curve, one curve per alternative precision (or the
+    plan's precision alone), for `scaling.plots.plot_model_plan`: {name: (N [points], loss [points])}."""
+    setting = setting_of(fits, plan.budget_flops, unique_tokens=plan.unique_tokens)
+    rows = [(row.precision, row.bits, row.quantized) for row in plan.alternatives] or [(plan.precision, plan.bits, False)]
+    span = np.geomspace(plan.params / 30, plan.params * 30, points)
+    curves = {}
+    for name, bits, quantized in rows:
+        factor = capacity(setting.precision_theta, Precision(name, bits, quantized))
+        tokens = params_times_tokens(plan.budget_flops, bits) / span
+        curves[name] = (span, setting.model.loss(span * factor, tokens, plan.unique_tokens))
+    return curves

@@ -1,0 +1,83 @@
+"""docs/laws.md §4: the precision law as Kumar et al. fitted it (offsets in every exponent), its domain,
+the one PTQ prefactor, and the critical data size against a numeric minimisation."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from curascale.errors import CurascaleError
+from scaling.laws import get_law
+from scaling.laws.precision import PUBLISHED, capacity, check_domain, critical_tokens, domain_floor, ptq_degradation_at
+from scaling.reference import load_fit
+
+# Table 2 of Kumar et al. 2024, written out again here (not imported from the code)
+GAMMA = {"weights": 2.6745, "activations": 2.2102, "kv_cache": 0.9578}
+OFFSET = {"weights": 0.3037, "activations": 1.4072, "kv_cache": 2.4185}
+A, B, E, BETA = 4.299e3, 1.806e4, 2.7648, 0.4965
+C_T, BIAS, GAMMA_D, GAMMA_N, GAMMA_POST = 0.0598, 1.1277, 0.5068, 0.3439, 0.5907
+
+
+def f_numpy(bits):
+    return np.prod([1 - np.exp(-bits / GAMMA[x] + OFFSET[x]) for x in GAMMA], axis=0)
+
+
+def test_one_ptq_prefactor_and_the_offsets_are_parameters():
+    law = get_law("precision_ptq")
+    assert {"n_weights", "n_activations", "n_kv_cache", "ptq_scale"} <= set(law.param_names)
+    assert law.version == "2" and get_law("precision").version == "2"
+    assert PUBLISHED["ptq_scale"] == pytest.approx(0.1847, abs=1e-4)
+    assert PUBLISHED["ptq_scale"] == pytest.approx(C_T * math.exp(BIAS), rel=1e-12)
+
+
+def test_reference_fit_predicts_the_published_form():
+    fit = load_fit("reference/precision")
+    n, d, w, a, kv, post = 1e8, 5e9, 6.0, 8.0, 4.0, 3.0
+    trained = A * (n * (1 - math.exp(-w / GAMMA["weights"] + OFFSET["weights"])) * (1 - math.exp(-a / GAMMA["activations"] + OFFSET["activations"]))
+                   * (1 - math.exp(-kv / GAMMA["kv_cache"] + OFFSET["kv_cache"]))) ** -BETA + B * d**-BETA + E
+    assert fit.predict({"params": [n], "tokens": [d], "bits_weights": [w], "bits_activations": [a], "bits_kv_cache": [kv]})[0] == pytest.approx(trained, rel=1e-12)
+    # a BF16-trained model (not quantized: factor 1) quantized after training
+    bf16 = {"params": [n], "tokens": [d], "bits_weights": [1e4], "bits_post_training": [post]}
+    delta = C_T * math.exp(BIAS) * math.exp(-post / GAMMA_POST) * d**GAMMA_D / n**GAMMA_N
+    assert fit.predict(bf16)[0] == pytest.approx(A * n**-BETA + B * d**-BETA + E + delta, rel=1e-12)
+
+
+def test_floating_point_reference_fit():
+    fit = load_fit("reference/precision-fp")
+    assert (fit.params["gamma_weights"], fit.params["n_weights"]) == (2.8111, 0.1240)
+    assert fit.params["gamma_activations"] == GAMMA["activations"]
+
+
+@pytest.mark.parametrize("bits, part", [(3.0, "activations"), (3.11, "activations"), ((16.0, 16.0, 2.0), "kv_cache"), ((16.0, 16.0, 2.3), "kv_cache"), ((0.8, 16.0, 16.0), "weights")])
+def test_precisions_at_or_below_the_domain_are_refused(bits, part):
+    theta = load_fit("reference/precision").params
+    floor = OFFSET[part] * GAMMA[part]
+    assert domain_floor(theta)[part] == pytest.approx(floor)
+    with pytest.raises(CurascaleError, match=f"bits_{part} = .* outside the precision law's domain.*{floor:.2f} bits"):
+        check_domain(theta, *np.atleast_1d(bits))
+    row = dict(zip(("bits_weights", "bits_activations", "bits_kv_cache"), np.broadcast_to(np.atleast_1d(bits), 3)))
+    with pytest.raises(CurascaleError, match="outside the precision law's domain"):  # predictions refuse too, never NaN
+        load_fit("reference/precision").predict({"params": [1e8], "tokens": [1e9], **{k: [v] for k, v in row.items()}})
+
+
+def test_just_inside_the_domain_is_finite():
+    theta = load_fit("reference/precision").params
+    check_domain(theta, 3.12)
+    assert 0 < float(capacity(theta, 3.12, 3.12, 3.12)) == pytest.approx(f_numpy(3.12), rel=1e-12)
+
+
+@pytest.mark.parametrize("params, bits_post", [(30e6, 4.0), (1e9, 3.0), (7e9, 6.0)])
+def test_critical_data_size_is_the_minimum_of_the_quantized_loss(params, bits_post):
+    """D_crit in closed form (docs/laws.md §4) = argmin over D of B D^-beta + delta_PTQ, found numerically."""
+    theta = load_fit("reference/precision").params
+
+    def quantized(log_tokens):
+        d = math.exp(log_tokens)
+        return B * d**-BETA + C_T * math.exp(BIAS) * math.exp(-bits_post / GAMMA_POST) * d**GAMMA_D / params**GAMMA_N
+
+    numeric = math.exp(minimize_scalar(quantized, bounds=(math.log(1e6), math.log(1e18)), method="bounded", options={"xatol": 1e-10}).x)
+    assert float(critical_tokens(theta, params, bits_post)) == pytest.approx(numeric, rel=1e-4)
+    if (params, bits_post) == (30e6, 4.0):  # docs/laws.md §4: about 2.9e10 tokens for a 30M model at 4 bits
+        assert float(critical_tokens(theta, params, bits_post)) == pytest.approx(2.9e10, rel=0.01)
+    assert float(ptq_degradation_at(theta, params, numeric, bits_post)) > 0

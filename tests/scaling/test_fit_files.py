@@ -1,0 +1,63 @@
+"""Fit artifacts and plots as files: written through curascale.io, NaN refused both ways."""
+
+import json
+import math
+import os
+
+import pandas as pd
+import pytest
+
+from curascale.errors import CurascaleError
+from scaling.fit import Fit, non_finite_field
+from scaling.reference import load_fit
+
+
+def test_a_saved_fit_holding_nan_is_refused_at_load(tmp_path):
+    record = load_fit("reference/chinchilla-epoch").to_dict()
+    record["params"]["E"] = float("nan")
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(record))  # Python writes NaN, which is not JSON
+    with pytest.raises(CurascaleError, match=r"nan.json: params.E is not finite"):
+        Fit.load(path)
+    record["params"]["E"] = 1.8172
+    record["draws"] = [{"E": 1.8}, {"E": float("inf")}]
+    path.write_text(json.dumps(record))
+    with pytest.raises(CurascaleError, match=r"draws.1.E is not finite"):
+        Fit.load(path)
+
+
+def test_non_finite_field_names_the_first_bad_number():
+    assert non_finite_field({"a": 1.0, "b": [2.0, {"c": math.nan}]}) == "b.1.c"
+    assert non_finite_field({"a": 1.0, "b": None, "c": "nan"}) is None
+
+
+def test_save_refuses_nan_and_writes_through_a_symlink(tmp_path):
+    fit = load_fit("reference/chinchilla-epoch")
+    (tmp_path / "real.json").write_text("{}")
+    os.symlink("real.json", tmp_path / "link.json")
+    fit.save(tmp_path / "link.json")
+    assert (tmp_path / "link.json").is_symlink()
+    assert Fit.load(tmp_path / "real.json").params == fit.params
+    broken = Fit(**{**fit.__dict__, "params": {**fit.params, "A": float("nan")}})
+    with pytest.raises(CurascaleError, match="params.A is not finite"):
+        broken.save(tmp_path / "broken.json")
+    assert not (tmp_path / "broken.json").exists()
+    with pytest.raises(CurascaleError, match="is a directory"):
+        fit.save(tmp_path)
+
+
+def test_plots_are_written_through_curascale_io(tmp_path):
+    from scaling.plots import plot_fit
+
+    fit = load_fit("reference/chinchilla-epoch")
+    frame = pd.DataFrame({"params": [1e8, 1e8, 1e9, 1e9], "tokens": [2e9, 4e9, 2e10, 4e10]})
+    frame["loss"] = fit.predict(frame)
+    (tmp_path / "real.png").write_bytes(b"old")
+    os.symlink("real.png", tmp_path / "link.png")
+    plot_fit(fit, frame, tmp_path / "link.png")
+    assert (tmp_path / "link.png").is_symlink() and (tmp_path / "real.png").read_bytes()[:4] == b"\x89PNG"
+    plot_fit(fit, frame, tmp_path / "figure.png")  # the format follows the name, not the temporary's
+    assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    with pytest.raises(CurascaleError, match="is a directory"):
+        plot_fit(fit, frame, tmp_path)

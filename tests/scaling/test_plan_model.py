@@ -1,0 +1,260 @@
+"""scaling.plan_model: one language-model plan, checked against known answers computed here with
+plain numpy from LAWS.md (§1, §2, §4), never with the planner's own functions."""
+
+import math
+
+import numpy as np
+import pytest
+
+from curascale.errors import CurascaleError
+from scaling.plan import plan_model
+from scaling.reference import load_fit
+
+# docs/laws.md §4, Table 2 (integer types)
+GAMMA = {"w": 2.6745, "a": 2.2102, "kv": 0.9578}
+OFFSET = {"w": 0.3037, "a": 1.4072, "kv": 2.4185}
+A, B, E, ALPHA = 4.299e3, 1.806e4, 2.7648, 0.4965
+PTQ_SCALE, GAMMA_D, GAMMA_N, GAMMA_POST = 0.0598 * math.exp(1.1277), 0.5068, 0.3439, 0.5907
+
+
+def f(bits):
+    """N_eff / N with weights, activations and KV cache at `bits` (docs/laws.md §4)."""
+    return np.prod([1 - np.exp(-np.asarray(bits, dtype=float) / GAMMA[x] + OFFSET[x]) for x in GAMMA], axis=0)
+
+
+def numpy_optimal_bits():
+    """Plain maximisation of f(P)/P on a 1e-5-bit grid above the domain (3.11 bits)."""
+    bits = np.arange(3.2, 32.0, 1e-5)
+    return float(bits[np.argmax(f(bits) / bits)])
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {name: load_fit(f"reference/{name}") for name in ("precision", "chinchilla-epoch", "data-constrained")}
+
+
+@pytest.mark.parametrize("flops", [1e18, 1e22, 1e26])
+def test_compute_optimal_precision_is_seven_bits_at_every_budget(fits, flops):
+    plan = plan_model(flops, [fits["precision"]])
+    assert plan.bits == pytest.approx(numpy_optimal_bits(), abs=1e-3)
+    assert f"{plan.bits:.2f}" == "7.00" and plan.precision == "7.00 bits"
+    assert 6 / 16 * plan.params * plan.tokens * plan.bits == pytest.approx(flops, rel=1e-9)
+
+
+def test_jointly_optimal_size_and_data_at_1e22(fits):
+    plan = plan_model(1e22, [fits["precision"]])
+    assert plan.params == pytest.approx(1.69e10, rel=0.02)  # docs/laws.md §4
+    assert plan.tokens == pytest.approx(2.25e11, rel=0.02)
+    # brute force over N at the numpy optimum P: min A (N f)^-alpha + B D^-alpha, D = 16 C / (6 P N)
+    bits = numpy_optimal_bits()
+    params = np.geomspace(1e9, 1e12, 200_001)
+    loss = A * (params * f(bits)) ** -ALPHA + B * (16e22 / (6 * bits * params)) ** -ALPHA + E
+    assert plan.params == pytest.approx(params[np.argmin(loss)], rel=1e-3)
+    assert plan.loss == pytest.approx(loss.min(), rel=1e-9)
+
+
+def test_parameter_and_compute_multipliers_per_precision(fits):
+    plan = plan_model(1e22, [fits["precision"]], precisions="4,8,16,bf16")
+    rows = {a.precision: a for a in plan.alternatives}
+    assert rows["4 bits"].params_multiplier == pytest.approx(5.24, abs=0.005)  # docs/laws.md §4
+    assert rows["16 bits"].compute_multiplier == pytest.approx(1.70, abs=0.005)
+    best = numpy_optimal_bits()
+    for name, bits in (("4 bits", 4.0), ("8 bits", 8.0), ("16 bits", 16.0)):
+        assert rows[name].params_multiplier == pytest.approx(1 / f(bits), rel=1e-9)
+        assert rows[name].compute_multiplier == pytest.approx((bits / f(bits)) / (best / f(best)), rel=1e-5)
+        assert rows[name].compute_efficiency == pytest.approx(1 / rows[name].compute_multiplier)
+    assert rows["bf16"].capacity == 1.0 and rows["bf16"].compute_multiplier == pytest.approx(16 / (best / f(best)), rel=1e-5)
+    # restricted to these formats the plan is the best of them: 8 bits, at a loss cost
+    assert plan.precision == "8 bits" and [a.precision for a in plan.alternatives if a.chosen] == ["8 bits"]
+    assert plan.loss == min(a.loss for a in plan.alternatives if a.precision != "7.00 bits")
+    free = plan_model(1e22, [fits["precision"]])
+    assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits, bf16"]
+    assert plan.constraints[0].cost == pytest.approx(plan.loss - free.loss) and plan.constraints[0].cost > 0
+
+
+def test_hardware_format_names(fits):
+    plan = plan_model(1e22, [fits["precision"]], precisions="int4,fp8,bf16")
+    assert {a.precision: a.bits for a in plan.alternatives} == {"int4": 4.0, "fp8": 8.0, "bf16": 16.0, "7.00 bits": pytest.approx(7.0, abs=0.01)}
+    assert plan.precision == "fp8"
+    assert "integer-constants" in [n.code for n in plan.notes]  # fp8 with the integer-type fit
+    with pytest.raises(CurascaleError, match="neither a number of bits nor a format"):
+        plan_model(1e22, [fits["precision"]], precisions="int4,tf32x")
+
+
+@pytest.mark.parametrize("precisions", ["3", "int3,int8", "2.5"])
+def test_precisions_outside_the_law_are_refused(fits, precisions):
+    with pytest.raises(CurascaleError, match="outside the precision law's domain: activations need more than .* 3.11 bits"):
+        plan_model(1e22, [fits["precision"]], precisions=precisions)
+
+
+def test_best_precision_at_fixed_size(fits):
+    """--params: N fixed, D = 16 C / (6 P N); the best P by brute force over a 1e-4-bit grid."""
+    n, flops = 1e9, 6 * 1e9 * 200e9  # 200 tokens a parameter at 16 bits
+    plan = plan_model(flops, [fits["precision"]], params=n)
+    bits = np.arange(3.2, 32, 1e-4)
+    loss = A * (n * f(bits)) ** -ALPHA + B * (16 * flops / (6 * bits * n)) ** -ALPHA + E
+    assert plan.params == n and plan.bits == pytest.approx(bits[np.argmin(loss)], abs=2e-3)
+    assert plan.bits == pytest.approx(10.9, abs=0.05)  # docs/laws.md §4: about 10.9 bits at 200 tokens a parameter
+    assert plan.loss == pytest.approx(loss.min(), rel=1e-9)
+    assert plan.constraints[0].name.startswith("N fixed") and plan.constraints[0].cost > 0
+
+
+def test_quantized_loss_is_for_the_trained_precision_and_never_below_the_unquantized(fits):
+    plan = plan_model(1e22, [fits["precision"]], quantize_to=4)
+    q = plan.quantization
+    effective = plan.params * f(plan.bits)  # trained at 7.00 bits, not 16
+    delta = PTQ_SCALE * math.exp(-4 / GAMMA_POST) * plan.tokens**GAMMA_D / effective**GAMMA_N
+    assert q.trained_at == "7.00 bits" and q.degradation == pytest.approx(delta, rel=1e-9)
+    assert q.loss == plan.loss and q.loss_quantized == pytest.approx(plan.loss + delta, rel=1e-12)
+    assert q.loss_quantized >= plan.loss
+    assert q.bound and "ptq-upper-bound" in [n.code for n in plan.notes]
+    critical = (ALPHA * B * effective**GAMMA_N / (GAMMA_D * PTQ_SCALE * math.exp(-4 / GAMMA_POST))) ** (1 / (GAMMA_D + ALPHA))
+    assert q.critical_tokens == pytest.approx(critical, rel=1e-9)
+    assert q.past_critical == (plan.tokens > critical)
+
+
+def test_warning_when_the_data_pass_the_critical_size(fits):
+    plan = plan_model(1e22, [fits["precision"]], params=1e9, quantize_to=4)  # 2e12 tokens on a 1B model
+    q = plan.quantization
+    assert plan.tokens > q.critical_tokens and q.past_critical
+    warning = next(n for n in plan.notes if n.code == "past-critical-data")
+    assert warning.severity == "warning" and warning.details["critical_tokens"] == q.critical_tokens
+    assert "past-critical-data" in [w["code"] for w in plan.to_json()["warnings"]]
+    # trained at or below the target: quantizing costs nothing
+    low = plan_model(1e22, [fits["precision"]], precisions="4", quantize_to=4)
+    assert low.quantization.degradation == 0 and low.quantization.loss_quantized == low.loss
+
+
+# docs/laws.md §2, published fit (Muennighoff et al. 2023), written out again
+DC = {"A": math.exp(6.255414), "B": math.exp(7.3049974), "E": math.exp(0.6254804), "alpha": 0.3526596, "rd": 15.387756, "rn": 5.309743}
+
+
+def data_constrained_loss(n, d, u):
+    """The §2 law in plain numpy (U_D = min(U, D): the unique tokens actually seen)."""
+    a = DC["alpha"]
+    unique = np.minimum(u, d)
+    d_eff = unique + unique * DC["rd"] * (1 - np.exp(-np.maximum(d / unique - 1, 0) / DC["rd"]))
+    g = (DC["A"] / DC["B"]) ** (1 / (2 * a))  # alpha = beta
+    n_opt = g * (u * g)  # N whose compute-optimal D is U (beta / alpha = 1)
+    unique_n = np.minimum(n, n_opt)
+    n_eff = unique_n + unique_n * DC["rn"] * (1 - np.exp(-np.maximum(n / unique_n - 1, 0) / DC["rn"]))
+    return DC["E"] + DC["A"] / n_eff**a + DC["B"] / d_eff**a
+
+
+@pytest.mark.parametrize("unique", [2e10, 1e11])
+def test_data_constrained_plan_matches_a_brute_force_search(fits, unique):
+    flops = 1e22
+    plan = plan_model(flops, [fits["data-constrained"]], unique_tokens=unique)
+    params = np.geomspace(1e8, 1e12, 400_001)
+    tokens = flops / (6 * params)
+    loss = data_constrained_loss(params, tokens, unique)
+    best = int(np.argmin(loss))
+    assert plan.epochs == pytest.approx(tokens[best] / unique, rel=2e-3)
+    assert plan.params == pytest.approx(params[best], rel=2e-3) and plan.loss == pytest.approx(loss[best], rel=1e-9)
+    # the loss lost to repetition: against the same law with unlimited data (Chinchilla form)
+    unlimited = (DC["E"] + DC["A"] / params**DC["alpha"] + DC["B"] / tokens**DC["alpha"]).min()
+    repetition = next(c for c in plan.constraints if "repetition" in c.name)
+    assert repetition.cost == pytest.approx(loss[best] - unlimited, rel=1e-4) and repetition.cost > 0
+    assert plan.decided_by["epochs"] == "tokens / unique tokens" and "docs/laws.md §2" in plan.decided_by["params"]
+    if unique == 2e10:
+        assert plan.epochs > 5
+    assert "repetition-saturated" not in [n.code for n in plan.notes]  # below R*_D = 15.39 repetitions
+    saturated = plan_model(flops, [fits["data-constrained"]], unique_tokens=1e9)
+    assert saturated.epochs > 1 + DC["rd"] and "repetition-saturated" in [n.code for n in saturated.notes]
+
+
+def test_unique_tokens_need_the_data_constrained_law(fits):
+    with pytest.raises(CurascaleError, match="unique_tokens needs a data_constrained fit"):
+        plan_model(1e22, [fits["chinchilla-epoch"]], unique_tokens=1e11)
+
+
+def test_chinchilla_alone_plans_bf16_at_6ND(fits):
+    alpha, beta, a, b = 0.3478, 0.3658, 482.01, 2085.43
+    plan = plan_model(5.76e23, [fits["chinchilla-epoch"]])
+    g = (alpha * a / (beta * b)) ** (1 / (alpha + beta))
+    assert plan.precision == "bf16" and plan.params == pytest.approx(g * (5.76e23 / 6) ** (beta / (alpha + beta)), rel=1e-12)
+    assert 6 * plan.params * plan.tokens == pytest.approx(5.76e23) and plan.alternatives == ()
+    with pytest.raises(CurascaleError, match="need a precision fit"):
+        plan_model(1e22, [fits["chinchilla-epoch"]], precisions="int8")
+
+
+def test_one_plan_with_every_constraint(fits):
+    """Chinchilla-form loss from the data-constrained fit, f(P) from the precision fit: ONE
+    recommendation whose constraint costs add up to its loss minus the unconstrained optimum."""
+    free = plan_model(1e22, [fits["data-constrained"], fits["precision"]])
+    plan = plan_model(1e22, [fits["data-constrained"], fits["precision"]], precisions="int4,int8,bf16", unique_tokens=5e10, quantize_to=4)
+    assert [c.name.split()[0] for c in plan.constraints] == ["training", "5e+10"]
+    assert sum(c.cost for c in plan.constraints) == pytest.approx(plan.loss - free.loss, rel=1e-9)
+    assert all(c.cost >= 0 for c in plan.constraints)
+    assert plan.epochs == pytest.approx(plan.tokens / 5e10) and plan.precision in ("int4", "int8", "bf16")
+    assert set(plan.decided_by) >= {"params", "tokens", "precision", "epochs", "quantization", "loss"}
+    record = plan.to_json()
+    assert "notes" not in record and all(set(w) == {"code", "severity", "message", "details"} for w in record["warnings"])
+
+
+def test_finetuning_inflection_is_reported_and_warned(fits):
+    """docs/laws.md §5 (our form): D* = (beta B / (gamma_s S N^-k))^(1/(beta + gamma_s)) at the plan's N."""
+    from scaling.fit import Fit
+
+    truth = {"E": 1.8, "A": 400.0, "alpha": 0.34, "B": 2000.0, "beta": 0.37, "sensitivity": 5e-3, "sensitivity_exponent": 0.2, "sensitivity_param_exponent": 0.1}
+    finetune = Fit(law="finetune_degradation", law_version="1", params=truth, objective=None, n_points=0, starts=0, starts_at_best=0,
+                   converged=True, data_hash="", target="loss", inputs=["params", "tokens"], source="test/finetune")
+    plan = plan_model(1e22, [fits["chinchilla-epoch"], finetune])
+    onset = (0.37 * 2000.0 / (0.2 * 5e-3 * plan.params**-0.1)) ** (1 / (0.37 + 0.2))
+    assert plan.overtraining["degradation_onset_tokens"] == pytest.approx(onset, rel=1e-9)
+    assert plan.fit == "reference/chinchilla-epoch"  # the loss law stays the Chinchilla fit
+    past = plan.tokens > onset
+    assert plan.overtraining["past_onset"] == past and ("past-finetune-onset" in [n.code for n in plan.notes]) == past
+    over = plan_model(1e24, [fits["chinchilla-epoch"], finetune], params=1e9)  # 1.7e14 tokens on 1B parameters
+    assert over.overtraining["past_onset"] and over.overtraining["cost"] > 0
+    assert "past-finetune-onset" in [n.code for n in over.notes]
+
+
+def test_fitted_unified_form_replaces_the_upper_bound(fits):
+    """With a precision_ptq_unified fit (C_x known) the PTQ cost of a 7-bit-trained model is the
+    bound times prod_x (1 - exp(-C_x (7 - 4))), no longer flagged as a bound."""
+    from scaling.fit import Fit
+
+    c = {"c_weights": 0.6, "c_activations": 0.9, "c_kv_cache": 0.5}
+    unified = Fit(law="precision_ptq_unified", law_version="1", params={**fits["precision"].params, **c}, objective=None, n_points=0, starts=0,
+                  starts_at_best=0, converged=True, data_hash="", target="loss", inputs=[], source="test/unified")
+    bound = plan_model(1e22, [fits["precision"]], quantize_to=4).quantization
+    plan = plan_model(1e22, [unified], quantize_to=4)
+    share = np.prod([1 - np.exp(-value * (plan.bits - 4)) for value in c.values()])
+    assert plan.bits == pytest.approx(7.0, abs=0.01) and not plan.quantization.bound
+    assert plan.quantization.degradation == pytest.approx(bound.degradation * share, rel=1e-9)
+    assert plan.quantization.degradation < bound.degradation and plan.quantization.loss_quantized >= plan.loss
+    assert "ptq-upper-bound" not in [n.code for n in plan.notes]
+    effective = plan.params * f(plan.bits)
+    critical = (ALPHA * B * effective**GAMMA_N / (GAMMA_D * share * PTQ_SCALE * math.exp(-4 / GAMMA_POST))) ** (1 / (GAMMA_D + ALPHA))
+    assert plan.quantization.critical_tokens == pytest.approx(critical, rel=1e-9)
+
+
+def test_specialized_fraction_in_the_plan(fits):
+    """docs/laws.md §6 (our form), restated in numpy: the domain fraction of least domain loss whose
+    general loss stays within 1% of the f = 0 model, at the plan's N and D."""
+    from scaling.fit import Fit
+
+    dom = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetition_decay": 15.0, "overfit_scale": 0.02, "overfit_exponent": 1.5}
+    gen = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.33}
+
+    def fit_of(law, params):
+        return Fit(law=law, law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+                   data_hash="", target="loss", inputs=[], source=f"test/{law}")
+
+    plan = plan_model(1e21, [fits["chinchilla-epoch"], fit_of("specialized_domain", dom), fit_of("specialized_general", gen)], domain_tokens=1e9)
+    assert plan.fit == "reference/chinchilla-epoch"
+    n, d = plan.params, plan.tokens
+    share = np.arange(1, 50001) * 1e-5
+    repetitions = share * d / 1e9
+    effective = np.where(repetitions >= 1, 1e9 + 1e9 * 15 * (1 - np.exp(-(np.maximum(repetitions, 1) - 1) / 15)), share * d)
+    domain_loss = 1.5 + 300 / n**0.34 + 800 / effective**0.3 + 0.02 * (repetitions / 15) ** 1.5
+    general = 1.7 + 400 / n**0.34 + 1500 / ((1 - share) * d) ** 0.33
+    baseline = 1.7 + 400 / n**0.34 + 1500 / d**0.33
+    allowed = general <= baseline * 1.01
+    best = share[allowed][np.argmin(domain_loss[allowed])]
+    s = plan.specialized
+    assert s["domain_fraction"] == pytest.approx(best, abs=1e-3)
+    assert s["repetitions"] == pytest.approx(s["domain_fraction"] * d / 1e9)
+    assert 0 < s["general_loss_cost"] <= 0.01 * baseline + 1e-12
+    assert "domain_fraction" in plan.decided_by

@@ -1,0 +1,241 @@
+"""scaling.plan's numbers against independent known answers: union and mixture predictions from
+an epoch-by-epoch loop written from LAWS.md §3, intervals and the probability of being best
+recomputed from the draws with numpy, compute-optimal splits from a brute-force iso-FLOP search,
+the fine-tuning inflection and the specialized-pretraining fraction from a brute-force search."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from known import loop_weighted_effective_data, loop_weighted_utility
+from scaling.fit import Fit
+from scaling.plan import candidate_unions, compute_optimal, effective_buckets, plan_data, plan_model, sweep_data
+from scaling.reference import load_fit
+
+S = 12.8e6
+NESTED = ["tmars_top0to10p", "tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p"]
+LOOPS = {"data_filtering_utility": loop_weighted_utility, "data_filtering_effective_data": loop_weighted_effective_data}
+
+
+def union_error(fit_params, law, budget, members, weights=None, size=S):
+    """Error of the union of `members` (shares `weights`, uniform by default) by the loop: pool of
+    1 / sum w^2 buckets, LAWS.md §3."""
+    weights = np.full(len(members), 1.0 / len(members)) if weights is None else np.asarray(weights)
+    pool = size / np.sum(weights**2)
+    return LOOPS[law](budget, pool, [fit_params[f"utility[{b}]"] for b in members], [fit_params[f"utility_half_life[{b}]"] for b in members],
+                      list(weights), fit_params["sample_scale"], fit_params["irreducible_error"])
+
+
+def with_params(fit, **changes):
+    return dataclasses.replace(fit, **changes)
+
+
+@pytest.fixture(scope="module", params=["tmars-imagenet-utility", "tmars-imagenet-effective-data"])
+def reference(request):
+    return load_fit(f"reference/{request.param}")
+
+
+@pytest.mark.parametrize("budget", [6e6, 32e6, 128e6, 600e6])
+def test_union_predictions_match_the_loop(reference, budget):
+    plan = plan_data(reference, budget)
+    by_name = {c.name: c for c in plan.candidates}
+    for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1):
+        expected = union_error(reference.params, reference.law, budget, NESTED[:m])
+        assert by_name[name].predicted_error == pytest.approx(expected, rel=1e-12), name
+        assert by_name[name].predicted_accuracy == pytest.approx(1 - expected, rel=1e-12)
+        assert by_name[name].epochs == pytest.approx(budget / (m * S), rel=1e-12)
+        assert by_name[name].repetitions == pytest.approx({b: budget / m / S for b in NESTED[:m]}, rel=1e-12)
+        assert by_name[name].samples == pytest.approx({b: budget / m for b in NESTED[:m]}, rel=1e-12)
+    errors = [c.predicted_error for c in plan.candidates]
+    assert errors == sorted(errors) and plan.best == plan.candidates[0].name
+
+
+def test_candidate_unions_order_by_utility_and_name_by_quantile(reference):
+    # shuffle the utilities: the best (most negative) bucket comes first whatever its name
+    params = dict(reference.params)
+    for bucket, utility in zip(NESTED, [-0.09, -0.2, -0.13, -0.11]):
+        params[f"utility[{bucket}]"] = utility
+    unions = candidate_unions(with_params(reference, params=params))
+    assert unions.buckets == ["tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p", "tmars_top0to10p"]
+    assert unions.names == ["top20", "top30", "top40", "top40"]
+    np.testing.assert_array_equal(unions.weights, [[1, 0, 0, 0], [0.5, 0.5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0], [0.25] * 4])
+    np.testing.assert_array_equal(unions.size_samples, [S] * 4)
+
+
+def test_bucket_sizes_override_and_checks(reference):
+    plan = plan_data(reference, 128e6, bucket_sizes={b: 2 * S for b in NESTED})
+    top10 = next(c for c in plan.candidates if c.name == "top10")
+    assert top10.epochs == pytest.approx(5.0) and top10.predicted_error == pytest.approx(union_error(reference.params, reference.law, 128e6, NESTED[:1], size=2 * S), rel=1e-12)
+    from curascale.errors import CurascaleError
+
+    with pytest.raises(CurascaleError, match="differ"):
+        plan_data(reference, 128e6, bucket_sizes={NESTED[0]: 2 * S})
+    with pytest.raises(CurascaleError, match="bucket sizes unknown for tmars_top0to10p"):
+        candidate_unions(with_params(reference, metadata={**reference.metadata, "bucket_size_samples": {b: S for b in NESTED[1:]}}))
+
+
+def test_effective_buckets_is_the_inverse_simpson_index():
+    rng = np.random.default_rng(3)
+    weights = rng.dirichlet(np.ones(5), size=20)
+    np.testing.assert_allclose(effective_buckets(weights), 1.0 / np.sum(weights**2, axis=1), rtol=1e-14)
+    assert effective_buckets(np.array([0.7, 0.3])) == pytest.approx(1 / 0.58, rel=1e-14)
+    uniform = effective_buckets(np.full((1, 3), 1 / 3))
+    assert uniform[0] == 3.0  # exactly, though 1/3 is not
+
+
+@pytest.mark.parametrize("budget", [64e6, 200e6])
+def test_mixture_prediction_is_the_weighted_union_and_a_local_minimum(reference, budget):
+    plan = plan_data(reference, budget, mixtures=True)
+    mixture = next(c for c in plan.candidates if c.name == "mixture")
+    expected = union_error(reference.params, reference.law, budget, mixture.buckets, mixture.weights)
+    assert mixture.predicted_error == pytest.approx(expected, rel=1e-10)
+    assert mixture.samples == pytest.approx({b: budget * w for b, w in zip(mixture.buckets, mixture.weights)}, rel=1e-12)
+    # moving 2% of the budget between any two of its buckets does not help
+    for i in range(len(mixture.buckets)):
+        for j in range(len(mixture.buckets)):
+            if i != j and mixture.weights[i] > 0.02:
+                moved = np.array(mixture.weights)
+                moved[i] -= 0.02
+                moved[j] += 0.02
+                assert union_error(reference.params, reference.law, budget, mixture.buckets, moved) >= expected * (1 - 1e-9)
+
+
+def test_sweep_matches_the_loop_at_every_budget(reference):
+    rows = sweep_data(reference, 10e6, 1e9, 7)
+    np.testing.assert_allclose([r["budget_samples"] for r in rows], np.geomspace(10e6, 1e9, 7), rtol=1e-14)
+    for row in rows:
+        expected = {name: 1 - union_error(reference.params, reference.law, row["budget_samples"], NESTED[:m]) for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1)}
+        assert row["accuracy_by_candidate"] == pytest.approx(expected, rel=1e-12)
+        assert row["best"] == max(expected, key=expected.get)
+        assert row["predicted_accuracy"] == pytest.approx(max(expected.values()), rel=1e-12)
+
+
+# ---- draws: intervals and the probability of being best ----------------------------------------
+def contested_draws(fit, count=40):
+    """Draws in which top10's utility alternates between clearly better and clearly worse, so the
+    best candidate at 96M samples differs across draws."""
+    rng = np.random.default_rng(11)
+    draws = []
+    for i in range(count):
+        draw = dict(fit.params)
+        draw["utility[tmars_top0to10p]"] = -0.16 * (1.25 if i % 3 else 0.7) * (1 + 0.01 * rng.standard_normal())
+        draw["utility[tmars_top10to20p]"] = -0.125 * (1 + 0.05 * rng.standard_normal())
+        draws.append(draw)
+    return draws
+
+
+@pytest.fixture(scope="module")
+def contested():
+    fit = load_fit("reference/tmars-imagenet-utility")
+    fit = with_params(fit, draws=contested_draws(fit))
+    return fit, plan_data(fit, 96e6)
+
+
+def draw_errors(fit, budget):
+    """[draws, candidates] errors of top10..top40 by the loop (the order the candidates' unions use)."""
+    # the unions are the fit's (its utilities order the buckets), evaluated with each draw's parameters
+    return np.array([[union_error(draw, fit.law, budget, NESTED[:m]) for m in range(1, 5)] for draw in fit.draws])
+
+
+def test_probability_best_is_the_share_of_draws_where_the_plan_is_best(contested):
+    fit, plan = contested
+    errors = draw_errors(fit, 96e6)
+    names = ["top10", "top20", "top30", "top40"]
+    expected = np.mean(np.argmin(errors, axis=1) == names.index(plan.best))
+    assert 0 < expected < 1  # the data are built so that the draws disagree
+    assert plan.probability_best == pytest.approx(expected, abs=1e-12)
+
+
+def test_intervals_are_the_central_95_percent_of_the_draws(contested):
+    fit, plan = contested
+    errors = draw_errors(fit, 96e6)
+    names = ["top10", "top20", "top30", "top40"]
+    for candidate in plan.candidates:
+        column = errors[:, names.index(candidate.name)]
+        expected = [1 - np.percentile(column, 97.5), 1 - np.percentile(column, 2.5)]
+        assert candidate.interval == pytest.approx(expected, rel=1e-12)
+        assert expected[0] > 1 - column.max() or candidate.name != "top10"  # narrower than min-max where the draws spread
+    at_90 = plan_data(fit, 96e6, level=0.9)
+    top10 = next(c for c in at_90.candidates if c.name == "top10")
+    column = errors[:, 0]
+    assert top10.interval == pytest.approx([1 - np.percentile(column, 95), 1 - np.percentile(column, 5)], rel=1e-12)
+
+
+def test_no_draws_no_interval_and_no_probability():
+    plan = plan_data(load_fit("reference/tmars-imagenet-utility"), 96e6)
+    assert plan.probability_best is None and all(c.interval is None for c in plan.candidates)
+
+
+# ---- language-model plans (not the precision parts) ---------------------------------------------
+def chinchilla_loss(theta, n, d):
+    return theta["E"] + theta["A"] * n ** -theta["alpha"] + theta["B"] * d ** -theta["beta"]
+
+
+EPOCH = {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658}
+
+
+@pytest.mark.parametrize("flops", [1e20, 5.76e23])
+def test_compute_optimal_plan_is_the_isoflop_minimum(flops):
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    n = np.geomspace(1e6, 1e14, 400_001)
+    best = n[np.argmin(chinchilla_loss(EPOCH, n, flops / (6 * n)))]
+    params, tokens = compute_optimal(chinchilla, flops)
+    assert params == pytest.approx(best, rel=2e-4) and 6 * params * tokens == pytest.approx(flops, rel=1e-12)
+    plan = plan_model(flops, [chinchilla])
+    assert plan.params == params and plan.loss == pytest.approx(chinchilla_loss(EPOCH, params, tokens), rel=1e-12)
+    assert compute_optimal(chinchilla, flops, params=1e9) == (1e9, flops / 6e9)
+
+
+def reference_like(law, params):
+    from scaling.laws import get_law
+
+    spec = get_law(law)
+    return Fit(law=law, law_version=spec.version, params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+               data_hash="", target=spec.target, inputs=list(spec.inputs), source=f"test/{law}")
+
+
+FINETUNE = {"E": 1.8, "A": 400.0, "alpha": 0.34, "B": 2000.0, "beta": 0.37, "sensitivity": 5e-3, "sensitivity_exponent": 0.2, "sensitivity_param_exponent": 0.1}
+
+
+def test_finetune_inflection_in_the_plan():
+    """D* by brute force on L_ft(N, D) at the plan's N; the plan warns only past it."""
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    finetune = reference_like("finetune_degradation", FINETUNE)
+    for flops, warned in [(1e20, False), (1e25, True)]:
+        plan = plan_model(flops, [chinchilla, finetune])
+        d = np.geomspace(1e6, 1e20, 400_001)
+        s = FINETUNE["sensitivity"] * plan.params ** -FINETUNE["sensitivity_param_exponent"]
+        ft = FINETUNE["E"] + FINETUNE["A"] * plan.params ** -0.34 + FINETUNE["B"] * d**-0.37 + s * d**0.2
+        onset = d[np.argmin(ft)]
+        assert plan.overtraining["degradation_onset_tokens"] == pytest.approx(onset, rel=2e-4)
+        assert (plan.tokens > onset) == warned
+        assert any("pass D*" in w for w in plan.warnings) == warned
+
+
+DOMAIN = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetition_decay": 15.0, "overfit_scale": 0.02, "overfit_exponent": 1.5}
+GENERAL = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.33}
+
+
+@pytest.mark.parametrize("domain_tokens, tolerance", [(1e8, 0.01), (1e9, 0.01), (1e9, 0.001)])
+def test_specialized_plan_by_brute_force(domain_tokens, tolerance):
+    """LAWS.md §6 (our form): the f in (0, 0.5] minimising domain loss with the general loss within
+    the tolerance of f = 0, searched here on the same 0.001 grid with numpy formulas."""
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    plan = plan_model(1e21, [chinchilla, reference_like("specialized_domain", DOMAIN), reference_like("specialized_general", GENERAL)],
+                      domain_tokens=domain_tokens, general_loss_tolerance=tolerance)
+    n, d, u = plan.params, plan.tokens, domain_tokens
+    f = np.arange(1, 501) / 1000
+    r = f * d / u
+    d_eff = np.where(r >= 1, u + u * 15.0 * (1 - np.exp(-(np.maximum(r, 1) - 1) / 15.0)), f * d)
+    domain = 1.5 + 300.0 * n**-0.34 + 800.0 * d_eff**-0.3 + 0.02 * (r / 15.0) ** 1.5
+    general = 1.7 + 400.0 * n**-0.34 + 1500.0 * ((1 - f) * d) ** -0.33
+    baseline = 1.7 + 400.0 * n**-0.34 + 1500.0 * d**-0.33
+    allowed = general <= baseline * (1 + tolerance)
+    best = np.flatnonzero(allowed)[np.argmin(domain[allowed])]
+    s = plan.specialized
+    assert s["domain_fraction"] == pytest.approx(f[best], abs=1e-12)
+    assert s["repetitions"] == pytest.approx(r[best], rel=1e-12)
+    assert s["domain_loss"] == pytest.approx(domain[best], rel=1e-12)
+    assert s["general_loss_cost"] == pytest.approx(general[best] - baseline, rel=1e-9)
+    assert 0 < s["general_loss_cost"] <= tolerance * baseline

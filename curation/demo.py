@@ -80,11 +80,17 @@ def _unit_rows(rng: np.random.Generator, rows: int, width: int) -> np.ndarray:
 
 
 POOL_FILES = (".parquet", ".npz")
+IMAGE_FILES = (".tar", ".parquet")  # img2dataset's layout: each tar with its parquet and _stats.json
+
+
+def _image_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink() and (path.suffix in IMAGE_FILES or path.name.endswith("_stats.json"))
 
 
 def clear_pool_folder(out_dir: Path, overwrite: bool) -> None:
     """Make `out_dir` ready for a new pool: it must be empty, or (with `overwrite`) hold only an
-    earlier pool's files (parquet shards, .npz embeddings, images/ with WebDataset tars), which are
+    earlier pool's files (parquet shards, .npz embeddings, images/ with WebDataset tars in
+    img2dataset's layout), which are
     removed. Anything else in it is an error naming the file: a pool over another pool would mix
     their shards, and clearing must never delete files that are not a pool's."""
     if not out_dir.exists():
@@ -99,7 +105,7 @@ def clear_pool_folder(out_dir: Path, overwrite: bool) -> None:
     images = out_dir / "images"
     for entry in entries:
         pool_file = entry.is_file() and not entry.is_symlink() and (entry.suffix in POOL_FILES or (entry.name.startswith(".") and entry.suffix == ".tmp"))
-        image_folder = entry == images and entry.is_dir() and not entry.is_symlink() and all(f.is_file() and f.suffix == ".tar" for f in entry.iterdir())
+        image_folder = entry == images and entry.is_dir() and not entry.is_symlink() and all(_image_file(f) for f in entry.iterdir())
         if not (pool_file or image_folder):
             raise CurascaleError(f"{entry}: not a file of a pool; refusing to clear {out_dir} (remove it yourself, or choose another folder)")
     for entry in entries:
@@ -176,12 +182,15 @@ def _render_image(rng: np.random.Generator, caption: str, size: int, text_share:
 
 
 def write_demo_images(pool_dir: str | Path, out_dir: str | Path, count: int, *, per_shard: int = 1000, size: int = 224, text_share: float = 0.5, seed: int = 0) -> list[Path]:
-    """WebDataset tar shards of `count` images for the first `count` samples of the pool:
-    {key}.jpg, {key}.txt (the caption) and {key}.json (uid, url, caption, the pool's CLIP scores,
-    and the rendered `text_boxes` [x0, y0, x1, y1] in pixels)."""
+    """WebDataset tar shards of `count` images for the first `count` samples of the pool, in
+    img2dataset's layout (curation/img2dataset.py: 00000000.tar with its _stats.json and
+    .parquet): {key}.jpg, {key}.txt (the caption) and {key}.json (uid, url, caption, the pool's
+    CLIP scores, and the rendered `text_boxes` [x0, y0, x1, y1] in pixels)."""
     import io
     import json
     import tarfile
+
+    from curation.img2dataset import sample_key, shard_name, write_shard_sidecars
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,18 +202,20 @@ def write_demo_images(pool_dir: str | Path, out_dir: str | Path, count: int, *, 
     written = []
     for shard_index, start in enumerate(range(0, min(count, len(rows)), per_shard)):
         rng = np.random.default_rng([seed, 1_000_003, shard_index])
-        buffer = io.BytesIO()
+        buffer, samples = io.BytesIO(), []
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for offset, row in enumerate(rows[start : min(count, start + per_shard)]):
-                key = f"{shard_index:05d}{offset:04d}"
+                key = sample_key(shard_index, offset)
                 jpeg, boxes = _render_image(rng, row["text"], size, text_share)
+                samples.append({"uid": row["uid"], "url": row["url"], "caption": row["text"], "key": key, "width": size, "height": size, "image": jpeg})
                 meta = {**row, "key": key, "caption": row.pop("text"), "text_boxes": boxes}
                 members = {"jpg": jpeg, "txt": meta["caption"].encode(), "json": json.dumps(meta, sort_keys=True).encode()}
                 for extension, data in members.items():
                     info = tarfile.TarInfo(f"{key}.{extension}")
                     info.size, info.mtime, info.mode = len(data), 0, 0o644
                     tar.addfile(info, io.BytesIO(data))
-        path = out_dir / f"{shard_index:05d}.tar"
+        path = out_dir / f"{shard_name(shard_index)}.tar"
         atomic_write(path, buffer.getvalue())
+        write_shard_sidecars(path, samples)
         written.append(path)
     return written

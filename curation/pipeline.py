@@ -59,7 +59,7 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
         if key in spec and (not isinstance(spec[key], kind) or (kind is int and (isinstance(spec[key], bool) or spec[key] < 1))):
             raise UserError(f"{path}: '{key}' must be a {dict(str='string', bool='boolean', int='positive integer')[kind.__name__]}, got {spec[key]!r}")
     base = path.parent
-    steps = [build_step(dict(entry), source=f"{path}, step {i + 1}") for i, entry in enumerate(spec["steps"])]
+    steps = [build_step(dict(entry), source=f"{path}, step {i + 1}", base=base) for i, entry in enumerate(spec["steps"])]
     images = [isinstance(step, ImageStep) for step in steps]
     if any(images[images.index(False):] if False in images else []):
         raise UserError(f"{path}, step {images.index(False) + 1 + images[images.index(False):].index(True)}: image steps come before the steps over the pool's table")

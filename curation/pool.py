@@ -121,9 +121,17 @@ class Pool:
 
     root: Path
     shards: tuple[Path, ...]
+    fs: object = None  # an fsspec filesystem when the pool was given as a URL (curation/fs.py)
 
     @classmethod
     def open(cls, root: str | Path) -> "Pool":
+        from curation.fs import is_url, remote_files
+
+        if is_url(root):
+            fs, folder, shards = remote_files(root, "*.parquet")
+            if not shards:
+                raise UserError(f"{root}: no parquet shards in the pool")
+            return cls(folder, shards, fs)
         root = Path(root)
         if not root.is_dir():
             raise UserError(f"{root}: no such pool directory")
@@ -137,25 +145,35 @@ class Pool:
         return self.root.name
 
     def read(self, shard: Path, columns: Iterable[str]) -> pa.Table:
-        """The named columns of one shard, or a one-line error naming the shard."""
+        """The named columns of one shard, or a one-line error naming the shard; an embedding key
+        (`l14_img`, ...) comes from the shard's `.npz`, row-aligned (see curation/embeddings.py)."""
+        from curation.embeddings import EMBEDDING_KEYS, with_embeddings
+        from curation.fs import opener
+
         columns = list(dict.fromkeys(columns))
+        embeddings = [c for c in columns if c in EMBEDDING_KEYS]  # from the .npz beside the shard
+        columns = [c for c in columns if c not in EMBEDDING_KEYS]
         try:
-            schema = pq.read_schema(shard)
+            schema = pq.read_schema(str(shard) if self.fs else shard, filesystem=self.fs)
         except Exception as error:
             raise UserError(f"{shard}: not a readable parquet file ({str(error).splitlines()[0]})") from error
         missing = [c for c in columns if c not in schema.names]
         if missing:
             raise UserError(f"{shard}: missing column {', '.join(repr(c) for c in missing)}")
         try:
-            return pq.read_table(shard, columns=columns)
+            table = pq.read_table(str(shard) if self.fs else shard, columns=columns, filesystem=self.fs)
         except Exception as error:
             raise UserError(f"{shard}: corrupt parquet data ({str(error).splitlines()[0]})") from error
+        return with_embeddings(table, shard, embeddings, opener=opener(self.fs)) if embeddings else table
 
     def rows(self) -> int:
+        from curation.fs import opener
+
         total = 0
         for shard in self.shards:
             try:
-                total += pq.ParquetFile(shard).metadata.num_rows
+                with opener(self.fs)(shard, "rb") as handle:
+                    total += pq.ParquetFile(handle).metadata.num_rows
             except Exception as error:
                 raise UserError(f"{shard}: not a readable parquet file ({str(error).splitlines()[0]})") from error
         return total
@@ -164,10 +182,12 @@ class Pool:
         """sha256 over every shard's name, size and parquet footer (schema, row groups, column
         chunk offsets, sizes and statistics): changes with any rewrite of a shard, without
         reading the pool's data."""
+        from curation.fs import opener, size as file_size
+
         digest = hashlib.sha256()
         for shard in self.shards:
-            size = shard.stat().st_size
-            with open(shard, "rb") as handle:
+            size = file_size(self.fs, shard)
+            with opener(self.fs)(shard, "rb") as handle:
                 handle.seek(max(0, size - 8))
                 tail = handle.read(8)
                 if len(tail) < 8 or tail[4:] != b"PAR1":

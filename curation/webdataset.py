@@ -8,6 +8,7 @@ of a truncated or corrupt tar, come back as errors to count and skip.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 from dataclasses import dataclass, field
@@ -33,21 +34,30 @@ class ShardSamples:
 
 
 def shard_paths(root: str | Path) -> list[Path]:
-    from curascale.errors import UserError
+    """The `.tar` shards of a folder (or one tar), local or at a URL (`RemoteFile`s)."""
+    from curation.fs import RemoteFile, is_url, remote_file_list
 
+    if is_url(root):  # a folder on an fsspec filesystem (or one tar there)
+        return [RemoteFile(root)] if str(root).endswith(".tar") else remote_file_list(root, "*.tar") or _none_found(root)
     root = Path(root)
     if root.is_file() and root.suffix == ".tar":
         return [root]
     paths = sorted(root.glob("*.tar")) if root.is_dir() else []
-    if not paths:
-        raise UserError(f"{root}: no WebDataset .tar shards found")
-    return paths
+    return paths or _none_found(root)
+
+
+def _none_found(root):
+    from curascale.errors import UserError
+
+    raise UserError(f"{root}: no WebDataset .tar shards found")
 
 
 def _grouped(path: Path):
     """(key, {extension: bytes}) per sample, in file order; raises tarfile/OSError on damage."""
     key, members = None, {}
-    with tarfile.open(path, mode="r:*") as tar:
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(path.open("rb")) if hasattr(path, "url") else None  # a RemoteFile
+        tar = stack.enter_context(tarfile.open(None if handle else path, fileobj=handle, mode="r:*"))
         for info in tar:
             if not info.isfile():
                 continue
@@ -81,7 +91,10 @@ def _sample(shard: str, key: str, members: dict[str, bytes]) -> tuple[dict | Non
 
 
 def read_shard(path: str | Path) -> ShardSamples:
-    path = Path(path)
+    """One shard's samples; `path` may be a URL or `RemoteFile` (curation/fs.py)."""
+    from curation.fs import RemoteFile, is_url
+
+    path = path if isinstance(path, RemoteFile) else RemoteFile(path) if is_url(path) else Path(path)
     result = ShardSamples(path=path, columns={name: [] for name in ("shard", "key", "uid", "url", "text", "image_bytes", *CARRIED_SCORES)})
     try:
         for key, members in _grouped(path):

@@ -20,6 +20,7 @@ SubsetOnlyOption = Annotated[bool, typer.Option("--subset-only", help="Write onl
 ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid with its shard, row, step and rule.")]
 OnDuplicateOption = Annotated[str, typer.Option("--on-duplicate", help="A uid on more than one row: keep-first (the first copy that passes every step; all reported) or error.")]
 ScoreColumnOption = Annotated[str, typer.Option("--score-column", help="The score column to cut on.")]
+LidOption = Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")]
 FractionOption = Annotated[Optional[float], typer.Option("--fraction", help="Keep the top FRACTION of the pool (DataComp's rule, ties kept; rows without a score count in the pool, never kept).")]
 
 
@@ -94,7 +95,7 @@ def clip_score(
 def basic(
     pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
     out: OutOption,
-    lid_model: Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")] = None,
+    lid_model: LidOption = None,
     exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
     on_duplicate: OnDuplicateOption = "keep-first",
@@ -104,6 +105,85 @@ def basic(
     from curation.steps.basic import Basic
 
     _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only, on_duplicate)
+
+
+PoolArgument = Annotated[str, typer.Argument(help="A DataComp pool: a folder of parquet shards (+ .npz embeddings beside each), local or a URL (s3://bucket/pool, gs://..., hf://...).")]
+
+
+@app.command("no-filter")
+def no_filter(
+    pool_dir: PoolArgument,
+    out: OutOption,
+    exclusions: ExclusionsOption = False,
+    subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
+    workers: WorkersOption = None,
+) -> None:
+    """DataComp's no_filter baseline: every sample of the pool."""
+    from curation.steps.no_filter import NoFilter
+
+    _run(pool_dir, [NoFilter()], out, workers, exclusions, subset_only, on_duplicate)
+
+
+@app.command()
+def laion2b(
+    pool_dir: PoolArgument,
+    out: OutOption,
+    language_id: Annotated[str, typer.Option(help="Language identifier: fasttext (lid.176) or gcld3 (DataComp's; needs gcld3 installed).")] = "fasttext",
+    lid_model: LidOption = None,
+    exclusions: ExclusionsOption = False,
+    subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
+    workers: WorkersOption = None,
+) -> None:
+    """DataComp's laion2b baseline: CLIP B/32 score >= 0.28 and an English caption."""
+    from curation.steps.laion2b import Laion2b
+
+    _run(pool_dir, [Laion2b(language_id=language_id, lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only, on_duplicate)
+
+
+@app.command("text-based")
+def text_based(
+    pool_dir: PoolArgument,
+    out: OutOption,
+    synsets: Annotated[Optional[Path], typer.Option(help="ImageNet-21k WordNet ids, one a line (default: timm's imagenet21k_goog_synsets.txt).")] = None,
+    wordnet: Annotated[Optional[Path], typer.Option(help="WordNet 3.0 dict folder (default: /usr/share/wordnet, Debian's wordnet-base).")] = None,
+    lid_model: LidOption = None,
+    exclusions: ExclusionsOption = False,
+    subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
+    workers: WorkersOption = None,
+) -> None:
+    """DataComp's text_based baseline: English captions with a word whose first WordNet sense is an ImageNet-21k class."""
+    from curation.steps.text_based import TextBased
+
+    step = TextBased(synsets=None if synsets is None else str(synsets), wordnet=None if wordnet is None else str(wordnet), lid_model=None if lid_model is None else str(lid_model))
+    _run(pool_dir, [step], out, workers, exclusions, subset_only, on_duplicate)
+
+
+@app.command("image-based")
+def image_based(
+    pool_dir: PoolArgument,
+    out: OutOption,
+    targets: Annotated[Path, typer.Option(help="Target L/14 image embeddings, an (n, 768) .npy (e.g. ImageNet-1k train).")],
+    centroids: Annotated[Optional[Path], typer.Option(help="Pool centroids, a (k, 768) .npy (e.g. DataComp's); default: k-means of the pool's l14_img.")] = None,
+    clusters: Annotated[int, typer.Option(help="k-means centroids when --centroids is not given (DataComp: 100,000).")] = 100_000,
+    arch: Annotated[str, typer.Option(help="With --threshold/--fraction: b32 or l14 CLIP score to intersect with.")] = "l14",
+    threshold: Annotated[Optional[float], typer.Option(help="Also require CLIP score >= THRESHOLD (image_based_intersect_clip_score).")] = None,
+    fraction: Annotated[Optional[float], typer.Option(help="Also require the top FRACTION of the pool by CLIP score.")] = None,
+    seed: Annotated[int, typer.Option(help="k-means seed.")] = 0,
+    lid_model: LidOption = None,
+    exclusions: ExclusionsOption = False,
+    subset_only: SubsetOnlyOption = False,
+    on_duplicate: OnDuplicateOption = "keep-first",
+    workers: WorkersOption = None,
+) -> None:
+    """DataComp's image_based baseline (with --threshold or --fraction: image_based ∩ clip_score)."""
+    from curation.steps.image_based import ImageBased, ImageBasedClipScore
+
+    options = {"targets": str(targets), "centroids": None if centroids is None else str(centroids), "clusters": clusters, "seed": seed, "lid_model": None if lid_model is None else str(lid_model)}
+    step = ImageBased(**options) if threshold is None and fraction is None else ImageBasedClipScore(**options, arch=arch, threshold=threshold, fraction=fraction)
+    _run(pool_dir, [step], out, workers, exclusions, subset_only, on_duplicate)
 
 
 @app.command()
@@ -138,7 +218,7 @@ def bucketize(
 
 @app.command("run")
 def run_pipeline(
-    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (any step by name: basic, clip_score, score_filter, bucketize, text_match; image steps first over WebDataset shards).")],
+    pipeline: Annotated[Path, typer.Argument(help="A TOML file: pool, out, and [[steps]] tables (any step by name: basic, clip_score, score_filter, bucketize, text_match, no_filter, laion2b, text_based, image_based, image_based_clip_score; image steps first over WebDataset shards).")],
     workers: WorkersOption = None,
 ) -> None:
     """Run a chain of steps from a TOML file.
@@ -161,7 +241,7 @@ def run_pipeline(
 
 @app.command()
 def tmars(
-    shards_dir: Annotated[Path, typer.Argument(help="WebDataset .tar shards ({key}.jpg|png|webp, .txt, .json with the uid).")],
+    shards_dir: Annotated[str, typer.Argument(help="WebDataset .tar shards ({key}.jpg|png|webp, .txt, .json with the uid), local or a URL (s3://bucket/images, ...).")],
     out: Annotated[Path, typer.Option("--out", help="Output directory: scores/ (every readable image's scores), subset.npy, manifest.parquet, manifest.json.")],
     detector: Annotated[str, typer.Option(help="Text detector: rapidocr (bundled models), tesseract or easyocr.")] = "rapidocr",
     clip_model: Annotated[str, typer.Option(help="open_clip model name (ViT-L-14, ViT-B-32, ...; curascale-tiny-clip for offline demos).")] = "ViT-L-14",

@@ -87,6 +87,20 @@ def _recorded_path(path: Path, out_dir: Path) -> str:
         return str(path)
 
 
+def _ordered_window(executor, function, items, window: int):
+    """executor.map(function, items) with at most `window` results read ahead (executor.map
+    submits every item at once, so a slow consumer would hold the whole pool in memory)."""
+    from collections import deque
+
+    pending = deque()
+    for item in items:
+        pending.append(executor.submit(function, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 class LocalEngine:
     def __init__(self, workers: int | None = None, progress: bool = True, threads_per_worker: int | None = None):
         """`workers`: shards (or image chunks) processed in parallel; `threads_per_worker`: CPU
@@ -103,7 +117,7 @@ class LocalEngine:
     def scan(self, pool: Pool, columns: Sequence[str], bar=None, label: str = "scan") -> Iterator[pa.Table]:
         task = bar.add_task(label, total=len(pool.shards)) if bar else None
         with ThreadPoolExecutor(self.workers) as executor:
-            for table in executor.map(lambda shard: pool.read(shard, columns), pool.shards):
+            for table in _ordered_window(executor, lambda shard: pool.read(shard, columns), pool.shards, 2 * self.workers):
                 yield table
                 if bar:
                     bar.advance(task)
@@ -141,12 +155,17 @@ class LocalEngine:
             work.mkdir(parents=True, exist_ok=True)
             pending = [s for s in pool.shards if not (work / f"{s.stem}.done.json").exists()]
             task = bar.add_task("filter shards", total=len(pool.shards), completed=len(pool.shards) - len(pending))
-            with ThreadPoolExecutor(self.workers) as executor:
-                for _ in executor.map(lambda shard: self._shard(pool, shard, steps, work, exclusions, subset_only), pending):
-                    bar.advance(task)
+            for _ in self.map_shards(lambda shard: self._shard(pool, shard, steps, work, exclusions, subset_only), pending):
+                bar.advance(task)
         report = self._finish(pool, steps, chain, fingerprint, work, out_dir, rows, exclusions, provenance, subset_only, on_duplicate)
         report.resumed_shards = len(pool.shards) - len(pending)
         return report
+
+    def map_shards(self, work, shards):
+        """`work(shard)` for every shard, in parallel threads; yields as each finishes, in order
+        (the Ray engine runs them as Ray tasks instead)."""
+        with ThreadPoolExecutor(self.workers) as executor:
+            yield from executor.map(work, shards)
 
     def run_images(self, stage: ImageStage) -> int:
         """Run an image stage over its pending shards; returns how many shards an earlier run had

@@ -8,6 +8,12 @@ detector, a CLIP model) run in an actor pool, so each worker loads its model onc
 the chunks of each shard as they stream back and writes the shard as soon as it is complete
 (`ImageStage.write_shard`): a killed run resumes from the finished shards, like the local engine.
 
+Parquet pipelines (`run`: every filter and labeler step) run each shard as one Ray task doing
+exactly what the local engine does for it (`LocalEngine._shard`), after the same prepare passes
+on the driver; the driver then writes the outputs as the local engine does, so the bytes are the
+same. The tasks write their per-shard results under OUT_DIR/.curascale-work/, which every node
+must see (a local Ray, or a shared filesystem on a cluster).
+
 `address` joins an existing cluster (`ray start --head` elsewhere, or "auto"); without it a local
 Ray instance starts with `num_cpus` CPUs.
 """
@@ -50,6 +56,28 @@ class _Apply:
             chunk = pickle.loads(payload)
             payloads.append(pickle.dumps(None if chunk is None else self.step(chunk)))
         return {**batch, "payload": payloads}
+
+
+def _call(work, shard):
+    return work(shard)
+
+
+class _RayShards:
+    """The local engine's parquet run with its shards mapped onto Ray tasks."""
+
+    def __init__(self, cpus_per_task: float, progress: bool):
+        from curation.engines.local import LocalEngine
+
+        class Engine(LocalEngine):
+            def map_shards(self, work, shards):
+                import ray
+
+                task = ray.remote(num_cpus=cpus_per_task)(_call)
+                work_ref = ray.put(work)
+                for ref in [task.remote(work_ref, shard) for shard in shards]:
+                    yield ray.get(ref)
+
+        self.engine = Engine(progress=progress)
 
 
 class RayEngine:
@@ -96,6 +124,11 @@ class RayEngine:
             else:
                 data = data.map_batches(_Apply(step), batch_size=1, num_cpus=self.cpus_per_task)  # an instance: a task
         return data
+
+    def run(self, pool, steps, out_dir, **options):
+        """`LocalEngine.run` (same arguments, same outputs) with each shard a Ray task."""
+        self._init()
+        return _RayShards(self.cpus_per_task, self.progress).engine.run(pool, steps, out_dir, **options)
 
     def run_images(self, stage: ImageStage) -> int:
         """Run an image stage over its pending shards; returns how many shards an earlier run

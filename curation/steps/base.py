@@ -63,6 +63,14 @@ class Verdict:
         return names[self.codes]
 
 
+def refine(first: Verdict, rows: np.ndarray, second: Verdict) -> Verdict:
+    """`first`, with the rows it kept at `rows` judged again by `second` (a verdict on those rows
+    alone, in order): every row carries the first rule it failed, `first`'s rules before `second`'s."""
+    codes = first.codes.copy()
+    codes[rows] = np.where(second.codes == 0, 0, second.codes.astype(np.int64) + len(first.reasons))
+    return Verdict(codes.astype(np.uint8), (*first.reasons, *second.reasons))
+
+
 @dataclass
 class Step:
     name: str = field(init=False, default="step")

@@ -13,7 +13,9 @@ Where DataComp does not define a useful answer we do better, and say so:
 - When n reaches past the scored rows (DataComp's threshold becomes NaN, which keeps nothing, or
   its index runs off the array), every scored row is kept and a `fraction-capped` note says so;
   `fraction=1.0` therefore keeps every scored row.
-The fraction's threshold is computed exactly in one streaming pass before filtering.
+The fraction's threshold is computed exactly before filtering: one streaming pass holding the top
+n+1 scores while n+1 is within `curation.select.BUDGET` (4M), else the radix select of
+`curation.select.kth_largest`, in memory bounded by the shard.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow as pa
 from curascale.errors import CurascaleError
 from curascale.notes import Note
 from curation.scores import SCORE_FAULTS, at_least, read_scores
+from curation.select import BUDGET, column_values, kth_largest
 from curation.steps.base import Filter, Scan, TopValues, Verdict, finite_or_none, number, top_values
 
 BELOW = "score below threshold"
@@ -71,9 +74,16 @@ class ScoreFilter(Filter):
         return (self.score_column,)
 
     def prepare(self, scan: Scan) -> None:
-        if self.fraction is not None:
-            self._top = top_values(scan, self.score_column, min(self.rows, int(self.rows * self.fraction) + 1))
+        if self.fraction is None:
+            return
+        n = int(self.rows * self.fraction)
+        if n + 1 <= BUDGET:
+            self._top = top_values(scan, self.score_column, min(self.rows, n + 1))
             self.applied_threshold = fraction_threshold(self._top, self.rows, self.fraction)
+        else:  # holding n+1 values would grow with the pool: count, then radix-select the valid scores
+            self._top = top_values(scan, self.score_column, 0)
+            found = kth_largest(column_values(scan, self.score_column), n + 1) if n < self._top.scored else None
+            self.applied_threshold = -np.inf if found is None else found
 
     def notes(self) -> list[Note]:
         top = self._top

@@ -24,7 +24,7 @@ def image_shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("images")
     write_demo_pool(root / "pool", 60, shards=1, seed=3)
     write_demo_images(root / "pool", root / "shards", 24, per_shard=12, seed=3)
-    with tarfile.open(root / "shards" / "00000.tar") as tar:
+    with tarfile.open(root / "shards" / "00000000.tar") as tar:
         good = {m.name.split(".", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()[:3]}
     meta = json.loads(good["json"])
     bad_uid = "f" * 32

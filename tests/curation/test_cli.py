@@ -48,9 +48,9 @@ def test_demo_images_are_webdataset_shards_with_rendered_text(tmp_path):
     assert len(tars) == 1
     with tarfile.open(tars[0]) as tar:
         names = tar.getnames()
-        assert len(names) == 360 and names[:3] == ["000000000.jpg", "000000000.txt", "000000000.json"]
+        assert len(names) == 360 and names[:3] == ["000000000000.jpg", "000000000000.txt", "000000000000.json"]
         records = [json.loads(tar.extractfile(n).read()) for n in names if n.endswith(".json")]
-        image = Image.open(io.BytesIO(tar.extractfile("000000000.jpg").read()))
+        image = Image.open(io.BytesIO(tar.extractfile("000000000000.jpg").read()))
     uids = __import__("pyarrow.parquet", fromlist=["x"]).read_table(tmp_path / "pool" / "00000000.parquet").column("uid").to_pylist()
     assert [r["uid"] for r in records] == uids[:120]
     with_text = [r for r in records if r["text_boxes"]]
@@ -89,7 +89,8 @@ def test_every_step_is_registered_for_pipelines_under_its_name():
     from curation.steps import build_step, step_types
 
     kinds = step_types()
-    assert sorted(kinds) == sorted(["basic", "bucketize", "clip_score", "score_filter", "text_match", "decode_images", "text_detect", "text_match_score", "mask_text", "clip_rescore"])
+    assert sorted(kinds) == sorted(["basic", "bucketize", "clip_score", "score_filter", "text_match", "decode_images", "text_detect", "text_match_score", "mask_text", "clip_rescore",
+                                   "no_filter", "laion2b", "text_based", "image_based", "image_based_clip_score"])
     for name, kind in kinds.items():
         assert kind.__dataclass_fields__["name"].default == name
     # the older spellings of the score column and the fraction

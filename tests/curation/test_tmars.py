@@ -44,7 +44,7 @@ def test_the_keep_rule_is_datacomps_fraction_rule_on_tmars_score(tmars_out):
 
 def test_masking_changes_the_score_only_of_images_with_text(tmars_out):
     out, _ = tmars_out
-    scores = pq.read_table(out / "scores" / "00000.parquet").to_pydict()
+    scores = pq.read_table(out / "scores" / "00000000.parquet").to_pydict()
     for boxes, area, masked, unmasked in zip(scores["text_boxes"], scores["text_area"], scores["tmars_score"], scores["clip_score"]):
         if boxes:
             assert area > 0 and masked != unmasked
@@ -78,7 +78,7 @@ def test_a_killed_run_resumes_to_byte_identical_outputs(image_shards, tmp_path):
     assert not (tmp_path / "killed" / "manifest.json").exists()  # killed before the end
     again = subprocess.run([*CLI, *args, "--out", str(tmp_path / "killed")], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
-    for name in ("subset.npy", "manifest.parquet", "manifest.json", "scores/00000.parquet", "scores/00001.parquet", "scores/00002.parquet"):
+    for name in ("subset.npy", "manifest.parquet", "manifest.json", "scores/00000000.parquet", "scores/00000001.parquet", "scores/00002.parquet"):
         assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
     assert "unreadable" in whole.stdout
 

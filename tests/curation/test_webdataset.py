@@ -7,7 +7,7 @@ from curation.webdataset import chunks, read_shard
 
 
 def test_samples_are_grouped_by_key_in_file_order(image_shards):
-    samples = read_shard(image_shards / "00000.tar")
+    samples = read_shard(image_shards / "00000000.tar")
     assert samples.count == 12 and samples.errors == []
     assert samples.columns["key"] == sorted(samples.columns["key"])
     assert all(len(uid) == 32 for uid in samples.columns["uid"])

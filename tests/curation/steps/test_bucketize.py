@@ -32,12 +32,13 @@ def test_buckets_are_disjoint_slices_by_percentile(demo_pool, tmp_path):
 
 
 def ranked_pool(root, rows=1003, shards=3, missing=10, seed=4):
-    """Distinct scores in random order across shards, `missing` of them NaN (a missing score)."""
+    """Distinct scores in random order across shards, all in a cosine's [-1, 1], `missing` of them
+    NaN (a missing score)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    scores = rng.permutation(rows).astype(float) / rows + 0.1
+    scores = rng.permutation(rows).astype(float) / rows * 0.8 + 0.1
     scores[rng.choice(rows, missing, replace=False)] = np.nan
     uids = [f"{i:032x}" for i in rng.permutation(10 * rows)[:rows]]
     root.mkdir(parents=True)
@@ -54,7 +55,7 @@ def test_bucket_edges_are_exact_ranks(tmp_path):
     rule, restated on ranks. R = 1003 makes int() truncate (1003 * 33 / 100 = 330.99 -> 330)."""
     uids, scores = ranked_pool(tmp_path / "pool")
     edges = (0, 7, 20, 33, 50)
-    step = Bucketize(by="clip_l14_similarity_score", edges=edges)
+    step = Bucketize(score_column="clip_l14_similarity_score", edges=edges)
     LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [step], tmp_path / "out")
     order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")  # rank -> row; NaN last
     rank_of = np.empty(len(scores), dtype=int)
@@ -74,7 +75,7 @@ def test_manifest_repetition_weights_and_default(tmp_path):
     import pyarrow.parquet as pq
 
     uids, scores = ranked_pool(tmp_path / "pool")
-    step = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 30), names=("best", "next"), weights={"best": 2.5}, split=False)
+    step = Bucketize(score_column="clip_l14_similarity_score", edges=(0, 10, 30), names=("best", "next"), weights={"best": 2.5}, split=False)
     report = LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [step], tmp_path / "out")
     table = pq.read_table(tmp_path / "out" / "manifest.parquet").to_pandas()
     assert set(table["bucket"]) == {"best", "next"}
@@ -83,7 +84,7 @@ def test_manifest_repetition_weights_and_default(tmp_path):
     assert report.outputs[""]["samples"] == len(table)
     by_uid = dict(zip(uids, scores))
     np.testing.assert_array_equal(table["clip_l14_similarity_score"].to_numpy(), [by_uid[u] for u in table["uid"]])
-    no_weights = Bucketize(by="clip_l14_similarity_score", edges=(0, 10, 30), split=False)
+    no_weights = Bucketize(score_column="clip_l14_similarity_score", edges=(0, 10, 30), split=False)
     LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [no_weights], tmp_path / "plain")
     assert set(pq.read_table(tmp_path / "plain" / "manifest.parquet").column("repetition_weight").to_pylist()) == {1.0}
 

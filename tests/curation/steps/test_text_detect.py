@@ -39,7 +39,7 @@ def covered(image, regions, box):
 def test_rapidocr_finds_the_rendered_text_and_reads_none_after_masking(image_shards):
     step = TextDetect(detector="rapidocr")
     step.setup()
-    samples = [s for s in rendered(image_shards / "00000.tar") if s[1]]
+    samples = [s for s in rendered(image_shards / "00000000.tar") if s[1]]
     assert len(samples) >= 4
     for image, boxes, caption in samples:
         regions = polygons(step({"key": ["k"], "image": [image]})["text_boxes"][0])

@@ -82,4 +82,4 @@ def test_csv_fit_with_plot(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n_points"] == len(pd.read_csv(DATASETS / "chinchilla/chinchilla_NDL.csv"))
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.json", "fit.png"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.json", "fit.pdf", "fit.png"]  # its PDF twin, no temporary left

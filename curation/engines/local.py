@@ -288,6 +288,7 @@ class LocalEngine:
                 yield table
 
         staged: dict[str, Path] = {}
+        top: dict[str, str] = {}  # a split run's own outputs in the output folder (exclusions.parquet): name -> sha256
         written: dict[str | None, tuple[dict, int]] = {}
         sizes: Counter = Counter()
 
@@ -315,10 +316,10 @@ class LocalEngine:
                     outputs = {"manifest.parquet": manifest.write_parquet(stage(f"{prefix}manifest.parquet"), manifest_rows(), manifest_schema)}
                 pairs = np.concatenate(uid_parts)
                 outputs["subset.npy"] = manifest.write_subset(stage(f"{prefix}subset.npy"), pairs)
-                if exclusions and label is None:
+                if exclusions and label == labels[0]:  # one list for the whole run, in the output folder itself
                     tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
                     tables += [_duplicate_exclusions(pool, work, later)]
-                    outputs["exclusions.parquet"] = manifest.write_parquet(stage("exclusions.parquet"), tables, tables[0].schema)
+                    (outputs if label is None else top)["exclusions.parquet"] = manifest.write_parquet(stage("exclusions.parquet"), tables, tables[0].schema)
                 written[label] = (outputs, int(len(pairs)))
                 if label is not None:
                     sizes[label] = int(len(pairs))
@@ -341,7 +342,7 @@ class LocalEngine:
                 report.outputs[label or ""] = record
             previous = _listed_buckets(out_dir)
             if labels != [None]:  # the set of buckets, so a rerun with other edges can replace it as a whole
-                manifest.write_sidecar(stage("manifest.json"), {"pool": record["pool"], "chain": chain, "counts": counts, "buckets": [
+                manifest.write_sidecar(stage("manifest.json"), {"pool": record["pool"], "chain": chain, "counts": counts, "sha256": top, "buckets": [
                     {"name": label, "path": f"{label}/", "samples": written[label][1]} for label in labels]})
             io.publish_set(out_dir, staged)
         except BaseException:
@@ -349,9 +350,9 @@ class LocalEngine:
                 for path in staged.values():
                     path.unlink(missing_ok=True)
             raise
-        for label in labels:  # an output of an earlier run that this set does not have
+        for label in (labels if labels == [None] else [*labels, None]):  # an output of an earlier run that this set does not have
             folder = out_dir if label is None else out_dir / label
-            for name in set(manifest.OUTPUT_NAMES) - set(written[label][0]) - {"manifest.json"}:
+            for name in set(manifest.OUTPUT_NAMES) - set(written[label][0] if label in written else top) - {"manifest.json"}:
                 (folder / name).unlink(missing_ok=True)
         for label in set(previous) - set(labels):  # buckets of the previous run's set (its own manifest.json) that this set replaces
             try:

@@ -155,11 +155,18 @@ def test_unknown_pipeline_keys_and_step_parameters_are_named(tmp_path):
         'on_duplicate = "drop"\n[[steps]]\nstep = "basic"\n': ": 'on_duplicate' must be keep-first or error, got 'drop'",
         '[[steps]]\nstep = "clip_score"\nbogus = 1\n': ", step 1: clip_score has no parameter 'bogus' (it has: threshold, fraction, rows, arch)",
     }
+    pipeline = tmp_path / "chain.toml"
     for body, message in cases.items():
-        (tmp_path / "chain.toml").write_text(f'pool = "pool"\nout = "out"\n{body}')
-        result = run_cli("curate", "run", tmp_path / "chain.toml")
-        assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {tmp_path / 'chain.toml'}{message}"], result.stderr
+        pipeline.write_text(f'pool = "pool"\nout = "out"\n{body}')
+        assert one_line_error("curate", "run", pipeline) == f"error: {pipeline}{message}"
     assert not (tmp_path / "out").exists()
+
+
+def one_line_error(*args) -> str:
+    """The one line a failing command prints (it must exit 2 and print nothing else)."""
+    result = run_cli(*args)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr.strip()
 
 
 def test_run_help_shows_the_steps_tables_as_written():

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from curascale.errors import CurascaleError
@@ -174,3 +175,20 @@ def test_a_rerun_with_other_edges_replaces_the_bucket_set(demo_pool, tmp_path):
     # the top 50% of 20,000 rows: ranks 0..9,999 (ties at the cut kept)
     assert top["buckets"][0]["samples"] == len(np.load(out / "top0to50p" / "subset.npy")) >= 10_000
     assert (out / "mine" / "notes.txt").read_text() == "kept"
+
+
+def test_a_bucketize_run_lists_every_row_it_leaves_out(tmp_path):
+    from pools import write_shards
+
+    column = "clip_l14_similarity_score"
+    scores = [0.9, 0.8, None, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # bucket (lo, hi]: descending ranks 0..int(10 hi/100) (module docstring): 0.9-0.7, then 0.6-0.4; the null in none
+    pool = write_shards(tmp_path / "pool", [{column: scores}])
+    out = tmp_path / "out"
+    LocalEngine(progress=False).run(Pool.open(pool), [Bucketize(score_column=column, edges=(0, 20, 50))], out, exclusions=True)
+    excluded = pq.read_table(out / "exclusions.parquet")
+    assert sorted(excluded.column("row").to_pylist()) == [3, 8, 9, 10]  # 1-based: the null, and 0.3, 0.2, 0.1
+    assert [len(np.load(out / name / "subset.npy")) for name in ("top0to20p", "top20to50p")] == [3, 3]
+    top = json.loads((out / "manifest.json").read_text())
+    assert list(top["sha256"]) == ["exclusions.parquet"]
+    LocalEngine(progress=False).run(Pool.open(pool), [Bucketize(score_column=column, edges=(0, 20, 50))], out)
+    assert not (out / "exclusions.parquet").exists()  # not asked for this time: the old list goes with the old set

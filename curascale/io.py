@@ -22,6 +22,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -35,6 +36,8 @@ JOURNAL = ".publishing.json"
 
 
 def _os_error(path: str | os.PathLike, error: OSError) -> CurascaleError:
+    if error.errno is None and re.fullmatch(r"\d+ requested and \d+ written", str(error)):  # numpy's short write: the disk filled
+        error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     reason = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
               errno.EPERM: "operation not permitted", errno.EROFS: "read-only file system", errno.EISDIR: "is a directory",
               errno.ENOENT: "no such file or directory", errno.ENOTDIR: "a parent is not a directory"}.get(error.errno, error.strerror or str(error))

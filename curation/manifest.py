@@ -3,10 +3,11 @@
 
 - `subset.npy`: np.save of the sorted np.dtype("u8,u8") uid array (DataComp's resharder input);
 - `manifest.parquet`: uid, url, text, the scores used, bucket, repetition weight;
-- `exclusions.parquet` (when asked for): uid, shard, row, step and reason of every dropped row;
+- `exclusions.parquet` (when asked for): uid, shard, row (1-based, within the
+  shard), step and reason of every dropped row;
 - `manifest.json`: pool fingerprint, the filter chain with its parameters, counts in and out per
-  step, excluded rows per step and reason, faulty data per shard, duplicate uids, notes, the
-  sha256 of every output, the tool version. No timestamps: same inputs, same bytes.
+  step, excluded rows per step and reason, faulty data per shard, duplicate uids (rows 1-based),
+  notes, the sha256 of every output, the tool version. No timestamps: same inputs, same bytes.
 """
 
 from __future__ import annotations

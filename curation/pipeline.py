@@ -8,6 +8,8 @@ from pathlib import Path
 
 from curascale.errors import UserError
 
+PIPELINE_KEYS = ("pool", "out", "steps", "exclusions", "on_duplicate", "batch_size")  # a pipeline file's top-level keys
+
 
 @dataclass(frozen=True)
 class PipelineSpec:
@@ -50,11 +52,16 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
         raise UserError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not valid TOML ({error})") from None
+    unknown = [key for key in spec if key not in PIPELINE_KEYS]
+    if unknown:
+        raise UserError(f"{path}: unknown key {unknown[0]!r} (allowed: {', '.join(PIPELINE_KEYS)})")
     for key in ("pool", "out", "steps"):
         if key not in spec:
             raise UserError(f"{path}: missing '{key}'")
     if not isinstance(spec["steps"], list) or not all(isinstance(entry, dict) for entry in spec["steps"]):
         raise UserError(f"{path}: 'steps' must be [[steps]] tables")
+    if spec.get("on_duplicate", "keep-first") not in ("keep-first", "error"):
+        raise UserError(f"{path}: 'on_duplicate' must be keep-first or error, got {spec['on_duplicate']!r}")
     for key, kind in (("pool", str), ("out", str), ("exclusions", bool), ("on_duplicate", str), ("batch_size", int)):
         if key in spec and (not isinstance(spec[key], kind) or (kind is int and (isinstance(spec[key], bool) or spec[key] < 1))):
             raise UserError(f"{path}: '{key}' must be a {dict(str='string', bool='boolean', int='positive integer')[kind.__name__]}, got {spec[key]!r}")

@@ -39,6 +39,9 @@ def uid_pairs(uids: pa.Array | pa.ChunkedArray | Sequence[str], *, shard: str = 
 
     array = pa.array(uids, type=pa.string()) if not isinstance(uids, (pa.Array, pa.ChunkedArray)) else uids
     array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    text = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+    if not (pa.types.is_string(text) or pa.types.is_large_string(text) or pa.types.is_null(text)):  # the one check of a uid column's type
+        raise UserError(f"{shard}: column 'uid' holds {array.type}, expected 32-hex strings")
     array = array.cast(pa.string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
     digits = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].tobytes() if len(array) else b""
@@ -133,6 +136,8 @@ class Pool:
                 raise UserError(f"{root}: no parquet shards in the pool")
             return cls(folder, shards, fs)
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise UserError(f"{root}: is a file, not a folder; give the pool's folder of parquet shards")
         if not root.is_dir():
             raise UserError(f"{root}: no such pool directory")
         shards = tuple(sorted(root.glob("*.parquet")))

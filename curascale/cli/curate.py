@@ -17,7 +17,7 @@ app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write ma
 OutOption = Annotated[Path, typer.Option("--out", help="Output directory: subset.npy (DataComp), manifest.parquet, manifest.json.")]
 WorkersOption = Annotated[Optional[int], typer.Option(help="Shards processed in parallel (default: cores, at most 8).")]
 SubsetOnlyOption = Annotated[bool, typer.Option("--subset-only", help="Write only subset.npy (DataComp's output) and the sidecar: no parquet manifest, no url/text read.")]
-ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid with its shard, row, step and rule.")]
+ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid with its shard, row (1-based, within the shard), step and reason (the rule).")]
 OnDuplicateOption = Annotated[str, typer.Option("--on-duplicate", help="A uid on more than one row: keep-first (the first copy that passes every step; all reported) or error.")]
 ScoreColumnOption = Annotated[str, typer.Option("--score-column", help="The score column to cut on.")]
 LidOption = Annotated[Optional[Path], typer.Option(help="fastText language identifier (e.g. lid.176.bin); default: the bundled lid.176.ftz.")]

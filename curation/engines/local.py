@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -306,6 +307,7 @@ class LocalEngine:
                 yield table
 
         staged: dict[str, Path] = {}
+        top: dict[str, str] = {}  # a split run's own outputs in the output folder (exclusions.parquet): name -> sha256
         written: dict[str | None, tuple[dict, int]] = {}
         sizes: Counter = Counter()
 
@@ -333,10 +335,10 @@ class LocalEngine:
                     outputs = {"manifest.parquet": manifest.write_parquet(stage(f"{prefix}manifest.parquet"), manifest_rows(), manifest_schema)}
                 pairs = np.concatenate(uid_parts)
                 outputs["subset.npy"] = manifest.write_subset(stage(f"{prefix}subset.npy"), pairs)
-                if exclusions and label is None:
+                if exclusions and label == labels[0]:  # one list for the whole run, in the output folder itself
                     tables = [pq.read_table(work / f"{shard.stem}.excluded.parquet") for shard in pool.shards]
                     tables += [_duplicate_exclusions(pool, work, later)]
-                    outputs["exclusions.parquet"] = manifest.write_parquet(stage("exclusions.parquet"), tables, tables[0].schema)
+                    (outputs if label is None else top)["exclusions.parquet"] = manifest.write_parquet(stage("exclusions.parquet"), tables, tables[0].schema)
                 written[label] = (outputs, int(len(pairs)))
                 if label is not None:
                     sizes[label] = int(len(pairs))
@@ -351,29 +353,58 @@ class LocalEngine:
                 record = {
                     "pool": {"path": _recorded_path(pool.root, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
                     "chain": chain, "counts": counts, "excluded": excluded, "integrity": integrity,
-                    "duplicates": {"uids": len(duplicates), "extra_copies": sum(len(d.copies) - 1 for d in duplicates), "excluded": dropped, "listed": listed},
+                    "duplicates": {"rows": "1-based, within the shard", "uids": len(duplicates), "extra_copies": sum(len(d.copies) - 1 for d in duplicates), "excluded": dropped, "listed": listed},
                     "notes": [note.to_dict() for note in notes],
                     "bucket": label, "samples": samples, "sha256": outputs, **provenance,
                 }
                 manifest.write_sidecar(stage(f"{'' if label is None else label + '/'}manifest.json"), record)
                 report.outputs[label or ""] = record
+            previous = _listed_buckets(out_dir)
+            if labels != [None]:  # the set of buckets, so a rerun with other edges can replace it as a whole
+                manifest.write_sidecar(stage("manifest.json"), {"pool": record["pool"], "chain": chain, "counts": counts, "sha256": top, "buckets": [
+                    {"name": label, "path": f"{label}/", "samples": written[label][1]} for label in labels]})
             io.publish_set(out_dir, staged)
         except BaseException:
             if not (out_dir / io.JOURNAL).exists():  # not yet published: the old set stays, the staged files go
                 for path in staged.values():
                     path.unlink(missing_ok=True)
             raise
-        for label in labels:  # an output of an earlier run that this set does not have
+        for label in (labels if labels == [None] else [*labels, None]):  # an output of an earlier run that this set does not have
             folder = out_dir if label is None else out_dir / label
-            for name in set(manifest.OUTPUT_NAMES) - set(written[label][0]) - {"manifest.json"}:
+            for name in set(manifest.OUTPUT_NAMES) - set(written[label][0] if label in written else top) - {"manifest.json"}:
                 (folder / name).unlink(missing_ok=True)
+        for label in set(previous) - set(labels):  # buckets of the previous run's set (its own manifest.json) that this set replaces
+            try:
+                folder = target(out_dir, label)
+            except CurascaleError:  # not a name this engine writes: leave it alone
+                continue
+            for name in manifest.OUTPUT_NAMES:
+                (folder / name).unlink(missing_ok=True)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        shutil.rmtree(work, ignore_errors=True)  # published: this run's work files are no longer needed to resume
+        if (out_dir / WORK).is_dir() and not any((out_dir / WORK).iterdir()):
+            (out_dir / WORK).rmdir()
         return report
+
+
+def _listed_buckets(out_dir: Path) -> list[str]:
+    """The buckets the top-level manifest.json of an earlier bucketize run into `out_dir` lists
+    (none when there is no such manifest)."""
+    try:
+        record = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return []
+    buckets = record.get("buckets") if isinstance(record, dict) else None
+    return [entry["name"] for entry in buckets if isinstance(entry, dict) and isinstance(entry.get("name"), str)] if isinstance(buckets, list) else []
 
 
 def exclusion_table(uids, shard: str, rows: np.ndarray, steps: list, reasons: list) -> pa.Table:
     """exclusions.parquet's rows: uid, shard (file name), row (1-based), step, reason (the rule)."""
+    schema = pa.schema([("uid", pa.string()), ("shard", pa.string()), pa.field("row", pa.int64(), metadata={"description": "1-based row within the shard"}),
+                        ("step", pa.string()), ("reason", pa.string())])
     return pa.table({"uid": pa.array(uids, pa.string()), "shard": pa.array([shard] * len(rows), pa.string()), "row": pa.array(np.asarray(rows, dtype=np.int64) + 1),
-                     "step": pa.array(steps, pa.string()), "reason": pa.array(reasons, pa.string())})
+                     "step": pa.array(steps, pa.string()), "reason": pa.array(reasons, pa.string())}, schema=schema)
 
 
 def _later_copies(pool: Pool, work: Path, duplicates) -> dict[int, np.ndarray]:

@@ -49,6 +49,10 @@ def build_step(entry: dict, *, source: str = "pipeline", base: Path | None = Non
     for old, new in ALIASES.items():
         if old in entry and new not in entry and new in kinds[kind].__dataclass_fields__:
             entry[new] = entry.pop(old)
+    accepted = [name for name, spec in kinds[kind].__dataclass_fields__.items() if spec.init]
+    unknown = [name for name in entry if name not in accepted]
+    if unknown:
+        raise UserError(f"{source}: {kind} has no parameter {unknown[0]!r} (it has: {', '.join(accepted)})")
     try:
         return kinds[kind](**entry)
     except TypeError as error:

@@ -131,11 +131,16 @@ class Labeler(Step):
 
 def label_names(names) -> None:
     """Labels become folder names under the output folder: each must be a plain name (not
-    empty, no path separator, no leading dot, no control character, at most 255 bytes)."""
+    empty, no path separator, no leading dot, no control character, at most 255 bytes) and name one
+    bucket only."""
+    names = list(names)
     for name in names:
         if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name \
                 or any(ord(c) < 32 or ord(c) == 127 for c in name) or len(name.encode()) > 255:
             raise CurascaleError(f"bucket name {name!r} cannot be a folder name (a plain name: no '/', no leading '.')")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise CurascaleError(f"bucket names collide: {', '.join(map(repr, repeated))} names more than one range; each bucket needs its own name")
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,15 @@ from curation.scores import DEFAULT_SCORE_COLUMN, SCORE_FAULTS, read_scores
 from curation.steps.base import Labeler, Scan, TopValues, Verdict, finite_or_none, label_names, number, top_values
 
 
+def edge_text(edge: float) -> str:
+    """An edge as written in a bucket name: `:g` when that reads back as the same number (10, 2.5),
+    else every digit needed (10.0049996), so distinct edges never share a name."""
+    short = f"{edge:g}"
+    return short if float(short) == edge else np.format_float_positional(edge, trim="-")
+
+
 def bucket_name(low: float, high: float) -> str:
-    return f"top{low:g}to{high:g}p"
+    return f"top{edge_text(low)}to{edge_text(high)}p"
 
 
 @dataclass
@@ -78,6 +85,8 @@ class Bucketize(Labeler):
 
     def prepare(self, scan: Scan) -> None:
         self._top = top = top_values(scan, self.score_column, min(self.rows, max(self.ranks) + 1))
+        if self.rows and not top.scored:
+            raise CurascaleError(f"no row of the pool has a valid {self.score_column}: every bucket would be empty")
         self.thresholds = [np.inf if e == 0 else (float(top.values[r]) if r < top.values.size else -np.inf) for e, r in zip(self.edges, self.ranks)]
 
     def label(self, table: pa.Table) -> np.ndarray:

@@ -126,3 +126,13 @@ def test_publish_set_refuses_names_outside_the_folder(tmp_path):
     with pytest.raises(CurascaleError, match="would leave"):
         io.publish_set(out, {"../escape.txt": source})
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_a_short_write_is_the_one_disk_full_message(tmp_path):
+    import numpy as np
+
+    with pytest.raises(CurascaleError) as caught:
+        with io.atomic_path(tmp_path / "a.npy"):
+            raise OSError("5000 requested and 2040 written")  # what numpy's tofile raises on a full disk
+    assert str(caught.value) == f"{tmp_path / 'a.npy'}: cannot write (no space left on the device)"
+    assert not list(tmp_path.iterdir())

@@ -145,3 +145,77 @@ def test_a_pipeline_with_image_steps_runs_them_over_the_shards_first(image_shard
     (tmp_path / "wrong.toml").write_text('pool = "x"\nout = "out"\n[[steps]]\nstep = "basic"\n[[steps]]\nstep = "decode_images"\n')
     result = run_cli("curate", "run", tmp_path / "wrong.toml")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {tmp_path / 'wrong.toml'}, step 2: image steps come before the steps over the pool's table"]
+
+
+def test_unknown_pipeline_keys_and_step_parameters_are_named(tmp_path):
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "200", "--shards", "1")
+    allowed = "pool, out, steps, exclusions, on_duplicate, batch_size"
+    cases = {
+        'workers = -3\n[[steps]]\nstep = "basic"\n': f": unknown key 'workers' (allowed: {allowed})",
+        'bogus = 1\n[[steps]]\nstep = "basic"\n': f": unknown key 'bogus' (allowed: {allowed})",
+        'on_duplicate = "drop"\n[[steps]]\nstep = "basic"\n': ": 'on_duplicate' must be keep-first or error, got 'drop'",
+        '[[steps]]\nstep = "clip_score"\nbogus = 1\n': ", step 1: clip_score has no parameter 'bogus' (it has: threshold, fraction, rows, arch)",
+    }
+    pipeline = tmp_path / "chain.toml"
+    for body, message in cases.items():
+        pipeline.write_text(f'pool = "pool"\nout = "out"\n{body}')
+        assert one_line_error("curate", "run", pipeline) == f"error: {pipeline}{message}"
+    assert not (tmp_path / "out").exists()
+
+
+def one_line_error(*args) -> str:
+    """The one line a failing command prints (it must exit 2 and print nothing else)."""
+    result = run_cli(*args)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr.strip()
+
+
+def test_run_help_shows_the_steps_tables_as_written():
+    result = run_cli("curate", "run", "--help")
+    assert result.returncode == 0 and "[[steps]]" in result.stdout and "\n  []\n" not in result.stdout
+
+
+def test_exclusions_help_names_the_real_column_and_the_row_base():
+    help_text = " ".join(run_cli("curate", "basic", "--help").stdout.split())
+    assert "row (1-based, within the shard), step and reason" in help_text
+
+
+def test_a_binary_uid_column_is_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "400", "--shards", "2")
+    shard = tmp_path / "pool" / "00000001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.set_column(0, "uid", pa.array([bytes.fromhex(u) for u in table.column("uid").to_pylist()], pa.binary(16))), shard)
+    result = run_cli("curate", "clip-score", tmp_path / "pool", "--out", tmp_path / "out", "--fraction", "0.5")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {shard}: column 'uid' holds fixed_size_binary[16], expected 32-hex strings"]
+
+
+def test_on_duplicate_error_prints_only_the_error(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "400", "--shards", "2")
+    first = pq.read_table(tmp_path / "pool" / "00000000.parquet").column("uid")[0].as_py()
+    shard = tmp_path / "pool" / "00000001.parquet"
+    table = pq.read_table(shard)
+    uids = table.column("uid").to_pylist()
+    uids[3] = first
+    pq.write_table(table.set_column(0, "uid", pa.array(uids)), shard)
+    result = run_cli("curate", "clip-score", tmp_path / "pool", "--out", tmp_path / "out", "--fraction", "0.5", "--on-duplicate", "error")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'pool'}: duplicate uid {first} at 00000000.parquet row 1 and 00000001.parquet row 4 "
+        "(1 uids appear more than once; on_duplicate='keep-first' keeps the first copy of each)"]
+    assert not (tmp_path / "out" / "subset.npy").exists()
+
+
+def test_close_bucket_edges_register_every_bucket_under_its_own_name(tmp_path):
+    curascale("curate", "demo-pool", str(tmp_path / "pool"), "--rows", "2000", "--shards", "1")
+    db = tmp_path / "r.duckdb"
+    result = curascale("curate", "bucketize", str(tmp_path / "pool"), "--out", str(tmp_path / "b"), "--edges", "0,10.0049996,10.00500002,10.0050004,20", "--db", str(db))
+    rows = connect(db).query("SELECT name, quantile_lo, size_samples FROM buckets ORDER BY quantile_lo")
+    names = ["top0to10.0049996p", "top10.0049996to10.00500002p", "top10.00500002to10.0050004p", "top10.0050004to20p"]
+    assert rows["name"].tolist() == names and rows["quantile_lo"].tolist() == [0, 10.0049996, 10.00500002, 10.0050004]
+    assert rows["size_samples"].tolist() == [len(np.load(tmp_path / "b" / n / "subset.npy")) for n in names]
+    assert f"registered {len(rows)} of 4 buckets" in result.stdout

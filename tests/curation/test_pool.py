@@ -166,3 +166,31 @@ def test_fingerprint_is_sha256_of_names_sizes_and_footers(tmp_path):
 def test_malformed_uid_without_a_shard_names_the_pool():
     with pytest.raises(UserError, match=r"^pool, row 2: malformed uid 'xyz'"):
         uid_pairs(["0" * 32, "xyz"])
+
+
+@pytest.mark.parametrize("kind, values, shown", [
+    (pa.binary(16), [bytes.fromhex("0123456789abcdef" * 2)] * 2, "fixed_size_binary[16]"),
+    (pa.binary(), [b"\xff" * 16, b"\x00" * 16], "binary"),
+    (pa.int64(), [1, 2], "int64"),
+    (pa.list_(pa.string()), [["a"], ["b"]], "list<item: string>"),
+])
+def test_a_uid_column_that_is_not_text_is_one_line_naming_shard_and_column(kind, values, shown):
+    with pytest.raises(UserError) as caught:
+        uid_pairs(pa.array(values, type=kind), shard="pool/00000001.parquet")
+    assert str(caught.value) == f"pool/00000001.parquet: column 'uid' holds {shown}, expected 32-hex strings"
+
+
+def test_large_and_dictionary_strings_are_uids_like_plain_strings():
+    uids = ["0123456789abcdef" + "fedcba9876543210", "ffffffffffffffff" + "0000000000000001"]
+    expected = np.array([(0x0123456789ABCDEF, 0xFEDCBA9876543210), (2**64 - 1, 1)], dtype=UID_DTYPE)
+    for array in (pa.array(uids, pa.large_string()), pa.array(uids).dictionary_encode()):
+        assert uid_pairs(array).tolist() == expected.tolist()
+
+
+def test_a_file_given_as_the_pool_says_it_is_a_file(tmp_path):
+    shard = tmp_path / "00000000.parquet"
+    pq.write_table(pa.table({"uid": ["0" * 32]}), shard)
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        Pool.open(shard)
+    with pytest.raises(UserError, match="no such pool directory"):
+        Pool.open(tmp_path / "missing")

@@ -100,3 +100,22 @@ def test_bad_shards_fail_clearly_and_leave_no_outputs(demo_pool, tmp_path):
     pq.write_table(table.drop(["clip_l14_similarity_score"]), shard)
     with pytest.raises(UserError, match=rf"{shard.name}: missing column 'clip_l14_similarity_score'"):
         LocalEngine(progress=False).run(Pool.open(pool), [ClipScore(arch="l14", threshold=0.2)], tmp_path / "out")
+
+
+def test_work_files_are_removed_once_the_outputs_are_published(demo_pool, tmp_path):
+    for fraction in (0.3, 0.5):  # one work folder per parameter set, none left after success
+        LocalEngine(progress=False).run(Pool.open(demo_pool), [ClipScore(arch="l14", fraction=fraction)], tmp_path)
+        assert not (tmp_path / WORK).exists()
+        assert (tmp_path / "subset.npy").exists()
+
+
+def test_row_numbers_are_declared_one_based(tmp_path):
+    from pools import write_shards
+
+    column = "clip_l14_similarity_score"
+    pool = write_shards(tmp_path / "pool", [{column: [0.9, 0.1, 0.9, 0.9]}])  # the 2nd row (1-based) is below the threshold
+    LocalEngine(progress=False).run(Pool.open(pool), [ClipScore(arch="l14", threshold=0.5)], tmp_path / "out", exclusions=True)
+    excluded = pq.read_table(tmp_path / "out" / "exclusions.parquet")
+    assert excluded.column("row").to_pylist() == [2]
+    assert excluded.schema.field("row").metadata == {b"description": b"1-based row within the shard"}
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["duplicates"]["rows"] == "1-based, within the shard"

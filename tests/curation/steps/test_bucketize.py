@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from curascale.errors import CurascaleError
@@ -138,3 +139,57 @@ def test_bad_edges_are_one_line_errors(edges, message):
 def test_bucket_names_that_would_leave_the_output_folder_are_refused(name):
     with pytest.raises(CurascaleError, match="cannot be a folder name"):
         Bucketize(edges=(0, 10), names=(name,))
+
+
+def test_close_edges_get_distinct_names_without_rounding():
+    step = Bucketize(edges=(0, 10.0049996, 10.00500002, 10.0050004, 20))
+    assert step.buckets == ["top0to10.0049996p", "top10.0049996to10.00500002p", "top10.00500002to10.0050004p", "top10.0050004to20p"]
+    assert Bucketize(edges=(0, 2.5, 10, 100)).buckets == ["top0to2.5p", "top2.5to10p", "top10to100p"]  # short names as before
+
+
+def test_colliding_bucket_names_are_refused():
+    with pytest.raises(CurascaleError, match="bucket names collide: 'a'"):
+        Bucketize(edges=(0, 10, 20), names=("a", "a"))
+
+
+def test_a_pool_without_any_valid_score_is_an_error_not_empty_buckets(tmp_path):
+    from pools import write_shards
+
+    column = "clip_l14_similarity_score"
+    pool = write_shards(tmp_path / "pool", [{column: [None] * 50}, {column: [float("nan")] * 30}])
+    with pytest.raises(CurascaleError, match=f"no row of the pool has a valid {column}"):
+        LocalEngine(progress=False).run(Pool.open(pool), [Bucketize(score_column=column, edges=(0, 10, 20))], tmp_path / "out")
+    assert not (tmp_path / "out" / "top0to10p").exists()
+
+
+def test_a_rerun_with_other_edges_replaces_the_bucket_set(demo_pool, tmp_path):
+    out = tmp_path / "out"
+    LocalEngine(progress=False).run(Pool.open(demo_pool), [Bucketize(edges=(0, 10, 20, 30, 40))], out)
+    (out / "mine").mkdir()
+    (out / "mine" / "notes.txt").write_text("kept")
+    (out / "top0to10p" / "mine.txt").write_text("kept")  # a user's file in a listed folder: the folder stays with it
+    LocalEngine(progress=False).run(Pool.open(demo_pool), [Bucketize(edges=(0, 50))], out)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["manifest.json", "mine", "top0to10p", "top0to50p"]
+    assert sorted(p.name for p in (out / "top0to10p").iterdir()) == ["mine.txt"]
+    top = json.loads((out / "manifest.json").read_text())
+    assert [b["name"] for b in top["buckets"]] == ["top0to50p"]
+    # the top 50% of 20,000 rows: ranks 0..9,999 (ties at the cut kept)
+    assert top["buckets"][0]["samples"] == len(np.load(out / "top0to50p" / "subset.npy")) >= 10_000
+    assert (out / "mine" / "notes.txt").read_text() == "kept"
+
+
+def test_a_bucketize_run_lists_every_row_it_leaves_out(tmp_path):
+    from pools import write_shards
+
+    column = "clip_l14_similarity_score"
+    scores = [0.9, 0.8, None, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # bucket (lo, hi]: descending ranks 0..int(10 hi/100) (module docstring): 0.9-0.7, then 0.6-0.4; the null in none
+    pool = write_shards(tmp_path / "pool", [{column: scores}])
+    out = tmp_path / "out"
+    LocalEngine(progress=False).run(Pool.open(pool), [Bucketize(score_column=column, edges=(0, 20, 50))], out, exclusions=True)
+    excluded = pq.read_table(out / "exclusions.parquet")
+    assert sorted(excluded.column("row").to_pylist()) == [3, 8, 9, 10]  # 1-based: the null, and 0.3, 0.2, 0.1
+    assert [len(np.load(out / name / "subset.npy")) for name in ("top0to20p", "top20to50p")] == [3, 3]
+    top = json.loads((out / "manifest.json").read_text())
+    assert list(top["sha256"]) == ["exclusions.parquet"]
+    LocalEngine(progress=False).run(Pool.open(pool), [Bucketize(score_column=column, edges=(0, 20, 50))], out)
+    assert not (out / "exclusions.parquet").exists()  # not asked for this time: the old list goes with the old set

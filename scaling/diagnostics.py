@@ -232,6 +232,18 @@ def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[s
     return notes
 
 
+def impossible_errors(errors: Sequence[float], names: Sequence[str]) -> list[Note]:
+    """`out-of-physical-range`: a predicted error outside (0, 1) (an accuracy above 100% or below
+    0%) means the law is evaluated where it does not hold, typically far below the samples seen
+    of the runs it was fitted on."""
+    bad = [(name, float(e)) for name, e in zip(names, errors) if not 0.0 < float(e) < 1.0]
+    if not bad:
+        return []
+    shown = ", ".join(f"{name} {e:.3g}" for name, e in bad[:4])
+    return [Note("out-of-physical-range", f"predicted error outside (0, 1) for {shown}: the law does not hold at this budget; do not use these numbers",
+                 "error", {"candidates": [name for name, _ in bad], "errors": [e for _, e in bad]})]
+
+
 # ---- edges of searches ----------------------------------------------------------------------
 def simplex_corner(shares: Sequence[float], names: Sequence[str], *, tolerance: float = CORNER) -> list[Note]:
     """`edge-optimum`: an optimal mixture with (almost) all its share on one bucket lies at a

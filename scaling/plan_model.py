@@ -356,12 +356,18 @@ def roles(fit: Fit) -> frozenset[str]:
     return frozenset({fit.law})
 
 
+USER_BASE_LAWS = ("chinchilla", "data_constrained", "specialized_general")  # a user's own N, D loss law
+
+
 def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit]:
     """The user's fits, then each default whose roles the user's fits do not all cover: a user fit
     overrides the default of its own role only (a finetune fit keeps the Chinchilla and precision
-    defaults; a plain precision fit keeps reference/precision for the PTQ term)."""
+    defaults; a plain precision fit keeps reference/precision for the PTQ term). A user's own
+    Chinchilla-form fit decides N and D itself: the default precision fit, a complete loss law that
+    would otherwise decide them, is then left out (give it with --fits to plan the precision)."""
     covered = frozenset().union(*(roles(fit) for fit in given)) if given else frozenset()
-    return [*given, *(fit for fit in defaults if not roles(fit) <= covered)]
+    own_base = any(fit.law in USER_BASE_LAWS for fit in given)
+    return [*given, *(fit for fit in defaults if not roles(fit) <= covered and not (own_base and "precision" in roles(fit)))]
 
 
 def training_precision_fit(by_law: Mapping[str, Fit]) -> Fit | None:
@@ -505,15 +511,12 @@ PAPER_GRID = {"params": (30e6, 220e6), "tokens": (1.5e9, 26e9)}  # Kumar et al.'
 
 
 def _extrapolation_notes(fit: Fit, params: float, tokens: float) -> list[Note]:
-    """A note when the plan lies more than 10x outside the data the precision fit was fitted on."""
+    """`scaling.diagnostics.extrapolation` of N and D against the runs the precision fit saw (for
+    the published reference fit, which records none, the paper's fit grid)."""
+    from scaling import diagnostics
+
     ranges = {k: tuple(v) for k, v in (fit.input_ranges or {}).items()} or (PAPER_GRID if fit.source.startswith("reference/precision") else {})
-    notes = []
-    for column, value in (("params", params), ("tokens", tokens)):
-        low, high = ranges.get(column, (0.0, math.inf))
-        if value > 10 * high or value < low / 10:
-            notes.append(Note("extrapolation", f"{column} = {value:.3g} is far outside the {low:.3g}-{high:.3g} the precision law was fitted on ({fit.source})",
-                              "warning", {"column": column, "value": value, "fitted_range": [low, high]}))
-    return notes
+    return diagnostics.extrapolation(ranges, {"params": [params], "tokens": [tokens]})
 
 
 def _decided_by(setting: Setting, precision_fit: Fit | None) -> dict[str, str]:

@@ -28,7 +28,7 @@ TMARS = {
 }
 
 
-def _reference(name: str, law_name: str, params: dict, provenance: str, *, groups=None, metadata=None) -> Fit:
+def _reference(name: str, law_name: str, params: dict, provenance: str, *, groups=None, metadata=None, input_ranges=None) -> Fit:
     law = get_law(law_name)
     missing = [p.name for p in law.params if not p.per_group and p.name not in params]
     if missing:
@@ -36,7 +36,7 @@ def _reference(name: str, law_name: str, params: dict, provenance: str, *, group
     return Fit(
         law=law.name, law_version=law.version, params=params, objective=None, n_points=0, starts=0, starts_at_best=0,
         converged=True, data_hash="", target=law.target, inputs=list(law.inputs), groups=groups,
-        source=f"reference/{name}", provenance=provenance, metadata=metadata or {},
+        source=f"reference/{name}", provenance=provenance, metadata=metadata or {}, input_ranges=input_ranges or {},
     )
 
 
@@ -52,7 +52,10 @@ def _tmars(name: str, law_name: str) -> Fit:
         "nested_buckets": list(TMARS_QUANTILES),  # the unions top10, top20, ... (the random bucket is not one of them)
         "pool": "datacomp_medium",
     }
-    return _reference(name, law_name, params, TMARS_SOURCE, groups=sorted(TMARS_BUCKETS), metadata=metadata)
+    # the paper's fit points: 2 to 10 epochs of 12.8M-sample buckets (docs/laws.md §3)
+    ranges = {"samples_seen": [2 * 12_800_000.0, 10 * 12_800_000.0], "unique_samples": [12_800_000.0, 12_800_000.0]}
+    return _reference(name, law_name, params, TMARS_SOURCE, groups=sorted(TMARS_BUCKETS), metadata=metadata,
+                      input_ranges={k: v for k, v in ranges.items() if k in get_law(law_name).inputs})
 
 
 def build_reference_fits() -> dict[str, Fit]:

@@ -89,13 +89,13 @@ def test_predict_csv(fitted, runs, tmp_path):
     assert {k: float(v) for k, v in result["predictions"][0]["inputs"].items()} == {"params": 7e10, "tokens": 1.4e12}
 
 
-def test_predict_csv_echoes_numbers(runs, tmp_path):
+def test_predict_csv_echoes_numbers(fitted, runs, tmp_path):
     pd.DataFrame({"N": [7e10], "D": [1.4e12]}).to_csv(tmp_path / "points.csv", index=False)
     result = json.loads(curascale("predict", runs[0] / "fit.json", "--csv", tmp_path / "points.csv", "--map", "params=N", "--map", "tokens=D", "--json").stdout)
     assert result["predictions"][0]["inputs"] == {"params": 7e10, "tokens": 1.4e12}
 
 
-def test_predict_csv_names_file_row_and_column_of_a_bad_value(runs, tmp_path):
+def test_predict_csv_names_file_row_and_column_of_a_bad_value(fitted, runs, tmp_path):
     pd.DataFrame({"N": [7e10, "seventy"], "D": [1.4e12, 1e12]}).to_csv(tmp_path / "points.csv", index=False)
     result = curascale("predict", runs[0] / "fit.json", "--csv", tmp_path / "points.csv", "--map", "params=N", "--map", "tokens=D", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr

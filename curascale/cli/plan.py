@@ -73,6 +73,10 @@ def plan(
         if export_manifest is not None:
             from scaling.handoff import export_plan_manifest
 
+            errors = [note.code for note in result.notes if note.severity == "error"]
+            if errors and not force:
+                raise UserError(f"not writing {export_manifest}: the plan carries error notes ({', '.join(dict.fromkeys(errors))}); "
+                                "read them above, or pass --force to export anyway")
             report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
             render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
@@ -110,7 +114,7 @@ def plan(
             render.notes(notes)
 
 
-DATA_PLAN_FLAGS = {"--plot", "--candidates mixtures", "--sweep", "--sweep-points", "--export-manifest", "--pool", "--score-column", "--bucket-sizes"}
+DATA_PLAN_FLAGS = {"--candidates mixtures", "--sweep", "--sweep-points", "--export-manifest", "--pool", "--score-column", "--bucket-sizes"}
 MODEL_PLAN_FLAGS = {"--params", "--precisions", "--unique-tokens", "--quantize-to", "--domain-tokens"}
 
 

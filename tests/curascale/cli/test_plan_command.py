@@ -37,7 +37,7 @@ def test_version_on_both_commands():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--unit", "flops", "--plot", "p.png"), "--plot: only for data plans"),
+        (("--unit", "flops", "--sweep", "1e20:1e22"), "--sweep: only for data plans"),
         (("--unit", "flops", "--candidates", "mixtures"), "--candidates mixtures: only for data plans"),
         (("--unit", "flops", "--bucket-sizes", "a=1M"), "--bucket-sizes: only for data plans"),
         (("--params", "1e9"), "--params: only for language-model plans"),

@@ -28,8 +28,11 @@ def test_export_manifest_cuts_the_plans_buckets_from_the_pool(tmp_path):
     128M samples seen): the plan says so with an error-severity note."""
     curascale("curate", "demo-pool", tmp_path / "pool", "--rows", "3000", "--shards", "2", "--seed", "2")
     frame = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "pool").glob("*.parquet"))], ignore_index=True)
+    refused = run("plan-curation", "--compute", "3000", "--export-manifest", tmp_path / "refused", "--pool", tmp_path / "pool",
+                  "--score-column", "clip_b32_similarity_score", "--json", check=False)
+    assert refused.returncode == 2 and "out-of-physical-range" in refused.stderr and not (tmp_path / "refused").exists()
     result = run("plan-curation", "--compute", "3000", "--export-manifest", tmp_path / "plan", "--pool", tmp_path / "pool",
-                 "--score-column", "clip_b32_similarity_score", "--json")
+                 "--score-column", "clip_b32_similarity_score", "--json", "--force")
     plan = json.loads(result.stdout)
     assert {n["code"] for n in plan["notes"]} >= {"out-of-physical-range", "extrapolation"}
     best = next(c for c in plan["candidates"] if c["name"] == plan["best"])

@@ -12,6 +12,8 @@ and duplicates: see `runs_db.ingest` (the natural key) and `Registry.duplicates`
 
 from __future__ import annotations
 
+from runs_db.text import quoted
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +112,7 @@ class Registry:
                 else:
                     raise IngestError(
                         str(file),
-                        f"run id {record.run['run_id']!r} is already stored with other values (pass --replace to overwrite)",
+                        f"run id {quoted(record.run['run_id'])} is already stored with other values (pass --replace to overwrite)",
                         row=record.row,
                         column="run_id",
                     )
@@ -123,7 +125,7 @@ class Registry:
                 record, stored_id, stored_file = twins[0]
                 raise IngestError(
                     str(file),
-                    f"duplicates {len(twins)} stored run(s), e.g. {stored_id!r} from {stored_file} (same inputs and evals under another id): "
+                    f"duplicates {len(twins)} stored run(s), e.g. {quoted(stored_id)} from {stored_file} (same inputs and evals under another id): "
                     "pass --replace to replace them, or see `curascale runs duplicates`",
                     row=record.row,
                 )
@@ -222,7 +224,7 @@ class Registry:
     def show(self, run_id: str) -> dict[str, Any]:
         run = self.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
         if run.empty:
-            raise UserError(f"no run with id {run_id!r}")
+            raise UserError(f"no run with id {quoted(run_id)}")
         record = {k: (None if pd.isna(v) else v) for k, v in run.iloc[0].to_dict().items() if not isinstance(v, (list, dict))}
         record["evals"] = self.evals(run_id).to_dict(orient="records")
         return record
@@ -276,7 +278,7 @@ class Registry:
         """Each bucket: name, score_column, quantile_lo, quantile_hi, size_samples."""
         with self.db.transaction() as con:
             if not con.execute("SELECT count(*) FROM pools WHERE name = ?", [pool]).fetchone()[0]:
-                raise UserError(f"no pool named {pool!r}: register the pool first")
+                raise UserError(f"no pool named {quoted(pool)}: register the pool first")
             for bucket in buckets:
                 con.execute(
                     "INSERT OR REPLACE INTO buckets (pool, name, score_column, quantile_lo, quantile_hi, size_samples) VALUES (?, ?, ?, ?, ?, ?)",
@@ -331,7 +333,7 @@ class Registry:
         from curascale.io import open_atomic
 
         if fmt not in ("csv", "parquet"):
-            raise UserError(f"unknown export format {fmt!r}: use csv or parquet")
+            raise UserError(f"unknown export format {quoted(fmt)}: use csv or parquet")
         table = self.query(
             "SELECT r.*, e.metric, e.value, e.split, e.task, e.step FROM runs r JOIN evals e USING (run_id) ORDER BY r.run_id, e.metric, e.split, e.task, e.step"
         ).drop(columns=["ingested_at"])

@@ -21,6 +21,8 @@ connection the second.
 
 from __future__ import annotations
 
+from runs_db.text import quoted
+
 import difflib
 import functools
 import json
@@ -48,7 +50,7 @@ class Where:
 
 
 def _error(where: str, reason: str) -> CurascaleError:
-    return CurascaleError(f"where {where!r}: {reason}")
+    return CurascaleError(f"where {quoted(where)}: {reason}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,7 +95,7 @@ def _template_frame() -> str:
 def _unknown_column(where: str, name: str, columns: tuple[str, ...]) -> CurascaleError:
     near = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(n) for n in near)}?" if near else f"a text value needs quotes ('{name}')"
-    return _error(where, f"unknown column {name!r}: {hint} (columns: {', '.join(columns)})")
+    return _error(where, f"unknown column {quoted(name)}: {hint} (columns: {', '.join(columns)})")
 
 
 def _check_node(where: str, node: Any, columns: tuple[str, ...]) -> None:
@@ -115,15 +117,15 @@ def _check_node(where: str, node: Any, columns: tuple[str, ...]) -> None:
         if len(names) == 2 and names[0] == "runs":
             names = names[1:]
         if len(names) != 1:
-            raise _error(where, f"unknown column {'.'.join(names)!r} (columns: {', '.join(columns)})")
+            raise _error(where, f"unknown column {quoted('.'.join(names))} (columns: {', '.join(columns)})")
         if names[0].lower() not in columns:
             raise _unknown_column(where, names[0], columns)
     if kind == "FUNCTION":
         name = node.get("function_name", "")
         if node.get("schema") or node.get("catalog") or name not in _scalar_functions():
-            raise _error(where, f"function {name!r} is not allowed: only scalar functions of a run's columns")
+            raise _error(where, f"function {quoted(name)} is not allowed: only scalar functions of a run's columns")
         if node.get("filter") is not None or node.get("distinct") or node.get("order_bys", {}).get("orders"):
-            raise _error(where, f"function {name!r}: aggregates are not allowed")
+            raise _error(where, f"function {quoted(name)}: aggregates are not allowed")
     for value in node.values():
         _check_node(where, value, columns)
 

@@ -30,12 +30,15 @@ VersionOption = Annotated[
 
 
 def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
-    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=' is an error naming the option."""
-    parsed = {}
+    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=', or a KEY given twice, is an
+    error naming the option (the last value silently winning would lose the first)."""
+    parsed: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"{option} takes KEY=VALUE, got {pair!r}")
+            raise UserError(f"{option} takes KEY=VALUE, got {pair[:60]!r}{'...' if len(pair) > 60 else ''}")
+        if key.strip() in parsed:
+            raise UserError(f"{option} {key.strip()[:60]} given twice")
         parsed[key.strip()] = value.strip()
     return parsed
 

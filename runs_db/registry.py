@@ -25,7 +25,7 @@ from curascale.errors import IngestError, UserError
 from runs_db.columns import RUN_COLUMNS
 from runs_db.db import Database
 from runs_db.ingest import RunRecord, read_runs
-from runs_db.where import check_where
+from runs_db.where import UnknownColumn, check_where, unknown_column_hint
 
 RUN_FIELDS = list(RUN_COLUMNS) + ["config", "source_file", "content_hash"]
 EVAL_FIELDS = ["run_id", "metric", "value", "split", "task", "step"]
@@ -184,10 +184,18 @@ class Registry:
         with self.db.connection(read_only=True) as con:
             return con.execute(sql, list(parameters)).df()
 
-    @staticmethod
-    def _matching(where: str | None) -> str:
-        """The runs a user's condition selects, as a subquery (checked by `check_where`)."""
-        return "runs" if where is None else f"({check_where(where).select})"
+    def _matching(self, where: str | None) -> str:
+        """The runs a user's condition selects, as a subquery (checked by `check_where`); an
+        unknown column that is a key of the runs' config is pointed at config->>'key'."""
+        if where is None:
+            return "runs"
+        try:
+            return f"({check_where(where).select})"
+        except UnknownColumn as error:
+            keys = frozenset(self.query("SELECT DISTINCT unnest(json_keys(config)) AS k FROM runs WHERE config IS NOT NULL")["k"])
+            if error.name not in keys:
+                raise
+            raise UserError(f"where {quoted(where)}: unknown column {quoted(error.name)}: {unknown_column_hint(error.name, (), keys)}") from None
 
     def runs(self, where: str | None = None) -> pd.DataFrame:
         """Runs (all columns) matching the condition `where` (see `runs_db.where`), by run id."""

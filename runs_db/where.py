@@ -92,10 +92,26 @@ def _template_frame() -> str:
     return json.dumps(_without_positions(node), sort_keys=True)
 
 
-def _unknown_column(where: str, name: str, columns: tuple[str, ...]) -> CurascaleError:
+class UnknownColumn(CurascaleError):
+    """A condition names a column the runs table lacks; `name` is that column."""
+
+    def __init__(self, message: str, name: str):
+        super().__init__(message)
+        self.name = name
+
+
+def unknown_column_hint(name: str, columns: tuple[str, ...], config_keys: frozenset[str] = frozenset()) -> str:
+    """What to suggest for an unknown column: a key of the runs' config JSON (config->>'lr'), a
+    near column name, or quotes for a text value."""
+    if name in config_keys:
+        return f"{name} is a key of the runs' config: write config->>'{name}' (text) or CAST(config->>'{name}' AS DOUBLE)"
     near = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(repr(n) for n in near)}?" if near else f"a text value needs quotes ('{name}')"
-    return _error(where, f"unknown column {quoted(name)}: {hint} (columns: {', '.join(columns)})")
+    return f"did you mean {' or '.join(repr(n) for n in near)}?" if near else f"a text value needs quotes ({quoted(name)})"
+
+
+def _unknown_column(where: str, name: str, columns: tuple[str, ...]) -> CurascaleError:
+    message = str(_error(where, f"unknown column {quoted(name)}: {unknown_column_hint(name, columns)} (columns: {', '.join(columns)})"))
+    return UnknownColumn(message, name)
 
 
 def _check_node(where: str, node: Any, columns: tuple[str, ...]) -> None:

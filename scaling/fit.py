@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from curascale.errors import UserError
+from runs_db.text import quoted  # the one bound on values echoed in messages
 from curascale.notes import Note, notes_from_dicts, notes_to_dicts
 from scaling import diagnostics
 from scaling.jaxconf import float64
@@ -192,36 +193,31 @@ class Fit:
         return cls.from_dict(record, source=str(path))
 
 
-def _quoted(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:60]}..."
-
-
 def _real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 def _check_params(value: Any, names: Sequence[str], field_name: str, source: str) -> None:
     if not isinstance(value, Mapping):
-        raise UserError(f"{source}: {field_name} must be an object of parameter values, got {_quoted(value)}")
+        raise UserError(f"{source}: {field_name} must be an object of parameter values, got {quoted(value)}")
     missing = [n for n in names if n not in value]
     if missing:
-        raise UserError(f"{source}: {field_name} lacks parameter {_quoted(missing[0])} (the law has: {', '.join(names)})")
+        raise UserError(f"{source}: {field_name} lacks parameter {quoted(missing[0])} (the law has: {', '.join(names)})")
     extra = [n for n in value if n not in names]
     if extra:
-        raise UserError(f"{source}: {field_name} has unknown parameter {_quoted(extra[0])} (the law has: {', '.join(names)})")
+        raise UserError(f"{source}: {field_name} has unknown parameter {quoted(extra[0])} (the law has: {', '.join(names)})")
     for name in names:
         if not _real(value[name]):
-            raise UserError(f"{source}: {field_name}.{name} must be a finite number, got {_quoted(value[name])}")
+            raise UserError(f"{source}: {field_name}.{name} must be a finite number, got {quoted(value[name])}")
 
 
 def _check_ranges(value: Any, field_name: str, source: str) -> None:
     """{name: [low, high]} of finite numbers, low <= high."""
     if not isinstance(value, Mapping):
-        raise UserError(f"{source}: {field_name} must be an object of [low, high] pairs, got {_quoted(value)}")
+        raise UserError(f"{source}: {field_name} must be an object of [low, high] pairs, got {quoted(value)}")
     for name, pair in value.items():
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(_real(v) for v in pair) and pair[0] <= pair[1]):
-            raise UserError(f"{source}: {field_name}.{name} must be [low, high] of finite numbers, got {_quoted(pair)}")
+            raise UserError(f"{source}: {field_name}.{name} must be [low, high] of finite numbers, got {quoted(pair)}")
 
 
 def check_artifact(record: Mapping[str, Any], source: str) -> None:
@@ -231,16 +227,16 @@ def check_artifact(record: Mapping[str, Any], source: str) -> None:
     `UserError` naming `source` and the field."""
     law_name = record.get("law")
     if not isinstance(law_name, str):
-        raise UserError(f"{source}: law must be a law's name, got {_quoted(law_name)}")
+        raise UserError(f"{source}: law must be a law's name, got {quoted(law_name)}")
     law = get_law(law_name)
     groups = record.get("groups")
     if groups is not None and not (isinstance(groups, list) and all(isinstance(g, str) for g in groups)):
-        raise UserError(f"{source}: groups must be a list of names, got {_quoted(groups)}")
+        raise UserError(f"{source}: groups must be a list of names, got {quoted(groups)}")
     names = [name for p in law.params for name in ([f"{p.name}[{g}]" for g in groups or ()] if p.per_group else [p.name])]
     _check_params(record.get("params"), names, "params", source)
     draws = record.get("draws", [])
     if not isinstance(draws, list):
-        raise UserError(f"{source}: draws must be a list of parameter objects, got {_quoted(draws)}")
+        raise UserError(f"{source}: draws must be a list of parameter objects, got {quoted(draws)}")
     for i, draw in enumerate(draws):
         _check_params(draw, names, f"draws[{i}]", source)
     _check_ranges(record.get("intervals", {}), "intervals", source)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.errors import UserError
+from runs_db.text import quoted
 
 DbOption = Annotated[
     Optional[str],
@@ -36,9 +37,9 @@ def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"{option} takes KEY=VALUE, got {pair[:60]!r}{'...' if len(pair) > 60 else ''}")
+            raise UserError(f"{option} takes KEY=VALUE, got {quoted(pair)}")
         if key.strip() in parsed:
-            raise UserError(f"{option} {key.strip()[:60]} given twice")
+            raise UserError(f"{option} {key.strip() if len(key.strip()) <= 60 else quoted(key.strip())} given twice")
         parsed[key.strip()] = value.strip()
     return parsed
 

@@ -23,6 +23,7 @@ import decimal
 import hashlib
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -185,7 +186,11 @@ def _text(value: Any, file: str, row: int, column: str) -> str | None:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, float, np.integer, np.floating)):
         raise IngestError(file, f"must be text, got {_shown(value)}", row=row, column=column)
-    return str(value)
+    text = str(value)
+    control = next((char for char in text if unicodedata.category(char) == "Cc"), None)
+    if control is not None:  # ESC, BEL, newlines...: a run id or name must not drive a terminal
+        raise IngestError(file, f"control character {control!r} in text: {quoted(text)}", row=row, column=column)
+    return text
 
 
 def _json_value(value: Any, file: str, row: int, column: str) -> str | None:

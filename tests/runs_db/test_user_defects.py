@@ -89,3 +89,10 @@ def test_a_config_key_in_where_is_pointed_at_config(tmp_path):
     assert registry.runs("CAST(config->>'lr' AS DOUBLE) > 0.2").run_id.tolist() == ["b"]
     with pytest.raises(CurascaleError, match="did you mean 'params'"):
         registry.runs("param > 0")
+
+
+def test_control_characters_in_text_columns_are_refused(tmp_path):
+    path = write(tmp_path, "esc.csv", 'run_id,params,loss\n"a\x1b[31mX",1,2\n')
+    with pytest.raises(IngestError, match=r"control character '\\x1b' in text") as error:
+        read_runs(path)
+    assert (error.value.row, error.value.column) == (1, "run_id")

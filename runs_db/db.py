@@ -100,14 +100,41 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def check_registry_file(path: str) -> None:
+    """Refuse, as one `DatabaseError`, a registry path that exists but is not a regular file (a
+    directory, a FIFO that would block forever, a device) or that is a SQLite database."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise DatabaseError(f"registry {path}: cannot read it ({error.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise DatabaseError(f"registry {path}: is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        raise DatabaseError(f"registry {path}: is not a regular file (a FIFO, socket or device); give a file name")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise DatabaseError(f"registry {path}: cannot read it ({error.strerror})") from None
+    if header == SQLITE_HEADER:
+        raise DatabaseError(f"registry {path}: is a SQLite database, not a curascale registry (a DuckDB file)")
+
+
 def open_connection(path: str, *, read_only: bool = False, lock_timeout_s: float = 10.0) -> duckdb.DuckDBPyConnection:
     """Open (and migrate, when writable) the registry at `path`, waiting out another writer's lock.
 
     Raises `DatabaseLocked` after `lock_timeout_s`, `DatabaseError` for a file that is not a
     usable registry (truncated, corrupt, of another format, unwritable), naming the file; a file
     that cannot be opened is left as it was."""
-    if path != MEMORY and Path(path).is_dir():
-        raise DatabaseError(f"registry {path}: is a directory; give a file name")
+    if path != MEMORY:
+        check_registry_file(path)
     if read_only and path != MEMORY and not Path(path).exists():
         raise UserError(f"no registry at {path}: ingest runs first (curascale runs ingest FILE --db {path})")
     deadline = time.monotonic() + lock_timeout_s

@@ -41,6 +41,8 @@ No reader sets `family`: give it with ``--set family=...`` (constants apply to e
 
 from __future__ import annotations
 
+from runs_db.text import quoted
+
 import json
 import math
 import pickle
@@ -209,7 +211,7 @@ def read_datacomp(folder: Path, run_id: str) -> list[dict]:
         score = metrics.get("main_metric")
         if score is not None:
             if _number(score) is None:
-                raise IngestError(str(results), f"main_metric is not a number: {score!r}", row=number, column="metrics")
+                raise IngestError(str(results), f"main_metric is not a number: {quoted(score)}", row=number, column="metrics")
             scores[key] = float(score)  # a task evaluated twice: the later line wins, as in evaluate.py
     row.update({f"accuracy_{key}": value for key, value in scores.items()})
     if len(scores) == DATACOMP_SCORED_TASKS:
@@ -258,14 +260,14 @@ def read_open_clip(folder: Path, run_id: str) -> list[dict]:
     except ValueError:
         per_epoch = float("nan")
     if not per_epoch > 0:
-        raise IngestError(str(folder / "params.txt"), f"train_num_samples is {params.get('train_num_samples')!r}: samples seen per epoch unknown", column="train_num_samples")
+        raise IngestError(str(folder / "params.txt"), f"train_num_samples is {quoted(params.get('train_num_samples'))}: samples seen per epoch unknown", column="train_num_samples")
     results = _open_clip_results(folder)
     by_epoch: dict[int, dict] = {}
     for number, line in _json_lines(results):
         line = _mapping(line, results, "line", number)
         epoch = _number(line.get("epoch"))
         if epoch is None or epoch != int(epoch) or epoch < 0:
-            raise IngestError(str(results), f"epoch is {line.get('epoch')!r}, not a whole number", row=number, column="epoch")
+            raise IngestError(str(results), f"epoch is {quoted(line.get('epoch'))}, not a whole number", row=number, column="epoch")
         if epoch >= 1:  # epoch 0 is the untrained model: no samples seen
             by_epoch[int(epoch)] = _open_clip_metrics(line)  # a resumed run re-appends: the later line wins
     name = params.get("name") or run_id
@@ -394,7 +396,7 @@ def detect_format(path: str | Path) -> str | None:
 def read_run(path: str | Path, fmt: str, run_id: str | None = None) -> list[dict]:
     """The rows of one run folder or file read as `fmt` (one of FORMATS); errors raise IngestError."""
     if fmt not in FORMATS:
-        raise CurascaleError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+        raise CurascaleError(f"unknown format {quoted(fmt)} (known: {', '.join(FORMATS)})")
     path = _run_folder(Path(path))
     if fmt in ("datacomp", "open_clip"):
         if not path.is_dir():

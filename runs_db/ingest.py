@@ -15,12 +15,15 @@ also refuses a run whose inputs and evals equal a stored run's under another id
 
 from __future__ import annotations
 
+from runs_db.text import quoted
+
 import csv
 import datetime
 import decimal
 import hashlib
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -47,7 +50,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     names = [name for name, _ in pairs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"the key {repeated[0]!r} appears twice in one object")
+        raise ValueError(f"the key {quoted(repeated[0])} appears twice in one object")
     return dict(pairs)
 
 
@@ -80,7 +83,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def _refuse_repeated_names(file: str, names: list[str]) -> None:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise IngestError(file, f"the header names column {repeated[0]!r} twice: rename one")
+        raise IngestError(file, f"the header names column {quoted(repeated[0])} twice: rename one")
 
 
 READERS = {".csv": _read_csv, ".jsonl": _read_jsonl, ".json": _read_jsonl, ".parquet": _read_parquet, ".pq": _read_parquet}
@@ -118,7 +121,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def apply_mapping(table: pd.DataFrame, file: str, mapping: Mapping[str, str], constants: Mapping[str, Any]) -> pd.DataFrame:
     """`mapping` {target: source} reads column TARGET from file column SOURCE (one source may feed
-    several targets; a mapped source no longer appears under its own name); `constants`
+    several targets, its own name included). A mapped source that is itself a recognised column
+    (a run column, a metric or an eval coordinate) keeps its own values too, unless it is itself
+    a target; an unrecognised source (e.g. N_params) appears only under its targets. `constants`
     {column: value} give every row a value (a column the file has, but empty, is filled). A target
     that is also an unmapped file column, or a constant over a file column with values, is an
     error naming both."""
@@ -126,16 +131,21 @@ def apply_mapping(table: pd.DataFrame, file: str, mapping: Mapping[str, str], co
     if missing:
         raise IngestError(file, f"--map names no such column: {', '.join(missing)} (the file has: {', '.join(map(str, table.columns))})")
     sources = set(mapping.values())
-    kept = [c for c in table.columns if c not in sources]
+    kept = [c for c in table.columns if c not in sources or (is_recognised(c) and c not in mapping)]
     clashes = [target for target in mapping if target in kept]
     if clashes:
-        raise IngestError(file, f"two columns map to {clashes[0]!r} (the file's own and {mapping[clashes[0]]!r}): drop one or map it elsewhere")
+        raise IngestError(file, f"two columns map to {quoted(clashes[0])} (the file's own and {quoted(mapping[clashes[0]])}): drop one or map it elsewhere")
     mapped = pd.DataFrame({**{c: table[c] for c in kept}, **{target: table[source] for target, source in mapping.items()}}, index=table.index)
     for column, value in constants.items():
         if column in mapped.columns and not all(_is_missing(v) for v in mapped[column]):
-            raise IngestError(file, f"--set {column} would overwrite the values of the file's column {column!r}: map it elsewhere or drop --set")
+            raise IngestError(file, f"--set {column} would overwrite the values of the file's column {quoted(column)}: map it elsewhere or drop --set")
         mapped[column] = value
     return mapped
+
+
+def is_recognised(column: str) -> bool:
+    """A file column the registry reads by name: a run column, a metric or an eval coordinate."""
+    return column in RUN_COLUMNS or column in EVAL_COORDINATES or metric_of(column) is not None
 
 
 def _is_missing(value: Any) -> bool:
@@ -153,9 +163,9 @@ def number_under_rule(value: Any, rule: str, file: str, row: int, column: str) -
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise IngestError(file, f"not a number: {value!r}", row=row, column=column) from None
+        raise IngestError(file, f"not a number: {quoted(value)}", row=row, column=column) from None
     if not math.isfinite(number):
-        raise IngestError(file, f"must be finite, got {value!r}", row=row, column=column)
+        raise IngestError(file, f"must be finite, got {quoted(value)}", row=row, column=column)
     if rule == "positive" and number <= 0:
         raise IngestError(file, f"must be positive, got {number:g}", row=row, column=column)
     if rule in ("nonnegative", "step") and number < 0:
@@ -163,13 +173,12 @@ def number_under_rule(value: Any, rule: str, file: str, row: int, column: str) -
     if rule == "unit" and not 0 <= number <= 1:
         raise IngestError(file, f"must be in [0, 1], got {number:g}", row=row, column=column)
     if rule == "step" and (number != int(number) or number > STEP_MAX):
-        raise IngestError(file, f"must be a whole number of steps up to {STEP_MAX}, got {value!r}", row=row, column=column)
+        raise IngestError(file, f"must be a whole number of steps up to {STEP_MAX}, got {quoted(value)}", row=row, column=column)
     return number
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+    return f"{type(value).__name__} {quoted(value)}"
 
 
 def _text(value: Any, file: str, row: int, column: str) -> str | None:
@@ -177,7 +186,11 @@ def _text(value: Any, file: str, row: int, column: str) -> str | None:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, float, np.integer, np.floating)):
         raise IngestError(file, f"must be text, got {_shown(value)}", row=row, column=column)
-    return str(value)
+    text = str(value)
+    control = next((char for char in text if unicodedata.category(char) == "Cc"), None)
+    if control is not None:  # ESC, BEL, newlines...: a run id or name must not drive a terminal
+        raise IngestError(file, f"control character {control!r} in text: {quoted(text)}", row=row, column=column)
+    return text
 
 
 def _json_value(value: Any, file: str, row: int, column: str) -> str | None:
@@ -187,7 +200,9 @@ def _json_value(value: Any, file: str, row: int, column: str) -> str | None:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise IngestError(file, f"not valid JSON: {value!r}", row=row, column=column) from None
+            raise IngestError(file, f"not valid JSON: {quoted(value)}", row=row, column=column) from None
+        except ValueError as error:  # Python's limit on the digits of an int read from text
+            raise _too_long(error, value, file, row, column) from None
     return json.dumps(_plain(value, file, row, column), sort_keys=True, allow_nan=False)
 
 
@@ -202,13 +217,15 @@ def _plain(value: Any, file: str, row: int, column: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise IngestError(file, f"must be finite, got {value!r}", row=row, column=column)
+            raise IngestError(file, f"must be finite, got {quoted(value)}", row=row, column=column)
         return value
     if isinstance(value, str):
         try:
             return json.loads(value) if value.strip() and value.strip()[0] in "-0123456789" else value
         except json.JSONDecodeError:
             return value
+        except ValueError as error:  # Python's limit on the digits of an int read from text
+            raise _too_long(error, value, file, row, column) from None
     if isinstance(value, decimal.Decimal):
         return _plain(float(value), file, row, column)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):  # pandas.Timestamp included
@@ -223,6 +240,13 @@ def _plain(value: Any, file: str, row: int, column: str) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v, file, row, column) for k, v in value.items()}
     raise IngestError(file, f"cannot store a value of type {type(value).__name__}: convert the column to text or numbers", row=row, column=column)
+
+
+def _too_long(error: ValueError, value: str, file: str, row: int, column: str) -> IngestError:
+    """A number too long to read (more than `sys.get_int_max_str_digits()` digits) as one line."""
+    import sys
+
+    return IngestError(file, f"a number of {len(value.strip())} characters is too long to read (at most {sys.get_int_max_str_digits()} digits): {quoted(value)}", row=row, column=column)
 
 
 def row_key(raw: Mapping[str, Any], file: str, row: int) -> str:
@@ -270,8 +294,8 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
         eval_ = {"metric": target.metric, "value": value, "split": target.split or split, "task": target.task or task, "step": step}
         key_ = (eval_["metric"], eval_["split"], eval_["task"], step)
         if key_ in given_by:
-            where = ", ".join(f"{name} {eval_[name]!r}" for name in ("split", "task") if eval_[name])
-            raise IngestError(file, f"gives the same {target.metric}{' (' + where + ')' if where else ''} as column {given_by[key_]!r}: keep one of them", row=row, column=column)
+            where = ", ".join(f"{name} {quoted(eval_[name])}" for name in ("split", "task") if eval_[name])
+            raise IngestError(file, f"gives the same {target.metric}{' (' + where + ')' if where else ''} as column {quoted(given_by[key_])}: keep one of them", row=row, column=column)
         given_by[key_] = column
         evals.append(eval_)
     if not evals:
@@ -314,7 +338,7 @@ def drop_repeated_rows(records: list[RunRecord], file: str, *, explicit_ids: boo
             seen[run_id] = record
             kept.append(record)
         elif explicit_ids:
-            raise IngestError(file, f"duplicate run id {run_id!r} (also row {first.row})", row=record.row, column="run_id")
+            raise IngestError(file, f"duplicate run id {quoted(run_id)} (also row {first.row})", row=record.row, column="run_id")
         else:
             first.repeated_rows.append(record.row)
     return kept

@@ -12,6 +12,8 @@ and duplicates: see `runs_db.ingest` (the natural key) and `Registry.duplicates`
 
 from __future__ import annotations
 
+from runs_db.text import quoted
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from curascale.errors import IngestError, UserError
 from runs_db.columns import RUN_COLUMNS
 from runs_db.db import Database
 from runs_db.ingest import RunRecord, read_runs
-from runs_db.where import check_where
+from runs_db.where import UnknownColumn, check_where, unknown_column_hint
 
 RUN_FIELDS = list(RUN_COLUMNS) + ["config", "source_file", "content_hash"]
 EVAL_FIELDS = ["run_id", "metric", "value", "split", "task", "step"]
@@ -110,7 +112,7 @@ class Registry:
                 else:
                     raise IngestError(
                         str(file),
-                        f"run id {record.run['run_id']!r} is already stored with other values (pass --replace to overwrite)",
+                        f"run id {quoted(record.run['run_id'])} is already stored with other values (pass --replace to overwrite)",
                         row=record.row,
                         column="run_id",
                     )
@@ -123,7 +125,7 @@ class Registry:
                 record, stored_id, stored_file = twins[0]
                 raise IngestError(
                     str(file),
-                    f"duplicates {len(twins)} stored run(s), e.g. {stored_id!r} from {stored_file} (same inputs and evals under another id): "
+                    f"duplicates {len(twins)} stored run(s), e.g. {quoted(stored_id)} from {stored_file} (same inputs and evals under another id): "
                     "pass --replace to replace them, or see `curascale runs duplicates`",
                     row=record.row,
                 )
@@ -182,10 +184,18 @@ class Registry:
         with self.db.connection(read_only=True) as con:
             return con.execute(sql, list(parameters)).df()
 
-    @staticmethod
-    def _matching(where: str | None) -> str:
-        """The runs a user's condition selects, as a subquery (checked by `check_where`)."""
-        return "runs" if where is None else f"({check_where(where).select})"
+    def _matching(self, where: str | None) -> str:
+        """The runs a user's condition selects, as a subquery (checked by `check_where`); an
+        unknown column that is a key of the runs' config is pointed at config->>'key'."""
+        if where is None:
+            return "runs"
+        try:
+            return f"({check_where(where).select})"
+        except UnknownColumn as error:
+            keys = frozenset(self.query("SELECT DISTINCT unnest(json_keys(config)) AS k FROM runs WHERE config IS NOT NULL")["k"])
+            if error.name not in keys:
+                raise
+            raise UserError(f"where {quoted(where)}: unknown column {quoted(error.name)}: {unknown_column_hint(error.name, (), keys)}") from None
 
     def runs(self, where: str | None = None) -> pd.DataFrame:
         """Runs (all columns) matching the condition `where` (see `runs_db.where`), by run id."""
@@ -222,7 +232,7 @@ class Registry:
     def show(self, run_id: str) -> dict[str, Any]:
         run = self.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
         if run.empty:
-            raise UserError(f"no run with id {run_id!r}")
+            raise UserError(f"no run with id {quoted(run_id)}")
         record = {k: (None if pd.isna(v) else v) for k, v in run.iloc[0].to_dict().items() if not isinstance(v, (list, dict))}
         record["evals"] = self.evals(run_id).to_dict(orient="records")
         return record
@@ -276,7 +286,7 @@ class Registry:
         """Each bucket: name, score_column, quantile_lo, quantile_hi, size_samples."""
         with self.db.transaction() as con:
             if not con.execute("SELECT count(*) FROM pools WHERE name = ?", [pool]).fetchone()[0]:
-                raise UserError(f"no pool named {pool!r}: register the pool first")
+                raise UserError(f"no pool named {quoted(pool)}: register the pool first")
             for bucket in buckets:
                 con.execute(
                     "INSERT OR REPLACE INTO buckets (pool, name, score_column, quantile_lo, quantile_hi, size_samples) VALUES (?, ?, ?, ?, ?, ?)",
@@ -331,7 +341,7 @@ class Registry:
         from curascale.io import open_atomic
 
         if fmt not in ("csv", "parquet"):
-            raise UserError(f"unknown export format {fmt!r}: use csv or parquet")
+            raise UserError(f"unknown export format {quoted(fmt)}: use csv or parquet")
         table = self.query(
             "SELECT r.*, e.metric, e.value, e.split, e.task, e.step FROM runs r JOIN evals e USING (run_id) ORDER BY r.run_id, e.metric, e.split, e.task, e.step"
         ).drop(columns=["ingested_at"])

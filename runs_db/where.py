@@ -21,6 +21,8 @@ connection the second.
 
 from __future__ import annotations
 
+from runs_db.text import quoted
+
 import difflib
 import functools
 import json
@@ -48,7 +50,7 @@ class Where:
 
 
 def _error(where: str, reason: str) -> CurascaleError:
-    return CurascaleError(f"where {where!r}: {reason}")
+    return CurascaleError(f"where {quoted(where)}: {reason}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,10 +92,26 @@ def _template_frame() -> str:
     return json.dumps(_without_positions(node), sort_keys=True)
 
 
-def _unknown_column(where: str, name: str, columns: tuple[str, ...]) -> CurascaleError:
+class UnknownColumn(CurascaleError):
+    """A condition names a column the runs table lacks; `name` is that column."""
+
+    def __init__(self, message: str, name: str):
+        super().__init__(message)
+        self.name = name
+
+
+def unknown_column_hint(name: str, columns: tuple[str, ...], config_keys: frozenset[str] = frozenset()) -> str:
+    """What to suggest for an unknown column: a key of the runs' config JSON (config->>'lr'), a
+    near column name, or quotes for a text value."""
+    if name in config_keys:
+        return f"{name} is a key of the runs' config: write config->>'{name}' (text) or CAST(config->>'{name}' AS DOUBLE)"
     near = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(repr(n) for n in near)}?" if near else f"a text value needs quotes ('{name}')"
-    return _error(where, f"unknown column {name!r}: {hint} (columns: {', '.join(columns)})")
+    return f"did you mean {' or '.join(repr(n) for n in near)}?" if near else f"a text value needs quotes ({quoted(name)})"
+
+
+def _unknown_column(where: str, name: str, columns: tuple[str, ...]) -> CurascaleError:
+    message = str(_error(where, f"unknown column {quoted(name)}: {unknown_column_hint(name, columns)} (columns: {', '.join(columns)})"))
+    return UnknownColumn(message, name)
 
 
 def _check_node(where: str, node: Any, columns: tuple[str, ...]) -> None:
@@ -115,15 +133,15 @@ def _check_node(where: str, node: Any, columns: tuple[str, ...]) -> None:
         if len(names) == 2 and names[0] == "runs":
             names = names[1:]
         if len(names) != 1:
-            raise _error(where, f"unknown column {'.'.join(names)!r} (columns: {', '.join(columns)})")
+            raise _error(where, f"unknown column {quoted('.'.join(names))} (columns: {', '.join(columns)})")
         if names[0].lower() not in columns:
             raise _unknown_column(where, names[0], columns)
     if kind == "FUNCTION":
         name = node.get("function_name", "")
         if node.get("schema") or node.get("catalog") or name not in _scalar_functions():
-            raise _error(where, f"function {name!r} is not allowed: only scalar functions of a run's columns")
+            raise _error(where, f"function {quoted(name)} is not allowed: only scalar functions of a run's columns")
         if node.get("filter") is not None or node.get("distinct") or node.get("order_bys", {}).get("orders"):
-            raise _error(where, f"function {name!r}: aggregates are not allowed")
+            raise _error(where, f"function {quoted(name)}: aggregates are not allowed")
     for value in node.values():
         _check_node(where, value, columns)
 

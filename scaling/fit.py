@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from curascale.errors import UserError
+from runs_db.text import quoted  # the one bound on values echoed in messages
 from curascale.notes import Note, notes_from_dicts, notes_to_dicts
 from scaling import diagnostics
 from scaling.jaxconf import float64
@@ -156,8 +157,13 @@ class Fit:
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], *, source: str = "fit") -> "Fit":
+        """An artifact back as a Fit; anything malformed is one `UserError` naming `source` and
+        the field (`check_artifact`)."""
+        if not isinstance(record, Mapping):
+            raise UserError(f"{source}: not a curascale fit (a JSON {type(record).__name__}, expected an object)")
         if record.get("format") != FORMAT:
             raise UserError(f"{source}: not a curascale fit (format {record.get('format')!r}, expected {FORMAT})")
+        check_artifact(record, source)
         record = {k: v for k, v in record.items() if k != "format"}
         holdout = record.pop("holdout", None)
         notes = notes_from_dicts(record.pop("notes", None))
@@ -185,6 +191,56 @@ class Fit:
         if bad is not None:
             raise UserError(f"{path}: {bad} is not finite (NaN or infinity): not a usable fit")
         return cls.from_dict(record, source=str(path))
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _check_params(value: Any, names: Sequence[str], field_name: str, source: str) -> None:
+    if not isinstance(value, Mapping):
+        raise UserError(f"{source}: {field_name} must be an object of parameter values, got {quoted(value)}")
+    missing = [n for n in names if n not in value]
+    if missing:
+        raise UserError(f"{source}: {field_name} lacks parameter {quoted(missing[0])} (the law has: {', '.join(names)})")
+    extra = [n for n in value if n not in names]
+    if extra:
+        raise UserError(f"{source}: {field_name} has unknown parameter {quoted(extra[0])} (the law has: {', '.join(names)})")
+    for name in names:
+        if not _real(value[name]):
+            raise UserError(f"{source}: {field_name}.{name} must be a finite number, got {quoted(value[name])}")
+
+
+def _check_ranges(value: Any, field_name: str, source: str) -> None:
+    """{name: [low, high]} of finite numbers, low <= high."""
+    if not isinstance(value, Mapping):
+        raise UserError(f"{source}: {field_name} must be an object of [low, high] pairs, got {quoted(value)}")
+    for name, pair in value.items():
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(_real(v) for v in pair) and pair[0] <= pair[1]):
+            raise UserError(f"{source}: {field_name}.{name} must be [low, high] of finite numbers, got {quoted(pair)}")
+
+
+def check_artifact(record: Mapping[str, Any], source: str) -> None:
+    """The ONE check of a fit artifact's numbers: params is an object of finite real numbers (not
+    booleans) naming exactly the law's parameters (``name[group]`` for per-group ones), draws a
+    list of such objects, intervals and input_ranges objects of [low, high] pairs. Raises
+    `UserError` naming `source` and the field."""
+    law_name = record.get("law")
+    if not isinstance(law_name, str):
+        raise UserError(f"{source}: law must be a law's name, got {quoted(law_name)}")
+    law = get_law(law_name)
+    groups = record.get("groups")
+    if groups is not None and not (isinstance(groups, list) and all(isinstance(g, str) for g in groups)):
+        raise UserError(f"{source}: groups must be a list of names, got {quoted(groups)}")
+    names = [name for p in law.params for name in ([f"{p.name}[{g}]" for g in groups or ()] if p.per_group else [p.name])]
+    _check_params(record.get("params"), names, "params", source)
+    draws = record.get("draws", [])
+    if not isinstance(draws, list):
+        raise UserError(f"{source}: draws must be a list of parameter objects, got {quoted(draws)}")
+    for i, draw in enumerate(draws):
+        _check_params(draw, names, f"draws[{i}]", source)
+    _check_ranges(record.get("intervals", {}), "intervals", source)
+    _check_ranges(record.get("input_ranges", {}), "input_ranges", source)
 
 
 def non_finite_field(record: Any, where: str = "") -> str | None:

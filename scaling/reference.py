@@ -92,14 +92,21 @@ def shipped_fits_dir() -> Path:
 
 
 def load_fit(name_or_path: str) -> Fit:
-    """A fit artifact by path, or a shipped one by name ('reference/precision' or 'precision')."""
+    """A shipped fit by name ('reference/precision' or 'precision'), else a fit artifact by path.
+
+    A shipped name always means the package's fit, even when a file of that relative path
+    exists in the working directory: to load your own file ``reference/precision``, write it as
+    a path, ``./reference/precision`` (or give it a ``.json`` suffix). Raises `UserError` when
+    neither a shipped fit nor a file matches, listing the shipped names."""
     path = Path(name_or_path)
-    if path.suffix == ".json" or path.exists():
+    is_path = path.suffix == ".json" or str(name_or_path).startswith(("./", "../", "/", "~")) or path.is_absolute()
+    if not is_path:
+        for candidate in (name_or_path, f"reference/{name_or_path}"):
+            shipped = shipped_fits_dir() / f"{candidate}.json"
+            if ".." not in Path(candidate).parts and shipped.exists():
+                return Fit.load(shipped)
+    if is_path or path.exists():
         return Fit.load(path)
-    for candidate in (name_or_path, f"reference/{name_or_path}"):
-        shipped = shipped_fits_dir() / f"{candidate}.json"
-        if shipped.exists():
-            return Fit.load(shipped)
     names = sorted(f"reference/{p.stem}" for p in (shipped_fits_dir() / "reference").glob("*.json"))
     raise UserError(f"no fit named {name_or_path!r}: give a file or one of {', '.join(names)}")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -34,9 +35,11 @@ def available_bytes() -> int:
     return available
 
 
-def check_fit_options(*, bootstrap: int, seed: int, holdout_largest: int, points: int, available: int | None = None) -> None:
-    """Counts are >= 0; a bootstrap that cannot fit in memory is refused before it starts, with
-    the figures."""
+def check_fit_options(*, bootstrap: int, seed: int, holdout_largest: int, points: int, available: int | None = None, delta: float = 1e-3) -> None:
+    """Counts are >= 0; the Huber delta is a positive finite number; a bootstrap that cannot fit
+    in memory is refused before it starts, with the figures."""
+    if not (math.isfinite(delta) and delta > 0):
+        raise UserError(f"--delta must be a positive finite number, got {delta}")
     for name, value in (("--bootstrap", bootstrap), ("--seed", seed), ("--holdout-largest", holdout_largest)):
         if value < 0:
             raise UserError(f"{name} must be >= 0, got {value}")
@@ -78,7 +81,7 @@ def fit_command(
         raise UserError("give either --csv or --db/--where, not both")
     from scaling.frames import load_frame
 
-    check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=0)
+    check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=0, delta=delta)
     fixed = numbers(comma_pairs(fix, "--fix"), "--fix", positive=False)
     initial = [numbers(comma_pairs([s], "--start"), "--start", positive=False) for s in start] if start else None
     frame, source = load_frame(law, db=db, where=where, csv=csv, mapping=parse_pairs(map_, "--map"), split=split, task=task)
@@ -101,10 +104,11 @@ def fit_command(
         from scaling.plots import plot_fit
 
         plot_fit(fitted, frame, plot)
-    if as_json:
-        render.echo_json(fitted.summary())
-    else:
-        _print_fit(fitted, out, plot)
+    with render.stdout_reserved(out is not None and str(out) == "-"):  # stdout is the artifact
+        if as_json:
+            render.echo_json(fitted.summary())
+        else:
+            _print_fit(fitted, out, plot)
 
 
 def _with_registered_buckets(metadata: dict, db, groups) -> dict:

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.errors import UserError
+from runs_db.text import quoted
 
 DbOption = Annotated[
     Optional[str],
@@ -30,12 +31,15 @@ VersionOption = Annotated[
 
 
 def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
-    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=' is an error naming the option."""
-    parsed = {}
+    """['a=b', 'c=d'] -> {'a': 'b', 'c': 'd'}; a pair without '=', or a KEY given twice, is an
+    error naming the option (the last value silently winning would lose the first)."""
+    parsed: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"{option} takes KEY=VALUE, got {pair!r}")
+            raise UserError(f"{option} takes KEY=VALUE, got {quoted(pair)}")
+        if key.strip() in parsed:
+            raise UserError(f"{option} {key.strip() if len(key.strip()) <= 60 else quoted(key.strip())} given twice")
         parsed[key.strip()] = value.strip()
     return parsed
 

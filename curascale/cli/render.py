@@ -10,27 +10,57 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import unicodedata
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import typer
 
 
+def printable(text: str, keep: str = "") -> str:
+    """`text` with every control character (ESC, BEL, CR, C1 controls, ...; Unicode category Cc)
+    not in `keep` shown as \\xNN (or \\uNNNN), so file contents can never drive the terminal."""
+    return "".join(
+        char if char in keep or unicodedata.category(char) != "Cc" else (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        for char in text
+    )
+
+
 def escape(value: Any) -> str:
-    """A value as text safe for rich markup."""
+    """A value as text safe for rich markup and for the terminal (control characters shown as \\xNN)."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(str(value))
+    return rich_escape(printable(str(value)))
+
+
+_STDOUT_RESERVED: list[bool] = [False]
+
+
+def stderr_only() -> bool:
+    """True inside `stdout_reserved()`: human-readable output goes to stderr."""
+    return _STDOUT_RESERVED[-1]
+
+
+@contextlib.contextmanager
+def stdout_reserved(reserved: bool = True) -> Iterator[None]:
+    """While active (and `reserved`), tables, lines and notes go to stderr, so that standard
+    output carries only data (e.g. a fit artifact written to `--out -`)."""
+    _STDOUT_RESERVED.append(reserved or stderr_only())
+    try:
+        yield
+    finally:
+        _STDOUT_RESERVED.pop()
 
 
 def console(*, stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=False)
+    return Console(stderr=stderr or stderr_only(), soft_wrap=False)
 
 
 def echo(text: str, *, err: bool = False) -> None:
-    """Plain text (no markup interpretation at all)."""
-    typer.echo(text, err=err)
+    """Plain text (no markup interpretation at all); control characters other than newline and
+    tab are shown as \\xNN."""
+    typer.echo(printable(str(text), keep="\n\t"), err=stderr_only() or err)
 
 
 def line(template: str, *values: Any, err: bool = False) -> None:
@@ -39,8 +69,9 @@ def line(template: str, *values: Any, err: bool = False) -> None:
 
 
 def echo_json(record: Any) -> None:
-    """One JSON object on stdout; NaN and infinities become null (they are not JSON)."""
-    typer.echo(json.dumps(_finite(record)))
+    """One JSON object on stdout (stderr inside `stdout_reserved()`); NaN and infinities become
+    null (they are not JSON)."""
+    typer.echo(json.dumps(_finite(record)), err=stderr_only())
 
 
 def _finite(value: Any) -> Any:

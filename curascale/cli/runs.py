@@ -10,6 +10,7 @@ import typer
 
 from curascale.cli import render
 from curascale.cli.options import DbOption, parse_pairs
+from curascale.errors import UserError
 
 app = typer.Typer(help="The run registry: pools, training runs and their evals in an embedded DuckDB file.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -56,8 +57,13 @@ def list_runs(
     limit: Annotated[int, typer.Option(help="Show at most this many runs (0: all).")] = 50,
     db: DbOption = None,
 ) -> None:
-    """List runs with their sizes."""
+    """List runs with their sizes ("0 runs" when none match)."""
+    if limit < 0:
+        raise UserError(f"--limit must be >= 0 (0: all), got {limit}")
     runs = _registry(db).runs(where)
+    if runs.empty:
+        render.echo("0 runs")
+        return
     columns = ["run_id", "family", "params", "tokens", "unique_tokens", "samples_seen", "epochs", "bits_weights", "pool", "bucket"]
     shown = [c for c in columns if c in runs and runs[c].notna().any()]
     rows = [

@@ -61,7 +61,7 @@ FAULTS = {
     "half": (half, "Could not read enough bytes"),
     "checksum-corrupt": (checksum_corrupt, "(?i)corrupt|checksum"),
     "text file": (other_format_text, "not a valid DuckDB database file"),
-    "sqlite file": (other_format_sqlite, "(?i)disabled|not a valid"),
+    "sqlite file": (other_format_sqlite, "is a SQLite database, not a curascale registry"),
     "another DuckDB database": (foreign_duckdb, "not a curascale registry"),
 }
 

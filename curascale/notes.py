@@ -29,6 +29,7 @@ class Note:
     def __post_init__(self):
         if self.severity not in SEVERITIES:
             raise ValueError(f"note severity must be one of {SEVERITIES}, got {self.severity!r}")
+        object.__setattr__(self, "details", _plain(dict(self.details)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "message": self.message, "details": dict(self.details)}
@@ -38,6 +39,18 @@ class Note:
         if isinstance(record, str):  # artifacts of wave 1 stored plain strings
             return cls(code="legacy", message=record)
         return cls(code=str(record["code"]), message=str(record["message"]), severity=str(record.get("severity", "warning")), details=dict(record.get("details") or {}))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-native values (tuples and arrays as lists, numpy scalars as Python numbers), so a note
+    equals itself after a round trip through JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return _plain(value.tolist())
+    return value
 
 
 def notes_to_dicts(notes: Iterable[Note]) -> list[dict[str, Any]]:

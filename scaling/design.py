@@ -202,7 +202,7 @@ def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[s
     (pool, samples) pairs. Returns the pilots, their weights [P, M] and pool sizes [P]."""
     size = float(unions.size_samples[0])
     pools = {b: np.eye(len(unions.buckets))[i] for i, b in enumerate(unions.buckets)}
-    pools.update({name: row for name, row in zip(unions.names, unions.weights) if np.count_nonzero(row) > 1})
+    pools.update({name: row for name, row in zip(unions.names, unions.shares) if np.count_nonzero(row) > 1})
     if requested is None:
         pairs = [(pool, epochs * size * float(effective_buckets(row))) for pool, row in pools.items() for epochs in EPOCH_GRID]
         pairs = [(pool, samples) for pool, samples in pairs if samples <= pilot_budget * (1 + 1e-12)]
@@ -232,8 +232,8 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     unions = candidate_unions(fit, dict(bucket_sizes or {}))
     pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates)
     _check_pilots(pilots, pilot_budget, "samples")
-    plan_sizes = effective_buckets(unions.weights) * unions.size_samples[0]
-    metric = union_errors(fit.law, truths.params, unions.buckets, unions.weights, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))
+    plan_sizes = effective_buckets(unions.shares) * unions.size_samples[0]
+    metric = union_errors(fit.law, truths.params, unions.buckets, unions.shares, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))
     outcome = np.log(union_errors(fit.law, truths.params, unions.buckets, pilot_weights, pilot_sizes, np.array([p.cost for p in pilots])))
     return DesignProblem(tuple(unions.names), metric, tuple(pilots), outcome, truths.weights, truths.noise, "samples", "error", float(budget_samples))
 

@@ -45,7 +45,17 @@ def check_quality_quantity(cells):
     assert candidates[0] == "top20" and sorted(candidates) == ["top10", "top20", "top30", "top40"]
 
 
-CHECKS = {"01_fit_and_plan.ipynb": check_fit_and_plan, "02_quality_quantity.ipynb": check_quality_quantity}
+def check_pilot_design(cells):
+    assert text_of(cells[1]).startswith("decision now: top20")  # the published fit's plan at 1.28B samples among its draws
+    costs = [float(c) for c in re.findall(r"^\d+\s+\S+@\S+\s+([\d.]+)", text_of(cells[2]), flags=re.M)]
+    assert costs and costs == sorted(costs) and costs[-1] <= 51.2  # the greedy batch stays within the 51.2M pilot budget
+    assert has_image(cells[3])
+    data = text_of(cells[4]).split("chinchilla")[0]
+    regret = {row[0]: float(row[1]) for row in re.findall(r"^(none|grid|random|design@1)\s+([\d.]+)", data, flags=re.M)}
+    assert regret["design@1"] < regret["grid"] and regret["design@1"] < regret["random"]  # the study's claim at equal compute, data plan
+
+
+CHECKS = {"01_fit_and_plan.ipynb": check_fit_and_plan, "02_quality_quantity.ipynb": check_quality_quantity, "03_pilot_design.ipynb": check_pilot_design}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -55,5 +65,5 @@ def test_notebook_executes(path):
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     assert not errors
-    assert len(NOTEBOOKS) == 2
+    assert len(NOTEBOOKS) == 3
     CHECKS[path.name]([cell for cell in notebook.cells if cell.cell_type == "code"])

@@ -4,9 +4,11 @@ from LAWS.md; the loops re-state LAWS.md §3 epoch by epoch, independently of th
 
 import numpy as np
 
+from scaling.jaxconf import float64
 from scaling.laws import get_law
 
 
+@float64
 def law_prediction(name, theta, columns, *, log=False, group=None):
     """`group`: per-row indices into per-group parameters (laws with `group_by`)."""
     law = get_law(name)

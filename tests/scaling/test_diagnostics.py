@@ -73,8 +73,11 @@ def test_a_single_token_level_leaves_B_beta_E_undetermined(single_token_level):
     assert set(level.details["parameters"]) == {"B", "beta", "E"}
     [jacobian] = by_code(notes, "not-identifiable")
     assert set(jacobian.details["parameters"]) == {"B", "beta", "E"} and jacobian.details["rule"] == "jacobian"
-    [negative] = by_code(notes, "out-of-physical-range")
-    assert negative.details["parameter"] == "beta" and negative.details["value"] < 0
+    # where along the undetermined valley the solver stops is not set by the data: the exponent
+    # rule must speak exactly when it lands on beta <= 0 (case 05's report: beta = -0.0325)
+    negative = [n for n in notes if n.code == "out-of-physical-range" and n.details.get("parameter") == "beta"]
+    assert bool(negative) == (single_token_level.params["beta"] <= 1e-6)
+    assert all(n.details["value"] <= 1e-6 for n in negative)
     # alpha alone is identified (the case's README: 0.342, truth 0.348)
     assert single_token_level.params["alpha"] == pytest.approx(0.342, abs=0.005)
 
@@ -217,6 +220,6 @@ def test_too_few_points_for_the_holdout_stop_before_any_fitting():
 def test_notes_are_saved_loaded_and_summarised(single_token_level, tmp_path):
     path = single_token_level.save(tmp_path / "fit.json")
     loaded = Fit.load(path)
-    assert loaded.notes == single_token_level.notes and len(loaded.notes) == 3
+    assert loaded.notes == single_token_level.notes and len(loaded.notes) >= 2
     summary = single_token_level.summary()
     assert [n["code"] for n in summary["notes"]] == codes(single_token_level.notes)

@@ -60,7 +60,7 @@ def test_messages_quote_at_most_60_characters_of_a_cell(tmp_path):
     path = write(tmp_path, "long.csv", "params,tokens,loss\n1,2," + "x" * 5000 + "\n")
     with pytest.raises(IngestError, match=r"not a number: 'x{59}\.\.\. \(5000 characters\)") as error:
         read_runs(path)
-    assert len(str(error.value)) < 200
+    assert len(str(error.value)) - len(str(path)) < 120  # the cell is quoted short, whatever the path
     assert quoted("ab") == "'ab'" and quoted("a" * 100) == "'" + "a" * 59 + "... (100 characters)"
 
 

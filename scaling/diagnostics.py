@@ -34,6 +34,7 @@ import numpy as np
 
 from curascale.errors import CurascaleError
 from curascale.notes import Note
+from scaling.jaxconf import float64
 
 SPAN_FACTOR = 10.0  # a bootstrap interval wider than this factor does not pin its parameter down
 RANK_RTOL = 1e-6  # singular values of the column-normalised Jacobian below this (relative) are null
@@ -140,15 +141,8 @@ def single_level_inputs(inputs: Mapping[str, np.ndarray], undetermined: Mapping[
     return notes
 
 
+@float64
 def _jacobian(problem, u, arrays=None) -> np.ndarray:
-    import jax
-
-    from scaling.jaxconf import float64
-
-    return float64(_jacobian_x64)(problem, u, arrays)
-
-
-def _jacobian_x64(problem, u, arrays=None) -> np.ndarray:
     import jax
     import jax.numpy as jnp
 

@@ -21,8 +21,9 @@ Rules and their codes:
   the mixture simplex, the first or last candidate of a nested family, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
 
-Severity: ``error`` for identifiability (a plan decided by such a parameter refuses unless
-forced, see `require_identifiable`), ``warning`` for the rest, ``info`` for edge optima of
+Severity: ``error`` for identifiability and for predictions a law cannot make (a plan decided by
+such a parameter, or carrying such a prediction, refuses unless forced: `require_believable`, the
+one refusal rule of every plan and manifest), ``warning`` for the rest, ``info`` for edge optima of
 candidate families, which are answers and not failures.
 """
 
@@ -289,17 +290,41 @@ def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Ma
     ]
 
 
-def require_identifiable(notes: Iterable[Note], deciding: Iterable[str], *, force: bool = False, what: str = "plan") -> list[Note]:
-    """Refuse (CurascaleError) a result decided by a parameter that the fit's notes say is not
-    identifiable, unless `force`; forced, return a note that says so. `deciding`: base names of
-    the parameters that decide the result (per-bucket names match their base)."""
-    deciding = set(deciding)
-    bad = sorted({p for note in notes if note.code in IDENTIFIABILITY_CODES for p in note.details.get("parameters", []) if _base(p) in deciding})
-    if not bad:
+def blocking(notes: Iterable[Note], deciding: Iterable[str]) -> dict[str, list[str]]:
+    """The notes that stop a result, by code: an identifiability note (`IDENTIFIABILITY_CODES`)
+    about a parameter in `deciding` (base names; per-bucket names match their base), with those
+    parameters, and any other note of severity ``error`` (e.g. a predicted error outside (0, 1)),
+    with the parameters or candidates it names. Identifiability notes about parameters that do not
+    decide the result (an irreducible term that shifts every candidate alike) do not stop it."""
+    deciding, found = set(deciding), {}
+    for note in notes:
+        if note.severity != "error":
+            continue
+        if note.code in IDENTIFIABILITY_CODES:
+            concerned = [p for p in note.details.get("parameters", []) if _base(p) in deciding]
+            if not concerned:
+                continue
+        else:
+            concerned = [str(p) for p in note.details.get("parameters", note.details.get("candidates", []))]
+        found.setdefault(note.code, [])
+        found[note.code] += [p for p in concerned if p not in found[note.code]]
+    return {code: sorted(names) if code in IDENTIFIABILITY_CODES else names for code, names in found.items()}
+
+
+def require_believable(notes: Iterable[Note], deciding: Iterable[str] = (), *, force: bool = False, what: str = "plan") -> list[Note]:
+    """The one refusal rule of plans, sweeps and exported manifests, data and language-model plans
+    alike: refuse (CurascaleError, one line naming each note code) a result whose notes `blocking`
+    finds, unless `force`; forced, return a ``forced`` note that says what was overridden."""
+    found = blocking(notes, deciding)
+    if not found:
         return []
+    reasons = "; ".join(f"{code}" + (f" ({', '.join(names)})" if names else "") for code, names in found.items())
+    identifiability = sorted({p for code, names in found.items() if code in IDENTIFIABILITY_CODES for p in names})
+    because = f"the fit does not identify {', '.join(identifiability)}, which decide the {what}" if identifiability else f"the {what} carries error notes"
     if not force:
-        raise CurascaleError(f"the fit does not identify {', '.join(bad)}, which decide the {what}; refit with more varied runs, or force it (force=True, --force)")
-    return [Note("forced", f"{what} forced although the fit does not identify {', '.join(bad)}", "warning", {"parameters": bad})]
+        raise CurascaleError(f"{because} [{reasons}]; read the notes, refit with more varied runs, or force it (force=True, --force)")
+    return [Note("forced", f"{what} forced although it carries error notes [{reasons}]", "warning",
+                 {"codes": list(found), "concerned": found})]
 
 
 def headline(notes: Sequence[Note]) -> str:
@@ -319,10 +344,10 @@ MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split
 
 
 def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PLAN_PARAMETERS, *, force: bool = False) -> list[Note]:
-    """`require_identifiable` for every fit a plan is built on; call it before planning, since a
-    fit that does not identify its parameters can make the plan itself fail (0 / 0)."""
+    """`require_believable` for the notes of every fit a plan is built on; call it before planning,
+    since a fit that does not identify its parameters can make the plan itself fail (0 / 0)."""
     deciding = tuple(deciding)
-    return [note for fit in fits for note in require_identifiable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
+    return [note for fit in fits for note in require_believable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
 
 
 PRECISION_RANGE = (3.0, 16.0)  # the ends of scaling.plan.optimal_precision's default grid of bits

@@ -204,11 +204,12 @@ def plan_data(
     the optimal non-uniform mixture of the buckets (`optimal_mixture`).
 
     bucket_sizes: samples per bucket, overriding those the fit records. Raises CurascaleError when
-    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale),
-    unless `force`. The plan's notes are the fit's, then the plan's own (extrapolation of the budget
+    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale), or
+    the plan carries an error note (a predicted error outside (0, 1)), unless `force`
+    (`scaling.diagnostics.require_believable`). The plan's notes are the fit's, then the plan's own (extrapolation of the budget
     and bucket sizes past what the fit saw, optima at the edge of the search, missing intervals).
     """
-    forced = diagnostics.require_identifiable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="data plan")
+    forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     unions = candidate_unions(fit, bucket_sizes)
     if mixtures:
         unions = with_mixture(unions, optimal_mixture(fit, unions, budget_samples))
@@ -236,7 +237,9 @@ def plan_data(
     ranked = [candidates[i] for i in order]
     probability = None if draws is None else float(np.mean(np.argmin(draws, axis=1) == order[0]))
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
-    notes = merge(fit.notes, forced, data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), diagnostics.impossible_errors(error, unions.names))
+    own = [*data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names)]
+    forced += diagnostics.require_believable(own, DATA_PLAN_PARAMETERS, force=force, what="data plan")
+    notes = merge(fit.notes, forced, own)
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
 
 
@@ -279,7 +282,7 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
 def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: bool = False) -> list[Note]:
     """The notes of a sweep over [low, high] samples seen: the fit's, and extrapolation of the
     budgets and bucket sizes; refuses like `plan_data` on a fit that does not identify the plan."""
-    forced = diagnostics.require_identifiable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="sweep")
+    forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="sweep")
     unions = candidate_unions(fit, bucket_sizes)
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]

@@ -31,6 +31,7 @@ import numpy as np
 
 from curascale.errors import CurascaleError
 from curascale.notes import Note, notes_to_dicts
+from scaling import diagnostics
 from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import chinchilla, data_constrained, precision
@@ -611,12 +612,16 @@ def plan_model(
     quantize_to: float | str | None = None,
     domain_tokens: float | None = None,
     general_loss_tolerance: float = 0.01,
+    force: bool = False,
 ) -> ModelPlan:
     """The language-model plan for a budget of `budget_flops` FLOPs from whichever fits are given
     (see the module docstring). params: fix N; precisions: the allowed training formats ('4,8,16',
     'int4,fp8,bf16'); unique_tokens: the unique data, repeated as needed (docs/laws.md §2);
     quantize_to: post-training precision, bits or a format (as in `precisions`); domain_tokens: unique domain tokens (§6).
-    Raises CurascaleError for missing fits, precisions outside the law's domain, bad values."""
+    Raises CurascaleError for missing fits, precisions outside the law's domain, bad values, and
+    (unless `force`) for a fit that does not identify A, B, alpha or beta or a plan carrying an
+    error note (`scaling.diagnostics.require_believable`, the rule data plans follow too)."""
+    forced = diagnostics.require_identifiable_fits(fits, force=force)
     by_law = _fits_by_law(fits)
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
     model, precision_fit = setting.model, training_precision_fit(by_law)
@@ -666,7 +671,8 @@ def plan_model(
         decided_by["domain_fraction"] = "specialized_domain and specialized_general fits (docs/laws.md §6, our form)"
     return ModelPlan(
         float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
-        model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized, tuple(notes),
+        model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized,
+        (*forced, *notes, *diagnostics.require_believable(notes, diagnostics.MODEL_PLAN_PARAMETERS, force=force)),
     )
 
 

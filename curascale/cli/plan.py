@@ -34,7 +34,7 @@ def plan(
     pool: Annotated[Optional[Path], typer.Option(help="The DataComp pool to cut the plan's buckets from (with --export-manifest).")] = None,
     score_column: Annotated[Optional[str], typer.Option(help="The pool's score the buckets are cut on (default: the fit's, else clip_l14_similarity_score).")] = None,
     bucket_sizes: Annotated[Optional[str], typer.Option("--bucket-sizes", help="name=size,...: samples per bucket, overriding the fit's and the registry's (e.g. hq=128M,lq=128M).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Plan even on a fit that does not identify a parameter deciding the plan.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Plan (and export) even when the fit does not identify a parameter deciding the plan or the plan carries an error note.")] = False,
     version: VersionOption = None,
 ) -> None:
     """Plan data, repetition and precision for a compute budget from fitted laws.
@@ -73,22 +73,16 @@ def plan(
         if export_manifest is not None:
             from scaling.handoff import export_plan_manifest
 
-            errors = [note.code for note in result.notes if note.severity == "error"]
-            if errors and not force:
-                raise UserError(f"not writing {export_manifest}: the plan carries error notes ({', '.join(dict.fromkeys(errors))}); "
-                                "read them above, or pass --force to export anyway")
             report = export_plan_manifest(result, fit, pool, export_manifest, score_column=score_column)
             render.echo(f"wrote the plan's {report.outputs['']['samples']:,} samples to {export_manifest}", err=as_json)
     else:
         unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
         defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
-        from scaling.diagnostics import headline, model_plan_notes, require_identifiable_fits
+        from scaling.diagnostics import headline, model_plan_notes
         from scaling.plan import plan_model
         from scaling.plan_model import parse_precision, parse_precisions, with_default_fits
 
         loaded = _model_fits(db) if db is not None else with_default_fits([load_fit(name) for name in fits or []], [load_fit(name) for name in defaults])
-
-        forced = require_identifiable_fits(loaded, force=force)
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
@@ -96,6 +90,7 @@ def plan(
             unique_tokens=unique,
             quantize_to=None if quantize_to is None else parse_precision(quantize_to, "--quantize-to"),
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
+            force=force,
         )
         if plot is not None:
             from scaling.plan_model import iso_flop_curves
@@ -104,7 +99,7 @@ def plan(
             plot_model_plan(result, iso_flop_curves(result, loaded), plot)
         from curascale.notes import merge
 
-        notes = merge(result.notes, model_plan_notes(loaded, result.params, result.tokens, forced))
+        notes = merge(result.notes, model_plan_notes(loaded, result.params, result.tokens))
         if as_json:
             from curascale.notes import notes_to_dicts
 

@@ -223,3 +223,45 @@ def test_notes_are_saved_loaded_and_summarised(single_token_level, tmp_path):
     assert loaded.notes == single_token_level.notes and len(loaded.notes) >= 2
     summary = single_token_level.summary()
     assert [n["code"] for n in summary["notes"]] == codes(single_token_level.notes)
+
+
+# ---- the one refusal rule of plans and manifests -------------------------------------------------
+def test_error_notes_stop_a_result_unless_forced_and_identifiability_only_for_deciding_parameters():
+    notes = [
+        Note("not-identifiable", "E wide", "error", {"parameters": ["E"]}),  # E does not decide the split
+        Note("extrapolation", "far", "warning", {"input": "params"}),
+        Note("out-of-physical-range", "error 3.3", "error", {"candidates": ["top10"]}),
+        Note("single-level-input", "one D", "error", {"parameters": ["B", "beta", "E"]}),
+    ]
+    assert diagnostics.blocking(notes, ("A", "B", "alpha", "beta")) == {"out-of-physical-range": ["top10"], "single-level-input": ["B", "beta"]}
+    assert diagnostics.blocking(notes[:2], ("A", "B", "alpha", "beta")) == {}
+    assert diagnostics.require_believable(notes[:2], ("alpha",)) == []
+    with pytest.raises(CurascaleError, match=r"does not identify B, beta, which decide the plan \[out-of-physical-range \(top10\); single-level-input \(B, beta\)\]"):
+        diagnostics.require_believable(notes, ("A", "B", "alpha", "beta"))
+    with pytest.raises(CurascaleError, match=r"the sweep carries error notes \[out-of-physical-range \(top10\)\]"):
+        diagnostics.require_believable(notes[:3], ("alpha",), what="sweep")
+    [forced] = diagnostics.require_believable(notes, ("beta",), force=True)
+    assert forced.code == "forced" and forced.details == {"codes": ["out-of-physical-range", "single-level-input"], "concerned": {"out-of-physical-range": ["top10"], "single-level-input": ["beta"]}}
+
+
+def test_a_data_plan_whose_predicted_error_leaves_zero_one_refuses_unless_forced():
+    """3,000 samples seen on the reference fit (runs at 25.6M-128M): under one epoch of any union,
+    so error = (a n / 1e5)^u_best + d (docs/laws.md §3, k = 0 only), above 1 for every union."""
+    reference = load_fit("reference/tmars-imagenet-utility")
+    with pytest.raises(CurascaleError, match=r"the data plan carries error notes \[out-of-physical-range \(top10, top20, top30, top40\)\]"):
+        plan_data(reference, 3000)
+    plan = plan_data(reference, 3000, force=True)
+    p = reference.params
+    top10 = next(c for c in plan.candidates if c.name == "top10")
+    assert top10.predicted_error == pytest.approx((p["sample_scale"] * 3000 / 1e5) ** p["utility[tmars_top0to10p]"] + p["irreducible_error"], rel=1e-12)
+    assert top10.predicted_error > 1
+    assert codes(plan.notes)[0] == "forced" and "out-of-physical-range" in codes(plan.notes)
+
+
+def test_a_language_model_plan_follows_the_same_rule():
+    reference = load_fit("reference/chinchilla-epoch")
+    unidentified = dataclasses.replace(reference, notes=[Note("constant-target", "flat", "error", {"parameters": ["A", "B", "E", "alpha", "beta"]})])
+    with pytest.raises(CurascaleError, match=r"does not identify A, B, alpha, beta, which decide the plan \(reference/chinchilla-epoch\) \[constant-target"):
+        plan_model(1e21, [unidentified])
+    forced = plan_model(1e21, [unidentified], force=True)
+    assert codes(forced.notes)[0] == "forced" and forced.params == plan_model(1e21, [reference]).params

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -87,6 +88,16 @@ def test_a_plan_on_an_unidentified_exponent_refuses_unless_forced(tmp_path):
     assert "WARNING: forced, not-identifiable" in forced.stdout and "beta is not pinned down" in forced.stdout
 
 
+def test_a_data_plan_with_an_error_note_refuses_like_its_export_unless_forced():
+    """3,000 samples seen on the reference fit: predicted errors above 1 (the law does not hold so
+    far below its runs), so the plan itself refuses, not only --export-manifest."""
+    refused = run("plan-curation", "--compute", "3000", check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()] and "out-of-physical-range" in refused.stderr
+    forced = json.loads(run("plan-curation", "--compute", "3000", "--json", "--force").stdout)
+    assert [n["code"] for n in forced["notes"]][0] == "forced" and all(c["predicted_error"] > 1 for c in forced["candidates"])
+
+
 def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp_path):
     from curation.demo import write_demo_pool
     from scaling.laws import get_law
@@ -102,9 +113,10 @@ def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp
     for bucket, utility, half_life in zip(buckets, (-0.12, -0.09, -0.07), (4.0, 6.0, 8.0)):
         truth[f"utility[{bucket}]"], truth[f"utility_half_life[{bucket}]"] = utility, half_life
     runs = pd.DataFrame([{"run_id": f"{b}-{s:g}", "bucket": b, "samples_seen": s, "unique_samples": 3000.0} for b in buckets for s in (1500.0, 3000.0, 6000.0, 12000.0, 24000.0, 48000.0)])
-    inputs = law.jax_inputs({"samples_seen": runs["samples_seen"].to_numpy(), "unique_samples": runs["unique_samples"].to_numpy()})
-    inputs["group"] = np.searchsorted(sorted(buckets), runs["bucket"])
-    runs["accuracy"] = 1.0 - np.asarray(law.predict(unflatten(law, truth, sorted(buckets)), inputs))
+    with jax.enable_x64(True):  # the known answers in float64, as the fit computes
+        inputs = law.jax_inputs({"samples_seen": runs["samples_seen"].to_numpy(), "unique_samples": runs["unique_samples"].to_numpy()})
+        inputs["group"] = np.searchsorted(sorted(buckets), runs["bucket"])
+        runs["accuracy"] = 1.0 - np.asarray(law.predict(unflatten(law, truth, sorted(buckets)), inputs), dtype=float)
     runs.to_csv(tmp_path / "runs.csv", index=False)
     run("curascale", "runs", "ingest", str(tmp_path / "runs.csv"), "--db", db)
 

@@ -326,6 +326,16 @@ def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, consta
     return drop_repeated_rows(records, file, explicit_ids="run_id" in table.columns)
 
 
+def ingest_notes(records: list[RunRecord]) -> list:
+    """The notes of a file of runs, read at ingest time with the fit's own rule
+    (`scaling.diagnostics.unit_mistakes`): a count column (params, tokens, samples_seen, ...) going
+    below 1e3, i.e. likely given in millions or billions. A note, not a refusal: the runs are stored."""
+    from scaling.diagnostics import COUNT_COLUMNS, unit_mistakes
+
+    columns = {name: [r.run[name] for r in records if r.run.get(name) is not None] for name in COUNT_COLUMNS}
+    return unit_mistakes({name: values for name, values in columns.items() if values})
+
+
 def drop_repeated_rows(records: list[RunRecord], file: str, *, explicit_ids: bool) -> list[RunRecord]:
     """A run id given twice is an error. Without a run_id column, a row identical to an earlier
     one (same derived id) is the same observation written twice: it is kept once and counted."""

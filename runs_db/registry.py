@@ -24,7 +24,7 @@ import pandas as pd
 from curascale.errors import IngestError, UserError
 from runs_db.columns import RUN_COLUMNS
 from runs_db.db import Database
-from runs_db.ingest import RunRecord, read_runs
+from runs_db.ingest import RunRecord, ingest_notes, read_runs
 from runs_db.where import UnknownColumn, check_where, unknown_column_hint
 
 RUN_FIELDS = list(RUN_COLUMNS) + ["config", "source_file", "content_hash"]
@@ -48,6 +48,7 @@ class IngestReport:
     evals: int
     repeated_rows: int = 0  # rows identical to an earlier row of the file, stored once
     replaced_duplicates: int = 0  # stored runs under other ids with the same inputs and evals, replaced
+    notes: tuple = ()  # curascale.notes.Note values about the file's runs (runs_db.ingest.ingest_notes), e.g. unit-mistake
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ class Registry:
             notify("written")
         notify("committed")
         repeated = sum(len(r.repeated_rows) for r in records)
-        return IngestReport(str(file), inserted=len(fresh), replaced=len(replaced), unchanged=unchanged, evals=evals, repeated_rows=repeated, replaced_duplicates=len({t[1] for t in twins}))
+        return IngestReport(str(file), inserted=len(fresh), replaced=len(replaced), unchanged=unchanged, evals=evals, repeated_rows=repeated,
+                            replaced_duplicates=len({t[1] for t in twins}), notes=tuple(ingest_notes(list(records))))
 
     @staticmethod
     def _stored_twins(con, records: Sequence[RunRecord]) -> list[tuple[RunRecord, str, str]]:

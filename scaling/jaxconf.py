@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
-import jax
-
 F = TypeVar("F", bound=Callable)
 
 
@@ -25,6 +23,8 @@ def float64(function: F) -> F:
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        import jax  # here, so that importing a module with decorated functions does not load JAX (the registry's rules do not need it)
+
         with jax.enable_x64(True):
             return function(*args, **kwargs)
 
@@ -43,6 +43,8 @@ def use_compilation_cache(directory: str | os.PathLike | None = None) -> Path | 
 
     This sets process-wide JAX options, so only the command line calls it; a library user may.
     Returns the directory, or None (and changes nothing) when it cannot be created or written."""
+    import jax
+
     path = Path(directory) if directory is not None else cache_directory()
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,7 @@ def ingest(
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
     twins = f", {report.replaced_duplicates} duplicate stored runs replaced" if report.replaced_duplicates else ""
     render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
+    render.notes(report.notes)
 
 
 @app.command("list")

@@ -252,15 +252,17 @@ def simplex_corner(shares: Sequence[float], names: Sequence[str], *, tolerance: 
                  f"training on {names[top]} alone, not an interior mixture", "info", {"axis": "mixture", "bucket": names[top], "share": float(shares[top])})]
 
 
-def grid_edge(axis: str, value: float, grid: Sequence[float], *, smaller: str, larger: str) -> list[Note]:
+def grid_edge(axis: str, value, grid: Sequence, *, smaller: str, larger: str, where: str = "", details: Mapping | None = None) -> list[Note]:
     """`edge-optimum`: the best of an ordered search (`grid`) is its first or last entry, so the
-    true optimum may lie beyond it (`smaller` / `larger`: what lies beyond each end, in words)."""
+    true optimum may lie beyond it (`smaller` / `larger`: what lies beyond each end, in words).
+    `where`: a clause on where this holds (e.g. the budgets of a sweep), `details`: more figures
+    (e.g. the epochs of the best union and the range of epochs searched)."""
     grid = list(grid)
     if len(grid) < 2 or value not in (grid[0], grid[-1]):
         return []
     beyond = smaller if value == grid[0] else larger
-    return [Note("edge-optimum", f"the best {axis} is {value} at the edge of the search ({grid[0]} .. {grid[-1]}): {beyond} might be better still, "
-                 "which this search cannot tell", "info", {"axis": axis, "value": value, "range": [grid[0], grid[-1]]})]
+    return [Note("edge-optimum", f"the best {axis} is {value} at the edge of the search ({grid[0]} .. {grid[-1]}){where}: {beyond} might be better still, "
+                 "which this search cannot tell", "info", {"axis": axis, "value": value, "range": [grid[0], grid[-1]], **(details or {})})]
 
 
 def holdout_ties(requested: int, held: int, compute: float) -> list[Note]:

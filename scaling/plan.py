@@ -247,15 +247,37 @@ def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequenc
     """The plan's own notes: budgets and bucket sizes past what the fit saw, the best candidate at
     an edge of the nested family (or a mixture at a corner), and plans without an interval."""
     notes = diagnostics.extrapolation(fit.input_ranges, {"samples_seen": budgets, "unique_samples": list(sizes.values())})
-    nested = [n for n in unions.names if n != "mixture"]
-    if best in nested and len(nested) > 1:
-        notes += diagnostics.grid_edge("union", best, nested, smaller="a stricter filter (fewer, better samples)", larger="a looser filter (a larger pool)")
+    if best is not None:
+        notes += union_edge(unions, best, budgets)
     if best == "mixture":
         notes += diagnostics.simplex_corner(unions.shares[-1], unions.buckets)
     if not fit.draws:
         reason = "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with bootstrap > 0)"
         notes.append(Note("no-interval", f"no interval: {reason}", "info", {"fit": fit.source}))
     return notes
+
+
+NESTED_EDGES = {"smaller": "a stricter filter (fewer, better samples, more epochs)", "larger": "a looser filter (a larger pool, fewer epochs)"}
+
+
+def union_edge(unions: Unions, best: str, budgets: Sequence[float]) -> list[Note]:
+    """`edge-optimum` for a best union at either end of the nested family, which is also an end of
+    the epoch axis searched: the strictest union is seen for the most epochs (budget / its size),
+    the loosest for the fewest. `budgets`: the budget of a plan, or those of a sweep where `best`
+    is best; the note gives the union, its epochs there and the epochs the unions span."""
+    nested = [n for n in unions.names if n != "mixture"]
+    if best not in nested:
+        return []
+    pools = {n: float(unions.size_samples[0] * effective_buckets(unions.shares[unions.names.index(n)])) for n in nested}
+    low, high = float(min(budgets)), float(max(budgets))
+    epochs = [low / pools[best], high / pools[best]]
+    span = [low / max(pools.values()), high / min(pools.values())]
+    if low == high:
+        where, details = f" ({epochs[0]:.3g} epochs over it; the unions span {span[0]:.3g} to {span[1]:.3g})", {"epochs": epochs[0], "epochs_range": span}
+    else:
+        where = f" for budgets {low:.3g} to {high:.3g} samples seen ({epochs[0]:.3g} to {epochs[1]:.3g} epochs over it)"
+        details = {"budgets": [low, high], "epochs": epochs, "epochs_range": span}
+    return diagnostics.grid_edge("union", best, nested, where=where, details=details, **NESTED_EDGES)
 
 
 @float64
@@ -287,6 +309,19 @@ def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: 
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]
     return merge(fit.notes, forced, own)
+
+
+def sweep_row_notes(fit: Fit, rows: Sequence[dict[str, Any]], *, bucket_sizes=None, force: bool = False) -> list[Note]:
+    """The notes of a sweep's rows (`sweep_data`): for each end of the nested family, the budgets
+    whose best union is that end (`edge-optimum`, with the budgets and the epochs there), and best
+    candidates whose predicted error leaves (0, 1), which stop the sweep unless `force` (the rule
+    of `plan_data`, `scaling.diagnostics.require_believable`)."""
+    unions = candidate_unions(fit, bucket_sizes)
+    notes = [note for name in dict.fromkeys(row["best"] for row in rows)
+             for note in union_edge(unions, name, [row["budget_samples"] for row in rows if row["best"] == name])]
+    labels = [f"{row['budget_samples']:.3g} samples seen ({row['best']})" for row in rows]
+    notes += diagnostics.impossible_errors([1 - row["predicted_accuracy"] for row in rows], labels)
+    return [*diagnostics.require_believable(notes, DATA_PLAN_PARAMETERS, force=force, what="sweep"), *notes]
 
 
 # ---- language models: scaling/plan_model.py ------------------------------------------------

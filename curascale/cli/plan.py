@@ -190,7 +190,8 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
 def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False) -> None:
     from curascale.notes import notes_to_dicts
     from scaling.diagnostics import headline
-    from scaling.plan import sweep_data, sweep_notes
+    from curascale.notes import merge
+    from scaling.plan import sweep_data, sweep_notes, sweep_row_notes
     from scaling.units import format_quantity, parse_quantity
 
     low, sep, high = text.partition(":")
@@ -201,6 +202,7 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, 
         raise UserError("--sweep needs LO < HI")
     notes = sweep_notes(fit, low, high, bucket_sizes=bucket_sizes, force=force)
     rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures)
+    notes = merge(notes, sweep_row_notes(fit, rows, bucket_sizes=bucket_sizes, force=force))
     if plot is not None:
         from scaling.plots import plot_sweep
 

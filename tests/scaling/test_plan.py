@@ -97,3 +97,51 @@ def test_bootstrap_draws_give_intervals_and_probability(utility_fit):
     for c in plan.candidates:
         assert c.interval[0] <= c.predicted_accuracy <= c.interval[1]
     assert 0.5 < plan.probability_best <= 1.0
+
+
+def _union_error_by_loop(fit, union, budget):
+    """docs/laws.md §3 for the top-m union of the reference buckets, epoch by epoch (known.py)."""
+    from known import loop_weighted_utility
+
+    order = sorted(fit.metadata["nested_buckets"], key=lambda b: fit.params[f"utility[{b}]"])[:int(union[3:]) // 10]
+    size = fit.metadata["bucket_size_samples"][order[0]]
+    return loop_weighted_utility(budget, size * len(order), [fit.params[f"utility[{b}]"] for b in order],
+                                 [fit.params[f"utility_half_life[{b}]"] for b in order], [1 / len(order)] * len(order),
+                                 fit.params["sample_scale"], fit.params["irreducible_error"])
+
+
+def test_a_best_union_at_the_end_of_the_epoch_axis_is_an_edge_optimum(utility_fit):
+    """32M samples seen: top10, the strictest union, is best (by the loop as by the plan) and it is
+    the end of the epoch axis searched: 32M / 12.8M = 2.5 epochs, the loosest 32M / 51.2M = 0.625."""
+    errors = {u: _union_error_by_loop(utility_fit, u, 32e6) for u in ("top10", "top20", "top30", "top40")}
+    assert min(errors, key=errors.get) == "top10"
+    [edge] = [n for n in plan_data(utility_fit, 32e6).notes if n.code == "edge-optimum"]
+    assert edge.details == {"axis": "union", "value": "top10", "range": ["top10", "top40"], "epochs": 2.5, "epochs_range": [0.625, 2.5]}
+    assert "2.5 epochs over it" in edge.message and "stricter filter" in edge.message
+
+
+def test_a_sweep_says_which_budgets_have_their_best_union_at_an_edge(utility_fit):
+    """Over 25.6M to 1.28B samples seen the best union moves from top10 (an edge) to top20 and top30;
+    the note gives the budgets of the sweep where the loop (docs/laws.md §3) finds top10 best."""
+    from scaling.plan import sweep_row_notes
+
+    rows = sweep_data(utility_fit, 25.6e6, 1.28e9, 9)
+    best = [min(("top10", "top20", "top30", "top40"), key=lambda u: _union_error_by_loop(utility_fit, u, row["budget_samples"])) for row in rows]
+    assert [row["best"] for row in rows] == best
+    at_edge = [row["budget_samples"] for row, name in zip(rows, best) if name == "top10"]
+    assert 1 <= len(at_edge) < len(rows) and "top40" not in best
+    [edge] = [n for n in sweep_row_notes(utility_fit, rows) if n.code == "edge-optimum"]
+    assert edge.details["value"] == "top10" and edge.details["budgets"] == [min(at_edge), max(at_edge)]
+    assert edge.details["epochs"] == pytest.approx([min(at_edge) / 12.8e6, max(at_edge) / 12.8e6], rel=1e-12)
+
+
+def test_a_sweep_reaching_below_the_laws_range_refuses_unless_forced(utility_fit):
+    from curascale.errors import CurascaleError
+    from scaling.plan import sweep_row_notes
+
+    rows = sweep_data(utility_fit, 3e6, 3e7, 3)  # 3M samples seen: the best union's error is above 1
+    error = _union_error_by_loop(utility_fit, rows[0]["best"], 3e6)
+    assert error > 1 and 1 - rows[0]["predicted_accuracy"] == pytest.approx(error, rel=1e-12)
+    with pytest.raises(CurascaleError, match=r"the sweep carries error notes \[out-of-physical-range \(3e\+06 samples seen"):
+        sweep_row_notes(utility_fit, rows)
+    assert [n.code for n in sweep_row_notes(utility_fit, rows, force=True)][0] == "forced"

@@ -79,7 +79,9 @@ class Fit:
     created: str = ""
     source: str = ""
     provenance: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)  # e.g. bucket sizes and quantiles
+    # e.g. bucket_size_samples {bucket: samples}, bucket_percentile_ranges {bucket: [lo, hi]} (the
+    # bucket holds the pool's samples ranked lo% to hi% from the top by score), nested_buckets, pool
+    metadata: dict[str, Any] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)  # scaling.diagnostics: what makes the fit hard to believe
 
     # ---- prediction ---------------------------------------------------------------------
@@ -167,6 +169,8 @@ class Fit:
         record = {k: v for k, v in record.items() if k != "format"}
         holdout = record.pop("holdout", None)
         notes = notes_from_dicts(record.pop("notes", None))
+        if isinstance(record.get("metadata"), Mapping):
+            record["metadata"] = current_metadata(record["metadata"])
         try:
             fit = cls(**record, holdout=Holdout(**holdout) if holdout else None, notes=notes)
         except TypeError as error:
@@ -191,6 +195,16 @@ class Fit:
         if bad is not None:
             raise UserError(f"{path}: {bad} is not finite (NaN or infinity): not a usable fit")
         return cls.from_dict(record, source=str(path))
+
+
+RENAMED_METADATA = {"bucket_quantiles": "bucket_percentile_ranges"}  # artifacts of version 0.2.0 and before: old key -> new
+
+
+def current_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """A fit's metadata with keys of older artifacts under their current names (`RENAMED_METADATA`);
+    a current key wins over an old one."""
+    renamed = {RENAMED_METADATA.get(key, key): value for key, value in metadata.items() if key in RENAMED_METADATA}
+    return {**renamed, **{key: value for key, value in metadata.items() if key not in RENAMED_METADATA}}
 
 
 def _real(value: Any) -> bool:

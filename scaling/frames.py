@@ -151,7 +151,7 @@ def bucket_metadata(db: str | None, names) -> dict:
     newest = {row.name: row for row in rows.itertuples()}  # later (newer) pools win
     return {
         "bucket_size_samples": {b: float(r.size_samples) for b, r in newest.items()},
-        "bucket_quantiles": {b: [float(r.quantile_lo), float(r.quantile_hi)] for b, r in newest.items()},
+        "bucket_percentile_ranges": {b: [float(r.quantile_lo), float(r.quantile_hi)] for b, r in newest.items()},
         "nested_buckets": [b for b in names if b in newest],
         "score_column": next(iter(newest.values())).score_column,
         "pool": next(iter(newest.values())).pool,

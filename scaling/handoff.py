@@ -29,12 +29,12 @@ from scaling.plan import DataPlan
 SIZE_RTOL = 0.01  # a plan's bucket sizes may differ from the pool's by this much (rank rounding)
 
 
-def _quantiles(fit: Fit, buckets) -> dict[str, list[float]]:
-    quantiles = fit.metadata.get("bucket_quantiles", {})
-    missing = [b for b in buckets if b not in quantiles]
+def _percentile_ranges(fit: Fit, buckets) -> dict[str, list[float]]:
+    percentiles = fit.metadata.get("bucket_percentile_ranges", {})
+    missing = [b for b in buckets if b not in percentiles]
     if missing:
         raise UserError(f"the fit does not record which percentiles bucket(s) {', '.join(missing)} cover; cannot cut them from a pool")
-    return quantiles
+    return percentiles
 
 
 def pool_bucket_sizes(fit: Fit, pool_dir: str | Path) -> dict[str, float]:
@@ -42,15 +42,15 @@ def pool_bucket_sizes(fit: Fit, pool_dir: str | Path) -> dict[str, float]:
     bucket's percentile ranks, int(rows * hi / 100) - int(rows * lo / 100), as `Bucketize` cuts."""
     rows = Pool.open(pool_dir).rows()
     buckets = fit.metadata.get("nested_buckets") or list(fit.groups or [])
-    quantiles = _quantiles(fit, buckets)
-    return {b: float(int(rows * quantiles[b][1] / 100) - int(rows * quantiles[b][0] / 100)) for b in buckets}
+    percentiles = _percentile_ranges(fit, buckets)
+    return {b: float(int(rows * percentiles[b][1] / 100) - int(rows * percentiles[b][0] / 100)) for b in buckets}
 
 
 def export_plan_manifest(plan: DataPlan, fit: Fit, pool_dir: str | Path, out_dir: str | Path, *, score_column: str | None = None, workers: int | None = None):
     """Write the plan's chosen buckets of the pool (see the module docstring). Raises
     CurascaleError when the plan was made for other bucket sizes than the pool's."""
     chosen = next(c for c in plan.candidates if c.name == plan.best)
-    quantiles = _quantiles(fit, chosen.buckets)
+    percentiles = _percentile_ranges(fit, chosen.buckets)
     actual = pool_bucket_sizes(fit, pool_dir)
     planned = plan.bucket_size_samples
     differ = [b for b in chosen.buckets if b not in planned or abs(planned[b] - actual[b]) > SIZE_RTOL * actual[b]]
@@ -60,7 +60,7 @@ def export_plan_manifest(plan: DataPlan, fit: Fit, pool_dir: str | Path, out_dir
             f"the plan assumed other bucket sizes than pool {Path(pool_dir).name} has ({shown} samples): "
             "plan again on the pool's sizes (bucket_sizes=pool_bucket_sizes(fit, pool)) so the manifest's samples seen equal the budget"
         )
-    ranges = sorted((quantiles[b][0], quantiles[b][1], b) for b in chosen.buckets)
+    ranges = sorted((percentiles[b][0], percentiles[b][1], b) for b in chosen.buckets)
     if ranges[0][0] != 0 or any(high != next_low for (_, high, _), (next_low, _, _) in zip(ranges, ranges[1:])):
         raise UserError(f"the plan's buckets are not a contiguous top slice of the pool: {ranges}")
     column = score_column or fit.metadata.get("score_column", DEFAULT_SCORE_COLUMN)

@@ -90,14 +90,14 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     if missing:
         raise UserError(f"bucket sizes unknown for {', '.join(missing)}: give bucket_sizes (--bucket-sizes {missing[0]}=128M,...), register the buckets, or fit on runs with unique_samples")
     order = sorted(nested, key=lambda b: fit.params[f"utility[{b}]"])  # most negative utility = best first
-    quantiles = fit.metadata.get("bucket_quantiles", {})
+    percentiles = fit.metadata.get("bucket_percentile_ranges", {})
     size = np.array([sizes[b] for b in order], dtype=float)
     if not np.allclose(size, size.mean(), rtol=EQUAL_SIZE_RTOL, atol=0):
         raise UserError("the paper's unions assume equal bucket sizes; these differ: " + ", ".join(f"{b}={sizes[b]:.3g}" for b in order))
     size = np.full(len(order), size.mean())
     names, rows = [], []
     for m in range(1, len(order) + 1):
-        upper = max((quantiles.get(b, [0, None])[1] or 0) for b in order[:m])
+        upper = max((percentiles.get(b, [0, None])[1] or 0) for b in order[:m])
         names.append(f"top{upper:g}" if upper else f"best{m}")
         rows.append(np.r_[np.full(m, 1.0 / m), np.zeros(len(order) - m)])
     return Unions(names, order, size, np.array(rows))

@@ -17,7 +17,7 @@ from scaling.laws.precision import PUBLISHED as PRECISION
 from scaling.laws.precision import PUBLISHED_FLOATING_POINT as PRECISION_FP
 
 TMARS_BUCKETS = ["tmars_top0to10p", "tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p", "tmars_top0to40p_random25p"]
-TMARS_QUANTILES = {"tmars_top0to10p": [0, 10], "tmars_top10to20p": [10, 20], "tmars_top20to30p": [20, 30], "tmars_top30to40p": [30, 40]}
+TMARS_PERCENTILE_RANGES = {"tmars_top0to10p": [0, 10], "tmars_top10to20p": [10, 20], "tmars_top20to30p": [20, 30], "tmars_top30to40p": [30, 40]}
 TMARS_SOURCE = (
     "Goyal et al. 2024, 'Scaling Laws for Data Filtering' (docs/laws.md §3): ImageNet-1k zero-shot error, T-MARS buckets of "
     "DataComp medium, 12.8M samples each, fitted at 2-10 epochs; constants from the authors' results/parameter_values.jsonl"
@@ -48,8 +48,8 @@ def _tmars(name: str, law_name: str) -> Fit:
         params[f"utility_half_life[{bucket}]"] = half_life
     metadata = {
         "bucket_size_samples": {bucket: 12_800_000 for bucket in TMARS_BUCKETS},
-        "bucket_quantiles": TMARS_QUANTILES,
-        "nested_buckets": list(TMARS_QUANTILES),  # the unions top10, top20, ... (the random bucket is not one of them)
+        "bucket_percentile_ranges": TMARS_PERCENTILE_RANGES,
+        "nested_buckets": list(TMARS_PERCENTILE_RANGES),  # the unions top10, top20, ... (the random bucket is not one of them)
         "pool": "datacomp_medium",
     }
     # the paper's fit points: 2 to 10 epochs of 12.8M-sample buckets (docs/laws.md §3)

@@ -33,7 +33,7 @@ def two_bucket_fit(draws=()):
         law="data_filtering_utility", law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
         data_hash="", target="error", inputs=["samples_seen", "unique_samples"], fixed={"irreducible_error": IRREDUCIBLE}, groups=["A", "B"],
         draws=list(draws), source="two-buckets",
-        metadata={"bucket_size_samples": {"A": S, "B": S}, "bucket_quantiles": {"A": [0, 10], "B": [10, 20]}, "nested_buckets": ["A", "B"]},
+        metadata={"bucket_size_samples": {"A": S, "B": S}, "bucket_percentile_ranges": {"A": [0, 10], "B": [10, 20]}, "nested_buckets": ["A", "B"]},
     )
 
 

@@ -61,3 +61,21 @@ def test_plots_are_written_through_curascale_io(tmp_path):
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
     with pytest.raises(CurascaleError, match="is a directory|must end in"):  # refused either way, nothing written
         plot_fit(fit, frame, tmp_path)
+
+
+def test_an_artifact_with_the_old_bucket_quantiles_key_reads_as_bucket_percentile_ranges(tmp_path):
+    """Artifacts written before the rename stored the buckets' ranks as `bucket_quantiles`."""
+    from scaling.plan import plan_data
+
+    current = load_fit("reference/tmars-imagenet-utility")
+    record = current.to_dict()
+    ranges = record["metadata"].pop("bucket_percentile_ranges")
+    assert ranges["tmars_top10to20p"] == [10, 20]  # the second 10% of the pool from the top
+    record["metadata"]["bucket_quantiles"] = ranges
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(record))
+    old = Fit.load(path)
+    assert old.metadata == current.metadata and "bucket_quantiles" not in old.metadata
+    assert [c.name for c in plan_data(old, 128e6).candidates] == [c.name for c in plan_data(current, 128e6).candidates]
+    saved = json.loads(old.save(tmp_path / "again.json").read_text())["metadata"]
+    assert saved["bucket_percentile_ranges"] == ranges and "bucket_quantiles" not in saved

@@ -29,7 +29,9 @@ def test_plan_manifest_is_the_plans_union_with_repetition_weights(tmp_path):
     fit = load_fit("reference/tmars-imagenet-utility")
     sizes = pool_bucket_sizes(fit, pool)
     assert sizes == {b: 1000.0 for b in ("tmars_top0to10p", "tmars_top10to20p", "tmars_top20to30p", "tmars_top30to40p")}
-    plan = plan_data(fit, 10_000, bucket_sizes=sizes)  # top40 on this small pool: four buckets, 2.5 passes each
+    # top40 on this small pool: four buckets, 2.5 passes each; the reference law does not hold this
+    # far below its runs (errors above 1, so the plan refuses unless forced): the cut is what is tested
+    plan = plan_data(fit, 10_000, bucket_sizes=sizes, force=True)
     assert plan.best == "top40"
     export_plan_manifest(plan, fit, pool, tmp_path / "plan", score_column="clip_l14_similarity_score", workers=1)
     subset = np.load(tmp_path / "plan" / "subset.npy")
@@ -59,7 +61,7 @@ def test_a_mixture_plan_weights_each_bucket_by_its_own_repetitions(tmp_path):
     pool = tmp_path / "pool"
     write_demo_pool(pool, 10_000, shards=2, seed=12)
     fit = load_fit("reference/tmars-imagenet-utility")
-    plan = plan_data(fit, 20_000, bucket_sizes=pool_bucket_sizes(fit, pool), mixtures=True)
+    plan = plan_data(fit, 20_000, bucket_sizes=pool_bucket_sizes(fit, pool), mixtures=True, force=True)  # errors above 1, as above
     assert plan.best == "mixture"
     export_plan_manifest(plan, fit, pool, tmp_path / "plan", score_column="clip_l14_similarity_score", workers=1)
     chosen = next(c for c in plan.candidates if c.name == "mixture")

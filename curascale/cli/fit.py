@@ -96,10 +96,12 @@ def fit_command(
         fitted.metadata = _with_registered_buckets(fitted.metadata, db, fitted.groups)
     if out is not None:
         fitted.save(out)
+    saved = None
     if db is not None:
         from runs_db.registry import connect
 
-        connect(db).save_fit_artifact(f"{fitted.law}-{fitted.data_hash[:12]}-{fitted.created}", fitted.to_dict())
+        saved = f"{fitted.law}-{fitted.data_hash[:12]}-{fitted.created}"
+        connect(db).save_fit_artifact(saved, fitted.to_dict())
     if plot is not None:
         from scaling.plots import plot_fit
 
@@ -109,6 +111,8 @@ def fit_command(
             render.echo_json(fitted.summary())
         else:
             _print_fit(fitted, out, plot)
+        if saved is not None:  # with --json on stderr, so that stdout stays one JSON object
+            render.line("fit saved in the registry {} as {} (plan-curation --db uses the newest)", db, saved, err=as_json)
 
 
 def _with_registered_buckets(metadata: dict, db, groups) -> dict:
@@ -135,14 +139,15 @@ def _print_fit(fitted, out, plot) -> None:
     from scaling.diagnostics import headline
 
     with_intervals = bool(fitted.intervals)
+    with_held = any(name in fitted.fixed or name in fitted.tied for name in fitted.params)  # else no such column
     rows = []
     for name, value in fitted.params.items():
         interval = fitted.intervals.get(name)
         shown = "" if interval is None or name in fitted.fixed or name in fitted.tied else f"[{interval[0]:.6g}, {interval[1]:.6g}]"
-        note = "fixed" if name in fitted.fixed else (f"= {fitted.tied[name]}" if name in fitted.tied else "")
-        rows.append((name, f"{value:.6g}", *((shown,) if with_intervals else ()), note))
-    columns = ("parameter", "value", *((f"{fitted.interval_level:.0%} interval",) if with_intervals else ()), "")
-    render.table(f"{fitted.law} on {fitted.n_points} points ({fitted.law_spec.section}){headline(fitted.notes)}", columns, rows, left=("parameter", ""))
+        held = ("fixed" if name in fitted.fixed else (f"= {fitted.tied[name]}" if name in fitted.tied else ""),) if with_held else ()
+        rows.append((name, f"{value:.6g}", *((shown,) if with_intervals else ()), *held))
+    columns = ("parameter", "value", *((f"{fitted.interval_level:.0%} interval",) if with_intervals else ()), *(("fixed or tied",) if with_held else ()))
+    render.table(f"{fitted.law} on {fitted.n_points} points ({fitted.law_spec.section}){headline(fitted.notes)}", columns, rows, left=("parameter", "fixed or tied"))
     status = "converged" if fitted.converged else "[red]best start hit the iteration cap[/red]"
     render.line("objective {}; {} of {} starts reached it; " + status, f"{fitted.objective:.10g}", fitted.starts_at_best, fitted.starts)
     render.notes(fitted.notes)

@@ -143,3 +143,27 @@ def test_fit_csv_plot(runs, tmp_path):
     folder, _ = runs
     curascale("fit", "chinchilla", "--csv", folder / "runs.csv", *MAP, *FIX, "--plot", tmp_path / "fit.png")
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _header(table_text):
+    """The cells of a rich table's header row (the line between ┃ marks)."""
+    line = next(row for row in table_text.splitlines() if row.startswith("┃"))
+    return [cell.strip() for cell in line.strip("┃").split("┃")]
+
+
+def test_the_fit_table_labels_every_column_and_says_where_the_fit_was_saved(runs, tmp_path):
+    from runs_db import connect
+
+    folder, _ = runs
+    db = tmp_path / "r.duckdb"
+    curascale("runs", "ingest", folder / "runs.csv", *MAP, "--db", db)
+    free = curascale("fit", "chinchilla", "--db", db, "--start", "A=400,B=2000,E=1.8,alpha=0.3,beta=0.3").stdout
+    assert _header(free) == ["parameter", "value"]  # nothing fixed or tied: no such column
+    fit_id, _ = connect(db).latest_fit(["chinchilla"])
+    assert f"fit saved in the registry {db} as {fit_id} (plan-curation --db uses the newest)" in " ".join(free.split())  # wrapped at 80 columns
+    held = curascale("fit", "chinchilla", "--db", db, *FIX, "--tie", "beta=alpha", "--start", "E=1.8,alpha=0.3").stdout
+    assert _header(held) == ["parameter", "value", "fixed or tied"]
+    rows = {cells[0]: cells[2] for cells in ([c.strip() for c in row.strip("│").split("│")] for row in held.splitlines() if row.startswith("│"))}
+    assert rows == {"A": "fixed", "B": "fixed", "E": "", "alpha": "", "beta": "= alpha"}
+    shown = curascale("fit", "chinchilla", "--db", db, *FIX, "--tie", "beta=alpha", "--json")
+    assert json.loads(shown.stdout)["law"] == "chinchilla" and "fit saved in the registry" in shown.stderr

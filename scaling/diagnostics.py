@@ -343,6 +343,7 @@ def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
 
 
 MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)
+REPETITION_PARAMETERS = ("data_repetition_decay", "param_repetition_decay")  # R*_D, R*_N: the split under repeated data (LAWS.md §2)
 
 
 def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PLAN_PARAMETERS, *, force: bool = False) -> list[Note]:

@@ -619,9 +619,11 @@ def plan_model(
     'int4,fp8,bf16'); unique_tokens: the unique data, repeated as needed (docs/laws.md §2);
     quantize_to: post-training precision, bits or a format (as in `precisions`); domain_tokens: unique domain tokens (§6).
     Raises CurascaleError for missing fits, precisions outside the law's domain, bad values, and
-    (unless `force`) for a fit that does not identify A, B, alpha or beta or a plan carrying an
+    (unless `force`) for a fit that does not identify A, B, alpha or beta (with `unique_tokens`
+    also R*_D and R*_N, which then decide N and D) or a plan carrying an
     error note (`scaling.diagnostics.require_believable`, the rule data plans follow too)."""
-    forced = diagnostics.require_identifiable_fits(fits, force=force)
+    deciding = diagnostics.MODEL_PLAN_PARAMETERS + (diagnostics.REPETITION_PARAMETERS if unique_tokens is not None else ())
+    forced = diagnostics.require_identifiable_fits(fits, deciding, force=force)
     by_law = _fits_by_law(fits)
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
     model, precision_fit = setting.model, training_precision_fit(by_law)
@@ -672,7 +674,7 @@ def plan_model(
     return ModelPlan(
         float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
         model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized,
-        (*forced, *notes, *diagnostics.require_believable(notes, diagnostics.MODEL_PLAN_PARAMETERS, force=force)),
+        (*forced, *notes, *diagnostics.require_believable(notes, deciding, force=force)),
     )
 
 

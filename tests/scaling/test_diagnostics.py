@@ -80,6 +80,10 @@ def test_a_single_token_level_leaves_B_beta_E_undetermined(single_token_level):
     assert all(n.details["value"] <= 1e-6 for n in negative)
     # alpha alone is identified (the case's README: 0.342, truth 0.348)
     assert single_token_level.params["alpha"] == pytest.approx(0.342, abs=0.005)
+    # B and beta decide the compute-optimal split: the plan refuses, naming the codes, unless forced
+    with pytest.raises(CurascaleError, match=r"does not identify B, beta, which decide the plan \(data\) \[single-level-input \(B, beta\); not-identifiable \(B, beta\)\]"):
+        plan_model(1e21, [single_token_level])
+    assert codes(plan_model(1e21, [single_token_level], force=True).notes)[0] == "forced"
 
 
 def test_the_chinchilla_fit_on_240_runs_has_no_identifiability_note(datasets):
@@ -97,6 +101,8 @@ def test_a_flat_loss_is_a_constant_target_and_the_plan_refuses():
     assert note.details["value"] == 2.5 and set(note.details["parameters"]) == {"A", "B", "E", "alpha", "beta"}
     with pytest.raises(CurascaleError, match="does not identify A, B, alpha, beta"):
         diagnostics.require_identifiable_fits([fitted])
+    with pytest.raises(CurascaleError, match=r"does not identify A, B, alpha, beta, which decide the plan \(data\) \[constant-target"):
+        plan_model(1e21, [fitted])  # observed: alpha = 1e-17 and a plan of 6e11 parameters, warnings: []
     forced = diagnostics.model_plan_notes([fitted], 1e9, 1e10, diagnostics.require_identifiable_fits([fitted], force=True))
     assert codes(forced)[0] == "constant-target" and "forced" in codes(forced)
     assert diagnostics.headline(forced).startswith(" - WARNING:")
@@ -111,6 +117,10 @@ def test_the_datablations_repetition_decay_interval_is_not_identifiable(datasets
     low, high = fitted.intervals["data_repetition_decay"]
     assert "data_repetition_decay" in note.details["parameters"] and high / low > 10
     assert not {"A", "B", "E", "alpha", "beta"} & set(note.details["parameters"])  # fixed by the law: never flagged
+    # R*_D decides N and D only when data is repeated: a plan with unique tokens refuses, one without does not
+    with pytest.raises(CurascaleError, match=r"does not identify .*data_repetition_decay.*\[not-identifiable"):
+        plan_model(1e21, [fitted], unique_tokens=1e10)
+    assert "forced" not in codes(plan_model(1e21, [fitted]).notes)
 
 
 # ---- physical range, units, extrapolation -----------------------------------------------------
@@ -130,6 +140,17 @@ def test_tokens_in_billions_are_a_likely_unit_mistake():
     notes = diagnostics.unit_mistakes({"params": frame["N_params"].to_numpy(), "tokens": frame["D_tokens"].to_numpy()})
     [note] = notes
     assert note.details["input"] == "tokens" and note.details["min"] == frame["D_tokens"].min() and note.details["max"] < 1e3
+
+
+def test_a_fit_on_tokens_in_billions_says_so_and_its_plan_warns():
+    """Case 07: Chinchilla's 240 runs with tokens in billions (0.875 .. 318)."""
+    frame = pd.read_csv(CASES / "07-tokens-in-billions-plan-nonsense/chin240_Dbillions.csv").rename(columns={"N_params": "params", "D_tokens": "tokens"})
+    fitted = fit("chinchilla", frame[frame["in_besiroglu_fit"] == 1], initial=STARTS[:1])
+    [note] = by_code(fitted.notes, "unit-mistake")
+    assert note.details == {"input": "tokens", "min": frame.loc[frame["in_besiroglu_fit"] == 1, "tokens"].min(), "max": frame.loc[frame["in_besiroglu_fit"] == 1, "tokens"].max()}
+    plan = plan_model(5.76e23, [fitted])
+    notes = diagnostics.model_plan_notes([fitted], plan.params, plan.tokens)
+    assert {"unit-mistake", "extrapolation"} <= set(codes(notes)) and "unit-mistake" in diagnostics.headline(notes)
 
 
 def test_extrapolation_gives_the_factor():

@@ -167,3 +167,16 @@ def test_the_fit_table_labels_every_column_and_says_where_the_fit_was_saved(runs
     assert rows == {"A": "fixed", "B": "fixed", "E": "", "alpha": "", "beta": "= alpha"}
     shown = curascale("fit", "chinchilla", "--db", db, *FIX, "--tie", "beta=alpha", "--json")
     assert json.loads(shown.stdout)["law"] == "chinchilla" and "fit saved in the registry" in shown.stderr
+
+
+def test_the_held_out_runs_are_listed_in_the_table_by_compute(runs):
+    folder, frame = runs
+    shown = curascale("fit", "chinchilla", "--csv", folder / "runs.csv", *MAP, *FIX, "--tie", "beta=alpha", "--holdout-largest", "2").stdout
+    assert "held out: the 2 largest runs, refit without them" in " ".join(shown.split())
+    table = shown[shown.index("held out"):]
+    rows = [[c.strip() for c in row.strip("│").split("│")] for row in table.splitlines() if row.startswith("│")]
+    compute = (6 * frame["N"] * frame["D"]).sort_values()
+    largest = frame.loc[compute.index[-2:]]  # ascending compute, as listed
+    assert [(float(r[0]), float(r[1]), float(r[2])) for r in rows] == [
+        (float(f"{n:.4g}"), float(f"{d:.4g}"), float(f"{6 * n * d:.4g}")) for n, d in zip(largest["N"], largest["D"])]
+    assert all(abs(float(r[-1].rstrip("%"))) < 1e-3 for r in rows)  # the law is exact on these runs

@@ -14,11 +14,13 @@ Rules and their codes:
 - ``out-of-physical-range``: an exponent or irreducible term <= `FLOOR`, or a parameter whose
   fitting coordinate sits at its bound (|u| > `BOUND_COORDINATE`, e.g. a half-life that ran to
   e^30 epochs).
-- ``unit-mistake``: a count column (params, tokens, ...) with values below 1e3.
+- ``unit-mistake``: a count column (params, tokens, samples_seen, ...) with values below 1e3, said
+  by the fit and already at ingest (`runs_db.ingest.ingest_notes`).
 - ``extrapolation``: a point asked about lies more than `EXTRAPOLATION_FACTOR` outside the range
   of an input the fit saw.
 - ``edge-optimum``: the optimum of a search lies on the edge of what was searched (a corner of
-  the mixture simplex, the first or last candidate of a nested family, the end of a grid).
+  the mixture simplex, the first or last candidate of a nested family, which is also an end of
+  the epoch axis, with the epochs there and the budgets of a sweep, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
 
 Severity: ``error`` for identifiability and for predictions a law cannot make (a plan decided by

@@ -143,3 +143,17 @@ def test_fit_csv_plot(runs, tmp_path):
     folder, _ = runs
     curascale("fit", "chinchilla", "--csv", folder / "runs.csv", *MAP, *FIX, "--plot", tmp_path / "fit.png")
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_csv_says_when_repeated_rows_count_once(runs, tmp_path):
+    """Rows identical in every column (no run_id) count once, as at ingest; the fit says so with
+    the rows' numbers, and the in-process fit of the de-duplicated frame gives the same objective."""
+    _, frame = runs
+    doubled = pd.concat([frame, frame.iloc[[3, 5]]], ignore_index=True)  # rows 17 and 18 repeat rows 4 and 6
+    doubled.to_csv(tmp_path / "doubled.csv", index=False)
+    summary = json.loads(curascale("fit", "chinchilla", "--csv", tmp_path / "doubled.csv", *MAP, *FIX, "--json").stdout)
+    assert summary["n_points"] == 16
+    (note,) = [n for n in summary["notes"] if n["code"] == "repeated-rows"]
+    assert note["details"]["repeated"] == 2 and note["details"]["rows"] == [17, 18] and note["details"]["first_rows"] == [4, 6]
+    plain = json.loads(curascale("fit", "chinchilla", "--csv", runs[0] / "runs.csv", *MAP, *FIX, "--json").stdout)
+    assert summary["objective"] == plain["objective"] and not [n for n in plain["notes"] if n["code"] == "repeated-rows"]

@@ -267,6 +267,21 @@ def grid_edge(axis: str, value, grid: Sequence, *, smaller: str, larger: str, wh
                  "which this search cannot tell", "info", {"axis": axis, "value": value, "range": [grid[0], grid[-1]], **(details or {})})]
 
 
+def repeated_rows(records: Sequence, source: str) -> list[Note]:
+    """`repeated-rows`: rows of a file identical to an earlier row in every column (no run_id)
+    count once, as at ingest (`runs_db.ingest.drop_repeated_rows`): the fit has fewer points
+    than the file has rows, and says which. `records`: `runs_db.ingest.RunRecord`s."""
+    repeats = {r.row: list(r.repeated_rows) for r in records if r.repeated_rows}
+    count = sum(len(rows) for rows in repeats.values())
+    if not count:
+        return []
+    later = sorted(row for rows in repeats.values() for row in rows)
+    shown = ", ".join(map(str, later[:8])) + (", ..." if len(later) > 8 else "")
+    return [Note("repeated-rows", f"{count} rows of {source} repeat an earlier row exactly and count once (rows {shown}); "
+                 "give each run a run_id column if they are distinct runs",
+                 "warning", {"source": source, "repeated": count, "rows": later, "first_rows": sorted(repeats)})]
+
+
 def holdout_ties(requested: int, held: int, compute: float) -> list[Note]:
     """`holdout-ties`: runs tied on compute at the cut were held out together (more than asked)."""
     if held <= requested:

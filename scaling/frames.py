@@ -36,11 +36,12 @@ def error_from_accuracy(frame, source: str):
     return frame.assign(error=1.0 - accuracy)
 
 
-def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapping: dict[str, str], split: str | None, task: str | None):
+def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapping: dict[str, str], split: str | None, task: str | None, notes: list | None = None):
     """(frame, source): the law's input columns (float64), its group column if any, `run_id` and
     the target metric, one row per run; from the registry `db` (runs matching `where`, the
     registry's columns renamed by `mapping` {target: source}) or the file `csv` (mapped by
-    `mapping` as at ingest). Raises `CurascaleError` for bad rows or no matching runs."""
+    `mapping` as at ingest). Raises `CurascaleError` for bad rows or no matching runs. `notes`, a
+    list, receives what reading found (`scaling.diagnostics.repeated_rows`)."""
     from runs_db.columns import RUN_COLUMNS
     from runs_db.registry import connect
 
@@ -51,6 +52,10 @@ def load_frame(law, *, db: str | None, where: str | None, csv: Path | None, mapp
         if law.target == "error":
             mapping = {**_accuracy_alias(read_table(csv).columns, mapping), **mapping}
         records = read_runs(csv, mapping)
+        if notes is not None:
+            from scaling.diagnostics import repeated_rows
+
+            notes += repeated_rows(records, str(csv))
         registry = connect(":memory:")
         registry.store(records, str(csv))
         frame = _target_frame(registry, wanted, law.target, None, split, task, str(csv))

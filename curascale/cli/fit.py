@@ -84,7 +84,8 @@ def fit_command(
     check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=0, delta=delta)
     fixed = numbers(comma_pairs(fix, "--fix"), "--fix", positive=False)
     initial = [numbers(comma_pairs([s], "--start"), "--start", positive=False) for s in start] if start else None
-    frame, source = load_frame(law, db=db, where=where, csv=csv, mapping=parse_pairs(map_, "--map"), split=split, task=task)
+    read_notes: list = []
+    frame, source = load_frame(law, db=db, where=where, csv=csv, mapping=parse_pairs(map_, "--map"), split=split, task=task, notes=read_notes)
     check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=len(frame))
     fitted = _run_fit(
         law, frame, source=source, as_json=as_json,
@@ -92,6 +93,7 @@ def fit_command(
         free=[name for value in free or [] for name in value.split(",") if name],
         initial=initial, delta=delta, bootstrap=bootstrap, holdout_largest=holdout_largest, seed=seed,
     )
+    fitted.notes = read_notes + fitted.notes
     if db is not None and fitted.groups:
         fitted.metadata = _with_registered_buckets(fitted.metadata, db, fitted.groups)
     if out is not None:

@@ -180,3 +180,17 @@ def test_the_held_out_runs_are_listed_in_the_table_by_compute(runs):
     assert [(float(r[0]), float(r[1]), float(r[2])) for r in rows] == [
         (float(f"{n:.4g}"), float(f"{d:.4g}"), float(f"{6 * n * d:.4g}")) for n, d in zip(largest["N"], largest["D"])]
     assert all(abs(float(r[-1].rstrip("%"))) < 1e-3 for r in rows)  # the law is exact on these runs
+
+
+def test_fit_csv_says_when_repeated_rows_count_once(runs, tmp_path):
+    """Rows identical in every column (no run_id) count once, as at ingest; the fit says so with
+    the rows' numbers, and the in-process fit of the de-duplicated frame gives the same objective."""
+    _, frame = runs
+    doubled = pd.concat([frame, frame.iloc[[3, 5]]], ignore_index=True)  # rows 17 and 18 repeat rows 4 and 6
+    doubled.to_csv(tmp_path / "doubled.csv", index=False)
+    summary = json.loads(curascale("fit", "chinchilla", "--csv", tmp_path / "doubled.csv", *MAP, *FIX, "--json").stdout)
+    assert summary["n_points"] == 16
+    (note,) = [n for n in summary["notes"] if n["code"] == "repeated-rows"]
+    assert note["details"]["repeated"] == 2 and note["details"]["rows"] == [17, 18] and note["details"]["first_rows"] == [4, 6]
+    plain = json.loads(curascale("fit", "chinchilla", "--csv", runs[0] / "runs.csv", *MAP, *FIX, "--json").stdout)
+    assert summary["objective"] == plain["objective"] and not [n for n in plain["notes"] if n["code"] == "repeated-rows"]

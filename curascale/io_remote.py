@@ -100,9 +100,10 @@ def check_folder(url: str) -> None:
     if path.startswith("/") or not bucket:  # a filesystem with a root, not buckets (file://, memory://)
         return
     with remote_errors(url, "write"):
-        found = fs.exists(bucket)
-    if not found:
-        raise CurascaleError(f"{url}: cannot write (no such bucket: {bucket})")
+        try:
+            fs.info(bucket)  # not exists(): it answers False for a refusal too
+        except FileNotFoundError:
+            raise CurascaleError(f"{url}: cannot write (no such bucket: {bucket})") from None
 
 
 def _join(root: str, name: str) -> str:

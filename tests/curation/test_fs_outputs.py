@@ -155,3 +155,19 @@ def test_an_output_inside_a_remote_pool_is_refused(server):
 
         with claim("s3://outs/pool/out", pool="s3://outs/pool/"):
             pass
+
+
+def test_tmars_scores_and_subset_go_to_s3_as_one_set(server, out, image_shards, tmp_path):
+    pytest.importorskip("open_clip")
+    from curation.tmars import TmarsOptions, run_tmars
+
+    url, fs, prefix = out
+    tiny = TmarsOptions(clip_model="curascale-tiny-clip", pretrained=None, device="cpu")
+    run_tmars(image_shards, url, options=tiny, fraction=0.5, batch_size=5, workers=1, progress=False)
+    run_tmars(image_shards, tmp_path / "local", options=tiny, fraction=0.5, batch_size=5, workers=1, progress=False)
+    local = sorted(p.relative_to(tmp_path / "local").as_posix() for p in (tmp_path / "local").rglob("*") 
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(tmp_path / "local").parts))  # not the work files
+    assert [name for name in local if name.startswith("scores/")] == ["scores/00000000.parquet", "scores/00000001.parquet", "scores/00002.parquet"]
+    assert remote_keys(fs, prefix) == sorted([".curascale-set.json", *local])
+    for name in local:
+        assert fs.cat(f"{prefix}/{name}") == (tmp_path / "local" / name).read_bytes(), name

@@ -106,6 +106,13 @@ def check_folder(url: str) -> None:
             raise CurascaleError(f"{url}: cannot write (no such bucket: {bucket})") from None
 
 
+def _move(fs, source: str, final: str) -> None:
+    """Copy `source` over `final`, then delete `source` (object stores have no rename; a server-side
+    copy is one request and `final` changes whole; some drivers' `mv` needs APIs emulators lack)."""
+    fs.copy(source, final)
+    fs.rm_file(source)
+
+
 def _join(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
 
@@ -130,7 +137,7 @@ def atomic_path(url: str) -> Iterator[Path]:
         with remote_errors(url):
             try:
                 fs.put_file(str(local), temporary_key)
-                fs.mv(temporary_key, str(final))
+                _move(fs, temporary_key, str(final))
             finally:
                 with contextlib.suppress(Exception):
                     if fs.exists(temporary_key):
@@ -197,14 +204,14 @@ def recover_set(url: str) -> bool:
             fs.rm_file(marker)  # the old set stops claiming to be complete before any file changes
         for source, final in moves[:-1]:
             if fs.exists(source):
-                fs.mv(source, final)
+                _move(fs, source, final)
         for name in journal["remove"]:
             key = _join(root, name)
             if fs.exists(key):
                 fs.rm_file(key)
         _put_json(fs, _join(root, INDEX), {"set": journal["set"]})
         if fs.exists(moves[-1][0]):
-            fs.mv(moves[-1][0], moves[-1][1])
+            _move(fs, moves[-1][0], moves[-1][1])
         fs.rm_file(_join(root, JOURNAL))
         with contextlib.suppress(FileNotFoundError):
             fs.rm(journal["staged"], recursive=True)

@@ -92,15 +92,15 @@ def test_an_interrupted_publish_is_never_complete_and_rolls_forward(folder, tmp_
     new = {"subset.npy": b"new subset", "manifest.parquet": b"new rows", "manifest.json": b"new marker " + hashlib.sha256(b"new subset").hexdigest().encode()}
     store = io_remote.filesystem(url)[0]
     moved = []
-    real_mv = store.mv
+    real_copy = store.copy
 
     def dies_after_one_move(source, final, **kwargs):
         if moved:
             raise ConnectionError("the network went away")
         moved.append(final)
-        return real_mv(source, final, **kwargs)
+        return real_copy(source, final, **kwargs)
 
-    monkeypatch.setattr(store, "mv", dies_after_one_move)
+    monkeypatch.setattr(store, "copy", dies_after_one_move)
     with pytest.raises(CurascaleError, match=rf"^{url}: cannot write \(ConnectionError: the network went away\)$"):
         io.publish_set(url, staged_files(tmp_path / "new", new))
     monkeypatch.undo()

@@ -102,15 +102,15 @@ def test_an_upload_cut_short_is_never_complete_and_the_rerun_finishes_it(server,
     url, fs, prefix = out
     LocalEngine(progress=False).run(Pool.open(server), [ClipScore(arch="l14", fraction=0.5)], url)
     store = io_remote.filesystem(url)[0]
-    real_mv, moved = store.mv, []
+    real_copy, moved = store.copy, []
 
     def cut(source, final, **kwargs):
         if moved:
             raise ConnectionError("connection reset")
         moved.append(final)
-        return real_mv(source, final, **kwargs)
+        return real_copy(source, final, **kwargs)
 
-    monkeypatch.setattr(store, "mv", cut)
+    monkeypatch.setattr(store, "copy", cut)
     with pytest.raises(CurascaleError, match="cannot write"):
         LocalEngine(progress=False).run(Pool.open(server), [ClipScore(arch="l14", fraction=0.3)], url)
     monkeypatch.undo()

@@ -96,7 +96,7 @@ def _claim_url(url: str, pool) -> Iterator[Path]:
             raise CurascaleError(f"output folder {url} is the pool {pool} or inside it; choose a folder outside the pool")
     local = staging_folder(url)
     outermost = local.resolve() not in _held
-    with _claim_local(local, None) as folder:
+    with _claim_local(local, None, shown=url) as folder:
         if outermost:  # under the lock: one process of this machine writes the URL at a time
             io_remote.check_folder(url)
             recover_set(url)
@@ -109,7 +109,8 @@ def _claim_url(url: str, pool) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def _claim_local(out: Path, pool) -> Iterator[Path]:
+def _claim_local(out: Path, pool, shown: str | None = None) -> Iterator[Path]:
+    """The local claim; `shown`: the name errors give the folder (an output URL it stages)."""
     if pool is not None and not io_remote.is_url(str(pool)) and inside(out, pool):
         raise CurascaleError(f"output folder {out} is the pool {pool} or inside it; choose a folder outside the pool")
     if out.exists() and not out.is_dir():
@@ -124,7 +125,7 @@ def _claim_local(out: Path, pool) -> Iterator[Path]:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(descriptor)
-                raise CurascaleError(f"{out}: another curascale process is writing to this output folder; wait for it to finish or choose another folder") from None
+                raise CurascaleError(f"{shown or out}: another curascale process is writing to this output folder; wait for it to finish or choose another folder") from None
             entry = _held[key] = [descriptor, 0]
             recover_set(key)
             for stale in stale_files(key):

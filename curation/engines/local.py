@@ -350,7 +350,7 @@ class LocalEngine:
             for label in labels:
                 outputs, samples = written[label]
                 record = {
-                    "pool": {"path": _recorded_path(pool.root, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
+                    "pool": {"path": _recorded_path(pool.location, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
                     "chain": chain, "counts": counts, "excluded": excluded, "integrity": integrity,
                     "duplicates": {"rows": "1-based, within the shard", "uids": len(duplicates), "extra_copies": sum(len(d.copies) - 1 for d in duplicates), "excluded": dropped, "listed": listed},
                     "notes": [note.to_dict() for note in notes],

@@ -1,6 +1,8 @@
 """Pools on an S3-compatible server (moto's server mode on the loopback, started here): the same
 shards, embeddings and subsets as the local copy."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -52,6 +54,7 @@ def test_filters_give_the_same_subsets(s3, tmp_path):
         LocalEngine(progress=False).run(Pool.open(local), [make()], tmp_path / f"{name}-local")
         remote, here = np.load(tmp_path / f"{name}-s3" / "subset.npy"), np.load(tmp_path / f"{name}-local" / "subset.npy")
         assert len(here) > 0 and np.array_equal(remote, here)
+        assert json.loads((tmp_path / f"{name}-s3" / "manifest.json").read_text())["pool"]["path"] == url  # the URL, not the bucket's key
 
 
 def test_missing_pool_and_mismatched_embeddings_name_the_s3_paths(s3):

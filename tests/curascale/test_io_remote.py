@@ -14,7 +14,7 @@ from curascale.errors import CurascaleError
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
 
-from s3server import moto_s3  # noqa: E402
+from s3server import fail_after, folder_for_test, moto_s3, remote_keys  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +30,7 @@ def server():
 
 @pytest.fixture
 def folder(server, request):
-    """A fresh folder of bucket 'outs' for each test: (url, s3fs filesystem, key prefix)."""
-    import s3fs
-
-    name = request.node.name.replace("[", "-").replace("]", "")
-    return f"s3://outs/{name}", s3fs.S3FileSystem(), f"outs/{name}"
-
-
-def keys(fs, prefix):
-    fs.invalidate_cache()
-    return sorted(key[len(prefix) + 1:] for key in fs.find(prefix))
+    return folder_for_test(request, "outs")
 
 
 def staged_files(tmp_path, files):
@@ -58,7 +49,7 @@ def test_a_file_is_written_whole_through_a_temporary_key(folder):
     assert fs.cat(f"{prefix}/fit.json") == b'{\n "a": 1\n}\n'
     io.write_text(f"{url}/fit.json", "second")
     assert fs.cat(f"{prefix}/fit.json") == b"second"
-    assert keys(fs, prefix) == ["fit.json"]  # no temporary key left
+    assert remote_keys(fs, prefix) == ["fit.json"]  # no temporary key left
 
 
 def test_a_failed_write_leaves_the_old_object_and_no_temporary_key(folder):
@@ -68,7 +59,7 @@ def test_a_failed_write_leaves_the_old_object_and_no_temporary_key(folder):
         with io.open_atomic(f"{url}/table.csv") as handle:
             handle.write("half a ")
             raise RuntimeError("writer failed")
-    assert fs.cat(f"{prefix}/table.csv") == b"old" and keys(fs, prefix) == ["table.csv"]
+    assert fs.cat(f"{prefix}/table.csv") == b"old" and remote_keys(fs, prefix) == ["table.csv"]
 
 
 def test_a_set_is_published_with_its_index_and_replaces_the_previous_set(folder, tmp_path):
@@ -76,13 +67,13 @@ def test_a_set_is_published_with_its_index_and_replaces_the_previous_set(folder,
     first = {"subset.npy": b"first subset", "low/subset.npy": b"low", "manifest.json": b'{"set": 1}'}
     io.publish_set(url, staged_files(tmp_path / "1", first))
     fs.pipe_file(f"{prefix}/notes.txt", b"the user's own file")
-    assert keys(fs, prefix) == [".curascale-set.json", "low/subset.npy", "manifest.json", "notes.txt", "subset.npy"]
+    assert remote_keys(fs, prefix) == [".curascale-set.json", "low/subset.npy", "manifest.json", "notes.txt", "subset.npy"]
     assert {name: fs.cat(f"{prefix}/{name}") for name in first} == first
     assert io_remote.published_names(url) == ["low/subset.npy", "subset.npy", "manifest.json"]  # the marker last
 
     second = {"subset.npy": b"second subset", "manifest.json": b'{"set": 2}'}
     io.publish_set(url, staged_files(tmp_path / "2", second))
-    assert keys(fs, prefix) == [".curascale-set.json", "manifest.json", "notes.txt", "subset.npy"]  # low/ was the old set's; notes.txt never was
+    assert remote_keys(fs, prefix) == [".curascale-set.json", "manifest.json", "notes.txt", "subset.npy"]  # low/ was the old set's; notes.txt never was
     assert {name: fs.cat(f"{prefix}/{name}") for name in second} == second
 
 
@@ -90,27 +81,17 @@ def test_an_interrupted_publish_is_never_complete_and_rolls_forward(folder, tmp_
     url, fs, prefix = folder
     io.publish_set(url, staged_files(tmp_path / "old", {"subset.npy": b"old", "manifest.parquet": b"old rows", "manifest.json": b"old marker"}))
     new = {"subset.npy": b"new subset", "manifest.parquet": b"new rows", "manifest.json": b"new marker " + hashlib.sha256(b"new subset").hexdigest().encode()}
-    store = io_remote.filesystem(url)[0]
-    moved = []
-    real_copy = store.copy
-
-    def dies_after_one_move(source, final, **kwargs):
-        if moved:
-            raise ConnectionError("the network went away")
-        moved.append(final)
-        return real_copy(source, final, **kwargs)
-
-    monkeypatch.setattr(store, "copy", dies_after_one_move)
+    fail_after(monkeypatch, io_remote.filesystem(url)[0], "copy", 1, "the network went away")  # after one file is moved in
     with pytest.raises(CurascaleError, match=rf"^{url}: cannot write \(ConnectionError: the network went away\)$"):
         io.publish_set(url, staged_files(tmp_path / "new", new))
     monkeypatch.undo()
-    present = keys(fs, prefix)
+    present = remote_keys(fs, prefix)
     assert "manifest.json" not in present  # one new file and one old one: no marker claims either set complete
     assert fs.cat(f"{prefix}/manifest.parquet") == b"new rows" and fs.cat(f"{prefix}/subset.npy") == b"old"
     assert ".publishing.json" in present
 
     assert io.recover_set(url) is True
-    assert keys(fs, prefix) == [".curascale-set.json", "manifest.json", "manifest.parquet", "subset.npy"]
+    assert remote_keys(fs, prefix) == [".curascale-set.json", "manifest.json", "manifest.parquet", "subset.npy"]
     assert {name: fs.cat(f"{prefix}/{name}") for name in new} == new
     assert io.recover_set(url) is False  # nothing left to finish
 
@@ -119,24 +100,14 @@ def test_a_publish_that_dies_while_uploading_changes_nothing(folder, tmp_path, m
     url, fs, prefix = folder
     old = {"subset.npy": b"old", "manifest.json": b"old marker"}
     io.publish_set(url, staged_files(tmp_path / "old", old))
-    store = io_remote.filesystem(url)[0]
-    real_put = store.put_file
-    calls = []
-
-    def dies_on_the_second_upload(source, key, **kwargs):
-        calls.append(key)
-        if len(calls) == 2:
-            raise ConnectionError("reset by peer")
-        return real_put(source, key, **kwargs)
-
-    monkeypatch.setattr(store, "put_file", dies_on_the_second_upload)
+    fail_after(monkeypatch, io_remote.filesystem(url)[0], "put_file", 1, "reset by peer")  # on the second upload
     with pytest.raises(CurascaleError, match="cannot write"):
         io.publish_set(url, staged_files(tmp_path / "new", {"subset.npy": b"new", "manifest.json": b"new marker"}))
     monkeypatch.undo()
     assert {name: fs.cat(f"{prefix}/{name}") for name in old} == old  # the old set, complete, with its marker
-    assert any(key.startswith(".staged.") for key in keys(fs, prefix))
+    assert any(key.startswith(".staged.") for key in remote_keys(fs, prefix))
     assert io.recover_set(url) is False  # no journal: the staged upload is only removed
-    assert keys(fs, prefix) == [".curascale-set.json", "manifest.json", "subset.npy"]
+    assert remote_keys(fs, prefix) == [".curascale-set.json", "manifest.json", "subset.npy"]
 
 
 def test_names_that_leave_the_folder_are_refused(folder, tmp_path):
@@ -144,7 +115,7 @@ def test_names_that_leave_the_folder_are_refused(folder, tmp_path):
     for name in ("../escape", "/etc/passwd", "a/../../b"):
         with pytest.raises(CurascaleError, match="would leave"):
             io.publish_set(url, staged_files(tmp_path, {name: b"x"}))
-    assert keys(fs, prefix) == []
+    assert remote_keys(fs, prefix) == []
 
 
 def test_a_missing_bucket_and_missing_credentials_are_one_line(server, monkeypatch):

@@ -15,6 +15,7 @@ from curation.demo import write_demo_pool
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.steps.clip_score import ClipScore
+from s3server import remote_keys
 
 gcsfs = pytest.importorskip("gcsfs")
 emulator = pytest.importorskip("gcp_storage_emulator.server")
@@ -54,11 +55,6 @@ def gcs(tmp_path_factory):
     server.stop()
 
 
-def keys(fs, prefix):
-    fs.invalidate_cache()
-    return sorted(key[len(prefix) + 1:] for key in fs.find(prefix))
-
-
 def test_a_pool_on_gcs_is_the_local_pool(gcs):
     fs, local = gcs
     remote, here = Pool.open("gs://pools/demo"), Pool.open(local)
@@ -72,7 +68,7 @@ def test_outputs_on_gcs_are_the_local_outputs_and_a_rerun_replaces_them(gcs, tmp
     for fraction in (0.5, 0.2):
         LocalEngine(progress=False).run(Pool.open("gs://pools/demo"), [ClipScore(arch="b32", fraction=fraction)], "gs://outs/clip")
         LocalEngine(progress=False).run(Pool.open(local), [ClipScore(arch="b32", fraction=fraction)], tmp_path / str(fraction))
-        assert keys(fs, "outs/clip") == [".curascale-set.json", *OUTPUTS]
+        assert remote_keys(fs, "outs/clip") == [".curascale-set.json", *OUTPUTS]
         for name in ("subset.npy", "manifest.parquet"):
             assert fs.cat(f"outs/clip/{name}") == (tmp_path / str(fraction) / name).read_bytes()
         record = json.loads(fs.cat("outs/clip/manifest.json"))
@@ -90,5 +86,5 @@ def test_the_cli_writes_to_gcs(gcs):
     fs, _ = gcs
     result = curascale("curate", "no-filter", "gs://pools/demo", "--out", "gs://outs/all", "--subset-only")
     assert "gs://outs/all: 900 samples" in result.stdout
-    assert keys(fs, "outs/all") == [".curascale-set.json", "manifest.json", "subset.npy"]
+    assert remote_keys(fs, "outs/all") == [".curascale-set.json", "manifest.json", "subset.npy"]
     assert len(np.load(fs.open("outs/all/subset.npy"))) == 900

@@ -31,9 +31,9 @@ def test_an_unreachable_hub_is_one_line(monkeypatch):
 
 
 def test_without_huggingface_hub_the_error_names_the_package(monkeypatch):
-    import fsspec.registry  # noqa: F401 (the module; fsspec.registry the attribute is its read-only view)
+    import importlib
 
-    registry = sys.modules["fsspec.registry"]._registry
+    registry = importlib.import_module("fsspec.registry")._registry  # the module (fsspec.registry, the attribute, is a read-only view)
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import huggingface_hub fails, as when it is not installed
     monkeypatch.delitem(registry, "hf", raising=False)  # a class fsspec already imported
     with pytest.raises(CurascaleError, match=r"^hf://datasets/org/pool: cannot open this filesystem \(hf:// needs the package huggingface_hub; pip install huggingface_hub\)$"):

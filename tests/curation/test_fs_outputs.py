@@ -20,7 +20,7 @@ from curation.steps.clip_score import ClipScore
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
 
-from s3server import moto_s3  # noqa: E402
+from s3server import fail_after, folder_for_test, moto_s3, remote_keys  # noqa: E402
 
 OUTPUTS = ["manifest.json", "manifest.parquet", "subset.npy"]
 
@@ -42,15 +42,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def out(server, request):
-    import s3fs
-
-    name = request.node.name.replace("[", "-").replace("]", "")
-    return f"s3://outs/{name}", s3fs.S3FileSystem(), f"outs/{name}"
-
-
-def remote_keys(fs, prefix):
-    fs.invalidate_cache()
-    return sorted(key[len(prefix) + 1:] for key in fs.find(prefix))
+    return folder_for_test(request, "outs")
 
 
 def test_an_s3_output_holds_the_local_run_bytes(server, out, tmp_path):
@@ -101,16 +93,7 @@ def test_a_killed_run_publishes_nothing_and_the_rerun_resumes(server, out, monke
 def test_an_upload_cut_short_is_never_complete_and_the_rerun_finishes_it(server, out, tmp_path, monkeypatch):
     url, fs, prefix = out
     LocalEngine(progress=False).run(Pool.open(server), [ClipScore(arch="l14", fraction=0.5)], url)
-    store = io_remote.filesystem(url)[0]
-    real_copy, moved = store.copy, []
-
-    def cut(source, final, **kwargs):
-        if moved:
-            raise ConnectionError("connection reset")
-        moved.append(final)
-        return real_copy(source, final, **kwargs)
-
-    monkeypatch.setattr(store, "copy", cut)
+    fail_after(monkeypatch, io_remote.filesystem(url)[0], "copy", 1, "connection reset")  # after one file is moved in
     with pytest.raises(CurascaleError, match="cannot write"):
         LocalEngine(progress=False).run(Pool.open(server), [ClipScore(arch="l14", fraction=0.3)], url)
     monkeypatch.undo()

@@ -14,6 +14,9 @@ Rules (the same for fits, plots, exports, pools and manifests):
   `publish_set`: staged files plus a journal, then renamed into place; an interrupted publish is
   rolled forward by `recover_set`, so a reader that recovers first sees one complete set.
 - Disk full and permission errors become one-line `CurascaleError`s and leave no temp file.
+- A URL (``s3://bucket/key``, ``gs://...``, any fsspec protocol) goes through the remote branch,
+  `curascale.io_remote`: the same rules as far as the store allows (a temporary key moved into
+  place; a set published under a journal with its marker, the top-level manifest.json, last).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterator, Mapping
 
+from curascale import io_remote
 from curascale.errors import CurascaleError
 
 STDOUT = "-"
@@ -70,7 +74,12 @@ def _temporary(target: Path) -> Path:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path to write `path`'s new contents to (for writers that take a path,
     such as pyarrow, numpy or matplotlib); on success it replaces the target as described in the
-    module docstring. On any error the temporary file is removed and the target is unchanged."""
+    module docstring. On any error the temporary file is removed and the target is unchanged.
+    A URL is written through `curascale.io_remote.atomic_path`."""
+    if io_remote.is_url(path):
+        with io_remote.atomic_path(path) as temporary:
+            yield temporary
+        return
     target, special = resolve_target(path)
     temporary = _temporary(target) if not special else Path(os.environ.get("TMPDIR", "/tmp")) / f".curascale.{os.getpid()}.{target.name}.tmp"
     try:
@@ -134,7 +143,10 @@ def publish_set(directory: str | os.PathLike, staged: Mapping[str, str | os.Path
 
     The journal (``.publishing.json``) lists every rename before the first one happens; a kill
     part-way is rolled forward by `recover_set` (called here first, and by readers). Names must
-    stay inside `directory` (checked)."""
+    stay inside `directory` (checked). At a URL the staged files are local and are uploaded
+    (`curascale.io_remote.publish_set`: the set then also replaces the one published there)."""
+    if io_remote.is_url(directory):
+        return io_remote.publish_set(directory, staged)
     directory = Path(directory)
     root = directory.resolve()
     moves = {}
@@ -153,6 +165,8 @@ def publish_set(directory: str | os.PathLike, staged: Mapping[str, str | os.Path
 
 def recover_set(directory: str | os.PathLike) -> bool:
     """Finish an interrupted `publish_set` in `directory`; True when there was one to finish."""
+    if io_remote.is_url(directory):
+        return io_remote.recover_set(directory)
     journal = Path(directory) / JOURNAL
     try:
         moves = json.loads(journal.read_text())["moves"]

@@ -3,8 +3,15 @@
 filesystem: the parquet shards (pyarrow reads them through it), the `.npz` beside each, and
 WebDataset tars. A plain path stays on the local filesystem, read as before.
 
+Outputs may go to a URL too: `curation.out_dir.claim` runs the engines in a local staging folder
+and publishes the set there through the one writer (`curascale.io`, remote branch
+`curascale.io_remote`).
+
 Credentials and endpoints are the filesystem's own (for S3: the AWS environment variables or
-config, `AWS_ENDPOINT_URL` for an S3-compatible server).
+config, `AWS_ENDPOINT_URL` for an S3-compatible server; for GCS: google-auth's default
+credentials, `STORAGE_EMULATOR_HOST` for an emulator). `hf://` paths (`hf://datasets/ORG/NAME/...`)
+are read through huggingface_hub's `HfFileSystem` (installed with open_clip; its token from
+`huggingface-cli login` or `HF_TOKEN`).
 """
 
 from __future__ import annotations
@@ -12,34 +19,29 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from curascale.errors import UserError
+from curascale.io_remote import filesystem, is_url, remote_errors  # one place that turns a URL into a filesystem (also the writer's)
+
+__all__ = ["filesystem", "is_url", "remote_files", "opener", "size", "RemoteFile", "remote_file_list", "location"]
 
 
-def is_url(location) -> bool:
-    return isinstance(location, str) and "://" in location
+def location(value: str | PurePosixPath, base=None):
+    """A pool or output location as given by the user: a URL stays a string, anything else is a
+    local `pathlib.Path` (relative to `base` when given and relative)."""
+    from pathlib import Path
 
-
-def filesystem(url: str):
-    """(fsspec filesystem, path inside it) of a URL; an unknown protocol or a missing driver is
-    one line naming the URL."""
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(url)
-    except (ImportError, ValueError) as error:
-        raise UserError(f"{url}: cannot open this filesystem ({str(error).splitlines()[0]})") from None
-    return fs, path
+    if is_url(str(value)):
+        return str(value).rstrip("/")
+    return Path(value) if base is None else Path(base) / value
 
 
 def remote_files(url: str, pattern: str) -> tuple[object, PurePosixPath, tuple[PurePosixPath, ...]]:
     """(filesystem, folder, sorted files in the folder matching `pattern`, e.g. "*.parquet")."""
     fs, path = filesystem(url)
     folder = PurePosixPath(path.rstrip("/"))
-    try:
+    with remote_errors(url, "list"):
         if not fs.isdir(str(folder)):
             raise UserError(f"{url}: no such pool directory")
         found = fs.glob(f"{folder}/{pattern}")
-    except (OSError, PermissionError) as error:
-        raise UserError(f"{url}: cannot list ({str(error).splitlines()[0]})") from None
     return fs, folder, tuple(sorted(PurePosixPath(p) for p in found))
 
 

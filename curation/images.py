@@ -103,8 +103,7 @@ def run_with_images(shards_dir: str | Path, image_steps: Sequence[ImageStep], ta
     from curation.pool import Pool
     from curation.webdataset import shard_paths
 
-    out_dir = Path(out_dir)
-    with claim(out_dir, pool=shards_dir):
+    with claim(out_dir, pool=shards_dir) as out_dir:  # a URL: a local staging folder, published when the run succeeds
         stage = ImageStage(shard_paths(shards_dir), list(image_steps), out_dir, batch_size=batch_size)
         resumed = (engine or local).run_images(stage)
         summary = stage.publish()

@@ -13,12 +13,13 @@ PIPELINE_KEYS = ("pool", "out", "steps", "exclusions", "on_duplicate", "batch_si
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """A parsed pipeline file: the pool, the output folder (both relative to the file), the steps.
+    """A parsed pipeline file: the pool, the output folder (both relative to the file, or URLs:
+    strings such as "s3://bucket/dir"), the steps.
     With image steps (decode_images, text_detect, ...: they come first), `pool` is a folder of
     WebDataset shards and `image_steps` run over them before `steps` run over their scores."""
 
-    pool: Path
-    out: Path
+    pool: Path | str
+    out: Path | str
     steps: list
     exclusions: bool = False
     on_duplicate: str = "keep-first"
@@ -42,6 +43,7 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
     """Read `pool`, `out`, `exclusions` and the `[[steps]]` tables of a TOML pipeline file.
 
     Errors name the file (and the step's position); see `curation.steps.build_step` for the steps."""
+    from curation.fs import location
     from curation.steps import build_step
     from curation.steps.base import ImageStep
 
@@ -71,7 +73,7 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
     if any(images[images.index(False):] if False in images else []):
         raise UserError(f"{path}, step {images.index(False) + 1 + images[images.index(False):].index(True)}: image steps come before the steps over the pool's table")
     count = images.count(True)
-    return PipelineSpec(base / spec["pool"], base / spec["out"], steps[count:], spec.get("exclusions", False), spec.get("on_duplicate", "keep-first"),
+    return PipelineSpec(location(spec["pool"], base), location(spec["out"], base), steps[count:], spec.get("exclusions", False), spec.get("on_duplicate", "keep-first"),
                         tuple(steps[:count]), spec.get("batch_size", 32))
 
 
@@ -81,15 +83,18 @@ def register_buckets(db, pool_dir: str | Path, step, report) -> tuple[str, str, 
     returns (pool name, registry path, the names registered)."""
     from runs_db.registry import connect
 
+    from curation.fs import is_url
+
     registry = connect(db)
-    pool_dir = Path(pool_dir).resolve()
+    pool_dir = str(pool_dir).rstrip("/") if is_url(str(pool_dir)) else Path(pool_dir).resolve()
     pool = next(iter(report.outputs.values()))["pool"]
     skipped = {note.details.get("bucket") for note in report.notes if note.code == "bucket-degenerate"}
     buckets = [(name, lo, hi) for name, lo, hi in zip(step.buckets, step.edges, step.edges[1:]) if name not in skipped]
-    registry.register_pool(pool_dir.name, source=str(pool_dir), size_samples=pool["rows"], fingerprint=pool["fingerprint"])
+    pool_name = pool_dir.rsplit("/", 1)[-1] if isinstance(pool_dir, str) else pool_dir.name
+    registry.register_pool(pool_name, source=str(pool_dir), size_samples=pool["rows"], fingerprint=pool["fingerprint"])
     if buckets:
-        registry.register_buckets(pool_dir.name, [
+        registry.register_buckets(pool_name, [
             {"name": name, "score_column": step.score_column, "quantile_lo": lo, "quantile_hi": hi, "size_samples": report.outputs[name]["samples"]}
             for name, lo, hi in buckets
         ])
-    return pool_dir.name, str(registry.path), [name for name, _, _ in buckets]
+    return pool_name, str(registry.path), [name for name, _, _ in buckets]

@@ -146,6 +146,11 @@ class Pool:
         return cls(root, shards)
 
     @property
+    def location(self) -> str | Path:
+        """The pool's folder as the user gave it: a URL for a remote pool, else the local path."""
+        return self.fs.unstrip_protocol(str(self.root)) if self.fs is not None else self.root
+
+    @property
     def name(self) -> str:
         return self.root.name
 

@@ -14,7 +14,8 @@ from curation.scores import DEFAULT_SCORE_COLUMN
 
 app = typer.Typer(help="Score, filter and bucket DataComp-format pools; write manifests for training.", no_args_is_help=True, rich_markup_mode=None)  # help text is never markup: [[steps]] prints as written
 
-OutOption = Annotated[Path, typer.Option("--out", help="Output directory: subset.npy (DataComp), manifest.parquet, manifest.json.")]
+PoolArgument = Annotated[str, typer.Argument(help="A DataComp pool: a folder of parquet shards (+ .npz embeddings beside each), local or a URL (s3://bucket/pool, gs://..., hf://...).")]
+OutOption = Annotated[str, typer.Option("--out", help="Output directory, local or a URL (s3://bucket/dir, gs://...; published as one set when the run succeeds): subset.npy (DataComp), manifest.parquet, manifest.json.")]
 WorkersOption = Annotated[Optional[int], typer.Option(help="Shards processed in parallel (default: cores, at most 8).")]
 SubsetOnlyOption = Annotated[bool, typer.Option("--subset-only", help="Write only subset.npy (DataComp's output) and the sidecar: no parquet manifest, no url/text read.")]
 ExclusionsOption = Annotated[bool, typer.Option("--exclusions", help="Also write exclusions.parquet: every dropped uid with its shard, row (1-based, within the shard), step and reason (the rule).")]
@@ -24,18 +25,20 @@ LidOption = Annotated[Optional[Path], typer.Option(help="fastText language ident
 FractionOption = Annotated[Optional[float], typer.Option("--fraction", help="Keep the top FRACTION of the pool (DataComp's rule, ties kept; rows without a score count in the pool, never kept).")]
 
 
-def _run(pool_dir: Path, steps, out: Path, workers, exclusions: bool = False, subset_only: bool = False, on_duplicate: str = "keep-first"):
+def _run(pool_dir: str, steps, out: str, workers, exclusions: bool = False, subset_only: bool = False, on_duplicate: str = "keep-first"):
     from curation.engines.local import LocalEngine
+    from curation.fs import location
     from curation.pool import Pool
 
-    return _report(LocalEngine(workers=workers).run(Pool.open(pool_dir), steps, out, exclusions=exclusions, subset_only=subset_only, on_duplicate=on_duplicate), out)
+    report = LocalEngine(workers=workers).run(Pool.open(location(pool_dir)), steps, location(out), exclusions=exclusions, subset_only=subset_only, on_duplicate=on_duplicate)
+    return _report(report, out)
 
 
-def _report(report, out: Path):
+def _report(report, out):
     for count in report.counts:
         render.line("{}: {} in, {} out", count["step"], f"{count['in']:,}", f"{count['out']:,}")
     for label, record in report.outputs.items():
-        render.line("{}: {} samples", (out / label) if label else out, f"{record['samples']:,}")
+        render.line("{}: {} samples", f"{str(out).rstrip('/')}/{label}" if label else out, f"{record['samples']:,}")
     render.notes(report.notes, err=True)
     return report
 
@@ -75,7 +78,7 @@ def demo_pool(
 
 @app.command("clip-score")
 def clip_score(
-    pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
+    pool_dir: PoolArgument,
     out: OutOption,
     arch: Annotated[str, typer.Option(help="b32 or l14: which precomputed CLIP score.")] = "l14",
     threshold: Annotated[Optional[float], typer.Option(help="Keep score >= THRESHOLD (compared in the column's stored precision, as DataComp does).")] = None,
@@ -93,7 +96,7 @@ def clip_score(
 
 @app.command()
 def basic(
-    pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
+    pool_dir: PoolArgument,
     out: OutOption,
     lid_model: LidOption = None,
     exclusions: ExclusionsOption = False,
@@ -106,8 +109,6 @@ def basic(
 
     _run(pool_dir, [Basic(lid_model=None if lid_model is None else str(lid_model))], out, workers, exclusions, subset_only, on_duplicate)
 
-
-PoolArgument = Annotated[str, typer.Argument(help="A DataComp pool: a folder of parquet shards (+ .npz embeddings beside each), local or a URL (s3://bucket/pool, gs://..., hf://...).")]
 
 
 @app.command("no-filter")
@@ -188,7 +189,7 @@ def image_based(
 
 @app.command()
 def bucketize(
-    pool_dir: Annotated[Path, typer.Argument(help="A DataComp pool: a folder of parquet shards.")],
+    pool_dir: PoolArgument,
     out: OutOption,
     score_column: ScoreColumnOption = DEFAULT_SCORE_COLUMN,
     by: Annotated[Optional[str], typer.Option("--by", hidden=True)] = None,
@@ -242,7 +243,7 @@ def run_pipeline(
 @app.command()
 def tmars(
     shards_dir: Annotated[str, typer.Argument(help="WebDataset .tar shards ({key}.jpg|png|webp, .txt, .json with the uid), local or a URL (s3://bucket/images, ...).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory: scores/ (every readable image's scores), subset.npy, manifest.parquet, manifest.json.")],
+    out: Annotated[str, typer.Option("--out", help="Output directory, local or a URL: scores/ (every readable image's scores), subset.npy, manifest.parquet, manifest.json.")],
     detector: Annotated[str, typer.Option(help="Text detector: rapidocr (bundled models), tesseract or easyocr.")] = "rapidocr",
     clip_model: Annotated[str, typer.Option(help="open_clip model name (ViT-L-14, ViT-B-32, ...; curascale-tiny-clip for offline demos).")] = "ViT-L-14",
     pretrained: Annotated[str, typer.Option(help="open_clip weights tag (openai, laion2b_s32b_b82k, ...), from your cache or the hub; 'none' for random weights.")] = "openai",
@@ -277,11 +278,13 @@ def tmars(
         from curation.engines.ray import RayEngine
 
         runner = RayEngine(address=address, num_cpus=workers, actors=actors, num_gpus=num_gpus)
-    report = run_tmars(shards_dir, out, options=options, fraction=fraction, threshold=threshold, engine=runner, batch_size=batch_size, workers=workers)
+    from curation.fs import location
+
+    report = run_tmars(shards_dir, location(out), options=options, fraction=fraction, threshold=threshold, engine=runner, batch_size=batch_size, workers=workers)
     record = report.outputs[""]
     images = record["images"]
     render.line("images: {} in {} shards, {} scored, {} unreadable (listed in {})", f"{images['samples']:,}", len(images["shards"]),
-                f"{images['scored']:,}", f"{images['unreadable_count']:,}", out / "manifest.json")
+                f"{images['scored']:,}", f"{images['unreadable_count']:,}", f"{out.rstrip('/')}/manifest.json")
     for count in report.counts:
         render.line("{}: {} in, {} out", count["step"], f"{count['in']:,}", f"{count['out']:,}")
-    render.line("{}: {} samples; all scores in {}", out, f"{record['samples']:,}", out / "scores")
+    render.line("{}: {} samples; all scores in {}", out, f"{record['samples']:,}", f"{out.rstrip('/')}/scores")

@@ -132,13 +132,12 @@ class LocalEngine:
         "error" (a pool with a duplicated uid is rejected). Errors: `CurascaleError` (one line)."""
         if on_duplicate not in ON_DUPLICATE:
             raise CurascaleError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, got {on_duplicate!r}")
-        out_dir = Path(out_dir)
-        for step in steps:
-            if isinstance(step, Labeler):
-                for label in (step.buckets if step.split else []):
-                    target(out_dir, label)
-        with claim(out_dir, pool=pool.root):
-            return self._run(pool, steps, out_dir, exclusions, provenance or {}, subset_only, on_duplicate)
+        with claim(out_dir, pool=pool.location) as folder:  # a URL: a local staging folder, published when the run succeeds
+            for step in steps:
+                if isinstance(step, Labeler):
+                    for label in (step.buckets if step.split else []):
+                        target(folder, label)
+            return self._run(pool, steps, folder, exclusions, provenance or {}, subset_only, on_duplicate)
 
     def _run(self, pool, steps, out_dir, exclusions, provenance, subset_only, on_duplicate) -> RunReport:
         rows = pool.rows()
@@ -351,7 +350,7 @@ class LocalEngine:
             for label in labels:
                 outputs, samples = written[label]
                 record = {
-                    "pool": {"path": _recorded_path(pool.root, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
+                    "pool": {"path": _recorded_path(pool.location, out_dir), "fingerprint": fingerprint, "shards": len(pool.shards), "rows": rows},
                     "chain": chain, "counts": counts, "excluded": excluded, "integrity": integrity,
                     "duplicates": {"rows": "1-based, within the shard", "uids": len(duplicates), "extra_copies": sum(len(d.copies) - 1 for d in duplicates), "excluded": dropped, "listed": listed},
                     "notes": [note.to_dict() for note in notes],

@@ -1,7 +1,7 @@
 """Pools on an S3-compatible server (moto's server mode on the loopback, started here): the same
 shards, embeddings and subsets as the local copy."""
 
-import socket
+import json
 
 import numpy as np
 import pytest
@@ -12,9 +12,10 @@ from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.steps.clip_score import ClipScore
 from curation.steps.image_based import ImageBased
+from s3server import moto_s3
 
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 
 @pytest.fixture(scope="module")
@@ -23,26 +24,16 @@ def s3(tmp_path_factory):
     'demo/'; yields (s3 url, local copy)."""
     import s3fs
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     patch = pytest.MonkeyPatch()
-    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
-        patch.setenv(name, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    local = tmp_path_factory.mktemp("s3src") / "demo"
-    write_demo_pool(local, 1500, shards=3, with_npz=True, seed=6)
-    fs = s3fs.S3FileSystem()
-    fs.mkdir("pools")
-    for path in sorted(local.iterdir()):
-        fs.put(str(path), f"pools/demo/{path.name}")
-    yield "s3://pools/demo", local
-    s3fs.S3FileSystem.clear_instance_cache()
+    with moto_s3(patch):
+        local = tmp_path_factory.mktemp("s3src") / "demo"
+        write_demo_pool(local, 1500, shards=3, with_npz=True, seed=6)
+        fs = s3fs.S3FileSystem()
+        fs.mkdir("pools")
+        for path in sorted(local.iterdir()):
+            fs.put(str(path), f"pools/demo/{path.name}")
+        yield "s3://pools/demo", local
     patch.undo()
-    server.stop()
 
 
 def test_a_pool_on_s3_is_the_local_pool(s3):
@@ -63,6 +54,7 @@ def test_filters_give_the_same_subsets(s3, tmp_path):
         LocalEngine(progress=False).run(Pool.open(local), [make()], tmp_path / f"{name}-local")
         remote, here = np.load(tmp_path / f"{name}-s3" / "subset.npy"), np.load(tmp_path / f"{name}-local" / "subset.npy")
         assert len(here) > 0 and np.array_equal(remote, here)
+        assert json.loads((tmp_path / f"{name}-s3" / "manifest.json").read_text())["pool"]["path"] == url  # the URL, not the bucket's key
 
 
 def test_missing_pool_and_mismatched_embeddings_name_the_s3_paths(s3):

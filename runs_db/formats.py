@@ -75,12 +75,22 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Remark:
+    """Something a reader merged, overrode or left out of a run it read: the file and what."""
+
+    path: str
+    what: str
+
+
+@dataclass(frozen=True)
 class FormatReport:
-    """Rows read from trainer outputs (`table`, None when nothing was read), and the account."""
+    """Rows read from trainer outputs (`table`, None when nothing was read), and the account:
+    the runs read, the things skipped (with why) and the remarks on what was read."""
 
     table: pd.DataFrame | None
     read: tuple[ReadRun, ...]
     skipped: tuple[Skipped, ...]
+    remarks: tuple[Remark, ...] = ()
 
 
 # ---- small readers ------------------------------------------------------------------------
@@ -190,7 +200,7 @@ def _datacomp_info(folder: Path) -> dict:
     raise IngestError(str(folder), "no info.json or info.pkl: the run's scale and samples seen are unknown")
 
 
-def read_datacomp(folder: Path, run_id: str) -> list[dict]:
+def read_datacomp(folder: Path, run_id: str, remarks: list[Remark]) -> list[dict]:
     """One row: the run's training info and every task's main metric (see the module notes)."""
     results = folder / "eval_results.jsonl"
     info = _datacomp_info(folder)
@@ -252,7 +262,7 @@ def _open_clip_metrics(metrics: dict) -> dict[str, float]:
     return row
 
 
-def read_open_clip(folder: Path, run_id: str) -> list[dict]:
+def read_open_clip(folder: Path, run_id: str, remarks: list[Remark]) -> list[dict]:
     """One row per evaluated epoch k >= 1, samples_seen = k * train_num_samples."""
     params = _params_txt(folder / "params.txt")
     try:
@@ -300,7 +310,7 @@ def _lm_eval_scores(task: str, metrics: dict) -> dict[str, float]:
     return row
 
 
-def read_lm_eval(file: Path, data: dict) -> list[dict]:
+def read_lm_eval(file: Path, data: dict, remarks: list[Remark]) -> list[dict]:
     """One row per results file (see the module notes)."""
     config = _mapping(data.get("config") or {}, file, "config")
     args = _model_args(config.get("model_args"))
@@ -337,7 +347,7 @@ def openlm_split(val_data: Any) -> str:
     return path.parent.name if _SHARD.match(stem) else stem
 
 
-def read_openlm(file: Path, data: dict) -> list[dict]:
+def read_openlm(file: Path, data: dict, remarks: list[Remark]) -> list[dict]:
     """One row per run JSON (see the module notes)."""
     hyper = _mapping(data["hyperparameters"], file, "hyperparameters")
     row: dict[str, Any] = {
@@ -393,8 +403,10 @@ def detect_format(path: str | Path) -> str | None:
     return None
 
 
-def read_run(path: str | Path, fmt: str, run_id: str | None = None) -> list[dict]:
-    """The rows of one run folder or file read as `fmt` (one of FORMATS); errors raise IngestError."""
+def read_run(path: str | Path, fmt: str, run_id: str | None = None, remarks: list[Remark] | None = None) -> list[dict]:
+    """The rows of one run folder or file read as `fmt` (one of FORMATS); errors raise IngestError.
+    What the reader merged, overrode or left out is appended to `remarks`."""
+    remarks = [] if remarks is None else remarks
     if fmt not in FORMATS:
         raise CurascaleError(f"unknown format {quoted(fmt)} (known: {', '.join(FORMATS)})")
     path = _run_folder(Path(path))
@@ -402,27 +414,37 @@ def read_run(path: str | Path, fmt: str, run_id: str | None = None) -> list[dict
         if not path.is_dir():
             raise IngestError(str(path), f"a {fmt} run is a folder")
         reader = read_datacomp if fmt == "datacomp" else read_open_clip
-        return reader(path, run_id or path.name)
+        return reader(path, run_id or path.name, remarks)
     if path.is_dir():
         raise IngestError(str(path), f"a {fmt} run is a JSON file, not a folder")
     data = _mapping(_json(path), path, "the file")
     key = "results" if fmt == "lm_eval" else "hyperparameters"
     if key not in data:
         raise IngestError(str(path), f"no '{key}': not an {fmt} file", column=key)
-    return (read_lm_eval if fmt == "lm_eval" else read_openlm)(path, data)
+    return (read_lm_eval if fmt == "lm_eval" else read_openlm)(path, data, remarks)
 
 
-def _candidates(root: Path) -> Iterable[tuple[Path, str | None]]:
-    """Every run folder or file under `root` with its detected format (None: not a run), in name
-    order; a run folder is not searched further."""
+def _candidates(root: Path, real_root: Path | None = None) -> Iterable[tuple[Path, str | None, str | None]]:
+    """Every run folder or file under `root` with its detected format (None: not a run) and, for
+    an entry not walked, why (else None), in name order; a run folder is not searched further.
+
+    Symbolic links are never followed: a link to something inside the folder names what the walk
+    reads under its real path anyway (``latest-run -> run-2024``, ``again -> .``), and a link out
+    of it leaves the folder given. So every run is read once, under its real path."""
+    real_root = root.resolve() if real_root is None else real_root
     for child in sorted(root.iterdir()):
         if child.name.startswith("."):
             continue
+        if child.is_symlink():
+            target = child.resolve()
+            where = "inside the folder: read under its real path" if target.is_relative_to(real_root) else "outside the folder ingested"
+            yield child, None, f"a symbolic link to {target}, {where}; links are not followed"
+            continue
         fmt = detect_format(child)
         if fmt is not None or child.is_file():
-            yield child, fmt
+            yield child, fmt, None
         elif child.is_dir():
-            yield from _candidates(child)
+            yield from _candidates(child, real_root)
 
 
 def _validated(path: Path, rows: list[dict], mapping: Mapping[str, str], constants: Mapping[str, Any]) -> pd.DataFrame:
@@ -454,18 +476,23 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
         single = fmt or detected
         if single is None:
             raise IngestError(str(root), f"not a run format this reads ({', '.join(FORMATS)}): give --format, or a CSV, JSONL or parquet file")
-        table = _validated(run, read_run(run, single), mapping, constants)
-        return FormatReport(table, (ReadRun(str(run), single, len(table)),), ())
-    tables, read, skipped, owners = [], [], [], {}
-    for candidate, detected in _candidates(root):
+        remarks: list[Remark] = []
+        table = _validated(run, read_run(run, single, remarks=remarks), mapping, constants)
+        return FormatReport(table, (ReadRun(str(run), single, len(table)),), (), tuple(remarks))
+    tables, read, skipped, remarks, owners = [], [], [], [], {}
+    for candidate, detected, not_walked in _candidates(root):
+        if not_walked is not None:
+            skipped.append(Skipped(str(candidate), not_walked))
+            continue
         if detected is None:
             skipped.append(Skipped(str(candidate), "not a run format this reads"))
             continue
         if fmt is not None and detected != fmt:
             skipped.append(Skipped(str(candidate), f"a {detected} run, not {fmt}"))
             continue
+        its_remarks: list[Remark] = []
         try:
-            table = _validated(candidate, read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix()), mapping, constants)
+            table = _validated(candidate, read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix(), remarks=its_remarks), mapping, constants)
         except CurascaleError as error:
             skipped.append(Skipped(str(candidate), str(error)))
             continue
@@ -474,7 +501,8 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
             skipped.append(Skipped(str(candidate), f"its run id is also read from {clash}"))
             continue
         owners.update({i: str(candidate) for i in table.run_id})
+        remarks += its_remarks
         tables.append(table)
         read.append(ReadRun(str(candidate), detected, len(table)))
     combined = pd.concat(tables, ignore_index=True, sort=False) if tables else None
-    return FormatReport(combined, tuple(read), tuple(skipped))
+    return FormatReport(combined, tuple(read), tuple(skipped), tuple(remarks))

@@ -28,11 +28,13 @@ class Source:
     report: FormatReport | None = None
 
     def account(self) -> list[str]:
-        """One line per run read and per thing skipped (with why), then a count; [] for a table file."""
+        """One line per run read, per thing skipped (with why) and per remark on what was read
+        (merged, overridden or left out), then a count; [] for a table file."""
         if self.report is None:
             return []
         lines = [f"read {r.path} ({r.format}, {r.rows} {'row' if r.rows == 1 else 'rows'})" for r in self.report.read]
         lines += [f"skipped {s.path}: {s.reason}" for s in self.report.skipped]
+        lines += [f"note {r.path}: {r.what}" for r in self.report.remarks]
         lines.append(f"{len(self.report.read)} runs read, {len(self.report.skipped)} skipped")
         return lines
 

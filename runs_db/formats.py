@@ -248,43 +248,105 @@ def _open_clip_results(folder: Path) -> Path:
 
 
 _ZERO_SHOT = re.compile(r"^(.+)-zeroshot-val-top([15])$")
+_VAL_LOSSES = ("clip_val_loss", "val_loss")  # open_clip >= 2.0 writes clip_val_loss, older versions val_loss
+_OPEN_CLIP_BOOKKEEPING = {"epoch", "num_samples"}
 
 
-def _open_clip_metrics(metrics: dict) -> dict[str, float]:
-    row = {}
+def _open_clip_metrics(metrics: dict, file: Path, row: int, remarks: list[Remark], unread: set[str]) -> dict[str, float]:
+    """One results.jsonl line as registry columns: zero-shot top-1/top-5 accuracies and the
+    contrastive validation loss (split ``val``); the names of the other keys go to `unread`."""
+    out = {}
     for name, value in metrics.items():
         match = _ZERO_SHOT.match(name)
         if match and _number(value) is not None:
             task = "imagenet1k" if match.group(1) == "imagenet" else match.group(1)
-            row[f"accuracy_{task}" + ("_top5" if match.group(2) == "5" else "")] = float(value)
-    if _number(metrics.get("val_loss")) is not None:
-        row["loss_val"] = float(metrics["val_loss"])
-    return row
+            out[f"accuracy_{task}" + ("_top5" if match.group(2) == "5" else "")] = float(value)
+        elif name not in _VAL_LOSSES and name not in _OPEN_CLIP_BOOKKEEPING:
+            unread.add(name)
+    losses = {name: float(metrics[name]) for name in _VAL_LOSSES if _number(metrics.get(name)) is not None}
+    if losses:
+        out["loss_val"] = next(iter(losses.values()))
+        if len(set(losses.values())) > 1:
+            remarks.append(Remark(str(file), f"row {row}: clip_val_loss {losses['clip_val_loss']:g} and val_loss {losses['val_loss']:g} differ: loss on split val is clip_val_loss"))
+    return out
+
+
+def _param_int(params: dict[str, str], name: str, default: int, file: Path) -> int:
+    text = params.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise IngestError(str(file), f"{name} is {quoted(text)}, not a whole number", column=name)
+    return value
+
+
+def open_clip_schedule(epochs: int, zeroshot_frequency: int) -> list[int]:
+    """The epochs open_clip's training loop evaluates zero-shot: every completed epoch k in
+    1..epochs with k % zeroshot_frequency == 0, and the last (open_clip zero_shot_eval); none when
+    the frequency is 0."""
+    if zeroshot_frequency == 0:
+        return []
+    return [k for k in range(1, epochs + 1) if k % zeroshot_frequency == 0 or k == epochs]
+
+
+def _line_epochs(lines: list[tuple[int, dict]], params: dict[str, str], params_file: Path, results: Path, remarks: list[Remark]) -> list[int]:
+    """The epoch of each results line: its ``epoch`` key, or, when no line has one (open_clip
+    writes it only with --val-data), the line's place in params.txt's zero-shot schedule."""
+    given = [line.get("epoch") is not None for _, line in lines]
+    if all(given):
+        epochs = []
+        for number, line in lines:
+            epoch = _number(line["epoch"])
+            if epoch is None or epoch != int(epoch) or epoch < 0:
+                raise IngestError(str(results), f"epoch is {quoted(line['epoch'])}, not a whole number", row=number, column="epoch")
+            epochs.append(int(epoch))
+        return epochs
+    if any(given):
+        number = lines[given.index(False)][0]
+        raise IngestError(str(results), "no epoch on this line while other lines give theirs: cannot tell which epoch it is", row=number, column="epoch")
+    total = _param_int(params, "epochs", 0, params_file)
+    frequency = _param_int(params, "zeroshot_frequency", 1, params_file)
+    schedule = open_clip_schedule(total, frequency)
+    if len(lines) > len(schedule):
+        raise IngestError(str(results), f"{len(lines)} lines without an epoch, but params.txt (epochs {total}, zeroshot_frequency {frequency}) evaluates {len(schedule)} epochs"
+                          " (a resumed run appends again): cannot tell which epoch each line is", column="epoch")
+    remarks.append(Remark(str(results), f"no epoch in the lines: epochs {', '.join(map(str, schedule[:len(lines)]))} taken from their order and params.txt (epochs {total}, zeroshot_frequency {frequency})"
+                          + (f"; {len(lines)} of {len(schedule)} scheduled evaluations present" if len(lines) < len(schedule) else "")))
+    return schedule[: len(lines)]
 
 
 def read_open_clip(folder: Path, run_id: str, remarks: list[Remark]) -> list[dict]:
-    """One row per evaluated epoch k >= 1, samples_seen = k * train_num_samples."""
-    params = _params_txt(folder / "params.txt")
+    """One row per evaluated epoch k >= 1, samples_seen = k * train_num_samples. Epoch 0 (the
+    untrained model, no samples seen) and all but the last line of an epoch evaluated twice (a
+    resumed run re-appends) are left out and reported."""
+    params_file = folder / "params.txt"
+    params = _params_txt(params_file)
     try:
         per_epoch = float(params.get("train_num_samples", "None"))
     except ValueError:
         per_epoch = float("nan")
     if not per_epoch > 0:
-        raise IngestError(str(folder / "params.txt"), f"train_num_samples is {quoted(params.get('train_num_samples'))}: samples seen per epoch unknown", column="train_num_samples")
+        raise IngestError(str(params_file), f"train_num_samples is {quoted(params.get('train_num_samples'))}: samples seen per epoch unknown", column="train_num_samples")
     results = _open_clip_results(folder)
-    by_epoch: dict[int, dict] = {}
-    for number, line in _json_lines(results):
-        line = _mapping(line, results, "line", number)
-        epoch = _number(line.get("epoch"))
-        if epoch is None or epoch != int(epoch) or epoch < 0:
-            raise IngestError(str(results), f"epoch is {quoted(line.get('epoch'))}, not a whole number", row=number, column="epoch")
-        if epoch >= 1:  # epoch 0 is the untrained model: no samples seen
-            by_epoch[int(epoch)] = _open_clip_metrics(line)  # a resumed run re-appends: the later line wins
+    lines = [(number, _mapping(line, results, "line", number)) for number, line in _json_lines(results)]
+    by_epoch: dict[int, tuple[int, dict]] = {}
+    unread: set[str] = set()
+    for (number, line), epoch in zip(lines, _line_epochs(lines, params, params_file, results, remarks)):
+        if epoch == 0:
+            remarks.append(Remark(str(results), f"row {number}: epoch 0 (the untrained model, 0 samples seen) is not a training point: not read"))
+            continue
+        if epoch in by_epoch:
+            remarks.append(Remark(str(results), f"epoch {epoch} evaluated twice (rows {by_epoch[epoch][0]} and {number}, a resumed run): row {number} kept"))
+        by_epoch[epoch] = (number, _open_clip_metrics(line, results, number, remarks, unread))
+    if unread:
+        remarks.append(Remark(str(results), f"not read (no registry metric for them): {', '.join(sorted(unread))}"))
     name = params.get("name") or run_id
     return [
         {"run_id": f"{run_id}@epoch{epoch}", "format": "open_clip", "experiment": name, "samples_seen": epoch * per_epoch,
          "checkpoint_epoch": epoch, "model": params.get("model"), **metrics}
-        for epoch, metrics in sorted(by_epoch.items())
+        for epoch, (_, metrics) in sorted(by_epoch.items())
     ]
 
 

@@ -52,3 +52,54 @@ def test_a_link_out_of_the_folder_is_not_walked(tmp_path):
     assert "outside the folder ingested" in skipped["loop"] and "outside the folder ingested" in skipped["theirs"]
     source = resolve_source(root)
     assert any(line.startswith(f"skipped {root / 'loop'}: a symbolic link") for line in source.account())
+
+
+# ---- 3. open_clip: epochs from the schedule when the lines give none; epoch 0 reported ---------
+
+def _open_clip_lines(folder: Path, lines, **params):
+    _open_clip_run(folder, lines=lines)
+    text = (folder / "params.txt").read_text() + "".join(f"{k}: {v}\n" for k, v in params.items())
+    (folder / "params.txt").write_text(text)
+
+
+def _notes(report) -> list[str]:
+    return [r.what for r in report.remarks]
+
+
+def test_open_clip_without_epochs_takes_them_from_the_zeroshot_schedule(tmp_path):
+    # epochs 5, zeroshot_frequency 2: open_clip evaluates after epochs 2, 4 and 5 (the last)
+    top1 = [0.09, 0.14, 0.15]
+    _open_clip_lines(tmp_path / "run1", [{"imagenet-zeroshot-val-top1": v} for v in top1], zeroshot_frequency=2)
+    (tmp_path / "run1" / "params.txt").write_text((tmp_path / "run1" / "params.txt").read_text().replace("epochs: 3", "epochs: 5"))
+    report = read_outputs(tmp_path / "run1")
+    assert list(report.table.checkpoint_epoch) == [2, 4, 5]
+    assert list(report.table.samples_seen) == [2 * 2_560_000.0, 4 * 2_560_000.0, 5 * 2_560_000.0]
+    assert list(report.table.accuracy_imagenet1k) == top1
+    assert any("epochs 2, 4, 5 taken from their order" in note for note in _notes(report))
+
+
+def test_open_clip_without_epochs_default_frequency_and_too_many_lines(tmp_path):
+    _open_clip_lines(tmp_path / "run", [{"imagenet-zeroshot-val-top1": v} for v in (0.1, 0.2)])  # epochs 3, frequency 1 (default)
+    report = read_outputs(tmp_path / "run")
+    assert list(report.table.checkpoint_epoch) == [1, 2]
+    assert any("2 of 3 scheduled evaluations present" in note for note in _notes(report))
+    _open_clip_lines(tmp_path / "resumed", [{"imagenet-zeroshot-val-top1": 0.1}] * 4)
+    with pytest.raises(IngestError, match=r"4 lines without an epoch, but params.txt \(epochs 3, zeroshot_frequency 1\) evaluates 3 epochs"):
+        read_outputs(tmp_path / "resumed")
+
+
+def test_open_clip_epoch_zero_duplicate_epoch_and_clip_val_loss_are_reported(tmp_path):
+    _open_clip_lines(tmp_path / "run", [
+        {"imagenet-zeroshot-val-top1": 0.001, "clip_val_loss": 3.0, "epoch": 0, "num_samples": 5000},
+        {"imagenet-zeroshot-val-top1": 0.05, "clip_val_loss": 2.9, "epoch": 1, "image_to_text_R@1": 0.02},
+        {"imagenet-zeroshot-val-top1": 0.09, "clip_val_loss": 2.8, "epoch": 2},
+        {"imagenet-zeroshot-val-top1": 0.11, "clip_val_loss": 2.75, "epoch": 2},
+    ])
+    report = read_outputs(tmp_path / "run")
+    assert list(report.table.checkpoint_epoch) == [1, 2]
+    assert list(report.table.loss_val) == [2.9, 2.75]  # clip_val_loss is the loss on split val; the later epoch-2 line
+    assert list(report.table.accuracy_imagenet1k) == [0.05, 0.11]
+    notes = _notes(report)
+    assert any(note.startswith("row 1: epoch 0") for note in notes)
+    assert "epoch 2 evaluated twice (rows 3 and 4, a resumed run): row 4 kept" in notes
+    assert "not read (no registry metric for them): image_to_text_R@1" in notes

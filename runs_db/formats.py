@@ -26,11 +26,17 @@ Formats (the fields each reader uses):
   named ``imagenet1k``, as DataComp names it), ``-top5`` task ``<data>_top5``; ``val_loss`` is loss
   on split ``val``.
 - lm_eval: lm-evaluation-harness's results JSON (``results`` {task: {"acc,none": ..}},
-  ``config`` {``model``, ``model_args``, ``model_num_parameters``}, ``n-shot``). One row per file:
-  run_id = the ``pretrained`` model (``@revision`` if given); params = model_num_parameters when
-  the harness recorded it; acc -> accuracy on the task, acc_norm and exact_match -> tasks
-  ``<task>.acc_norm`` and ``<task>.exact_match`` (a filter other than ``none`` is appended).
-  Tokens are not in the file: give them with ``--set tokens=...``.
+  ``config`` {``model``, ``model_args``, ``model_num_parameters``, ``limit``}, ``n-shot``). One row
+  per model: run_id = the ``pretrained`` model (``@revision`` if given); files of the same
+  model_args in a folder (tasks run in separate calls) are merged into one row, a conflicting value
+  for the same eval reported; params = model_num_parameters when the harness recorded it. The
+  task key carries the few-shot count (``hellaswag.0shot`` and ``hellaswag.10shot`` are two
+  evals): acc -> accuracy on ``<task>.<n>shot``, acc_norm and exact_match -> ``.acc_norm`` and
+  ``.exact_match`` appended (a filter other than ``none`` too). Other numbers (perplexities,
+  bits_per_byte, BLEU, ROUGE) have no registry metric and are kept in the run's config under the
+  same key (``wikitext.0shot.word_perplexity``), reported; standard errors are not kept. A
+  ``limit`` (scores on a sample of each task) is kept in config and reported. model_args and
+  n_shot are stored as JSON objects. Tokens are not in the file: give them with ``--set tokens=...``.
 - openlm: an OpenLM run JSON (``name``, ``dataset_name``, ``hyperparameters`` with ``params``,
   ``params_no_embed``, ``tokens``, ``chinchilla_multiplier``, ...; ``results`` with one ``loss``
   per ``val_data`` path). One row per run; each loss is ``loss_<split>`` where the split is the
@@ -359,17 +365,38 @@ def _model_args(value: Any) -> dict[str, str]:
     return {key.strip(): v.strip() for key, sep, v in pairs if sep}
 
 
-_LM_EVAL_SCORES = ("acc", "acc_norm", "exact_match")
+_LM_EVAL_SCORES = ("acc", "acc_norm", "exact_match")  # accuracies in [0, 1]: registry evals
+_LM_EVAL_SKIPPED = ("alias",)  # the task's display name; *_stderr are the scores' standard errors (not stored)
 
 
-def _lm_eval_scores(task: str, metrics: dict) -> dict[str, float]:
-    row = {}
+def _n_shot(task: str, data: dict, config: dict) -> int | None:
+    """The few-shot count of `task`: v0.4's ``n-shot`` {task: n}, else v0.3's config.num_fewshot."""
+    shots = data.get("n-shot")
+    value = shots.get(task) if isinstance(shots, dict) else config.get("num_fewshot")
+    number = _number(value)
+    return int(number) if number is not None and number == int(number) and number >= 0 else None
+
+
+def _lm_eval_scores(label: str, metrics: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """A task's metrics: (accuracies as registry columns ``accuracy_<label>[.<metric>][.<filter>]``,
+    every other number as config keys ``<label>.<metric>[.<filter>]``: perplexities, bits per
+    byte, BLEU, ROUGE have no registry metric). Standard errors and the alias are not kept."""
+    scores, others = {}, {}
     for key, value in metrics.items():
         name, _, kind = str(key).partition(",")
-        if name in _LM_EVAL_SCORES and _number(value) is not None:
-            label = task + ("" if name == "acc" else f".{name}") + ("" if kind in ("", "none") else f".{kind}")
-            row[f"accuracy_{label}"] = float(value)
-    return row
+        if name in _LM_EVAL_SKIPPED or name.endswith("_stderr") or _number(value) is None:
+            continue
+        suffix = "" if kind in ("", "none") else f".{kind}"
+        if name in _LM_EVAL_SCORES:
+            scores[f"accuracy_{label}" + ("" if name == "acc" else f".{name}") + suffix] = float(value)
+        else:
+            others[f"{label}.{name}{suffix}"] = float(value)
+    return scores, others
+
+
+def _limit_note(limit: float) -> str:
+    share = f"{limit:.0%} of each task's examples" if limit < 1 else f"{limit:g} examples per task"
+    return f"config.limit is {limit:g}: scores on {share}, not the full evals (limit kept in the run's config)"
 
 
 def read_lm_eval(file: Path, data: dict, remarks: list[Remark]) -> list[dict]:
@@ -379,19 +406,56 @@ def read_lm_eval(file: Path, data: dict, remarks: list[Remark]) -> list[dict]:
     model = args.get("pretrained") or str(config.get("model") or file.stem)
     row: dict[str, Any] = {
         "run_id": model + (f"@{args['revision']}" if args.get("revision") else ""), "format": "lm_eval",
-        "model": model, "model_args": json.dumps(args, sort_keys=True),
+        "model": model, "model_args": args,
     }
     params = _number(config.get("model_num_parameters"))
     if params is not None and params > 0:
         row["params"] = params
-    if isinstance(data.get("n-shot"), dict):
-        row["n_shot"] = json.dumps(data["n-shot"], sort_keys=True)
-    elif _number(config.get("num_fewshot")) is not None:
-        row["n_shot"] = int(config["num_fewshot"])
+    limit = _number(config.get("limit"))
+    if limit is not None:
+        row["limit"] = limit
+        remarks.append(Remark(str(file), _limit_note(limit)))
+    shots, others = {}, {}
     for task, metrics in _mapping(data["results"], file, "results").items():
         if isinstance(metrics, dict):
-            row.update(_lm_eval_scores(str(task), metrics))
+            n = _n_shot(str(task), data, config)
+            label = str(task) if n is None else f"{task}.{n}shot"
+            scores, rest = _lm_eval_scores(label, metrics)
+            row.update(scores)
+            others.update(rest)
+            if n is not None:
+                shots[str(task)] = n
+    if shots:
+        row["n_shot"] = shots
+    if others:
+        row.update(others)
+        remarks.append(Remark(str(file), f"kept in the run's config, not as evals (no loss or accuracy meaning): {', '.join(sorted(others))}"))
     return [row]
+
+
+def lm_eval_model(row: Mapping[str, Any]) -> str:
+    """The identity of an lm_eval row's model: its model_args, as sorted JSON."""
+    return json.dumps(row.get("model_args"), sort_keys=True)
+
+
+def merge_lm_eval(into: dict, row: Mapping[str, Any], first: str, file: str, remarks: list[Remark]) -> None:
+    """Merge the evals of one model read from `file` (tasks run in separate calls) into `into`,
+    read from `first`. The same value twice is one value; a different value for the same column
+    (same task and n-shot) is a conflict: the later file's value is kept and the conflict reported.
+    n_shot maps each task to its count, or to the sorted counts when it ran with several."""
+    for column, value in row.items():
+        if column == "n_shot":
+            merged = dict(into.get("n_shot") or {})
+            for task, n in value.items():
+                before = merged.get(task)
+                counts = sorted({*(before if isinstance(before, list) else [] if before is None else [before]), n})
+                merged[task] = counts[0] if len(counts) == 1 else counts
+            into["n_shot"] = merged
+        elif column not in into or into[column] == value:
+            into[column] = value
+        else:
+            remarks.append(Remark(file, f"{column} is {into[column]!r} in {first} and {value!r} here (the same model and eval): this file's value kept"))
+            into[column] = value
 
 
 # ---- OpenLM -------------------------------------------------------------------------------
@@ -541,7 +605,41 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
         remarks: list[Remark] = []
         table = _validated(run, read_run(run, single, remarks=remarks), mapping, constants)
         return FormatReport(table, (ReadRun(str(run), single, len(table)),), (), tuple(remarks))
-    tables, read, skipped, remarks, owners = [], [], [], [], {}
+    units, skipped = _read_units(root, fmt)
+    tables, read, remarks, owners = [], [], [], {}
+    for unit in units:
+        try:
+            table = _validated(unit.path, unit.rows, mapping, constants)
+        except CurascaleError as error:
+            skipped += [Skipped(str(unit.path), str(error)), *(Skipped(other, f"merged with {unit.path}, which was skipped") for other in unit.merged)]
+            continue
+        clash = next((owners[i] for i in table.run_id if i in owners), None)
+        if clash is not None:
+            skipped += [Skipped(str(path), f"its run id is also read from {clash}") for path in (unit.path, *unit.merged)]
+            continue
+        owners.update({i: str(unit.path) for i in table.run_id})
+        remarks += unit.remarks
+        tables.append(table)
+        read += [ReadRun(str(unit.path), unit.fmt, len(table)), *(ReadRun(other, unit.fmt, 0) for other in unit.merged)]
+    combined = pd.concat(tables, ignore_index=True, sort=False) if tables else None
+    return FormatReport(combined, tuple(read), tuple(skipped), tuple(remarks))
+
+
+@dataclass
+class _Unit:
+    """The rows of one run folder or file of a folder of runs, before validation; lm_eval files
+    of the same model merged into the first one's row (`merged`: the later files)."""
+
+    path: Path
+    fmt: str
+    rows: list[dict]
+    remarks: list[Remark]
+    merged: list[str]
+
+
+def _read_units(root: Path, fmt: str | None) -> tuple[list[_Unit], list[Skipped]]:
+    """Every run under `root` read (not yet validated), and what was skipped and why."""
+    units, skipped, models = [], [], {}
     for candidate, detected, not_walked in _candidates(root):
         if not_walked is not None:
             skipped.append(Skipped(str(candidate), not_walked))
@@ -552,19 +650,19 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
         if fmt is not None and detected != fmt:
             skipped.append(Skipped(str(candidate), f"a {detected} run, not {fmt}"))
             continue
-        its_remarks: list[Remark] = []
+        remarks: list[Remark] = []
         try:
-            table = _validated(candidate, read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix(), remarks=its_remarks), mapping, constants)
+            rows = read_run(candidate, detected, run_id=candidate.relative_to(root).as_posix(), remarks=remarks)
         except CurascaleError as error:
             skipped.append(Skipped(str(candidate), str(error)))
             continue
-        clash = next((owners[i] for i in table.run_id if i in owners), None)
-        if clash is not None:
-            skipped.append(Skipped(str(candidate), f"its run id is also read from {clash}"))
+        first = models.get(lm_eval_model(rows[0])) if detected == "lm_eval" else None
+        if first is None:
+            units.append(_Unit(candidate, detected, rows, remarks, []))
+            if detected == "lm_eval":
+                models[lm_eval_model(rows[0])] = units[-1]
             continue
-        owners.update({i: str(candidate) for i in table.run_id})
-        remarks += its_remarks
-        tables.append(table)
-        read.append(ReadRun(str(candidate), detected, len(table)))
-    combined = pd.concat(tables, ignore_index=True, sort=False) if tables else None
-    return FormatReport(combined, tuple(read), tuple(skipped), tuple(remarks))
+        merge_lm_eval(first.rows[0], rows[0], str(first.path), str(candidate), remarks)
+        first.remarks += [*remarks, Remark(str(candidate), f"evals merged into run {rows[0]['run_id']} with {first.path} (the same model_args)")]
+        first.merged.append(str(candidate))
+    return units, skipped

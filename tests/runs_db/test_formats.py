@@ -119,9 +119,11 @@ def test_lm_eval_results_become_task_accuracies(tmp_path):
     run = registry.show("EleutherAI/pythia-160m@step143000")
     assert run["params"] == 160_000_000 and run["tokens"] == 3e11
     evals = {e["task"]: e["value"] for e in run["evals"]}
-    assert evals == {"arc_easy": 0.437, "arc_easy.acc_norm": 0.401, "lambada_openai": 0.329,
-                     "gsm8k.exact_match.strict-match": 0.012, "gsm8k.exact_match.flexible-extract": 0.019}
-    assert json.loads(json.loads(run["config"])["n_shot"]) == {"arc_easy": 0, "gsm8k": 5, "lambada_openai": 0}
+    assert evals == {"arc_easy.0shot": 0.437, "arc_easy.0shot.acc_norm": 0.401, "lambada_openai.0shot": 0.329,
+                     "gsm8k.5shot.exact_match.strict-match": 0.012, "gsm8k.5shot.exact_match.flexible-extract": 0.019}
+    config = json.loads(run["config"])
+    assert config["n_shot"] == {"arc_easy": 0, "gsm8k": 5, "lambada_openai": 0}
+    assert config["lambada_openai.0shot.perplexity"] == 31.2  # no registry metric: kept in config
 
 
 def test_lm_eval_without_a_size_is_rejected_naming_the_file(tmp_path):
@@ -219,8 +221,8 @@ def test_lm_eval_v03_results(tmp_path):
     registry.ingest(source.name, table=source.table, constants={"params": "124e6"})
     assert registry.show("gpt2")["params"] == 124e6
     run = registry.show("gpt2")
-    assert {e["task"]: e["value"] for e in run["evals"]} == {"hellaswag": 0.289, "hellaswag.acc_norm": 0.311}
-    assert json.loads(run["config"])["n_shot"] == 0
+    assert {e["task"]: e["value"] for e in run["evals"]} == {"hellaswag.0shot": 0.289, "hellaswag.0shot.acc_norm": 0.311}
+    assert json.loads(run["config"])["n_shot"] == {"hellaswag": 0, "wikitext": 0}
 
 
 def _cli(*args):

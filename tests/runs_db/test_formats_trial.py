@@ -103,3 +103,62 @@ def test_open_clip_epoch_zero_duplicate_epoch_and_clip_val_loss_are_reported(tmp
     assert any(note.startswith("row 1: epoch 0") for note in notes)
     assert "epoch 2 evaluated twice (rows 3 and 4, a resumed run): row 4 kept" in notes
     assert "not read (no registry metric for them): image_to_text_R@1" in notes
+
+
+# ---- 4, 7, 8, 13. lm-evaluation-harness: one model's files merge; n-shot in the task key -----
+
+def _lm_eval(path: Path, results: dict, shots: dict, *, model_args="pretrained=EleutherAI/pythia-160m", **config):
+    path.write_text(json.dumps({"results": results, "n-shot": shots,
+                                "config": {"model": "hf", "model_args": model_args, "model_num_parameters": 162_322_944, **config}}))
+
+
+def test_lm_eval_files_of_one_model_merge_and_n_shot_is_part_of_the_task(tmp_path):
+    root = tmp_path / "evals"
+    root.mkdir()
+    _lm_eval(root / "results_2024-01-01.json", {"hellaswag": {"acc,none": 0.30}}, {"hellaswag": 0})
+    _lm_eval(root / "results_2024-01-02.json", {"mmlu": {"acc,none": 0.25}}, {"mmlu": 5})
+    _lm_eval(root / "results_2024-01-03.json", {"hellaswag": {"acc,none": 0.33}}, {"hellaswag": 10})
+    report = read_outputs(root)
+    assert len(report.table) == 1
+    row = report.table.iloc[0]
+    assert row.run_id == "EleutherAI/pythia-160m"
+    assert (row["accuracy_hellaswag.0shot"], row["accuracy_mmlu.5shot"], row["accuracy_hellaswag.10shot"]) == (0.30, 0.25, 0.33)
+    assert row.n_shot == {"hellaswag": [0, 10], "mmlu": 5}
+    assert [(Path(r.path).name, r.rows) for r in report.read] == [("results_2024-01-01.json", 1), ("results_2024-01-02.json", 0), ("results_2024-01-03.json", 0)]
+    assert sum("evals merged into run EleutherAI/pythia-160m" in note for note in _notes(report)) == 2
+
+
+def test_lm_eval_conflicting_scores_are_reported_and_another_model_stays_apart(tmp_path):
+    root = tmp_path / "evals"
+    root.mkdir()
+    _lm_eval(root / "a.json", {"hellaswag": {"acc,none": 0.30}}, {"hellaswag": 0})
+    _lm_eval(root / "b.json", {"hellaswag": {"acc,none": 0.31}}, {"hellaswag": 0})
+    _lm_eval(root / "c.json", {"hellaswag": {"acc,none": 0.40}}, {"hellaswag": 0}, model_args="pretrained=EleutherAI/pythia-410m")
+    report = read_outputs(root)
+    values = dict(zip(report.table.run_id, report.table["accuracy_hellaswag.0shot"]))
+    assert values == {"EleutherAI/pythia-160m": 0.31, "EleutherAI/pythia-410m": 0.40}
+    assert any(note.startswith("accuracy_hellaswag.0shot is 0.3 in ") and "0.31 here" in note for note in _notes(report))
+
+
+def test_lm_eval_generation_metrics_go_to_config_and_limit_is_reported(tmp_path):
+    from runs_db.registry import Registry
+
+    _lm_eval(tmp_path / "gen.json", {
+        "wikitext": {"alias": "wikitext", "word_perplexity,none": 35.2, "bits_per_byte,none": 0.93},
+        "truthfulqa_gen": {"bleu_max,none": 12.3, "rouge1_max,none": 35.1},
+        "arc_easy": {"acc,none": 0.44, "acc_stderr,none": "N/A"},
+    }, {"wikitext": 0, "truthfulqa_gen": 0, "arc_easy": 0}, limit=10.0)
+    report = read_outputs(tmp_path / "gen.json")
+    notes = _notes(report)
+    assert any("scores on 10 examples per task" in note for note in notes)
+    assert any(note.startswith("kept in the run's config") and "wikitext.0shot.bits_per_byte" in note for note in notes)
+    registry = Registry(tmp_path / "r.duckdb")
+    registry.ingest("gen.json", table=report.table)
+    run = registry.show("EleutherAI/pythia-160m")
+    config = json.loads(run["config"])
+    assert config["limit"] == 10.0
+    assert (config["wikitext.0shot.word_perplexity"], config["wikitext.0shot.bits_per_byte"]) == (35.2, 0.93)
+    assert (config["truthfulqa_gen.0shot.bleu_max"], config["truthfulqa_gen.0shot.rouge1_max"]) == (12.3, 35.1)
+    assert config["model_args"] == {"pretrained": "EleutherAI/pythia-160m"}  # an object, not JSON text inside JSON
+    assert config["n_shot"] == {"arc_easy": 0, "truthfulqa_gen": 0, "wikitext": 0}
+    assert {e["task"]: e["value"] for e in run["evals"]} == {"arc_easy.0shot": 0.44}

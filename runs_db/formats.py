@@ -9,13 +9,14 @@ validated and written by `Registry.ingest(path, table=report.table)` like any CS
 Formats (the fields each reader uses):
 
 - datacomp: a folder with ``eval_results.jsonl`` (one JSON line per task: ``key``, ``dataset``,
-  ``metrics`` with ``main_metric``, ``acc1``, ...; written by DataComp's evaluate.py) and the
-  training info as ``info.json`` or ``info.pkl`` (``scale``, ``scale_config`` with
+  ``metrics`` with ``main_metric``, ``acc1``, ...; written by DataComp's evaluate.py; acc1 when
+  a line lacks main_metric; a task twice: the later line, reported) and the training info as
+  ``info.json`` or ``info.pkl`` (both: they must agree on every field read) (``scale``, ``scale_config`` with
   ``train_num_samples``, ``model``, ``batch_size``, ``learning_rate``; ``data_dir``). One row per
   run: samples_seen = train_num_samples; every task's main metric is an ``accuracy`` eval with
   task = the task key (e.g. ``imagenet1k``, ``vtab/caltech101``; retrieval and fairness tasks keep
   their own main metric, all in [0, 1]); when all 38 scored tasks are present, their mean is the
-  eval task ``average`` (DataComp's "Average"). `DEFAULT_TASKS` are the tasks a plan targets.
+  eval task ``average`` (DataComp's "Average"; otherwise the report says why it is missing). `DEFAULT_TASKS` are the tasks a plan targets.
   info.pkl is read with `read_info_pickle`, which admits plain containers, numbers, text and paths
   only: a pickle that names any other callable is rejected before anything runs.
 - open_clip: a log folder with ``params.txt`` (``name: value`` lines: ``train_num_samples``,
@@ -40,7 +41,9 @@ Formats (the fields each reader uses):
 - openlm: an OpenLM run JSON (``name``, ``dataset_name``, ``hyperparameters`` with ``params``,
   ``params_no_embed``, ``tokens``, ``chinchilla_multiplier``, ...; ``results`` with one ``loss``
   per ``val_data`` path). One row per run; each loss is ``loss_<split>`` where the split is the
-  validation set's folder (or file name, e.g. ``val_de-en_100``), as in Gadre et al.'s tables.
+  validation set's folder (or file name, e.g. ``val_de-en_100``), as in Gadre et al.'s tables; a
+  loss over several sets is on their union (``c4_val+paloma_ptb``); two results on one split:
+  the later is kept, reported.
 
 No reader sets `family`: give it with ``--set family=...`` (constants apply to every row).
 """
@@ -64,6 +67,7 @@ from curascale.errors import CurascaleError, IngestError
 FORMATS = ("datacomp", "open_clip", "lm_eval", "openlm")
 DEFAULT_TASKS = ("imagenet1k", "average")  # DataComp's ImageNet-1k accuracy and 38-task average
 DATACOMP_SCORED_TASKS = 38  # tasks with a main metric in DataComp's tasklist.yml (FairFace, UTKFace have none)
+DATACOMP_UNSCORED_TASKS = ("fairness/fairface", "fairness/utkface")  # no main metric by design: not reported as missing
 MAX_FILE_BYTES = 64 * 2**20  # a run's JSON or pickle is kilobytes; refuse anything absurd
 
 
@@ -198,40 +202,84 @@ def read_info_pickle(path: str | Path) -> Any:
 
 # ---- DataComp -----------------------------------------------------------------------------
 
-def _datacomp_info(folder: Path) -> dict:
-    if (folder / "info.json").is_file():
-        return _mapping(_json(folder / "info.json"), folder / "info.json", "info")
-    if (folder / "info.pkl").is_file():
-        return _mapping(read_info_pickle(folder / "info.pkl"), folder / "info.pkl", "info")
-    raise IngestError(str(folder), "no info.json or info.pkl: the run's scale and samples seen are unknown")
+_DATACOMP_CONFIG = ("train_num_samples", "model", "batch_size", "learning_rate", "warmup")  # read from scale_config
+
+
+def _datacomp_fields(info: dict) -> dict[str, Any]:
+    """The training info fields this reader uses, by dotted name (``scale_config.model``)."""
+    config = info.get("scale_config") if isinstance(info.get("scale_config"), dict) else {}
+    fields = {"scale": info.get("scale"), "data_dir": None if info.get("data_dir") is None else str(info["data_dir"])}
+    fields.update({f"scale_config.{key}": config.get(key) for key in _DATACOMP_CONFIG})
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _datacomp_info(folder: Path) -> dict[str, Any]:
+    """The training info fields of info.json and info.pkl (either, or both when they agree on
+    every field both give; a field only one gives is taken from it). A field the two give
+    differently is an error naming both files and the field."""
+    found = {}
+    for name, read in (("info.json", _json), ("info.pkl", read_info_pickle)):
+        if (folder / name).is_file():
+            found[name] = _datacomp_fields(_mapping(read(folder / name), folder / name, "info"))
+    if not found:
+        raise IngestError(str(folder), "no info.json or info.pkl: the run's scale and samples seen are unknown")
+    if len(found) == 2:
+        json_fields, pickle_fields = found["info.json"], found["info.pkl"]
+        for field in sorted(set(json_fields) & set(pickle_fields)):
+            if json_fields[field] != pickle_fields[field]:
+                raise IngestError(str(folder / "info.json"), f"{field} is {quoted(json_fields[field])} here but {quoted(pickle_fields[field])} in {folder / 'info.pkl'}: keep the run's own info", column=field)
+    return {name: value for fields in reversed(found.values()) for name, value in fields.items()}
+
+
+def _datacomp_score(metrics: dict, results: Path, number: int) -> tuple[float | None, str | None]:
+    """A task line's score: main_metric, else acc1 (top-1 accuracy, the main metric of every
+    classification task), with the name of the field read (None: neither is given)."""
+    for name in ("main_metric", "acc1"):
+        score = metrics.get(name)
+        if score is not None:
+            if _number(score) is None:
+                raise IngestError(str(results), f"{name} is not a number: {quoted(score)}", row=number, column="metrics")
+            return float(score), name
+    return None, None
 
 
 def read_datacomp(folder: Path, run_id: str, remarks: list[Remark]) -> list[dict]:
-    """One row: the run's training info and every task's main metric (see the module notes)."""
+    """One row: the run's training info and every task's main metric (see the module notes).
+    What is read instead (acc1), overridden (a task twice) or not computed (the average) is reported."""
     results = folder / "eval_results.jsonl"
     info = _datacomp_info(folder)
-    config = info.get("scale_config") if isinstance(info.get("scale_config"), dict) else {}
     row: dict[str, Any] = {
         "run_id": run_id, "format": "datacomp", "experiment": info.get("scale"),
-        "samples_seen": _number(config.get("train_num_samples")),
-        **{key: config[key] for key in ("model", "batch_size", "learning_rate", "warmup") if key in config},
+        "samples_seen": _number(info.get("scale_config.train_num_samples")),
+        **{key: info[f"scale_config.{key}"] for key in _DATACOMP_CONFIG[1:] if f"scale_config.{key}" in info},
     }
     if info.get("data_dir") is not None:
-        row["data_dir"] = str(info["data_dir"])
-    scores = {}
+        row["data_dir"] = info["data_dir"]
+    scores, rows, from_acc1, unscored = {}, {}, [], []
     for number, line in _json_lines(results):
         line = _mapping(line, results, "line", number)
         key, metrics = line.get("key"), _mapping(line.get("metrics"), results, "metrics", number)
         if not isinstance(key, str) or not key:
             raise IngestError(str(results), "no task key", row=number, column="key")
-        score = metrics.get("main_metric")
-        if score is not None:
-            if _number(score) is None:
-                raise IngestError(str(results), f"main_metric is not a number: {quoted(score)}", row=number, column="metrics")
-            scores[key] = float(score)  # a task evaluated twice: the later line wins, as in evaluate.py
+        score, field = _datacomp_score(metrics, results, number)
+        if score is None:
+            if key not in DATACOMP_UNSCORED_TASKS:
+                unscored.append(key)
+            continue
+        if field == "acc1":
+            from_acc1.append(key)
+        if key in scores:  # evaluate.py's reader keeps the later line
+            remarks.append(Remark(str(results), f"task {key} evaluated twice (rows {rows[key]} and {number}): row {number} kept ({scores[key]:g} -> {score:g})"))
+        scores[key], rows[key] = score, number
+    if from_acc1:
+        remarks.append(Remark(str(results), f"no main_metric, acc1 read as the score: {', '.join(from_acc1)}"))
+    if unscored:
+        remarks.append(Remark(str(results), f"no main_metric or acc1, not read: {', '.join(unscored)}"))
     row.update({f"accuracy_{key}": value for key, value in scores.items()})
     if len(scores) == DATACOMP_SCORED_TASKS:
         row["accuracy_average"] = sum(scores.values()) / len(scores)
+    else:
+        remarks.append(Remark(str(results), f"average not computed: {len(scores)} of DataComp's {DATACOMP_SCORED_TASKS} scored tasks"))
     return [row]
 
 
@@ -463,18 +511,25 @@ def merge_lm_eval(into: dict, row: Mapping[str, Any], first: str, file: str, rem
 _SHARD = re.compile(r"^(shard[-_]?)?[\d{}.\-]+$")
 
 
-def openlm_split(val_data: Any) -> str:
-    """The validation set a loss was measured on, from its shard path: the shard's folder
-    (``.../paloma_c4_en/00000001.tar`` -> ``paloma_c4_en``) unless the file itself is named
-    (``.../de-en/val_de-en_100.tar`` -> ``val_de-en_100``)."""
-    first = val_data[0] if isinstance(val_data, list) and val_data else val_data
-    path = PurePosixPath(str(first or ""))
+def _openlm_set(shard: Any) -> str:
+    path = PurePosixPath(str(shard or ""))
     stem = path.name.removesuffix(".tar")
     return path.parent.name if _SHARD.match(stem) else stem
 
 
+def openlm_split(val_data: Any) -> str:
+    """The validation set a loss was measured on, from its shard paths: a shard's folder
+    (``.../paloma_c4_en/00000001.tar`` -> ``paloma_c4_en``) unless the file itself is named
+    (``.../de-en/val_de-en_100.tar`` -> ``val_de-en_100``). A loss over shards of several sets
+    is measured on their union, named by the sets joined with ``+`` in the order given
+    (``c4_val+paloma_ptb``): a split of its own, never one of its parts."""
+    shards = val_data if isinstance(val_data, list) and val_data else [val_data]
+    return "+".join(dict.fromkeys(_openlm_set(shard) for shard in shards))
+
+
 def read_openlm(file: Path, data: dict, remarks: list[Remark]) -> list[dict]:
-    """One row per run JSON (see the module notes)."""
+    """One row per run JSON (see the module notes). Two results on the same split: the later
+    is kept and the override reported."""
     hyper = _mapping(data["hyperparameters"], file, "hyperparameters")
     row: dict[str, Any] = {
         "run_id": str(data.get("name") or file.stem), "format": "openlm", "dataset": data.get("dataset_name"),
@@ -484,10 +539,14 @@ def read_openlm(file: Path, data: dict, remarks: list[Remark]) -> list[dict]:
     }
     if hyper.get("model"):
         row["model"] = PurePosixPath(str(hyper["model"])).stem
+    given: dict[str, int] = {}
     for index, result in enumerate(data.get("results") or [], start=1):
         result = _mapping(result, file, "results", index)
         if _number(result.get("loss")) is not None:
-            row[f"loss_{openlm_split(result.get('val_data'))}"] = float(result["loss"])
+            column = f"loss_{openlm_split(result.get('val_data'))}"
+            if column in given:
+                remarks.append(Remark(str(file), f"results {given[column]} and {index} are both on split {column[5:]} ({row[column]:g} and {float(result['loss']):g}): result {index} kept"))
+            row[column], given[column] = float(result["loss"]), index
     return [row]
 
 

@@ -162,3 +162,73 @@ def test_lm_eval_generation_metrics_go_to_config_and_limit_is_reported(tmp_path)
     assert config["model_args"] == {"pretrained": "EleutherAI/pythia-160m"}  # an object, not JSON text inside JSON
     assert config["n_shot"] == {"arc_easy": 0, "truthfulqa_gen": 0, "wikitext": 0}
     assert {e["task"]: e["value"] for e in run["evals"]} == {"arc_easy.0shot": 0.44}
+
+
+# ---- 5-7. DataComp: info files must agree; overrides and missing scores are reported --------
+
+def _results_lines(folder: Path, lines: list[dict]) -> None:
+    (folder / "eval_results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_datacomp_info_json_and_pickle_that_disagree_is_an_error_naming_both(tmp_path):
+    _datacomp_run(tmp_path / "run")  # info.pkl: small, 12,800,000 samples
+    (tmp_path / "run" / "info.json").write_text(json.dumps({"scale": "medium", "scale_config": {"train_num_samples": 128_000_000}}))
+    with pytest.raises(IngestError, match=r"info\.json, column 'scale': scale is 'medium' here but 'small' in .*info\.pkl"):
+        read_outputs(tmp_path / "run")
+    (tmp_path / "run" / "info.json").write_text(json.dumps({"scale": "small", "scale_config": {"train_num_samples": 12_800_000}}))
+    row = read_outputs(tmp_path / "run").table.iloc[0]  # agreeing: the pickle's other fields are read too
+    assert (row.experiment, row.samples_seen, row.batch_size) == ("small", 12_800_000, 4096)
+
+
+def test_datacomp_task_twice_keeps_the_later_line_and_says_so(tmp_path):
+    _datacomp_run(tmp_path / "run", keys=["imagenet1k", "cifar10"])
+    _results_lines(tmp_path / "run", [
+        {"key": "imagenet1k", "metrics": {"main_metric": 0.30}},
+        {"key": "cifar10", "metrics": {"main_metric": 0.60}},
+        {"key": "imagenet1k", "metrics": {"main_metric": 0.32}},
+    ])
+    report = read_outputs(tmp_path / "run")
+    assert report.table.accuracy_imagenet1k[0] == 0.32
+    notes = _notes(report)
+    assert "task imagenet1k evaluated twice (rows 1 and 3): row 3 kept (0.3 -> 0.32)" in notes
+    assert "average not computed: 2 of DataComp's 38 scored tasks" in notes
+
+
+def test_datacomp_acc1_is_read_when_main_metric_is_missing(tmp_path):
+    from trainer_outputs import DATACOMP_KEYS, UNSCORED
+
+    _datacomp_run(tmp_path / "run")
+    scored = [key for key in DATACOMP_KEYS if key not in UNSCORED]
+    values = {key: round(0.1 + 0.01 * i, 4) for i, key in enumerate(scored)}
+    lines = [{"key": key, "metrics": {"acc1": value} if key == "imagenet1k" else {"acc1": value, "main_metric": value}} for key, value in values.items()]
+    _results_lines(tmp_path / "run", lines + [{"key": "fairness/fairface", "metrics": {}}, {"key": "mytask", "metrics": {"acc_race_avg": 0.5}}])
+    report = read_outputs(tmp_path / "run")
+    row = report.table.iloc[0]
+    assert row.accuracy_imagenet1k == values["imagenet1k"]
+    assert row.accuracy_average == pytest.approx(sum(values.values()) / 38, rel=1e-12)  # 38 tasks: the average is back
+    notes = _notes(report)
+    assert "no main_metric, acc1 read as the score: imagenet1k" in notes
+    assert "no main_metric or acc1, not read: mytask" in notes
+
+
+# ---- 6. OpenLM: two sets in one val_data are their own split; a split twice is reported --------
+
+def _openlm(path: Path, results: list[tuple[list[str], float]]):
+    path.write_text(json.dumps({"name": path.stem, "hyperparameters": {"params": 10_569_312, "tokens": 211_386_240},
+                                "results": [{"loss": loss, "val_data": shards} for shards, loss in results]}))
+
+
+def test_openlm_several_sets_in_one_val_data_get_their_own_split(tmp_path):
+    _openlm(tmp_path / "multi.json", [(["a/c4_val/0.tar", "b/paloma_ptb/0.tar"], 5.88), (["t/c4_val/shard-{0000000..0000010}.tar"], 4.77),
+                                      (["t/paloma_ptb/00000001.tar"], 6.62)])
+    report = read_outputs(tmp_path / "multi.json")
+    row = report.table.iloc[0]
+    assert (row["loss_c4_val+paloma_ptb"], row.loss_c4_val, row.loss_paloma_ptb) == (5.88, 4.77, 6.62)
+    assert report.remarks == ()
+
+
+def test_openlm_a_split_twice_keeps_the_later_and_says_so(tmp_path):
+    _openlm(tmp_path / "dup.json", [(["training/eval_data/c4_val/shard-{0..10}.tar"], 4.77), (["other/eval/c4_val/shard-{0..10}.tar"], 4.70)])
+    report = read_outputs(tmp_path / "dup.json")
+    assert report.table.loss_c4_val[0] == 4.70
+    assert _notes(report) == ["results 1 and 2 are both on split c4_val (4.77 and 4.7): result 2 kept"]

@@ -261,10 +261,11 @@ def read_datacomp(folder: Path, run_id: str, remarks: list[Remark]) -> list[dict
         key, metrics = line.get("key"), _mapping(line.get("metrics"), results, "metrics", number)
         if not isinstance(key, str) or not key:
             raise IngestError(str(results), "no task key", row=number, column="key")
+        if key in DATACOMP_UNSCORED_TASKS and metrics.get("main_metric") is None:
+            continue  # FairFace, UTKFace: fairness reports with no main metric in DataComp (their acc1 is not a score it averages)
         score, field = _datacomp_score(metrics, results, number)
         if score is None:
-            if key not in DATACOMP_UNSCORED_TASKS:
-                unscored.append(key)
+            unscored.append(key)
             continue
         if field == "acc1":
             from_acc1.append(key)

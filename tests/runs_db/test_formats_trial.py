@@ -201,7 +201,7 @@ def test_datacomp_acc1_is_read_when_main_metric_is_missing(tmp_path):
     scored = [key for key in DATACOMP_KEYS if key not in UNSCORED]
     values = {key: round(0.1 + 0.01 * i, 4) for i, key in enumerate(scored)}
     lines = [{"key": key, "metrics": {"acc1": value} if key == "imagenet1k" else {"acc1": value, "main_metric": value}} for key, value in values.items()]
-    _results_lines(tmp_path / "run", lines + [{"key": "fairness/fairface", "metrics": {}}, {"key": "mytask", "metrics": {"acc_race_avg": 0.5}}])
+    _results_lines(tmp_path / "run", lines + [{"key": "fairness/fairface", "metrics": {"acc1": 0.4, "main_metric": None}}, {"key": "mytask", "metrics": {"acc_race_avg": 0.5}}])
     report = read_outputs(tmp_path / "run")
     row = report.table.iloc[0]
     assert row.accuracy_imagenet1k == values["imagenet1k"]

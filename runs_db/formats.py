@@ -643,7 +643,7 @@ def _validated(path: Path, rows: list[dict], mapping: Mapping[str, str], constan
     return table
 
 
-def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None) -> FormatReport:
+def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, run_id: str | None = None) -> FormatReport:
     """Rows from a run folder or file (read as `fmt`, or as detected), or from every run under a
     folder of runs (only runs of `fmt` when given), with the account of what was skipped and why.
 
@@ -651,6 +651,8 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
     folder of runs it is skipped with that reason instead. Run ids in a folder of runs are the runs'
     paths relative to the folder. `mapping` and `constants` are those the ingest will apply (a
     file may lack a size that the user gives as a constant); they are checked, not applied.
+    `run_id` renames a single run (an open_clip run's epochs become ``<run_id>@epoch<k>``); it
+    cannot name every run of a folder (give them a prefix at ingest instead).
     """
     mapping, constants = mapping or {}, constants or {}
     root = Path(path)
@@ -663,8 +665,13 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
         if single is None:
             raise IngestError(str(root), f"not a run format this reads ({', '.join(FORMATS)}): give --format, or a CSV, JSONL or parquet file")
         remarks: list[Remark] = []
-        table = _validated(run, read_run(run, single, remarks=remarks), mapping, constants)
+        rows = read_run(run, single, run_id=run_id, remarks=remarks)
+        if run_id is not None and single in ("lm_eval", "openlm"):  # one row, its id from the file's content
+            rows = [{**row, "run_id": run_id} for row in rows]
+        table = _validated(run, rows, mapping, constants)
         return FormatReport(table, (ReadRun(str(run), single, len(table)),), (), tuple(remarks))
+    if run_id is not None:
+        raise IngestError(str(root), f"run_id {quoted(run_id)} names one run, but this is a folder of runs: give them a common prefix instead (--run-prefix PREFIX/)", column="run_id")
     units, skipped = _read_units(root, fmt)
     tables, read, remarks, owners = [], [], [], {}
     for unit in units:

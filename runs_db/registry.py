@@ -77,6 +77,7 @@ class Registry:
         replace: bool = False,
         on_stage: Callable[[str], None] | None = None,
         table: pd.DataFrame | None = None,
+        run_prefix: str = "",
     ) -> IngestReport:
         """Validate every row of `file` (or of `table`, rows already read, which `file` names),
         then write them in one transaction.
@@ -85,9 +86,10 @@ class Registry:
         run id is stored with other content is an error unless `replace`. `on_stage` is called
         with "validated", "written" and "committed" as the work proceeds. `table`: rows already
         read (runs_db.formats, curascale.datasets), validated the same way; `file` names them.
+        `run_prefix` goes before every run id (runs_db.ingest.read_runs).
         """
         notify = on_stage or (lambda stage: None)
-        records = read_runs(file, mapping, constants, table=table)
+        records = read_runs(file, mapping, constants, table=table, run_prefix=run_prefix)
         notify("validated")
         return self.store(records, file, replace=replace, on_stage=notify)
 
@@ -112,7 +114,7 @@ class Registry:
                 else:
                     raise IngestError(
                         str(file),
-                        f"run id {quoted(record.run['run_id'])} is already stored with other values (pass --replace to overwrite)",
+                        f"run id {quoted(record.run['run_id'])} is already stored with other values: give the new run another id (--set run_id=ID for one run, --run-prefix PREFIX/ for a file or folder of runs) or pass --replace to overwrite the stored one",
                         row=record.row,
                         column="run_id",
                     )

@@ -232,3 +232,57 @@ def test_openlm_a_split_twice_keeps_the_later_and_says_so(tmp_path):
     report = read_outputs(tmp_path / "dup.json")
     assert report.table.loss_c4_val[0] == 4.70
     assert _notes(report) == ["results 1 and 2 are both on split c4_val (4.77 and 4.7): result 2 kept"]
+
+
+# ---- 10. a run can be renamed at ingest; a folder's runs can be given a prefix -------------------
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from curascale.cli.app import main; main()", *args], capture_output=True, text=True)
+
+
+def test_two_datacomp_folders_with_the_default_exp_name_share_a_registry(tmp_path):
+    from runs_db.registry import Registry
+
+    _datacomp_run(tmp_path / "filtA" / "small_scale")
+    _datacomp_run(tmp_path / "filtB" / "small_scale", keys=["imagenet1k", "cifar10"])
+    db = str(tmp_path / "r.duckdb")
+    assert _cli("runs", "ingest", str(tmp_path / "filtA" / "small_scale"), "--set", "family=dc", "--db", db).returncode == 0
+    clash = _cli("runs", "ingest", str(tmp_path / "filtB" / "small_scale"), "--set", "family=dc", "--db", db)
+    assert clash.returncode == 2 and "already stored with other values" in clash.stderr and "--set run_id=ID" in clash.stderr
+    renamed = _cli("runs", "ingest", str(tmp_path / "filtB" / "small_scale"), "--set", "family=dc", "--set", "run_id=dcB", "--db", db)  # the advice works
+    assert renamed.returncode == 0, renamed.stderr
+    prefixed = _cli("runs", "ingest", str(tmp_path / "filtB"), "--set", "family=dc2", "--run-prefix", "hq/", "--db", db)
+    assert prefixed.returncode == 0, prefixed.stderr
+    assert set(Registry(db).runs().run_id) == {"small_scale", "dcB", "hq/small_scale"}
+    folder = _cli("runs", "ingest", str(tmp_path / "filtB"), "--set", "run_id=x", "--db", db)
+    assert folder.returncode == 2 and "folder of runs" in folder.stderr and "--run-prefix" in folder.stderr
+
+
+def test_renaming_one_open_clip_run_or_lm_eval_file(tmp_path):
+    _open_clip_run(tmp_path / "clip")
+    source = resolve_source(tmp_path / "clip", constants={"run_id": "mine"})
+    assert list(source.table.run_id) == ["mine@epoch1", "mine@epoch2", "mine@epoch3"]
+    assert source.ingest_constants({"run_id": "mine", "family": "f"}) == {"family": "f"}
+    _lm_eval(tmp_path / "r.json", {"hellaswag": {"acc,none": 0.3}}, {"hellaswag": 0})
+    assert list(resolve_source(tmp_path / "r.json", constants={"run_id": "p160"}).table.run_id) == ["p160"]
+
+
+# ---- 11. each shipped dataset has its own id namespace -------------------------------------
+
+@pytest.mark.parametrize("pair", [("datablations", "datablations_all"), ("misfitting_li2025", "misfitting_li2025_checkpoints")])
+def test_two_shipped_datasets_share_one_registry(tmp_path, pair):
+    from curascale.datasets import load_dataset
+    from runs_db.registry import Registry
+
+    registry = Registry(tmp_path / "r.duckdb")
+    for name in pair:
+        source = resolve_source(None, dataset=name)
+        report = registry.ingest(source.name, table=source.table, constants=source.ingest_constants({}), run_prefix=source.run_prefix)
+        assert report.inserted + report.repeated_rows == len(load_dataset(name))  # misfitting_li2025 holds one row twice
+    runs = registry.runs()
+    for name in pair:
+        ids = runs.run_id[runs.family == name]
+        assert len(ids) == len(load_dataset(name).drop_duplicates()) and all(i.startswith(f"{name}/") for i in ids)

@@ -589,6 +589,43 @@ def detect_format(path: str | Path) -> str | None:
     return None
 
 
+def run_of(fmt: str) -> str:
+    """'a datacomp run', 'an open_clip run': the format's run with its article."""
+    return f"{'an' if fmt[0] in 'aeiou' else 'a'} {fmt} run"
+
+
+_TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet", ".pq")
+
+
+def partial_run(folder: Path) -> str | None:
+    """What a folder that holds part of a run lacks (None: it holds none of a run's files)."""
+    if any(p.is_file() for p in (folder / "checkpoints" / "results.jsonl", folder / "results.jsonl")):
+        return "an open_clip log folder without params.txt (open_clip writes train_num_samples there): the samples seen are unknown"
+    if any((folder / name).is_file() for name in ("info.pkl", "info.json")):
+        return "a DataComp run folder without eval_results.jsonl: the run was not evaluated"
+    return None
+
+
+def why_not_a_run(path: Path) -> str:
+    """Why `path` (which `detect_format` did not recognise) is not a run this module reads: what
+    a run of the nearest format lacks, invalid JSON with its line and column, or a table of runs."""
+    if path.is_dir():
+        return partial_run(path) or f"no run in it ({', '.join(FORMATS)})"
+    if path.suffix.lower() in _TABLE_SUFFIXES:
+        return "a table file, not a trainer's output: ingest it on its own (curascale runs ingest FILE)"
+    if path.suffix.lower() == ".json" and path.is_file():
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a run's output"
+        try:
+            json.loads(path.read_bytes())
+        except json.JSONDecodeError as error:
+            return f"not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
+        except UnicodeDecodeError:
+            return "not valid JSON: not UTF-8 text"
+        return "JSON, but neither lm-evaluation-harness results (results, config.model_args) nor an OpenLM run (hyperparameters, results)"
+    return f"not a run format this reads ({', '.join(FORMATS)})"
+
+
 def read_run(path: str | Path, fmt: str, run_id: str | None = None, remarks: list[Remark] | None = None) -> list[dict]:
     """The rows of one run folder or file read as `fmt` (one of FORMATS); errors raise IngestError.
     What the reader merged, overrode or left out is appended to `remarks`."""
@@ -598,11 +635,11 @@ def read_run(path: str | Path, fmt: str, run_id: str | None = None, remarks: lis
     path = _run_folder(Path(path))
     if fmt in ("datacomp", "open_clip"):
         if not path.is_dir():
-            raise IngestError(str(path), f"a {fmt} run is a folder")
+            raise IngestError(str(path), f"{run_of(fmt)} is a folder")
         reader = read_datacomp if fmt == "datacomp" else read_open_clip
         return reader(path, run_id or path.name, remarks)
     if path.is_dir():
-        raise IngestError(str(path), f"a {fmt} run is a JSON file, not a folder")
+        raise IngestError(str(path), f"{run_of(fmt)} is a JSON file, not a folder")
     data = _mapping(_json(path), path, "the file")
     key = "results" if fmt == "lm_eval" else "hyperparameters"
     if key not in data:
@@ -627,7 +664,7 @@ def _candidates(root: Path, real_root: Path | None = None) -> Iterable[tuple[Pat
             yield child, None, f"a symbolic link to {target}, {where}; links are not followed"
             continue
         fmt = detect_format(child)
-        if fmt is not None or child.is_file():
+        if fmt is not None or child.is_file() or partial_run(child) is not None:  # a part of a run is reported, not searched
             yield child, fmt, None
         elif child.is_dir():
             yield from _candidates(child, real_root)
@@ -660,10 +697,12 @@ def read_outputs(path: str | Path, fmt: str | None = None, *, mapping: Mapping[s
         raise IngestError(str(root), "no such file or folder")
     run = _run_folder(root)
     detected = detect_format(run)
+    if run.is_dir() and detected is None and partial_run(run) is not None:
+        raise IngestError(str(run), partial_run(run))
     if not run.is_dir() or detected is not None:  # one run: a file, or a folder that is a run
         single = fmt or detected
         if single is None:
-            raise IngestError(str(root), f"not a run format this reads ({', '.join(FORMATS)}): give --format, or a CSV, JSONL or parquet file")
+            raise IngestError(str(root), f"{why_not_a_run(run)}: give --format, or a CSV, JSONL or parquet file")
         remarks: list[Remark] = []
         rows = read_run(run, single, run_id=run_id, remarks=remarks)
         if run_id is not None and single in ("lm_eval", "openlm"):  # one row, its id from the file's content
@@ -712,10 +751,10 @@ def _read_units(root: Path, fmt: str | None) -> tuple[list[_Unit], list[Skipped]
             skipped.append(Skipped(str(candidate), not_walked))
             continue
         if detected is None:
-            skipped.append(Skipped(str(candidate), "not a run format this reads"))
+            skipped.append(Skipped(str(candidate), why_not_a_run(candidate)))
             continue
         if fmt is not None and detected != fmt:
-            skipped.append(Skipped(str(candidate), f"a {detected} run, not {fmt}"))
+            skipped.append(Skipped(str(candidate), f"{run_of(detected)}, not {fmt}"))
             continue
         remarks: list[Remark] = []
         try:

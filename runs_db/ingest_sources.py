@@ -42,7 +42,8 @@ class Source:
         lines = [f"read {r.path} ({r.format}, {r.rows} {'row' if r.rows == 1 else 'rows'})" for r in self.report.read]
         lines += [f"skipped {s.path}: {s.reason}" for s in self.report.skipped]
         lines += [f"note {r.path}: {r.what}" for r in self.report.remarks]
-        lines.append(f"{len(self.report.read)} runs read, {len(self.report.skipped)} skipped")
+        rows = sum(r.rows for r in self.report.read)
+        lines.append(f"{len(self.report.read)} read ({rows} {'row' if rows == 1 else 'rows'}), {len(self.report.skipped)} skipped")
         return lines
 
     def check(self) -> None:

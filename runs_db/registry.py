@@ -57,6 +57,17 @@ class Deletion:
     done: bool  # False: only counted (a dry run)
 
 
+def _eval_choices(table: pd.DataFrame) -> str:
+    """The coordinates that tell a run's evals apart, with (up to 8 of) their values: "a task
+    (average, imagenet1k, ...)"; a split or task that only some evals give shows as (none)."""
+    choices = []
+    for coordinate in ("split", "task"):
+        values = sorted({value or "(none)" for value in table[f"eval_{coordinate}"]})
+        if len(values) > 1:
+            choices.append(f"a {coordinate} ({', '.join(values[:8])}{', ...' if len(values) > 8 else ''})")
+    return " or ".join(choices) or "one eval per run (they differ in step)"
+
+
 class Registry:
     """A handle on one registry database (a file path or ":memory:")."""
 
@@ -271,9 +282,7 @@ class Registry:
         )
         table = self.query(sql, parameters)
         if table["run_id"].duplicated().any():
-            splits = sorted(set(table["eval_split"]))
-            tasks = sorted(set(table["eval_task"]))
-            raise UserError(f"several '{target}' evals per run: choose a split ({', '.join(splits)}) or a task ({', '.join(tasks[:8])}{', ...' if len(tasks) > 8 else ''})")
+            raise UserError(f"several '{target}' evals per run: choose {_eval_choices(table)}")
         return table.drop(columns=["eval_split", "eval_task"]).reset_index(drop=True)
 
     # ---- pools, buckets, fits -----------------------------------------------------------

@@ -49,7 +49,7 @@ def ingest(
     report = _registry(db).ingest(source.name, mapping=mapping, constants=source.ingest_constants(given), replace=replace, table=source.table, run_prefix=source.run_prefix + run_prefix)
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
     twins = f", {report.replaced_duplicates} duplicate stored runs replaced" if report.replaced_duplicates else ""
-    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
+    render.echo(f"{report.file}: {report.inserted} new rows, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
 
 
 @app.command("list")

@@ -186,7 +186,7 @@ def test_folder_of_runs_reports_read_and_skipped(tmp_path):
     assert "column 'params': must be positive" in skipped["openlm/m2.json"]
     assert set(report.table.run_id) == {"datacomp/small_a", "datacomp/small_b", "clip/run1@epoch1", "clip/run1@epoch2", "clip/run1@epoch3", "rw_original-d=96_l=8_h=4-1.0"}
     only = read_outputs(root, "datacomp")
-    assert len(only.read) == 2 and any(s.reason == "a open_clip run, not datacomp" for s in only.skipped)
+    assert len(only.read) == 2 and any(s.reason == "an open_clip run, not datacomp" for s in only.skipped)
 
 
 def test_format_override_and_unknown_format(tmp_path):
@@ -194,7 +194,7 @@ def test_format_override_and_unknown_format(tmp_path):
     with pytest.raises(IngestError, match="no 'results': not an lm_eval file|results must be a JSON object"):
         read_outputs(tmp_path / "run.json", "lm_eval")
     _datacomp_run(tmp_path / "dc")
-    with pytest.raises(IngestError, match="dc: a openlm run is a JSON file, not a folder"):
+    with pytest.raises(IngestError, match="dc: an openlm run is a JSON file, not a folder"):
         read_outputs(tmp_path / "dc", "openlm")
     with pytest.raises(CurascaleError, match="unknown format 'tensorboard'"):
         read_outputs(tmp_path / "run.json", "tensorboard")
@@ -241,16 +241,16 @@ def test_cli_ingests_a_folder_of_runs_and_a_shipped_dataset(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"read {root / 'small_a'} (datacomp, 1 row)",
-        f"skipped {root / 'readme.txt'}: not a run format this reads",
-        "1 runs read, 1 skipped",
-        f"{root}: 1 new runs, 0 replaced, 0 unchanged, 39 evals",
+        f"skipped {root / 'readme.txt'}: not a run format this reads (datacomp, open_clip, lm_eval, openlm)",
+        "1 read (1 row), 1 skipped",
+        f"{root}: 1 new rows, 0 replaced, 0 unchanged, 39 evals",
     ]
     shipped = _cli("runs", "ingest", "--dataset", "datablations", "--db", db)
-    assert shipped.stdout.strip() == "curascale:datasets/datablations: 182 new runs, 0 replaced, 0 unchanged, 182 evals"
+    assert shipped.stdout.strip() == "curascale:datasets/datablations: 182 new rows, 0 replaced, 0 unchanged, 182 evals"
     assert Registry(db).query("SELECT count(*) AS n FROM runs WHERE family = 'datablations'").n[0] == 182
     _lm_eval_results(tmp_path / "lm.json", params=-1)
     assert _cli("runs", "ingest", str(tmp_path / "lm.json"), "--db", db).returncode == 2  # no size in the file
     sized = _cli("runs", "ingest", str(tmp_path / "lm.json"), "--set", "params=160e6", "--set", "tokens=3e11", "--db", db)
-    assert sized.returncode == 0 and sized.stdout.splitlines()[-1].endswith(": 1 new runs, 0 replaced, 0 unchanged, 5 evals")
+    assert sized.returncode == 0 and sized.stdout.splitlines()[-1].endswith(": 1 new rows, 0 replaced, 0 unchanged, 5 evals")
     nothing = _cli("runs", "ingest", str(root / "readme.txt"), "--db", db)
     assert nothing.returncode == 2 and nothing.stderr.startswith("error: ") and len(nothing.stderr.splitlines()) == 1

@@ -286,3 +286,30 @@ def test_two_shipped_datasets_share_one_registry(tmp_path, pair):
     for name in pair:
         ids = runs.run_id[runs.family == name]
         assert len(ids) == len(load_dataset(name).drop_duplicates()) and all(i.startswith(f"{name}/") for i in ids)
+
+
+# ---- 12. messages say what is missing or wrong ----------------------------------------------
+
+def test_skipped_things_say_what_they_lack(tmp_path):
+    root = tmp_path / "sweep"
+    _open_clip_run(root / "noparams")
+    (root / "noparams" / "params.txt").unlink()
+    (root / "bad.json").write_text('{"results": {')
+    (root / "runs.csv").write_text("run_id,params,loss\nr1,1e6,3.0\n")
+    (root / "other.json").write_text('{"a": 1}')
+    _datacomp_run(root / "ok")
+    _, skipped = _relative(root, read_outputs(root))
+    assert skipped["noparams"].startswith("an open_clip log folder without params.txt")
+    assert skipped["bad.json"] == "not valid JSON: line 1, column 14: Expecting property name enclosed in double quotes"
+    assert skipped["runs.csv"].startswith("a table file, not a trainer's output: ingest it on its own")
+    assert skipped["other.json"].startswith("JSON, but neither lm-evaluation-harness results")
+    with pytest.raises(IngestError, match=r"noparams: an open_clip log folder without params.txt"):
+        read_outputs(root / "noparams", "open_clip")
+
+
+def test_the_account_counts_rows_as_rows(tmp_path):
+    _open_clip_run(tmp_path / "clip")
+    db = str(tmp_path / "r.duckdb")
+    result = _cli("runs", "ingest", str(tmp_path / "clip"), "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["1 read (3 rows), 0 skipped", f"{tmp_path / 'clip'}: 3 new rows, 0 replaced, 0 unchanged, 10 evals"]  # 3 + 4 + 3 (top-1, top-5, v2 at epoch 2, loss)

@@ -21,11 +21,14 @@ Formats (the fields each reader uses):
   only: a pickle that names any other callable is rejected before anything runs.
 - open_clip: a log folder with ``params.txt`` (``name: value`` lines: ``train_num_samples``,
   ``model``, ``name``, ...) and ``checkpoints/results.jsonl`` (one JSON line per evaluation:
-  ``epoch``, ``imagenet-zeroshot-val-top1``, ``-top5``, ``val_loss``, ...). One row per evaluated
-  epoch, run_id ``<name>@epoch<k>``, samples_seen = k * train_num_samples: a run's curve becomes
-  several points. ``<data>-zeroshot-val-top1`` becomes accuracy on task ``<data>`` (``imagenet`` is
-  named ``imagenet1k``, as DataComp names it), ``-top5`` task ``<data>_top5``; ``val_loss`` is loss
-  on split ``val``.
+  ``epoch``, ``imagenet-zeroshot-val-top1``, ``-top5``, ``clip_val_loss``, ...). One row per
+  evaluated epoch, run_id ``<name>@epoch<k>``, samples_seen = k * train_num_samples: a run's curve
+  becomes several points. open_clip writes ``epoch`` only with --val-data: lines without it take
+  their epochs from their order and params.txt's schedule (``epochs``, ``zeroshot_frequency``,
+  default 1: `open_clip_schedule`). Epoch 0 (untrained) is not read, an epoch evaluated twice
+  keeps the later line; both are reported, as are keys with no registry metric. ``<data>-zeroshot-val-top1`` becomes accuracy on task ``<data>`` (``imagenet`` is
+  named ``imagenet1k``, as DataComp names it), ``-top5`` task ``<data>_top5``; ``clip_val_loss``
+  (``val_loss`` in older open_clip) is loss on split ``val``.
 - lm_eval: lm-evaluation-harness's results JSON (``results`` {task: {"acc,none": ..}},
   ``config`` {``model``, ``model_args``, ``model_num_parameters``, ``limit``}, ``n-shot``). One row
   per model: run_id = the ``pretrained`` model (``@revision`` if given); files of the same
@@ -45,7 +48,10 @@ Formats (the fields each reader uses):
   loss over several sets is on their union (``c4_val+paloma_ptb``); two results on one split:
   the later is kept, reported.
 
-No reader sets `family`: give it with ``--set family=...`` (constants apply to every row).
+No reader sets `family`: give it with ``--set family=...`` (constants apply to every row). A folder
+of runs is walked without following symbolic links (each is reported as skipped), so every run is
+read once, under its real path inside the folder. What a reader merges, overrides or leaves out
+is in the report's `remarks` (the ingest report's "note" lines).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import pyarrow as pa
 from curascale.errors import UserError
 
 EMBEDDING_KEYS = ("b32_img", "b32_txt", "l14_img", "l14_txt")
+EMBEDDING_FAULT = "embedding not finite"  # a row whose embedding holds NaN or inf: faulty data, counted per shard like a null score
 
 
 def npz_path(shard: str | Path) -> Path:
@@ -64,6 +65,11 @@ def embedding_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     width = column.type.list_size
     return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), width)
+
+
+def finite_rows(matrix: np.ndarray) -> np.ndarray:
+    """(rows,) bool: the rows of a (rows, width) embedding matrix with every value finite."""
+    return np.isfinite(matrix).all(axis=1)
 
 
 def with_embeddings(table: pa.Table, shard: str | Path, keys, *, opener=open) -> pa.Table:

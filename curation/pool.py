@@ -118,6 +118,33 @@ def duplicate_uids(parts: Sequence[np.ndarray]) -> list[Duplicate]:
     return [duplicate for _, duplicate in sorted(found, key=lambda item: item[0])]
 
 
+def _narrow(kind: pa.DataType) -> pa.DataType:
+    """The 32-bit-offset twin of a 64-bit-offset type (large_string -> string, large_binary ->
+    binary, large_list -> list, inside lists, structs and dictionaries too); other types as they are."""
+    if pa.types.is_large_string(kind):
+        return pa.string()
+    if pa.types.is_large_binary(kind):
+        return pa.binary()
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
+        return pa.list_(kind.value_field.with_type(_narrow(kind.value_type)))
+    if pa.types.is_fixed_size_list(kind):
+        return pa.list_(kind.value_field.with_type(_narrow(kind.value_type)), kind.list_size)
+    if pa.types.is_struct(kind):
+        return pa.struct([kind.field(i).with_type(_narrow(kind.field(i).type)) for i in range(kind.num_fields)])
+    if pa.types.is_dictionary(kind):
+        return pa.dictionary(kind.index_type, _narrow(kind.value_type), kind.ordered)
+    return kind
+
+
+def with_narrow_types(table: pa.Table) -> pa.Table:
+    """`table` with string, binary and list columns in their 32-bit-offset types, whichever of
+    the two the writer chose (pandas 3 and polars write large_string): the ONE place a pool's
+    column types are made uniform, so every table built from pool columns (manifests, exclusions,
+    subsets, scores) meets one type."""
+    schema = pa.schema([field.with_type(_narrow(field.type)) for field in table.schema], metadata=table.schema.metadata)
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
 @dataclass(frozen=True)
 class Pool:
     """A pool on disk: its directory and sorted shard paths."""
@@ -155,7 +182,8 @@ class Pool:
         return self.root.name
 
     def read(self, shard: Path, columns: Iterable[str]) -> pa.Table:
-        """The named columns of one shard, or a one-line error naming the shard; an embedding key
+        """The named columns of one shard (text and binary columns as string and binary whether
+        the file holds them large or not: `with_narrow_types`), or a one-line error naming the shard; an embedding key
         (`l14_img`, ...) comes from the shard's `.npz`, row-aligned (see curation/embeddings.py)."""
         from curation.embeddings import EMBEDDING_KEYS, with_embeddings
         from curation.fs import opener
@@ -174,6 +202,10 @@ class Pool:
             table = pq.read_table(str(shard) if self.fs else shard, columns=columns, filesystem=self.fs)
         except Exception as error:
             raise UserError(f"{shard}: corrupt parquet data ({str(error).splitlines()[0]})") from error
+        try:
+            table = with_narrow_types(table)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:  # a column past 2 GiB in one row group
+            raise UserError(f"{shard}: a text or binary column cannot be read as 32-bit offsets ({str(error).splitlines()[0]}); write smaller row groups") from error
         return with_embeddings(table, shard, embeddings, opener=opener(self.fs)) if embeddings else table
 
     def rows(self) -> int:

@@ -82,6 +82,14 @@ def open_wordnet(folder: str = DEFAULT_WORDNET):
         return _open_wordnet(str(folder))
 
 
+WORDNET_MISSING = "not a WordNet dict folder (no index.noun); apt-get install wordnet-base, or give the dict folder"
+
+
+def is_wordnet_folder(folder: str | Path) -> bool:
+    """Whether `folder` is a WordNet 3.0 dict folder (it holds index.noun)."""
+    return (Path(folder) / "index.noun").is_file()
+
+
 @lru_cache(maxsize=2)
 def _open_wordnet(folder: str):
     try:
@@ -89,8 +97,8 @@ def _open_wordnet(folder: str):
     except ImportError:
         raise UserError("the text-based filter needs nltk (pip install 'curascale[datacomp]')") from None
     root = Path(folder)
-    if not (root / "index.noun").is_file():
-        raise UserError(f"wordnet {folder}: not a WordNet dict folder (no index.noun); apt-get install wordnet-base, or pass wordnet=FOLDER")
+    if not is_wordnet_folder(root):
+        raise UserError(f"wordnet {folder}: {WORDNET_MISSING} as wordnet=FOLDER")
     if str(root.resolve()) not in nltk.data.path:
         nltk.data.path.append(str(root.resolve()))  # nltk reads only from its data path
     with warnings.catch_warnings():

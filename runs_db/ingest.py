@@ -306,11 +306,13 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
     return RunRecord(row=row, run=run, evals=evals, content_hash=digest, row_key=key)
 
 
-def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, *, table: pd.DataFrame | None = None) -> list[RunRecord]:
+def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, *, table: pd.DataFrame | None = None, run_prefix: str = "") -> list[RunRecord]:
     """Read, map and validate every row of `path`; raise on the first bad row, before any write.
 
     `table`: rows already read (a trainer's outputs, a shipped dataset); `path` then only names
-    them in messages and in the runs' source_file."""
+    them in messages and in the runs' source_file. `run_prefix` is put before every run id,
+    given or derived (``hq/`` + ``small_scale``; a shipped dataset's name): one namespace per
+    source, so two sources with the same ids can share one registry."""
     file = str(path)
     raw = read_table(path) if table is None else table.copy()
     raw.columns = [str(c) for c in raw.columns]
@@ -323,6 +325,10 @@ def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, consta
         _row_record(values, file, index + 1, metric_columns, row_key(raw_values, file, index + 1))
         for index, (values, raw_values) in enumerate(zip(table.to_dict(orient="records"), raw.to_dict(orient="records")))
     ]
+    if run_prefix:
+        prefix = _text(run_prefix, file, 0, "run_prefix") or ""
+        for record in records:
+            record.run["run_id"] = prefix + record.run["run_id"]
     return drop_repeated_rows(records, file, explicit_ids="run_id" in table.columns)
 
 

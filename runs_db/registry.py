@@ -58,6 +58,17 @@ class Deletion:
     done: bool  # False: only counted (a dry run)
 
 
+def _eval_choices(table: pd.DataFrame) -> str:
+    """The coordinates that tell a run's evals apart, with (up to 8 of) their values: "a task
+    (average, imagenet1k, ...)"; a split or task that only some evals give shows as (none)."""
+    choices = []
+    for coordinate in ("split", "task"):
+        values = sorted({value or "(none)" for value in table[f"eval_{coordinate}"]})
+        if len(values) > 1:
+            choices.append(f"a {coordinate} ({', '.join(values[:8])}{', ...' if len(values) > 8 else ''})")
+    return " or ".join(choices) or "one eval per run (they differ in step)"
+
+
 class Registry:
     """A handle on one registry database (a file path or ":memory:")."""
 
@@ -78,6 +89,7 @@ class Registry:
         replace: bool = False,
         on_stage: Callable[[str], None] | None = None,
         table: pd.DataFrame | None = None,
+        run_prefix: str = "",
     ) -> IngestReport:
         """Validate every row of `file` (or of `table`, rows already read, which `file` names),
         then write them in one transaction.
@@ -86,9 +98,10 @@ class Registry:
         run id is stored with other content is an error unless `replace`. `on_stage` is called
         with "validated", "written" and "committed" as the work proceeds. `table`: rows already
         read (runs_db.formats, curascale.datasets), validated the same way; `file` names them.
+        `run_prefix` goes before every run id (runs_db.ingest.read_runs).
         """
         notify = on_stage or (lambda stage: None)
-        records = read_runs(file, mapping, constants, table=table)
+        records = read_runs(file, mapping, constants, table=table, run_prefix=run_prefix)
         notify("validated")
         return self.store(records, file, replace=replace, on_stage=notify)
 
@@ -113,7 +126,7 @@ class Registry:
                 else:
                     raise IngestError(
                         str(file),
-                        f"run id {quoted(record.run['run_id'])} is already stored with other values (pass --replace to overwrite)",
+                        f"run id {quoted(record.run['run_id'])} is already stored with other values: give the new run another id (--set run_id=ID for one run, --run-prefix PREFIX/ for a file or folder of runs) or pass --replace to overwrite the stored one",
                         row=record.row,
                         column="run_id",
                     )
@@ -271,9 +284,7 @@ class Registry:
         )
         table = self.query(sql, parameters)
         if table["run_id"].duplicated().any():
-            splits = sorted(set(table["eval_split"]))
-            tasks = sorted(set(table["eval_task"]))
-            raise UserError(f"several '{target}' evals per run: choose a split ({', '.join(splits)}) or a task ({', '.join(tasks[:8])}{', ...' if len(tasks) > 8 else ''})")
+            raise UserError(f"several '{target}' evals per run: choose {_eval_choices(table)}")
         return table.drop(columns=["eval_split", "eval_task"]).reset_index(drop=True)
 
     # ---- pools, buckets, fits -----------------------------------------------------------

@@ -158,6 +158,10 @@ def text_based(
     """DataComp's text_based baseline: English captions with a word whose first WordNet sense is an ImageNet-21k class."""
     from curation.steps.text_based import TextBased
 
+    from curation.wordnet import WORDNET_MISSING, is_wordnet_folder
+
+    if wordnet is not None and not is_wordnet_folder(wordnet):  # the library names its parameter; here the flag
+        raise UserError(f"--wordnet {wordnet}: {WORDNET_MISSING} as --wordnet FOLDER")
     step = TextBased(synsets=None if synsets is None else str(synsets), wordnet=None if wordnet is None else str(wordnet), lid_model=None if lid_model is None else str(lid_model))
     _run(pool_dir, [step], out, workers, exclusions, subset_only, on_duplicate)
 

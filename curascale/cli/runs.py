@@ -28,6 +28,7 @@ def ingest(
     format_: Annotated[Optional[str], typer.Option("--format", help="Read FILE as datacomp, open_clip, lm_eval or openlm instead of recognising it by content (in a folder of runs: read only runs of this format).")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Ingest a dataset shipped with curascale instead of a file: chinchilla, datablations, gadre_overtraining, misfitting_li2025, ...")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored runs whose id matches but whose values differ.")] = False,
+    run_prefix: Annotated[str, typer.Option("--run-prefix", help="Put PREFIX before every run id (e.g. hq/): runs of two folders with the same ids can share one registry. One trainer run is renamed with --set run_id=ID.")] = "",
     db: DbOption = None,
 ) -> None:
     """Validate a file of runs and add it to the registry in one transaction.
@@ -45,10 +46,10 @@ def ingest(
     for line in source.account():
         render.echo(line)
     source.check()
-    report = _registry(db).ingest(source.name, mapping=mapping, constants={**source.constants, **given}, replace=replace, table=source.table)
+    report = _registry(db).ingest(source.name, mapping=mapping, constants=source.ingest_constants(given), replace=replace, table=source.table, run_prefix=source.run_prefix + run_prefix)
     repeated = f", {report.repeated_rows} repeated rows stored once" if report.repeated_rows else ""
     twins = f", {report.replaced_duplicates} duplicate stored runs replaced" if report.replaced_duplicates else ""
-    render.echo(f"{report.file}: {report.inserted} new runs, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
+    render.echo(f"{report.file}: {report.inserted} new rows, {report.replaced} replaced, {report.unchanged} unchanged, {report.evals} evals{repeated}{twins}")
     render.notes(report.notes)
 
 

@@ -18,13 +18,14 @@ import pyarrow as pa
 
 from curascale.errors import CurascaleError
 from curascale.notes import Note
+from curation.embeddings import EMBEDDING_FAULT
 from curation.scores import read_scores
 
 Scan = Callable[[tuple[str, ...]], Iterator[pa.Table]]
 
 # reasons that say the pool's data is faulty (not that a rule judged the sample): the engine
 # reports them per shard
-DATA_FAULTS = frozenset({"null score", "score out of range", "caption missing", "image size missing"})
+DATA_FAULTS = frozenset({"null score", "score out of range", "caption missing", "image size missing", EMBEDDING_FAULT})
 
 
 def number(value, name: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False, integer: bool = False) -> float:

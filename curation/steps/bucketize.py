@@ -53,7 +53,9 @@ class Bucketize(Labeler):
         if isinstance(self.edges, (str, bytes)) or not hasattr(self.edges, "__iter__"):
             raise CurascaleError(f"edges must be a list of percentiles, got {self.edges!r}")
         self.edges = tuple(number(e, "edges", low=0, high=100) for e in self.edges)
-        if len(self.edges) < 2 or list(self.edges) != sorted(set(self.edges)):
+        if len(self.edges) < 2:
+            raise CurascaleError(f"edges needs at least two percentiles (a bucket lies between two edges, e.g. 0,50,100), got {','.join(f'{e:g}' for e in self.edges) or 'none'}")
+        if list(self.edges) != sorted(set(self.edges)):
             raise CurascaleError(f"edges must increase within [0, 100], got {','.join(map(str, self.edges))}")
         if self.names is not None:
             self.names = tuple(self.names)

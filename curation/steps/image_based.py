@@ -9,6 +9,8 @@ Rule, per sample:
    embedding . centroid, as DataComp's `get_centroid_ids_gpu`);
 3. keep it when that centroid is the nearest centroid of at least one target embedding (DataComp:
    the ImageNet-1k training images' L/14 embeddings; here any (n, 768) `.npy` the user supplies).
+   An embedding holding NaN or inf is faulty data, not a sample judged: it is dropped for
+   "embedding not finite", counted per shard in the manifest's integrity like a null score.
 
 Centroids: DataComp ships k-means centroids of each pool's L/14 image embeddings (100,000 for
 small and medium); `centroids=FILE.npy` uses such a (k, 768) matrix, otherwise they are computed
@@ -31,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from curascale.errors import UserError
-from curation.embeddings import embedding_matrix
+from curation.embeddings import EMBEDDING_FAULT, embedding_matrix, finite_rows
 from curation.steps.base import Filter, Scan, Verdict, refine
 from curation.steps.basic import default_lid_model
 from curation.steps.clip_score import ClipScore
@@ -48,6 +50,7 @@ def fasttext_token_count(text: str) -> int:
 
 CAPTION_REASONS = ("caption missing", "caption too short", "language")
 CLUSTER_REASON = "image outside the targets' clusters"
+IMAGE_REASONS = (EMBEDDING_FAULT, CLUSTER_REASON)  # a NaN/inf embedding is faulty data, never assigned a cluster
 
 
 def caption_verdict(texts: list, lid_model: str | None, language: str = "en") -> Verdict:
@@ -129,7 +132,8 @@ class ImageBased(Filter):
         parts = []
         for index, table in enumerate(scan((EMBEDDING,))):
             matrix = embedding_matrix(table.column(EMBEDDING))
-            parts.append(matrix if share >= 1 else matrix[np.random.default_rng([self.seed, index]).random(len(matrix)) < share])
+            matrix = matrix if share >= 1 else matrix[np.random.default_rng([self.seed, index]).random(len(matrix)) < share]
+            parts.append(matrix[finite_rows(matrix)])  # a NaN/inf row is faulty data (judge reports it), not a point to cluster
         return np.concatenate(parts) if parts else np.empty((0, self.target_matrix.shape[1]), np.float32)
 
     def prepare(self, scan: Scan) -> None:
@@ -143,11 +147,14 @@ class ImageBased(Filter):
         """The caption rules (`CAPTION_REASONS`), then the image's cluster on the rows they kept."""
         verdict = caption_verdict(table.column("text").to_pylist(), self.lid_model, self.language)
         rows = np.flatnonzero(verdict.kept)
-        near = np.zeros(0, dtype=bool)
+        codes = np.zeros(rows.size, dtype=np.uint8)
         if rows.size:
             vectors = embedding_matrix(table.column(EMBEDDING).take(pa.array(rows)))
-            near = np.isin(nearest_centroid(vectors, self.pool_centroids), self.target_centroids)
-        return refine(verdict, rows, Verdict((~near).astype(np.uint8), (CLUSTER_REASON,)))
+            finite = finite_rows(vectors)
+            codes[~finite] = 1
+            near = np.isin(nearest_centroid(vectors[finite], self.pool_centroids), self.target_centroids)
+            codes[np.flatnonzero(finite)[~near]] = 2
+        return refine(verdict, rows, Verdict(codes, IMAGE_REASONS))
 
     def describe(self) -> dict:
         return {"step": self.name, "targets": Path(self.targets).name, "target_rows": len(self.target_matrix),

@@ -45,4 +45,4 @@ def test_cli_from_a_crowded_folder(tmp_path):
     assert plan.returncode == 0, plan.stderr
     assert json.loads(plan.stdout)["fit"] == "reference/tmars-imagenet-utility"
     ingest = run(["-c", main, "curascale", "runs", "ingest", "runs.csv", "--db", "r.duckdb"], folder)
-    assert ingest.returncode == 0 and "2 new runs" in ingest.stdout, ingest.stderr
+    assert ingest.returncode == 0 and "2 new rows" in ingest.stdout, ingest.stderr

@@ -14,41 +14,7 @@ from runs_db.formats import DATACOMP_SCORED_TASKS, detect_format, openlm_split, 
 from runs_db.ingest_sources import resolve_source
 from runs_db.registry import Registry
 
-# DataComp's tasklist.yml: 40 tasks, 38 with a main metric (FairFace and UTKFace have none)
-DATACOMP_KEYS = [
-    "vtab/caltech101", "cifar10", "vtab/cifar100", "vtab/clevr_count_all", "vtab/clevr_closest_object_distance", "country211",
-    "vtab/dtd", "vtab/eurosat", "fgvc_aircraft", "food101", "gtsrb", "imagenet1k", "imagenet_sketch", "imagenetv2", "imagenet-a",
-    "imagenet-o", "imagenet-r", "vtab/kitti_closest_vehicle_distance", "mnist", "objectnet", "vtab/flowers", "vtab/pets", "voc2007",
-    "vtab/pcam", "renderedsst2", "vtab/resisc45", "cars", "stl10", "sun397", "vtab/svhn", "retrieval/flickr30k",
-    "retrieval/mscoco_2014_5k_test_image_text_retrieval", "misc/winogavil", "wilds/iwildcam", "wilds/camelyon17", "wilds/fmow",
-    "fairness/dollar_street", "fairness/geode", "fairness/fairface", "fairness/utkface",
-]
-UNSCORED = {"fairness/fairface", "fairness/utkface"}
-
-
-def _datacomp_run(folder: Path, *, keys=DATACOMP_KEYS, info_as="pkl", scale="small") -> dict[str, float]:
-    """A run folder as DataComp's train.py and evaluate.py leave it; returns the main metrics."""
-    folder.mkdir(parents=True)
-    scores = {}
-    with open(folder / "eval_results.jsonl", "w") as f:
-        for i, key in enumerate(keys):
-            main = None if key in UNSCORED else round(0.05 + 0.02 * i, 4)
-            metrics = {"acc1": main, "acc5": None if main is None else min(1.0, main + 0.1), "mean_per_class_recall": main, "main_metric": main}
-            f.write(json.dumps({"key": key, "dataset": key.split("/")[-1], "metrics": metrics}) + "\n")
-            if main is not None:
-                scores[key] = main
-    info = {
-        "scale": scale,
-        "checkpoint": Path("/runs") / folder.name / "checkpoints" / "epoch_latest.pt",
-        "scale_config": {"batch_size": 4096, "learning_rate": 5e-4, "train_num_samples": 12_800_000, "warmup": 500, "model": "ViT-B-32", "beta2": None},
-        "data_dir": Path("/data/small/shards"),
-    }
-    if info_as == "pkl":
-        with open(folder / "info.pkl", "wb") as f:
-            pickle.dump(info, f)
-    else:
-        (folder / "info.json").write_text(json.dumps({**info, "checkpoint": str(info["checkpoint"]), "data_dir": str(info["data_dir"])}))
-    return scores
+from trainer_outputs import DATACOMP_KEYS, UNSCORED, _datacomp_run, _open_clip_run  # noqa: F401
 
 
 def test_datacomp_run_folder_gives_every_scored_task_and_the_average(tmp_path):
@@ -108,20 +74,6 @@ def test_info_pickle_paths_come_back_as_text(tmp_path):
     assert read_info_pickle(tmp_path / "info.pkl") == {"checkpoint": "/a/b.pt", "n": [1, 2.5, None, True], "t": (1,), "s": {3}}
 
 
-def _open_clip_run(folder: Path, *, per_epoch="2560000", lines=None):
-    """logs/<name>/params.txt and checkpoints/results.jsonl as open_clip's main.py writes them."""
-    (folder / "checkpoints").mkdir(parents=True)
-    params = {"batch_size": "256", "epochs": "3", "model": "ViT-B-32", "name": folder.name, "train_num_samples": per_epoch, "train_data": "/data/{00000..00099}.tar"}
-    (folder / "params.txt").write_text("".join(f"{k}: {v}\n" for k, v in sorted(params.items())))
-    lines = lines if lines is not None else [
-        {"imagenet-zeroshot-val-top1": 0.02, "imagenet-zeroshot-val-top5": 0.07, "epoch": 0, "num_samples": 10000},
-        {"imagenet-zeroshot-val-top1": 0.11, "imagenet-zeroshot-val-top5": 0.27, "val_loss": 3.9, "epoch": 1, "num_samples": 10000},
-        {"imagenet-zeroshot-val-top1": 0.17, "imagenet-zeroshot-val-top5": 0.36, "imagenetv2-zeroshot-val-top1": 0.14, "val_loss": 3.4, "epoch": 2, "num_samples": 10000},
-        {"imagenet-zeroshot-val-top1": 0.21, "imagenet-zeroshot-val-top5": 0.41, "val_loss": 3.1, "epoch": 3, "num_samples": 10000},
-    ]
-    (folder / "checkpoints" / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-
-
 def test_open_clip_curve_becomes_one_point_per_epoch(tmp_path):
     _open_clip_run(tmp_path / "clip-run")
     assert detect_format(tmp_path / "clip-run") == "open_clip"
@@ -167,9 +119,11 @@ def test_lm_eval_results_become_task_accuracies(tmp_path):
     run = registry.show("EleutherAI/pythia-160m@step143000")
     assert run["params"] == 160_000_000 and run["tokens"] == 3e11
     evals = {e["task"]: e["value"] for e in run["evals"]}
-    assert evals == {"arc_easy": 0.437, "arc_easy.acc_norm": 0.401, "lambada_openai": 0.329,
-                     "gsm8k.exact_match.strict-match": 0.012, "gsm8k.exact_match.flexible-extract": 0.019}
-    assert json.loads(json.loads(run["config"])["n_shot"]) == {"arc_easy": 0, "gsm8k": 5, "lambada_openai": 0}
+    assert evals == {"arc_easy.0shot": 0.437, "arc_easy.0shot.acc_norm": 0.401, "lambada_openai.0shot": 0.329,
+                     "gsm8k.5shot.exact_match.strict-match": 0.012, "gsm8k.5shot.exact_match.flexible-extract": 0.019}
+    config = json.loads(run["config"])
+    assert config["n_shot"] == {"arc_easy": 0, "gsm8k": 5, "lambada_openai": 0}
+    assert config["lambada_openai.0shot.perplexity"] == 31.2  # no registry metric: kept in config
 
 
 def test_lm_eval_without_a_size_is_rejected_naming_the_file(tmp_path):
@@ -232,7 +186,7 @@ def test_folder_of_runs_reports_read_and_skipped(tmp_path):
     assert "column 'params': must be positive" in skipped["openlm/m2.json"]
     assert set(report.table.run_id) == {"datacomp/small_a", "datacomp/small_b", "clip/run1@epoch1", "clip/run1@epoch2", "clip/run1@epoch3", "rw_original-d=96_l=8_h=4-1.0"}
     only = read_outputs(root, "datacomp")
-    assert len(only.read) == 2 and any(s.reason == "a open_clip run, not datacomp" for s in only.skipped)
+    assert len(only.read) == 2 and any(s.reason == "an open_clip run, not datacomp" for s in only.skipped)
 
 
 def test_format_override_and_unknown_format(tmp_path):
@@ -240,7 +194,7 @@ def test_format_override_and_unknown_format(tmp_path):
     with pytest.raises(IngestError, match="no 'results': not an lm_eval file|results must be a JSON object"):
         read_outputs(tmp_path / "run.json", "lm_eval")
     _datacomp_run(tmp_path / "dc")
-    with pytest.raises(IngestError, match="dc: a openlm run is a JSON file, not a folder"):
+    with pytest.raises(IngestError, match="dc: an openlm run is a JSON file, not a folder"):
         read_outputs(tmp_path / "dc", "openlm")
     with pytest.raises(CurascaleError, match="unknown format 'tensorboard'"):
         read_outputs(tmp_path / "run.json", "tensorboard")
@@ -267,8 +221,8 @@ def test_lm_eval_v03_results(tmp_path):
     registry.ingest(source.name, table=source.table, constants={"params": "124e6"})
     assert registry.show("gpt2")["params"] == 124e6
     run = registry.show("gpt2")
-    assert {e["task"]: e["value"] for e in run["evals"]} == {"hellaswag": 0.289, "hellaswag.acc_norm": 0.311}
-    assert json.loads(run["config"])["n_shot"] == 0
+    assert {e["task"]: e["value"] for e in run["evals"]} == {"hellaswag.0shot": 0.289, "hellaswag.0shot.acc_norm": 0.311}
+    assert json.loads(run["config"])["n_shot"] == {"hellaswag": 0, "wikitext": 0}
 
 
 def _cli(*args):
@@ -287,16 +241,16 @@ def test_cli_ingests_a_folder_of_runs_and_a_shipped_dataset(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"read {root / 'small_a'} (datacomp, 1 row)",
-        f"skipped {root / 'readme.txt'}: not a run format this reads",
-        "1 runs read, 1 skipped",
-        f"{root}: 1 new runs, 0 replaced, 0 unchanged, 39 evals",
+        f"skipped {root / 'readme.txt'}: not a run format this reads (datacomp, open_clip, lm_eval, openlm)",
+        "1 read (1 row), 1 skipped",
+        f"{root}: 1 new rows, 0 replaced, 0 unchanged, 39 evals",
     ]
     shipped = _cli("runs", "ingest", "--dataset", "datablations", "--db", db)
-    assert shipped.stdout.strip() == "curascale:datasets/datablations: 182 new runs, 0 replaced, 0 unchanged, 182 evals"
+    assert shipped.stdout.strip() == "curascale:datasets/datablations: 182 new rows, 0 replaced, 0 unchanged, 182 evals"
     assert Registry(db).query("SELECT count(*) AS n FROM runs WHERE family = 'datablations'").n[0] == 182
     _lm_eval_results(tmp_path / "lm.json", params=-1)
     assert _cli("runs", "ingest", str(tmp_path / "lm.json"), "--db", db).returncode == 2  # no size in the file
     sized = _cli("runs", "ingest", str(tmp_path / "lm.json"), "--set", "params=160e6", "--set", "tokens=3e11", "--db", db)
-    assert sized.returncode == 0 and sized.stdout.splitlines()[-1].endswith(": 1 new runs, 0 replaced, 0 unchanged, 5 evals")
+    assert sized.returncode == 0 and sized.stdout.splitlines()[-1].endswith(": 1 new rows, 0 replaced, 0 unchanged, 5 evals")
     nothing = _cli("runs", "ingest", str(root / "readme.txt"), "--db", db)
     assert nothing.returncode == 2 and nothing.stderr.startswith("error: ") and len(nothing.stderr.splitlines()) == 1

@@ -42,4 +42,4 @@ def test_every_count_column_below_a_thousand(tmp_path, column, values, noted):
 
 def test_the_ingest_command_prints_the_note(tmp_path):
     result = curascale("runs", "ingest", BILLIONS, "--map", "params=N_params", "--map", "tokens=D_tokens", "--db", tmp_path / "r.duckdb")
-    assert "240 new runs" in result.stdout and "(unit-mistake): tokens goes down to" in result.stdout
+    assert "240 new rows" in result.stdout and "(unit-mistake): tokens goes down to" in result.stdout

@@ -110,9 +110,12 @@ def test_file_level_errors(tmp_path):
 def test_frame_asks_for_a_split_when_ambiguous(tmp_path):
     registry = connect(tmp_path / "r.duckdb")
     registry.ingest(write(tmp_path, "runs.csv", "params,loss_c4,loss_pile\n1e8,3,3.5\n"))
-    with pytest.raises(UserError, match="choose a split"):
+    with pytest.raises(UserError, match=r"choose a split \(c4, pile\)$"):
         registry.frame(["params"], target="loss")
     assert registry.frame(["params"], target="loss", split="pile")["loss"].tolist() == [3.5]
+    registry.ingest(write(tmp_path, "tasks.csv", "run_id,samples_seen,accuracy_imagenet1k,accuracy_average\nd1,1e7,0.3,0.25\n"))
+    with pytest.raises(UserError, match=r"several 'accuracy' evals per run: choose a task \(average, imagenet1k\)$"):  # no empty split list
+        registry.frame(["samples_seen"], target="accuracy")
 
 
 def test_pools_buckets_and_export(tmp_path):

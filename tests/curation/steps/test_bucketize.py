@@ -128,6 +128,8 @@ def test_a_normal_column_has_no_degenerate_bucket(demo_pool, tmp_path):
     ((0, "ten"), "edges must be a number in \\[0, 100\\], got 'ten'"),
     ((0, 120), "edges must be a number in \\[0, 100\\], got 120"),
     ((20, 10), "edges must increase"),
+    ((10,), "edges needs at least two percentiles .*got 10$"),
+    ((), "edges needs at least two percentiles .*got none$"),
     ("0,10", "edges must be a list of percentiles"),
 ])
 def test_bad_edges_are_one_line_errors(edges, message):

@@ -101,3 +101,31 @@ def test_keep_sees_each_rows_own_embedding(edge_pool):
         expected = archive["l14_img"][rows]
     got = np.stack([np.asarray(v, dtype=np.float32) for v in taken.column("l14_img").to_pylist()])
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_nan_or_inf_embedding_is_faulty_data_counted_per_shard(edge_pool, targets, tmp_path):
+    """A kept sample whose L/14 embedding turns NaN (and another whose turns inf) is dropped as
+    faulty data, reported in the integrity list of its shard like a null score, not silently."""
+    import json
+    import shutil
+
+    np.save(tmp_path / "centroids.npy", read_npz(edge_pool, "l14_img")[::100])
+    step = {"step": "image_based", "targets": str(targets), "centroids": str(tmp_path / "centroids.npy")}
+    LocalEngine(progress=False).run(Pool.open(edge_pool), [build_step(step)], tmp_path / "clean")
+    kept = {tuple(pair) for pair in np.load(tmp_path / "clean" / "subset.npy").tolist()}
+    shutil.copytree(edge_pool, tmp_path / "pool")
+    shard = sorted((tmp_path / "pool").glob("*.parquet"))[1]
+    frame = read_pool(tmp_path / "pool")
+    uids = frame["uid"].tolist()[1000:2000]  # the second shard's rows (1,000 per shard)
+    rows = [i for i, uid in enumerate(uids) if tuple(uid_set([uid])[0].tolist()) in kept][:2]
+    arrays = dict(np.load(shard.with_suffix(".npz")))
+    arrays["l14_img"] = arrays["l14_img"].copy()
+    arrays["l14_img"][rows[0], 5] = np.nan
+    arrays["l14_img"][rows[1], 0] = np.inf
+    np.savez(shard.with_suffix(".npz"), **arrays)
+    LocalEngine(progress=False).run(Pool.open(tmp_path / "pool"), [build_step(step)], tmp_path / "faulty")
+    expected = kept - {tuple(uid_set([uids[i]])[0].tolist()) for i in rows}
+    assert {tuple(pair) for pair in np.load(tmp_path / "faulty" / "subset.npy").tolist()} == expected
+    sidecar = json.loads((tmp_path / "faulty" / "manifest.json").read_text())
+    assert {"shard": shard.name, "step": "image_based", "reason": "embedding not finite", "rows": 2} in sidecar["integrity"]
+    assert "faulty-rows" in [note["code"] for note in sidecar["notes"]]

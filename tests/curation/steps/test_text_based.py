@@ -54,5 +54,15 @@ def test_user_synsets_file(tmp_path):
     (tmp_path / "bad.txt").write_text("n04490091\ndog\n")
     with pytest.raises(UserError, match=r"bad.txt, line 2"):
         TextBased(synsets=str(tmp_path / "bad.txt"))
-    with pytest.raises(UserError, match="not a WordNet dict folder"):
+    with pytest.raises(UserError, match="not a WordNet dict folder .* as wordnet=FOLDER"):
         TextBased(wordnet=str(tmp_path)).keep(rows)
+
+
+def test_cli_names_the_wordnet_flag(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "from curascale.cli.app import main; main()", "curate", "text-based", str(tmp_path), "--out", str(tmp_path / "o"),
+                             "--wordnet", "/nonexistent"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        "error: --wordnet /nonexistent: not a WordNet dict folder (no index.noun); apt-get install wordnet-base, or give the dict folder as --wordnet FOLDER"]

@@ -34,6 +34,13 @@ same seed. A batch of pilots is chosen greedily: the pilot adding most expected 
 per unit of compute (ties: interval reduction) given those already chosen, whose outcomes update
 the truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
 
+The reweighting is the design's linearised stand-in for a refit (cheap enough to run for every
+pilot, world and greedy step); `bench/pilot_design.py` checks the decisions it leads to against a
+team that does refit its law (`scaling.fit.fit`) on all its runs after the pilots and plans from
+the refit. Candidates: data pilots are buckets and top-m unions at EPOCH_GRID passes
+(`data_pilots`); language-model pilots are (N, D) on a small grid, plus unique-token variants under
+a data-constrained fit and low-precision variants under a precision fit (`model_pilots`).
+
 This follows the decision-theoretic value of sample information (Raiffa & Schlaifer 1961) and
 its Monte Carlo estimation by importance reweighting of prior draws (the "expected value of
 sample information" of health economics, e.g. Strong et al. 2015); costs are samples seen (data

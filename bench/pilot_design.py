@@ -245,6 +245,11 @@ def run(scenario: Scenario, seeds: int, truths: int = 256, replicates: int = 1) 
     for seed in range(seeds):
         per_seed.append(one_seed(scenario, seed, truths, replicates))
         print(f"seed {seed}: " + json.dumps(per_seed[-1]), file=sys.stderr, flush=True)  # progress, and the raw rows
+    return summarize(per_seed)
+
+
+def summarize(per_seed: list[dict]) -> dict:
+    """Means and standard errors over seeds of `one_seed`'s rows, the paired gaps, the compute ratios."""
     rows = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     summary = {}
     for name, values in rows.items():

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from scaling.design import Truths, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
+from scaling.design import DesignProblem, Pilot, Truths, contrast_variance, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
 from scaling.fit import Fit
 
 S = 12.8e6  # samples per bucket
@@ -96,6 +96,20 @@ def test_among_pilots_of_equal_cost_the_repeated_uncertain_bucket_is_ranked_firs
     assert [p.pilot for p in result.pilots][0] == "A@25.6M"
     assert result.pilots[0].regret_reduction > 0.5 * result.prior_regret
     assert all(p.regret_reduction == 0.0 and p.interval_reduction == 0.0 for p in result.pilots[1:])
+
+
+def test_contrast_variance_is_the_scalar_gaussian_update():
+    # plans' metric a_c theta and one pilot observing theta (+ noise sigma): a scalar linear-Gaussian
+    # model, where Var(theta | o) = v sigma^2 / (v + sigma^2) with v the truths' variance of theta
+    theta = np.random.default_rng(1).normal(0.3, 0.05, 200)
+    slopes, sigma = np.array([1.0, 2.0, -0.5]), 0.02
+    problem = DesignProblem(("a", "b", "c"), np.outer(theta, slopes), (Pilot("p", {}, 1.0), Pilot("flat", {}, 1.0)),
+                            np.stack([theta, np.full_like(theta, 0.7)], axis=1), np.full(200, 1 / 200), sigma, "samples", "error", 1.0)
+    v = np.var(theta)
+    contrasts = np.sum((slopes - slopes[1]) ** 2)
+    assert contrast_variance(problem, [], 1) == pytest.approx(contrasts * v, rel=1e-10)
+    assert contrast_variance(problem, [0], 1) == pytest.approx(contrasts * v * sigma**2 / (v + sigma**2), rel=1e-10)
+    assert contrast_variance(problem, [1], 1) == pytest.approx(contrasts * v, rel=1e-10)  # a pilot that sees nothing changes nothing
 
 
 def test_same_seed_same_design_other_seed_other_simulations():

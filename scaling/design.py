@@ -563,10 +563,12 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
     once. A reduction at or below `tolerance` (relative to the prior contrast variance for the
     third) counts as none, so once no pilot lowers the simulated regret or interval, which happens
     when a few pilots have concentrated the reweighted truths on a handful of them, the batch
-    continues by the linearised variance of the decision's contrasts, among the pilots that do not
-    raise the simulated regret (a pilot that leaves every simulated decision unchanged, or changes
-    it for the better). Without that third criterion the batch stopped while the decision was still
-    uncertain in the Gauss-Newton sense, leaving compute unspent (bench/pilot_design.py)."""
+    continues by the linearised variance of the decision's contrasts. A negative simulated regret
+    reduction counts as none: the expected value of information is never negative (Raiffa &
+    Schlaifer 1961), so it is the error of reweighting few truths (the own truth left out, its
+    neighbour may choose another plan). Excluding such pilots, and having no third criterion, made
+    the batch stop while the decision was still uncertain, leaving up to all of the compute unspent
+    (bench/pilot_design.py, Chinchilla: 28 of 50 seeds spent under 70% of the budget)."""
     problem = simulator.problem
     plan = int(np.argmin(problem.weights @ problem.metric))
     chosen: list[int] = []
@@ -582,8 +584,7 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
                 continue
             after = simulator.outlook(log_likelihood + simulator.log_likelihood(index))
             regret_gain, width_gain = current.regret - after.regret, current.width - after.width
-            if regret_gain < 0:
-                continue  # it would make the decision worse in these simulations
+            regret_gain = max(regret_gain, 0.0)  # the value of information is never negative: a negative estimate is simulation error
             linear = contrast_variance(problem, chosen + [index], plan)
             key = (regret_gain / pilot.cost if regret_gain > tolerance else 0.0, width_gain / pilot.cost if width_gain > tolerance else 0.0,
                    (variance - linear) / pilot.cost if variance - linear > floor else 0.0)

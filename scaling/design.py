@@ -31,8 +31,9 @@ decision, per unit of pilot compute:
 Outcomes use common random numbers (one z per simulated world and pilot, drawn from `seed`), so
 values of different pilots are compared on the same worlds, and the result is the same for the
 same seed. A batch of pilots is chosen greedily: the pilot adding most expected regret reduction
-per unit of compute (ties: interval reduction) given those already chosen, whose outcomes update
-the truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
+per unit of compute (then interval reduction, then reduction of the linearised variance of the
+decision's contrasts, `contrast_variance`) given those already chosen, whose outcomes update the
+truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
 
 The reweighting is the design's linearised stand-in for a refit (cheap enough to run for every
 pilot, world and greedy step); `bench/pilot_design.py` checks the decisions it leads to against a

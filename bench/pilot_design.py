@@ -92,7 +92,7 @@ def data_scenario() -> Scenario:
     size = 12.8e6
     budget, pilot_budget = 1.28e9, 4 * size
     fixed = {"sample_scale": reference.params["sample_scale"], "irreducible_error": reference.params["irreducible_error"]}
-    metadata = {"nested_buckets": nested, "bucket_quantiles": {b: reference.metadata["bucket_quantiles"][b] for b in nested}}
+    metadata = {k: v for k, v in reference.metadata.items() if k != "bucket_size_samples"}  # nested buckets and their ranges, whatever the key; sizes come from the runs
     candidates = [(b, e * size) for b in nested for e in EPOCH_GRID if e * size <= pilot_budget]
 
     def world(rng):

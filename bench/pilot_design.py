@@ -1,36 +1,44 @@
 """Simulation study of `scaling.design`: do designed pilots lead to better plans than a grid or random
-pilots of the same compute?
+pilots of the same compute, when the team refits its law on its runs?
 
     python bench/pilot_design.py [--seeds 50] [--scenario data|chinchilla|both] [--json out.json]
 
-For each seed a synthetic world (the truth) is drawn around a published fit; the team knows what a
-few initial pilots told it, holds its belief as weighted particles (other draws from the same
-distribution: the world is never one of them), adds pilots chosen by
+For each seed a synthetic world (the truth) is drawn around a published fit. The team has trained a
+few initial pilots (observed in the world: log metric + noise) and fitted the law on them with
+`scaling.fit.fit`. Its belief is the Laplace approximation around that fit
+(`scaling.design.laplace_truths`, with the known noise and the module's weak prior), and it adds
+pilots chosen by
 
-    design  the greedy batch of `scaling.design.design` on the team's particles and weights
+    design  the greedy batch of `scaling.design.design` on those plausible truths
     grid    the uniform grid a team would train without a design (below)
-    random  pilots drawn at random from the same candidate grid until no other fits
+    random  pilots drawn at random from the same candidates until no other fits
 
-each within the same pilot compute, observes them in the world (log metric + noise), updates its
-particles by their likelihood (`scaling.design.kernel_width`, as the design assumes) and chooses the
-plan of least posterior-mean metric. Reported per strategy over seeds: the regret of that choice
-in the world (metric units), how often it is the world's best plan, and the compute spent; and the
-share of the pilot budget the design needs for the grid's (and random's) final mean regret
-(log-interpolated between the design's regrets at 1/8, 1/4, 1/2 and all of the budget).
+each within the same pilot compute. The pilots are observed in the world (the seed's noise per
+pilot, the same whoever picks it), the team REFITS the law on all its runs (`scaling.fit.fit`, the
+same call as before) and chooses the plan of least predicted metric under the refit. Reported per
+strategy over seeds: the regret of that choice in the world (metric units) with its standard
+error, how often it is the world's best plan, the compute spent; the paired differences to the
+design; and the share of the pilot budget the design needs to reach the grid's (and random's)
+final mean regret (log-interpolated between the design's regrets at 1/8, 1/4, 1/2 and all of it).
+
+The design's inner loop updates its truths by reweighting (scaling/design.py); only the study's
+team refits. Nothing here is tuned to the answer: seeds 0..n-1, the candidates are the design
+module's own, the grid is the obvious one.
 
 Worlds:
 - data  (LAWS.md §3, reference/tmars-imagenet-utility): utilities b_i x exp(0.1 z), half-lives
-        tau_i x exp(0.4 z) for the four nested T-MARS buckets, a and d as published; decision:
-        top10..top40 for 1.28B samples seen. Initial pilots: every bucket for one epoch (12.8M),
-        which pins b_i (the team's particles take b_i from inverting the observed error, with its
-        noise, and tau_i from the prior: a 1-epoch pilot says nothing about a half-life). Grid: every
-        bucket for the same samples, pilot budget / 4 (one more epoch each). Pilot budget 51.2M.
+        tau_i x exp(0.4 z) for the four nested T-MARS buckets, a and d as published (the team
+        fixes them at the published values); decision: the top-m union for 1.28B samples seen.
+        Initial pilots: every bucket for one and for two epochs (12.8M, 25.6M samples), the fewest
+        runs that determine the eight per-bucket parameters. Candidates: single buckets (the law
+        is fitted per bucket, so only those can be refitted) at EPOCH_GRID passes within the pilot
+        budget. Grid: every bucket for the same samples, pilot budget / 4. Pilot budget 51.2M.
 - chinchilla (LAWS.md §1, Epoch AI fit with its bootstrap SEs, lognormal for A and B): decision: N
-        on the iso-FLOP line at 1e22 FLOPs. Initial pilots: N = 20M, 40M, 80M at 20 tokens per
-        parameter; the team's particles are draws of the same distribution weighted by them. Grid:
-        the 20-tokens-per-parameter pilots of every candidate size, largest first, while they fit.
-        Pilot budget 3e19 FLOPs.
-Noise: sd 0.01 of the log metric.
+        among 21 sizes from N_opt / 10 to 10 N_opt of the published fit on the iso-FLOP line at 1e22
+        FLOPs. Initial pilots: N = 20M, 40M, 80M at 10 and 40 tokens per parameter. Candidates:
+        `scaling.design.model_pilots`. Grid: the 20-tokens-per-parameter pilots of every candidate
+        size, largest first, while they fit. Pilot budget 3e19 FLOPs.
+Noise: sd 0.01 of the log metric, known to the team.
 """
 
 from __future__ import annotations
@@ -41,12 +49,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.design import DesignProblem, Truths, data_problem, design, kernel_width, model_problem  # noqa: E402
+from scaling.design import EPOCH_GRID, DesignProblem, data_problem, design, laplace_truths, model_problem, union_errors  # noqa: E402
+from scaling.fit import Fit, fit  # noqa: E402
+from scaling.plan import candidate_unions  # noqa: E402
 from scaling.reference import load_fit  # noqa: E402
 
 NOISE = 0.01
@@ -55,68 +67,97 @@ FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
 @dataclass
 class Scenario:
+    """One world family. `runs` turns pilot specs and observed log metrics into the law's frame;
+    `refit` fits the law on a frame; `problem` is the design problem of a fit and its truths;
+    `log_metric` the world's log metric of pilot specs; `regret` the world's regret and whether
+    the plan a fit chooses is the world's best."""
+
     name: str
     budget: float
     pilot_budget: float
-    belief: object  # (world params, rng) -> (particles, weights) after the initial pilots
-    world: object  # rng -> params
-    problem: object  # Truths -> DesignProblem
-    grid: object  # DesignProblem -> [pilot indices]
+    world: Callable  # rng -> params
+    initial: list  # pilot specs
+    runs: Callable  # (specs, log metric) -> frame
+    refit: Callable  # frame -> Fit
+    problem: Callable  # (Fit, Truths) -> DesignProblem
+    log_metric: Callable  # (world params, specs) -> [P]
+    regret: Callable  # (world params, Fit) -> (regret, right)
+    grid: Callable  # DesignProblem -> [pilot indices]
 
 
 # ---- data filtering (LAWS.md §3) ----------------------------------------------------------------
-def data_scenario(particles: int) -> Scenario:
-    fit = load_fit("reference/tmars-imagenet-utility")
-    nested = list(fit.metadata["nested_buckets"])
+def data_scenario() -> Scenario:
+    reference = load_fit("reference/tmars-imagenet-utility")
+    nested = list(reference.metadata["nested_buckets"])
     size = 12.8e6
     budget, pilot_budget = 1.28e9, 4 * size
+    fixed = {"sample_scale": reference.params["sample_scale"], "irreducible_error": reference.params["irreducible_error"]}
+    metadata = {k: v for k, v in reference.metadata.items() if k != "bucket_size_samples"}  # nested buckets and their ranges, whatever the key; sizes come from the runs
+    candidates = [(b, e * size) for b in nested for e in EPOCH_GRID if e * size <= pilot_budget]
 
     def world(rng):
-        params = dict(fit.params)
+        params = dict(fixed)
         for b in nested:
-            params[f"utility[{b}]"] *= np.exp(0.1 * rng.standard_normal())
-            params[f"utility_half_life[{b}]"] *= np.exp(0.4 * rng.standard_normal())
+            params[f"utility[{b}]"] = reference.params[f"utility[{b}]"] * np.exp(0.1 * rng.standard_normal())
+            params[f"utility_half_life[{b}]"] = reference.params[f"utility_half_life[{b}]"] * np.exp(0.4 * rng.standard_normal())
         return params
 
-    def belief(truth, rng):
-        # one epoch of bucket i: y = (a S / 1e5)^b_i + d exactly (no repetition), so the observed
-        # error gives b_i; its sd follows from the noise by the delta method
-        scale, irreducible = fit.params["sample_scale"], fit.params["irreducible_error"]
-        log_n = np.log(scale * size / 1e5)
-        draws = []
-        observed = {}
-        for b in nested:
-            clean = np.exp(truth[f"utility[{b}]"] * log_n) + irreducible
-            y = clean * np.exp(NOISE * rng.standard_normal())
-            estimate = np.log(max(y - irreducible, 1e-9)) / log_n
-            sd = NOISE * y / ((y - irreducible) * log_n)
-            observed[b] = (estimate, abs(sd))
-        for _ in range(particles):
-            params = dict(fit.params)
-            for b in nested:
-                estimate, sd = observed[b]
-                params[f"utility[{b}]"] = min(estimate + sd * rng.standard_normal(), -1e-4)
-                params[f"utility_half_life[{b}]"] = fit.params[f"utility_half_life[{b}]"] * np.exp(0.4 * rng.standard_normal())
-            draws.append(params)
-        return draws, np.full(particles, 1.0 / particles)
+    def log_metric(params, specs):
+        one = np.eye(len(nested))
+        shares = np.array([one[nested.index(s["pool"])] for s in specs])
+        samples = np.array([s["samples"] for s in specs])
+        return np.log(union_errors("data_filtering_utility", [params], nested, shares, np.full(len(specs), size), samples)[0])
 
-    def problem(truths):
-        return data_problem(fit, truths, budget, pilot_budget)
+    def runs(specs, log_y):
+        return pd.DataFrame({"bucket": [s["pool"] for s in specs], "samples_seen": [s["samples"] for s in specs],
+                             "unique_samples": size, "error": np.exp(log_y)})
+
+    def refit(frame):
+        fitted = fit("data_filtering_utility", frame, fixed=fixed, source="team")
+        fitted.metadata.update(metadata)
+        return fitted
+
+    def problem(team, truths):
+        return data_problem(team, truths, budget, pilot_budget, candidates=candidates)
+
+    def regret(params, team):
+        chosen, world_unions = _union_choice(team, [team.params], budget), candidate_unions(_with_params(team, params))
+        errors = union_errors("data_filtering_utility", [params], world_unions.buckets, world_unions.shares, world_unions.size_samples * (np.arange(len(nested)) + 1), np.full(len(nested), budget))[0]
+        mine = union_errors("data_filtering_utility", [params], chosen[0], chosen[1][None], np.array([size * chosen[1].astype(bool).sum()]), np.array([budget]))[0, 0]
+        best = int(np.argmin(errors))
+        right = set(world_unions.buckets[: best + 1]) == {b for b, w in zip(chosen[0], chosen[1]) if w > 0}
+        return float(mine - errors[best]), bool(right)
 
     def grid(problem):
         share = pilot_budget / len(nested)
-        return [i for i, p in enumerate(problem.pilots) if p.spec["pool"] in nested and abs(p.spec["samples"] - share) < 1e-6 * share]
+        return [i for i, p in enumerate(problem.pilots) if abs(p.spec["samples"] - share) < 1e-6 * share]
 
-    return Scenario("data filtering (T-MARS, 1.28B samples)", budget, pilot_budget, belief, world, problem, grid)
+    initial = [{"pool": b, "samples": e * size} for b in nested for e in (1.0, 2.0)]
+    return Scenario("data filtering (T-MARS, 1.28B samples)", budget, pilot_budget, world, initial, runs, refit, problem, log_metric, regret, grid)
+
+
+def _with_params(template: Fit, params) -> Fit:
+    return Fit(**{**template.__dict__, "params": dict(params), "draws": []})
+
+
+def _union_choice(team: Fit, params, budget):
+    """The team's plan: the top-m union (its bucket order, shares) of least predicted error."""
+    unions = candidate_unions(team)
+    sizes = unions.size_samples * np.count_nonzero(unions.shares, axis=1)
+    errors = union_errors(team.law, params, unions.buckets, unions.shares, sizes, np.full(len(sizes), budget))[0]
+    return list(unions.buckets), unions.shares[int(np.argmin(errors))]
 
 
 # ---- Chinchilla (LAWS.md §1) --------------------------------------------------------------------
-def chinchilla_scenario(particles: int) -> Scenario:
-    fit = load_fit("reference/chinchilla-epoch")
+def chinchilla_scenario() -> Scenario:
+    from scaling.design import PLAN_SIZES, iso_flop_optimum
+
+    reference = load_fit("reference/chinchilla-epoch")
     budget, pilot_budget = 1e22, 3e19
-    initial = [(n, 20 * n) for n in (20e6, 40e6, 80e6)]
     centre = {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658}
     se = {"A": 124.5, "B": 1293.0, "E": 0.0257, "alpha": 0.0154, "beta": 0.0206}
+    optimum = iso_flop_optimum(reference, budget)
+    sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)  # the decision: fixed, the same for every team and world
 
     def world(rng):
         params = {k: centre[k] + se[k] * rng.standard_normal() for k in ("E", "alpha", "beta")}
@@ -125,16 +166,25 @@ def chinchilla_scenario(particles: int) -> Scenario:
             params[k] = centre[k] * np.exp(sigma * rng.standard_normal() - sigma**2 / 2)
         return params
 
-    def belief(truth, rng):
-        draws = [world(rng) for _ in range(particles)]
-        outcome = lambda params: np.log(np.array([params["E"] + params["A"] / n ** params["alpha"] + params["B"] / d ** params["beta"] for n, d in initial]))
-        observed = outcome(truth) + NOISE * rng.standard_normal(len(initial))
-        log_w = np.array([-0.5 * np.sum(((observed - outcome(p)) / NOISE) ** 2) for p in draws])
-        weights = np.exp(log_w - log_w.max())
-        return draws, weights / weights.sum()
+    def loss(p, n, d):
+        return p["E"] + p["A"] / np.asarray(n, dtype=float) ** p["alpha"] + p["B"] / np.asarray(d, dtype=float) ** p["beta"]
 
-    def problem(truths):
-        return model_problem(fit, truths, budget, pilot_budget)
+    def log_metric(params, specs):
+        return np.log(loss(params, [s["params"] for s in specs], [s["tokens"] for s in specs]))
+
+    def runs(specs, log_y):
+        return pd.DataFrame({"params": [s["params"] for s in specs], "tokens": [s["tokens"] for s in specs], "loss": np.exp(log_y)})
+
+    def refit(frame):
+        return fit("chinchilla", frame, initial=[centre], source="team")  # the team starts from the published fit
+
+    def problem(team, truths):
+        return model_problem(team, truths, budget, pilot_budget)
+
+    def regret(params, team):
+        world_loss = loss(params, sizes, budget / (6 * sizes))
+        choice = int(np.argmin(loss(team.params, sizes, budget / (6 * sizes))))
+        return float(world_loss[choice] - world_loss.min()), bool(choice == int(np.argmin(world_loss)))
 
     def grid(problem):
         ordered = sorted((i for i, p in enumerate(problem.pilots) if abs(p.spec["tokens"] / p.spec["params"] - 20) < 1e-6), key=lambda i: -problem.pilots[i].cost)
@@ -145,7 +195,8 @@ def chinchilla_scenario(particles: int) -> Scenario:
                 spent += problem.pilots[i].cost
         return chosen
 
-    return Scenario("Chinchilla (N at 1e22 FLOPs)", budget, pilot_budget, belief, world, problem, grid)
+    initial = [{"params": n, "tokens": r * n} for n in (20e6, 40e6, 80e6) for r in (10.0, 40.0)]
+    return Scenario("Chinchilla (N at 1e22 FLOPs)", budget, pilot_budget, world, initial, runs, refit, problem, log_metric, regret, grid)
 
 
 # ---- the study ------------------------------------------------------------------------------------
@@ -158,25 +209,48 @@ def random_pilots(problem: DesignProblem, budget: float, rng) -> list[int]:
     return chosen
 
 
-def run(scenario: Scenario, seeds: int, particles: int, replicates: int) -> dict:
-    rows = {name: [] for name in ["none", "grid", "random", *(f"design@{f:g}" for f in FRACTIONS)]}
+def starting_point(scenario: Scenario, seed: int, truths: int):
+    """The world of `seed`, the team's initial runs observed in it, the team's fit on them and its
+    design problem (`truths` Laplace draws around the fit)."""
+    rng = np.random.default_rng(seed)
+    truth = scenario.world(rng)
+    initial_log = scenario.log_metric(truth, scenario.initial) + NOISE * rng.standard_normal(len(scenario.initial))
+    frame = scenario.runs(scenario.initial, initial_log)
+    team = scenario.refit(frame)
+    belief = laplace_truths(team, frame, count=truths, seed=seed, noise=NOISE)
+    return truth, frame, team, scenario.problem(team, belief)
+
+
+def one_seed(scenario: Scenario, seed: int, truths: int, replicates: int) -> dict:
+    """(regret, right plan, cost) of every strategy in the world of `seed`."""
+    truth, frame, team, problem = starting_point(scenario, seed, truths)
+    specs = [dict(p.spec) for p in problem.pilots]
+    names = [p.name for p in problem.pilots]
+    picks = {"none": [], "grid": scenario.grid(problem), "random": random_pilots(problem, scenario.pilot_budget, np.random.default_rng(10_000 + seed))}
+    for fraction in FRACTIONS:
+        chosen = design(problem, fraction * scenario.pilot_budget, replicates=replicates, seed=seed)
+        picks[f"design@{fraction:g}"] = [names.index(step.pilot) for step in chosen.batch]
+    noise = np.random.default_rng(20_000 + seed).standard_normal(len(specs))  # the world's noise on each pilot, whoever picks it
+    pilot_log = scenario.log_metric(truth, specs) + NOISE * noise
+    rows = {}
+    for name, chosen in picks.items():
+        after = team if not chosen else scenario.refit(pd.concat([frame, scenario.runs([specs[i] for i in chosen], pilot_log[chosen])], ignore_index=True))
+        regret, right = scenario.regret(truth, after)
+        rows[name] = (regret, right, float(sum(problem.pilots[i].cost for i in chosen)))
+    return rows
+
+
+def run(scenario: Scenario, seeds: int, truths: int = 256, replicates: int = 1) -> dict:
+    per_seed = []
     for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        truth = scenario.world(rng)
-        draws, weights = scenario.belief(truth, rng)
-        keep = weights > 1e-3 * weights.max()  # particles the initial pilots have not ruled out
-        team = scenario.problem(Truths(tuple(d for d, k in zip(draws, keep) if k), weights[keep] / weights[keep].sum(), NOISE, "particles"))
-        world = scenario.problem(Truths((truth,), np.ones(1), NOISE, "world"))
-        names = [p.name for p in team.pilots]
-        picks = {"none": [], "grid": scenario.grid(team), "random": random_pilots(team, scenario.pilot_budget, np.random.default_rng(10_000 + seed))}
-        for fraction in FRACTIONS:
-            chosen = design(team, fraction * scenario.pilot_budget, replicates=replicates, seed=seed)
-            picks[f"design@{fraction:g}"] = [names.index(step.pilot) for step in chosen.batch]
-        observe = np.random.default_rng(20_000 + seed)
-        noise = observe.standard_normal(len(names))  # the world's noise on each pilot, the same whoever picks it
-        for name, chosen in picks.items():
-            regret, right, cost = _observe(team, world, chosen, noise)
-            rows[name].append((regret, right, cost))
+        per_seed.append(one_seed(scenario, seed, truths, replicates))
+        print(f"seed {seed}: " + json.dumps(per_seed[-1]), file=sys.stderr, flush=True)  # progress, and the raw rows
+    return summarize(per_seed)
+
+
+def summarize(per_seed: list[dict]) -> dict:
+    """Means and standard errors over seeds of `one_seed`'s rows, the paired gaps, the compute ratios."""
+    rows = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     summary = {}
     for name, values in rows.items():
         regret, right, cost = (np.array(v, dtype=float) for v in zip(*values))
@@ -185,24 +259,11 @@ def run(scenario: Scenario, seeds: int, particles: int, replicates: int) -> dict
     design_regret = np.array([r for r, _, _ in rows[f"design@{FRACTIONS[-1]:g}"]])
     for name in ("grid", "random"):
         gap = np.array([r for r, _, _ in rows[name]]) - design_regret  # paired by seed: same world, same noise
-        summary[f"{name}_minus_design"] = {"mean": float(gap.mean()), "se": float(gap.std(ddof=1) / np.sqrt(len(gap))), "design_better_seeds": int(np.sum(gap > 0)), "design_worse_seeds": int(np.sum(gap < 0))}
+        summary[f"{name}_minus_design"] = {"mean": float(gap.mean()), "se": float(gap.std(ddof=1) / np.sqrt(len(gap))),
+                                           "design_better_seeds": int(np.sum(gap > 0)), "design_worse_seeds": int(np.sum(gap < 0))}
     summary["design_compute_for_grid_regret"] = compute_ratio(summary, "grid")
     summary["design_compute_for_random_regret"] = compute_ratio(summary, "random")
     return summary
-
-
-def _observe(team, world, chosen, noise):
-    """Observe `chosen` in the world (the seed's noise per pilot: common random numbers across
-    strategies), update the team's particles, decide: (regret, right plan, cost)."""
-    log_w = np.log(team.weights)
-    if chosen:
-        observed = world.log_outcome[0, chosen] + NOISE * noise[chosen]
-        widths = kernel_width(team.log_outcome, team.weights, team.noise)[chosen]
-        log_w = log_w - 0.5 * np.sum(((observed[None, :] - team.log_outcome[:, chosen]) / widths) ** 2, axis=1)
-    w = np.exp(log_w - log_w.max())
-    choice = int(np.argmin((w / w.sum()) @ team.metric))
-    truth = world.metric[0]
-    return float(truth[choice] - truth.min()), bool(choice == int(np.argmin(truth))), float(sum(team.pilots[i].cost for i in chosen))
 
 
 def compute_ratio(summary: dict, strategy: str) -> float | None:
@@ -220,40 +281,46 @@ def compute_ratio(summary: dict, strategy: str) -> float | None:
     return None
 
 
+SCENARIOS = {"data": data_scenario, "chinchilla": chinchilla_scenario}
+
+
+def report_lines(scenario: Scenario, summary: dict, seeds: int) -> list[str]:
+    lines = [f"{scenario.name}: {seeds} seeds, pilot budget {scenario.pilot_budget:.3g}",
+             f"{'strategy':<14}{'mean regret':>14}{'± se':>10}{'right plan':>12}{'pilot compute':>15}"]
+    for name, row in summary.items():
+        if isinstance(row, dict) and "mean_regret" in row:
+            lines.append(f"{name:<14}{row['mean_regret']:>14.5f}{row['se_regret']:>10.5f}{row['right_plan']:>12.0%}{row['mean_cost']:>15.3g}")
+    for name in ("grid", "random"):
+        gap = summary[f"{name}_minus_design"]
+        lines.append(f"{name} - design regret, paired by seed: {gap['mean']:.5f} ± {gap['se']:.5f} (design better in {gap['design_better_seeds']} seeds, worse in {gap['design_worse_seeds']})")
+    for name in ("grid", "random"):
+        ratio = summary[f"design_compute_for_{name}_regret"]
+        if ratio is None:
+            lines.append(f"the design does not reach the {name}'s final regret within the pilot budget")
+        elif ratio == FRACTIONS[0] and summary[f"design@{ratio:g}"]["mean_regret"] <= summary[name]["mean_regret"]:
+            lines.append(f"the design reaches the {name}'s final regret with at most {ratio:g} of the pilot compute (the smallest share measured)")
+        else:
+            lines.append(f"the design reaches the {name}'s final regret with {ratio:.2f} of the pilot compute")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--particles", type=int, default=None, help="team particles (default: 256 data, 2048 chinchilla)")
-    parser.add_argument("--replicates", type=int, default=1, help="simulated outcomes per particle in the design")
+    parser.add_argument("--truths", type=int, default=256, help="the team's plausible truths (Laplace draws)")
+    parser.add_argument("--replicates", type=int, default=1, help="simulated outcomes per truth in the design")
     parser.add_argument("--scenario", choices=("data", "chinchilla", "both"), default="both")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    scenarios = {"data": data_scenario, "chinchilla": chinchilla_scenario}
-    chosen = list(scenarios) if args.scenario == "both" else [args.scenario]
+    chosen = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
     report = {}
     for key in chosen:
-        particles = args.particles or {"data": 256, "chinchilla": 2048}[key]
-        scenario = scenarios[key](particles)
+        scenario = SCENARIOS[key]()
         start = time.perf_counter()
-        summary = run(scenario, args.seeds, particles, args.replicates)
+        summary = run(scenario, args.seeds, args.truths, args.replicates)
         summary["seconds"] = time.perf_counter() - start
         report[key] = summary
-        print(f"\n{scenario.name}: {args.seeds} seeds, {particles} particles, pilot budget {scenario.pilot_budget:.3g} ({summary['seconds']:.0f} s)")
-        print(f"{'strategy':<14}{'mean regret':>14}{'± se':>10}{'right plan':>12}{'pilot compute':>15}")
-        for name, row in summary.items():
-            if isinstance(row, dict) and "mean_regret" in row:
-                print(f"{name:<14}{row['mean_regret']:>14.5f}{row['se_regret']:>10.5f}{row['right_plan']:>12.0%}{row['mean_cost']:>15.3g}")
-        for name in ("grid", "random"):
-            gap = summary[f"{name}_minus_design"]
-            print(f"{name} - design regret, paired by seed: {gap['mean']:.5f} ± {gap['se']:.5f} (design better in {gap['design_better_seeds']} seeds, worse in {gap['design_worse_seeds']})")
-        for name in ("grid", "random"):
-            ratio = summary[f"design_compute_for_{name}_regret"]
-            if ratio is None:
-                print(f"the design does not reach the {name}'s final regret within the pilot budget")
-            elif ratio == FRACTIONS[0] and summary[f"design@{ratio:g}"]["mean_regret"] <= summary[name]["mean_regret"]:
-                print(f"the design reaches the {name}'s final regret with at most {ratio:g} of the pilot compute (the smallest share measured)")
-            else:
-                print(f"the design reaches the {name}'s final regret with {ratio:.2f} of the pilot compute")
+        print("\n" + "\n".join(report_lines(scenario, summary, args.seeds)) + f"\n({summary['seconds']:.0f} s)")
     if args.json is not None:
         from curascale.io import write_json
 

@@ -31,8 +31,16 @@ decision, per unit of pilot compute:
 Outcomes use common random numbers (one z per simulated world and pilot, drawn from `seed`), so
 values of different pilots are compared on the same worlds, and the result is the same for the
 same seed. A batch of pilots is chosen greedily: the pilot adding most expected regret reduction
-per unit of compute (ties: interval reduction) given those already chosen, whose outcomes update
-the truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
+per unit of compute (then interval reduction, then reduction of the linearised variance of the
+decision's contrasts, `contrast_variance`) given those already chosen, whose outcomes update the
+truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
+
+The reweighting is the design's linearised stand-in for a refit (cheap enough to run for every
+pilot, world and greedy step); `bench/pilot_design.py` checks the decisions it leads to against a
+team that does refit its law (`scaling.fit.fit`) on all its runs after the pilots and plans from
+the refit. Candidates: data pilots are buckets and top-m unions at EPOCH_GRID passes
+(`data_pilots`); language-model pilots are (N, D) on a small grid, plus unique-token variants under
+a data-constrained fit and low-precision variants under a precision fit (`model_pilots`).
 
 This follows the decision-theoretic value of sample information (Raiffa & Schlaifer 1961) and
 its Monte Carlo estimation by importance reweighting of prior draws (the "expected value of
@@ -58,6 +66,11 @@ EPOCH_GRID = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # passes over a pi
 TOKENS_PER_PARAM = (5.0, 10.0, 20.0, 40.0, 80.0)  # D / N of language-model pilots
 PILOT_SIZES = 6  # language-model pilot sizes: N_max, N_max / 2, ..., N_max / 32
 PLAN_SIZES = 21  # language-model plans: N on the iso-FLOP line, N_opt / 10 .. 10 N_opt
+REPETITIONS = (2.0, 4.0, 8.0, 16.0)  # epochs over the unique tokens of unique-token pilots (data-constrained law)
+PILOT_BITS = (4.0, 8.0)  # training precisions of precision pilots (precision laws)
+PLAN_BITS = 16.0  # the precision language-model plans and plain pilots train at
+MODEL_LAWS = ("chinchilla", "data_constrained", "precision", "precision_ptq", "precision_ptq_unified")
+PRECISION_LAWS = MODEL_LAWS[2:]
 PRIOR_SD = 1.0  # Laplace: prior sd of each unconstrained coordinate (a factor e for log-scale ones)
 
 
@@ -238,17 +251,52 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     return DesignProblem(tuple(unions.names), metric, tuple(pilots), outcome, truths.weights, truths.noise, "samples", "error", float(budget_samples))
 
 
-def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None) -> list[Pilot]:
+def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None, *, law: str = "chinchilla") -> list[Pilot]:
     """Candidate language-model pilots: N = N_max 2^-k (k < PILOT_SIZES) with N_max the largest
     model 6 N (5 N) FLOPs allows, times D / N in TOKENS_PER_PARAM, costing at most `pilot_budget`
-    FLOPs (C = 6 N D, LAWS.md §1); or the `requested` (N, D) pairs."""
+    FLOPs (C = 6 N D, LAWS.md §1); or the `requested` (N, D) pairs. With a law that prices
+    repetition or precision, the variants that only it can value are added for every (N, D):
+    - data_constrained (LAWS.md §2): the same D over U = D / r unique tokens, r in REPETITIONS
+      (r epochs; cost 6 N D, as the tokens seen are the same);
+    - precision laws (LAWS.md §4): training at P bits in PILOT_BITS (weights, activations and KV
+      cache alike; cost (6/16) N D P, Kumar et al. 2024), beside the 16-bit pilot.
+    Every pilot's spec names all its inputs (params, tokens, and unique_tokens or bits)."""
     if requested is None:
         largest = np.sqrt(pilot_budget / (6.0 * min(TOKENS_PER_PARAM)))
         pairs = [(largest * 2.0**-k, ratio * largest * 2.0**-k) for k in range(PILOT_SIZES) for ratio in TOKENS_PER_PARAM]
         pairs = [(n, d) for n, d in pairs if 6 * n * d <= pilot_budget * (1 + 1e-12)]
     else:
         pairs = list(requested)
-    return [Pilot(f"N={format_quantity(n)},D={format_quantity(d)}", {"params": float(n), "tokens": float(d)}, 6.0 * n * d) for n, d in pairs]
+    pilots = []
+    for n, d in pairs:
+        name = f"N={format_quantity(n)},D={format_quantity(d)}"
+        if law == "data_constrained":
+            pilots += [Pilot(name if r == 1 else f"{name},U={format_quantity(d / r)}", {"params": float(n), "tokens": float(d), "unique_tokens": float(d / r)}, 6.0 * n * d)
+                       for r in (1.0, *(REPETITIONS if requested is None else ()))]
+        elif law in PRECISION_LAWS:
+            pilots += [Pilot(name if bits == PLAN_BITS else f"{name},P={bits:g}", {"params": float(n), "tokens": float(d), "bits": float(bits)}, 6.0 / 16.0 * n * d * bits)
+                       for bits in (PLAN_BITS, *(PILOT_BITS if requested is None else ()))]
+        else:
+            pilots.append(Pilot(name, {"params": float(n), "tokens": float(d)}, 6.0 * n * d))
+    return pilots
+
+
+def model_columns(law, specs: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray]:
+    """The law's input columns for language-model points given as specs (params, tokens, and
+    unique_tokens or bits): one precision `bits` for weights, activations and KV cache; a column
+    a spec does not give comes from the law's defaults (another column, or a constant)."""
+    columns = {"params": [s["params"] for s in specs], "tokens": [s["tokens"] for s in specs]}
+    if "unique_tokens" in law.inputs:
+        columns["unique_tokens"] = [s.get("unique_tokens", s["tokens"]) for s in specs]
+    if "bits_weights" in law.inputs:
+        columns.update({name: [s.get("bits", PLAN_BITS) for s in specs] for name in ("bits_weights", "bits_activations", "bits_kv_cache")})
+    for name in law.inputs:
+        if name not in columns:
+            default = law.defaults.get(name)
+            if default is None:
+                raise UserError(f"a language-model design cannot give the input {name!r} of law {law.name}")
+            columns[name] = list(columns[default]) if isinstance(default, str) else [float(default)] * len(specs)
+    return {k: np.asarray(v, dtype=float) for k, v in columns.items()}
 
 
 def _law_values(fit: Fit, params: Sequence[Mapping[str, float]], columns: Mapping[str, np.ndarray], log: bool) -> np.ndarray:
@@ -271,33 +319,46 @@ def _power_of_two(size: int) -> int:
 
 
 @float64
-def iso_flop_optimum(fit: Fit, budget_flops: float, *, points: int = 2001) -> float:
+def iso_flop_optimum(fit: Fit, budget_flops: float, *, points: int = 2001, unique_tokens: float | None = None) -> float:
     """N of least predicted loss on the iso-FLOP line D = C / 6N (LAWS.md §1), by the fit's own
     prediction on a log grid of N from 1e5 to C / 6e3 (at least 1e3 tokens), refined to 0.1%:
-    the plans' centre, so any Chinchilla-form fit works without its closed form."""
+    the plans' centre, so any Chinchilla-form fit works without its closed form (a data-constrained
+    fit with `unique_tokens` U available, §2; a precision fit at PLAN_BITS, §4)."""
     upper = max(budget_flops / 6e3, 1e6)
     sizes = np.geomspace(1e5, upper, points)
-    loss = fit.predict({"params": sizes, "tokens": budget_flops / (6 * sizes)})
+    loss = fit.predict(model_columns(fit.law_spec, _plan_specs(sizes, budget_flops, unique_tokens)))
     best = int(np.nanargmin(loss))
     fine = np.geomspace(sizes[max(best - 1, 0)], sizes[min(best + 1, points - 1)], 201)
-    return float(fine[int(np.nanargmin(fit.predict({"params": fine, "tokens": budget_flops / (6 * fine)})))])
+    return float(fine[int(np.nanargmin(fit.predict(model_columns(fit.law_spec, _plan_specs(fine, budget_flops, unique_tokens)))))])
+
+
+def _plan_specs(sizes: np.ndarray, budget_flops: float, unique_tokens: float | None) -> list[dict[str, float]]:
+    """Plans on the iso-FLOP line: N, D = C / 6N, the unique tokens available (D when not given)."""
+    return [{"params": float(n), "tokens": budget_flops / (6 * n), **({} if unique_tokens is None else {"unique_tokens": float(unique_tokens)})} for n in sizes]
 
 
 @float64
-def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: float, *, candidates: Sequence[tuple[float, float]] | None = None) -> DesignProblem:
+def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: float, *, candidates: Sequence[tuple[float, float]] | None = None,
+                  unique_tokens: float | None = None) -> DesignProblem:
     """The design problem of a language-model plan (LAWS.md §1): which N (D = C / 6N) to train at
-    `budget_flops`, among PLAN_SIZES sizes from N_opt / 10 to 10 N_opt of the fit, and (N, D)
-    pilots costing 6 N D FLOPs."""
-    if fit.law != "chinchilla":
-        raise UserError(f"a language-model design needs a chinchilla fit, got {fit.law}")
+    `budget_flops`, among PLAN_SIZES sizes from N_opt / 10 to 10 N_opt of the fit, and the pilots of
+    `model_pilots` (their precision or unique-token variants when the fit's law prices them).
+    A data-constrained fit (§2) plans with `unique_tokens` U available (default: D, no repetition);
+    a precision fit (§4) plans at PLAN_BITS. Raises UserError for another law or a bad U."""
+    if fit.law not in MODEL_LAWS:
+        raise UserError(f"a language-model design needs a fit of {', '.join(MODEL_LAWS)}, got {fit.law}")
+    if unique_tokens is not None and not (np.isfinite(unique_tokens) and unique_tokens > 0):
+        raise UserError(f"unique_tokens must be positive and finite, got {unique_tokens!r}")
+    if unique_tokens is not None and fit.law != "data_constrained":
+        raise UserError(f"unique_tokens needs a data_constrained fit (it prices repetition), got {fit.law}")
     _check_budgets(budget_flops, pilot_budget)
     _check_noise(truths.noise)
-    optimum = iso_flop_optimum(fit, budget_flops)
+    optimum = iso_flop_optimum(fit, budget_flops, unique_tokens=unique_tokens)
     sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)
-    pilots = model_pilots(pilot_budget, candidates)
+    pilots = model_pilots(pilot_budget, candidates, law=fit.law)
     _check_pilots(pilots, pilot_budget, "flops")
-    metric = _law_values(fit, truths.params, {"params": sizes, "tokens": budget_flops / (6 * sizes)}, log=False)
-    outcome = _law_values(fit, truths.params, {"params": [p.spec["params"] for p in pilots], "tokens": [p.spec["tokens"] for p in pilots]}, log=True)
+    metric = _law_values(fit, truths.params, model_columns(fit.law_spec, _plan_specs(sizes, budget_flops, unique_tokens)), log=False)
+    outcome = _law_values(fit, truths.params, model_columns(fit.law_spec, [p.spec for p in pilots]), log=True)
     plans = tuple(f"N={format_quantity(n)}" for n in sizes)
     return DesignProblem(plans, metric, tuple(pilots), outcome, truths.weights, truths.noise, "flops", "loss", float(budget_flops))
 
@@ -474,17 +535,48 @@ def _ranking_key(value: PilotValue) -> tuple:
     return (-value.regret_reduction_per_cost, -value.interval_reduction_per_cost, value.cost, value.pilot)
 
 
+def contrast_variance(problem: DesignProblem, chosen: Sequence[int], plan: int) -> float:
+    """The linearised (ensemble Kalman, Gauss-Newton) posterior variance left in the decision after
+    observing the pilots `chosen`: sum over plans c of Var(M_c - M_plan | o_S), the contrasts of
+    every plan to `plan`, under the linear-Gaussian approximation of the truths' joint sample of
+    contrasts D [T, C] and pilot log outcomes O_S [T, |S|] (weighted moments):
+        Var(D | o_S) = Var(D) - Cov(D, O_S) (Cov(O_S) + sigma^2 I)^-1 Cov(O_S, D)
+    (an A-optimal Bayesian linear design on the contrasts, Chaloner & Verdinelli 1995). It does not
+    depend on the outcome, needs no resampling, and does not collapse when a few pilots have
+    concentrated the reweighted truths; 0 for a pilot whose outcome is the same under every truth."""
+    w = np.asarray(problem.weights, dtype=float) / np.sum(problem.weights)
+    contrasts = problem.metric - problem.metric[:, [plan]]
+    contrasts = contrasts - w @ contrasts
+    prior = float(w @ np.sum(contrasts**2, axis=1))
+    if not len(chosen):
+        return prior
+    outcomes = problem.log_outcome[:, list(chosen)]
+    outcomes = outcomes - w @ outcomes
+    cov_oo = (outcomes * w[:, None]).T @ outcomes + problem.noise**2 * np.eye(len(chosen))
+    cov_od = (outcomes * w[:, None]).T @ contrasts  # [S, C]
+    return max(prior - float(np.sum(cov_od * np.linalg.solve(cov_oo, cov_od))), 0.0)
+
+
 def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float = 1e-12) -> tuple[BatchStep, ...]:
     """Pilots added one at a time: the one of most regret reduction per cost (then interval
-    reduction per cost) given the pilots already chosen, while it fits the remaining budget and
-    adds value; each pilot at most once. A regret reduction at or below `tolerance` counts as none,
-    so once no pilot lowers the regret the batch continues by interval reduction alone, among the
-    pilots that do not raise the simulated regret (a pilot that leaves every simulated decision
-    unchanged, or changes it for the better)."""
+    reduction per cost, then reduction of the linearised `contrast_variance` per cost) given the
+    pilots already chosen, while it fits the remaining budget and adds value; each pilot at most
+    once. A reduction at or below `tolerance` (relative to the prior contrast variance for the
+    third) counts as none, so once no pilot lowers the simulated regret or interval, which happens
+    when a few pilots have concentrated the reweighted truths on a handful of them, the batch
+    continues by the linearised variance of the decision's contrasts. A negative simulated regret
+    reduction counts as none: the expected value of information is never negative (Raiffa &
+    Schlaifer 1961), so it is the error of reweighting few truths (the own truth left out, its
+    neighbour may choose another plan). Excluding such pilots, and having no third criterion, made
+    the batch stop while the decision was still uncertain, leaving up to all of the compute unspent
+    (bench/pilot_design.py, Chinchilla: 28 of 50 seeds spent under 70% of the budget)."""
     problem = simulator.problem
+    plan = int(np.argmin(problem.weights @ problem.metric))
     chosen: list[int] = []
     log_likelihood = np.zeros_like(simulator.log_prior)
     current = simulator.outlook()
+    variance = contrast_variance(problem, chosen, plan)
+    floor = tolerance * max(variance, np.finfo(float).tiny)
     spent, steps = 0.0, []
     while True:
         best = None
@@ -493,14 +585,15 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
                 continue
             after = simulator.outlook(log_likelihood + simulator.log_likelihood(index))
             regret_gain, width_gain = current.regret - after.regret, current.width - after.width
-            if regret_gain < 0:
-                continue  # it would make the decision worse in these simulations
-            key = (regret_gain / pilot.cost if regret_gain > tolerance else 0.0, width_gain / pilot.cost if width_gain > tolerance else 0.0)
+            regret_gain = max(regret_gain, 0.0)  # the value of information is never negative: a negative estimate is simulation error
+            linear = contrast_variance(problem, chosen + [index], plan)
+            key = (regret_gain / pilot.cost if regret_gain > tolerance else 0.0, width_gain / pilot.cost if width_gain > tolerance else 0.0,
+                   (variance - linear) / pilot.cost if variance - linear > floor else 0.0)
             if best is None or key > best[0]:
-                best = (key, index, after)
-        if best is None or best[0] == (0.0, 0.0):
+                best = (key, index, after, linear)
+        if best is None or best[0] == (0.0, 0.0, 0.0):
             return tuple(steps)
-        _, index, current = best
+        _, index, current, variance = best
         chosen.append(index)
         log_likelihood = log_likelihood + simulator.log_likelihood(index)
         spent += problem.pilots[index].cost
@@ -533,17 +626,20 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
 
 @float64
 def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", frame=None, bucket_sizes=None, candidates=None,
-                  truths: int = 256, replicates: int = 4, noise: float | None = None, seed: int = 0) -> Design:
+                  truths: int = 256, replicates: int = 4, noise: float | None = None, seed: int = 0, unique_tokens: float | None = None) -> Design:
     """The whole step for a fit: plausible truths (`plausible_truths`), the data (`unit`
-    'samples') or language-model ('flops') design problem, and `design`."""
+    'samples') or language-model ('flops') design problem, and `design`. `unique_tokens`: the
+    unique tokens available to a language-model plan with a data-constrained fit (`model_problem`)."""
     if unit not in ("samples", "flops"):
         raise UserError(f"unit must be samples or flops, got {unit!r}")
+    if unique_tokens is not None and unit != "flops":
+        raise UserError("unique_tokens is for language-model plans (unit flops)")
     _check_budgets(budget, pilot_budget)
     plausible = plausible_truths(fit, frame=frame, count=truths, seed=seed, noise=noise)
     if unit == "samples":
         problem = data_problem(fit, plausible, budget, pilot_budget, bucket_sizes=bucket_sizes, candidates=candidates)
     else:
-        problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates)
+        problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
     return design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
 
 

@@ -38,6 +38,7 @@ def design_pilots(
     candidates: Annotated[Optional[str], typer.Option(help="Only these pilots: POOL:SAMPLES,... (e.g. tmars_top0to10p:25.6M,top20:51.2M) or N:D,... with --unit flops.")] = None,
     truths: Annotated[int, typer.Option(help="Plausible truths (bootstrap draws subsampled, or Laplace draws).")] = 256,
     replicates: Annotated[int, typer.Option(help="Simulated noisy outcomes per truth and pilot.")] = 4,
+    unique_tokens: Annotated[Optional[str], typer.Option("--unique-tokens", help="With --unit flops and a data_constrained fit: the unique tokens the big run has (e.g. 100B); its pilots then include repeated-data variants.")] = None,
     noise: Annotated[Optional[float], typer.Option(help="Residual sd of the log metric (default: from the fit).")] = None,
     top: Annotated[int, typer.Option(help="Rows of the ranked table.")] = 15,
     seed: Annotated[int, typer.Option(help="Seed of the truths' subsample and the simulated outcomes.")] = 0,
@@ -55,6 +56,9 @@ def design_pilots(
     total, pilots = parse_quantity(budget, name="--budget"), parse_quantity(pilot_budget, name="--pilot-budget")
     if pilots >= total:
         raise UserError(f"--pilot-budget {pilot_budget} must be smaller than --budget {budget}")
+    unique = parse_quantity(unique_tokens, name="--unique-tokens") if unique_tokens is not None else None
+    if unique is not None and unit != "flops":
+        raise UserError("--unique-tokens is for language-model plans: add --unit flops")
     if truths < 2:
         raise UserError(f"--truths must be at least 2, got {truths}")
     if replicates < 1:
@@ -67,7 +71,7 @@ def design_pilots(
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
     fit, frame, bucket_sizes = _sources(fit_path, db, unit)
     result = run_design(fit, total, pilots, unit=unit, frame=frame, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
-                        truths=truths, replicates=replicates, noise=noise, seed=seed)
+                        truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
     if plot is not None:
         from scaling.design import plot_design
 
@@ -94,7 +98,9 @@ def _sources(fit_path, db, unit):
     else:
         from scaling.plan import DATA_FILTERING_LAWS
 
-        fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS if unit == "samples" else ("chinchilla",))
+        from scaling.design import MODEL_LAWS
+
+        fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS if unit == "samples" else MODEL_LAWS)
         fit = Fit.from_dict(artifact, source=f"{db}: fit {fit_id}")
     frame = None if fit.draws else load_frame(fit.law_spec, db=str(db), where=None, csv=None, mapping={}, split=None, task=None)[0]
     return fit, frame, registry.bucket_sizes(list(fit.groups or [])) or None

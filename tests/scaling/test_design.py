@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from scaling.design import Truths, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
+from scaling.design import DesignProblem, Pilot, Truths, contrast_variance, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
 from scaling.fit import Fit
 
 S = 12.8e6  # samples per bucket
@@ -84,6 +84,34 @@ def test_only_a_multi_epoch_pilot_of_the_uncertain_bucket_informs_the_decision()
     assert result.batch[-1].cumulative_cost <= 4 * S and result.batch[-1].regret < result.prior_regret
 
 
+def test_among_pilots_of_equal_cost_the_repeated_uncertain_bucket_is_ranked_first():
+    # every candidate costs 25.6M samples, so per-cost ranking is value ranking; analytically only
+    # a pilot that repeats bucket A (the one whose half-life is unknown) sees the half-life: B's
+    # outcome and one pass over the top20 union are the same under every truth
+    truths = half_life_truths()
+    candidates = [("A", 2 * S), ("B", 2 * S), ("top20", 2 * S)]
+    problem = data_problem(two_bucket_fit(), Truths(truths, np.full(len(truths), 1 / len(truths)), 0.01, "test"), 8 * S, 4 * S, candidates=candidates)
+    assert np.ptp(problem.log_outcome[:, 1]) == 0.0 and np.ptp(problem.log_outcome[:, 2]) == 0.0 and np.ptp(problem.log_outcome[:, 0]) > 3 * 0.01  # A@2 epochs spans several noise sds
+    result = design(problem, 4 * S, seed=0)
+    assert [p.pilot for p in result.pilots][0] == "A@25.6M"
+    assert result.pilots[0].regret_reduction > 0.5 * result.prior_regret
+    assert all(p.regret_reduction == 0.0 and p.interval_reduction == 0.0 for p in result.pilots[1:])
+
+
+def test_contrast_variance_is_the_scalar_gaussian_update():
+    # plans' metric a_c theta and one pilot observing theta (+ noise sigma): a scalar linear-Gaussian
+    # model, where Var(theta | o) = v sigma^2 / (v + sigma^2) with v the truths' variance of theta
+    theta = np.random.default_rng(1).normal(0.3, 0.05, 200)
+    slopes, sigma = np.array([1.0, 2.0, -0.5]), 0.02
+    problem = DesignProblem(("a", "b", "c"), np.outer(theta, slopes), (Pilot("p", {}, 1.0), Pilot("flat", {}, 1.0)),
+                            np.stack([theta, np.full_like(theta, 0.7)], axis=1), np.full(200, 1 / 200), sigma, "samples", "error", 1.0)
+    v = np.var(theta)
+    contrasts = np.sum((slopes - slopes[1]) ** 2)
+    assert contrast_variance(problem, [], 1) == pytest.approx(contrasts * v, rel=1e-10)
+    assert contrast_variance(problem, [0], 1) == pytest.approx(contrasts * v * sigma**2 / (v + sigma**2), rel=1e-10)
+    assert contrast_variance(problem, [1], 1) == pytest.approx(contrasts * v, rel=1e-10)  # a pilot that sees nothing changes nothing
+
+
 def test_same_seed_same_design_other_seed_other_simulations():
     problem = two_bucket_problem()
     first, again, other = design(problem, 4 * S, seed=3), design(problem, 4 * S, seed=3), design(problem, 4 * S, seed=4)
@@ -151,6 +179,76 @@ def test_language_model_design_costs_and_prior_plan():
     assert result.unit == "flops" and result.metric_name == "loss"
 
 
+def dc_fit(draws=()):
+    from scaling.laws.data_constrained import PUBLISHED_BASE, PUBLISHED_DECAYS
+
+    return Fit(law="data_constrained", law_version="1", params={**PUBLISHED_BASE, **PUBLISHED_DECAYS}, objective=None, n_points=0, starts=0, starts_at_best=0,
+               converged=True, data_hash="", target="loss", inputs=["params", "tokens", "unique_tokens"], fixed=dict(PUBLISHED_BASE), draws=list(draws), source="dc-test")
+
+
+def plain_data_constrained(p, n, d, u):
+    """LAWS.md §2 restated: effective data and parameters, then the Chinchilla form."""
+    g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1 / (p["alpha"] + p["beta"]))
+    unique = min(u, d)
+    data = unique + unique * p["data_repetition_decay"] * (1 - np.exp(-max(d / unique - 1, 0) / p["data_repetition_decay"]))
+    unique_n = min(n, g * (unique * g) ** (p["beta"] / p["alpha"]))
+    params = unique_n + unique_n * p["param_repetition_decay"] * (1 - np.exp(-max(n / unique_n - 1, 0) / p["param_repetition_decay"]))
+    return p["E"] + p["A"] / params ** p["alpha"] + p["B"] / data ** p["beta"]
+
+
+def test_data_constrained_design_adds_repeated_data_pilots_and_ranks_one_first():
+    # only R*_D is uncertain: a pilot that sees its data once has the same loss under every truth,
+    # so only a unique-token (repeated-data) variant can inform the plan, which repeats 8x
+    base = dc_fit().params
+    truths = tuple({**base, "data_repetition_decay": float(r)} for r in np.geomspace(2, 60, 32))
+    budget, pilot_budget, unique = 1e22, 1e19, 25e9
+    problem = model_problem(dc_fit(), Truths(truths, np.full(32, 1 / 32), 0.01, "test"), budget, pilot_budget, unique_tokens=unique)
+    repeated = [i for i, p in enumerate(problem.pilots) if p.spec["unique_tokens"] < p.spec["tokens"]]
+    assert repeated and len(problem.pilots) == 5 * len(problem.pilots) // 5 and len(repeated) == 4 * (len(problem.pilots) - len(repeated))
+    for i, p in enumerate(problem.pilots):
+        assert p.cost == pytest.approx(6 * p.spec["params"] * p.spec["tokens"], rel=1e-12)
+        for t in (0, 31):
+            expected = plain_data_constrained(truths[t], p.spec["params"], p.spec["tokens"], p.spec["unique_tokens"])
+            assert problem.log_outcome[t, i] == pytest.approx(np.log(expected), rel=1e-10)
+    sizes = np.geomspace(iso_flop_optimum(dc_fit(), budget, unique_tokens=unique) / 10, iso_flop_optimum(dc_fit(), budget, unique_tokens=unique) * 10, 21)
+    assert problem.metric[5, 3] == pytest.approx(plain_data_constrained(truths[5], sizes[3], budget / (6 * sizes[3]), unique), rel=1e-10)
+    result = design(problem, pilot_budget, seed=0)
+    assert result.prior_regret > 0
+    assert result.pilots[0].spec["unique_tokens"] < result.pilots[0].spec["tokens"] and result.pilots[0].regret_reduction > 0
+    for p in result.pilots:
+        if p.spec["unique_tokens"] == p.spec["tokens"]:
+            assert p.regret_reduction == 0.0 and p.interval_reduction == 0.0, p.pilot
+
+
+def test_precision_design_adds_low_precision_pilots_priced_by_their_bits():
+    from scaling.reference import load_fit
+
+    fit = load_fit("reference/precision")
+    rng = np.random.default_rng(0)
+    truths = tuple({**fit.params, "gamma_weights": fit.params["gamma_weights"] * np.exp(0.2 * rng.standard_normal())} for _ in range(16))
+    problem = model_problem(fit, Truths(truths, np.full(16, 1 / 16), 0.01, "test"), 1e22, 1e19)
+    bits = sorted({p.spec["bits"] for p in problem.pilots})
+    assert bits == [4.0, 8.0, 16.0]
+    for i, p in enumerate(problem.pilots):
+        n, d, b = p.spec["params"], p.spec["tokens"], p.spec["bits"]
+        assert p.cost == pytest.approx(6 / 16 * n * d * b, rel=1e-12) and p.cost <= 1e19 * (1 + 1e-12)
+        t = truths[3]
+        kept = [1 - np.exp(-b / t[f"gamma_{part}"] + t[f"n_{part}"]) for part in ("weights", "activations", "kv_cache")]
+        expected = t["A"] * (n * np.prod(kept)) ** -t["alpha"] + t["B"] * d ** -t["beta"] + t["E"]  # Kumar et al. 2024, no post-training quantization
+        assert problem.log_outcome[3, i] == pytest.approx(np.log(expected), rel=1e-10)
+    spread = {(p.spec["params"], p.spec["tokens"], p.spec["bits"]): np.ptp(problem.log_outcome[:, i]) for i, p in enumerate(problem.pilots)}
+    for n, d, b in spread:
+        if b == 4.0:  # at 16 bits the weights keep all but exp(-16 / gamma_w + n_w) of their capacity: gamma_w barely shows
+            assert spread[(n, d, 4.0)] > 10 * spread[(n, d, 16.0)] > 0
+
+
+def test_a_chinchilla_design_has_no_variants():
+    problem = model_problem(chinchilla_fit(), Truths((CHINCHILLA, CHINCHILLA), np.full(2, 0.5), 0.01, "test"), 1e22, 1e19)
+    assert all(set(p.spec) == {"params", "tokens"} for p in problem.pilots)
+    with pytest.raises(Exception, match="unique_tokens needs a data_constrained fit"):
+        model_problem(chinchilla_fit(), Truths((CHINCHILLA, CHINCHILLA), np.full(2, 0.5), 0.01, "test"), 1e22, 1e19, unique_tokens=1e9)
+
+
 # ---- the command line ----------------------------------------------------------------------------
 def curascale(*args):
     program = "from curascale.cli.app import main; main()"
@@ -188,6 +286,8 @@ def test_cli_json_shape(fit_file):
         (("--budget", "1.28B", "--pilot-budget", "1K"), "no candidate pilot fits pilot_budget=1K samples"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unit", "tokens"), "--unit must be samples or flops"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "candidates: no pool named 'C'"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--unique-tokens", "1B"), "--unique-tokens is for language-model plans: add --unit flops"),
+        (("--budget", "1e22", "--pilot-budget", "1e19", "--unit", "flops"), "a language-model design needs a fit of chinchilla, data_constrained"),
     ],
 )
 def test_cli_bad_budgets_are_one_line_errors(fit_file, args, message):

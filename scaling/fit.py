@@ -81,6 +81,12 @@ class Fit:
     provenance: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)  # e.g. bucket sizes and quantiles
     notes: list[Note] = field(default_factory=list)  # scaling.diagnostics: what makes the fit hard to believe
+    points: dict[str, list] = field(default_factory=dict)  # the runs fitted (Data.columns); {} for published constants
+
+    def points_frame(self) -> pd.DataFrame | None:
+        """The runs the fit was fitted on (inputs, group, target; one row a run), or None for a
+        fit of published constants (or an artifact written before fits kept their points)."""
+        return pd.DataFrame(self.points) if self.points else None
 
     # ---- prediction ---------------------------------------------------------------------
     @property
@@ -241,6 +247,32 @@ def check_artifact(record: Mapping[str, Any], source: str) -> None:
         _check_params(draw, names, f"draws[{i}]", source)
     _check_ranges(record.get("intervals", {}), "intervals", source)
     _check_ranges(record.get("input_ranges", {}), "input_ranges", source)
+    _check_points(record.get("points", {}), law, source)
+
+
+def _check_points(value: Any, law: Law, source: str) -> None:
+    """{} or {column: list}: the law's inputs and target as finite numbers, its group column as
+    names, every list as long as the others."""
+    if value == {}:
+        return
+    if not isinstance(value, Mapping):
+        raise UserError(f"{source}: points must be an object of columns, got {quoted(value)}")
+    columns = [*law.inputs, *([law.group_by] if law.group_by else []), law.target]
+    missing = [c for c in columns if c not in value]
+    if missing:
+        raise UserError(f"{source}: points lacks column {quoted(missing[0])} (a {law.name} fit's points have: {', '.join(columns)})")
+    extra = [c for c in value if c not in columns]
+    if extra:
+        raise UserError(f"{source}: points has unknown column {quoted(extra[0])} (a {law.name} fit's points have: {', '.join(columns)})")
+    rows = len(value[law.target]) if isinstance(value[law.target], list) else -1
+    for column in columns:
+        values = value[column]
+        text = column == law.group_by
+        if not (isinstance(values, list) and len(values) == rows):
+            raise UserError(f"{source}: points.{column} must be a list of {rows} values, got {quoted(values)}")
+        bad = next((i for i, v in enumerate(values) if not (isinstance(v, str) if text else _real(v))), None)
+        if bad is not None:
+            raise UserError(f"{source}: points.{column}[{bad}] must be {'a name' if text else 'a finite number'}, got {quoted(values[bad])}")
 
 
 def non_finite_field(record: Any, where: str = "") -> str | None:
@@ -351,6 +383,7 @@ def fit(
         seed=seed,
         created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         source=source,
+        points=data.columns(),
     )
     if bootstrap:
         seeds = result.u[_distinct_minima(result.u, result.value, bootstrap_starts)]

@@ -13,7 +13,7 @@ from scaling.figure_output import plain_number, plain_ticks, save_png_and_pdf, s
 
 @pytest.mark.parametrize("value, label", [
     (1.4e9, "1.4B"), (7e10, "70B"), (1e6, "1M"), (12_000, "12K"), (3.75, "3.75"), (0.35, "0.35"), (120, "120"),
-    (2e-5, "2e-5"), (0, "0"), (2.5e12, "2.5T"), (-3e6, "-3M"), (1e22, "1e22"), (3.5e21, "3.5e21"), (999e12, "999T"),
+    (2e-5, "2e-5"), (0, "0"), (2.5e12, "2.5T"), (-3e6, "-3M"), (1e22, "1e22"), (8e-4, "0.0008"), (-2e-4, "-0.0002"), (3.5e21, "3.5e21"), (999e12, "999T"),
 ])
 def test_plain_number(value, label):
     assert plain_number(value) == label

@@ -35,7 +35,10 @@ def _axes_of(law, frame: pd.DataFrame) -> tuple[str, str | None]:
     return x, series
 
 
-def _series_bins(values: pd.Series, most: int = 6) -> np.ndarray:
+SERIES_MOST = 6  # a series with more distinct values is binned (log-quantile bins) into this many curves
+
+
+def _series_bins(values: pd.Series, most: int = SERIES_MOST) -> np.ndarray:
     """A bin label per row: the distinct values when few, else log-quantile bins."""
     if values.nunique() <= most:
         return values.to_numpy(dtype=float)
@@ -86,9 +89,11 @@ def _curve_label(column: str | None, key, law) -> str | None:
 def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
     """Observed points and fitted curves (with the bootstrap band when the fit has draws): the law
     swept along tokens / samples seen, one curve per value (or bin) of the series input (e.g.
-    params) or per group (bucket, named in the legend), other inputs at their median; one panel
-    per group when each group has several curves, panels sharing both axes. Runs the fit held out
-    (`fit.holdout`) are open diamonds ("held out") with the prediction of the fit made without
+    params) or per group (bucket, named in the legend), other inputs at each curve's median; one
+    panel per group when each group has several curves, panels sharing both axes. When the curves
+    cannot pass through every point (binned series, other inputs that vary), a last panel shows
+    every run's observed against fitted value with the line y = x. Runs the fit held out
+    (`fit.holdout`) are open diamonds ("held out"), with the prediction of the fit made without
     them as red crosses. Written as PNG and PDF (`save_figure`)."""
     plt = _pyplot()
     law = fit.law_spec
@@ -96,44 +101,79 @@ def plot_fit(fit, frame: pd.DataFrame, path: str | Path) -> Path:
     x, series = _axes_of(law, frame)
     panels, column = _layout(law, frame, series)
     held = held_out_rows(fit, frame)
-    width = 4.6 if len(panels) > 1 else 6.0
-    figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 4.2), squeeze=False, sharex=True, sharey=True)  # panels compared on one scale
-    for axis, group in zip(axes[0], panels):
-        inside = np.ones(len(frame), dtype=bool) if group is None else (frame[law.group_by].astype(str) == group).to_numpy()
-        part = frame[inside]
-        if column is None:
-            labels = np.ones(len(part))
-        elif column == law.group_by:
-            labels = part[column].astype(str).to_numpy()
-        else:
-            labels = _series_bins(part[column])
-        keys = sorted(set(labels))
-        for key, color in zip(keys, plt.cm.viridis(np.linspace(0, 0.9, len(keys)))):
-            rows = part[labels == key]
-            kept = rows[~held[inside][labels == key]]
-            axis.scatter(kept[x], kept[law.target], s=12, color=color, label=_curve_label(column, key, law))
-            sweep = pd.DataFrame({x: np.geomspace(part[x].min(), part[x].max(), 60)})
-            for name in law.inputs:
-                if name != x and name in rows:
-                    sweep[name] = key if name == column else rows[name].median()
-            if law.group_by is not None:
-                sweep[law.group_by] = group if group is not None else key
-            axis.plot(sweep[x], fit.predict(sweep), color=color, lw=1)
-            band = fit.predict_interval(sweep)
-            if band is not None:
-                axis.fill_between(sweep[x], band[:, 0], band[:, 1], color=color, alpha=0.2, lw=0)
-        _draw_held_out(axis, fit, frame[inside & held], x, group)
-        axis.set_xscale("log")
-        axis.set_yscale("log")
-        axis.set_xlabel(x.replace("_", " "))
-        if group is not None:
-            axis.set_title(f"{law.group_by} {group}", fontsize=9)
-        if column is not None or held[inside].any():
-            legend_below(axis, title=law.group_by if column == law.group_by else (None if group is None else f"{law.group_by} {group}"))
-    axes[0][0].set_ylabel(law.target)
+    at_median = [name for name in law.inputs if name not in (x, column) and name in frame and frame[name].nunique() > 1]
+    parity = bool(at_median) or (column == series is not None and frame[series].nunique() > SERIES_MOST)
+    count = len(panels) + parity
+    figure = plt.figure(figsize=((4.6 if count > 1 else 6.0) * count, 4.2))
+    first = None
+    for i, group in enumerate(panels):
+        axis = figure.add_subplot(1, count, i + 1, sharex=first, sharey=first)  # panels compared on one scale
+        first = first or axis
+        _curve_panel(axis, fit, frame, held, x, column, group, at_median)
+    first.set_ylabel(law.target)
+    if parity:
+        _parity_panel(figure.add_subplot(1, count, count), fit, frame, held)
     objective = "published constants" if fit.objective is None else f"objective {fit.objective:.6g}"  # a reference fit has none
     figure.suptitle(f"{law.name} ({law.section}), {objective}", fontsize=9)
     return _save_and_close(plt, figure, path)
+
+
+def _curve_panel(axis, fit, frame: pd.DataFrame, held: np.ndarray, x: str, column: str | None, group: str | None, at_median: list[str]) -> None:
+    """One panel of `plot_fit`: the points of `group` (all when None) and a fitted curve (and band)
+    per value of `column`; held-out runs marked."""
+    plt = _pyplot()
+    law = fit.law_spec
+    inside = np.ones(len(frame), dtype=bool) if group is None else (frame[law.group_by].astype(str) == group).to_numpy()
+    part = frame[inside]
+    if column is None:
+        labels = np.ones(len(part))
+    elif column == law.group_by:
+        labels = part[column].astype(str).to_numpy()
+    else:
+        labels = _series_bins(part[column], SERIES_MOST)
+    keys = sorted(set(labels))
+    for key, color in zip(keys, plt.cm.viridis(np.linspace(0, 0.9, len(keys)))):
+        rows = part[labels == key]
+        kept = rows[~held[inside][labels == key]]
+        axis.scatter(kept[x], kept[law.target], s=12, color=color, label=_curve_label(column, key, law))
+        sweep = pd.DataFrame({x: np.geomspace(part[x].min(), part[x].max(), 60)})
+        for name in law.inputs:
+            if name != x and name in rows:
+                sweep[name] = key if name == column else rows[name].median()
+        if law.group_by is not None:
+            sweep[law.group_by] = group if group is not None else key
+        axis.plot(sweep[x], fit.predict(sweep), color=color, lw=1)
+        band = fit.predict_interval(sweep)
+        if band is not None:
+            axis.fill_between(sweep[x], band[:, 0], band[:, 1], color=color, alpha=0.2, lw=0)
+    _draw_held_out(axis, fit, frame[inside & held], x, group)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel(x.replace("_", " "))
+    if group is not None:
+        axis.set_title(f"{law.group_by} {group}", fontsize=9)
+    if column is not None or held[inside].any():
+        title = law.group_by if column == law.group_by else (None if group is None else f"{law.group_by} {group}")
+        if at_median:
+            title = "; ".join(filter(None, [title, f"curves at their runs' median {', '.join(at_median)}"]))
+        legend_below(axis, title=title)
+
+
+def _parity_panel(axis, fit, frame: pd.DataFrame, held: np.ndarray) -> None:
+    """Every run's observed target against the fit's value at its inputs, held-out runs marked,
+    and the line y = x."""
+    law = fit.law_spec
+    fitted = fit.predict(frame)
+    observed = frame[law.target].to_numpy(dtype=float)
+    axis.scatter(fitted[~held], observed[~held], s=10, color="0.35", label="run")
+    if held.any():
+        axis.scatter(fitted[held], observed[held], label="held out", **HELD_OUT)
+    low, high = min(fitted.min(), observed.min()), max(fitted.max(), observed.max())
+    axis.plot([low, high], [low, high], color="tab:red", lw=0.8, ls="--", label="observed = fitted")
+    limits = (low / (high / low) ** 0.04, high * (high / low) ** 0.04)  # one scale on both axes
+    axis.set(xscale="log", yscale="log", xlim=limits, ylim=limits, xlabel=f"fitted {law.target}", ylabel=f"observed {law.target}")
+    axis.set_title("every run: observed against fitted", fontsize=9)
+    legend_below(axis)
 
 
 def _draw_held_out(axis, fit, rows: pd.DataFrame, x: str, group: str | None) -> None:
@@ -164,27 +204,26 @@ def plot_plan(plan, fit, path: str | Path) -> Path:
     best = next(c for c in plan.candidates if c.name == plan.best)
     left.scatter([plan.budget_samples], [best.predicted_accuracy], marker="*", s=170, color="tab:red", zorder=6, label=f"plan: {plan.best}")
     legend_below(left, columns=3)
-    candidates = sorted(plan.candidates, key=lambda c: c.name)
-    accuracy = [c.predicted_accuracy for c in candidates]
-    colors = ["tab:green" if c.name == plan.best else "tab:gray" for c in candidates]
-    right.bar([c.name for c in candidates], accuracy, color=colors)
-    for i, c in enumerate(candidates):
-        if c.interval is not None:
-            right.errorbar(i, c.predicted_accuracy, yerr=[[c.predicted_accuracy - c.interval[0]], [c.interval[1] - c.predicted_accuracy]], color="black", capsize=3)
-    right.set_ylim(_bar_floor(accuracy, [c.interval for c in candidates]), None)
-    right.set_ylabel("predicted accuracy")
-    right.set_title(f"candidates at {plain_number(plan.budget_samples)} samples seen", fontsize=9)
+    _candidate_points(right, plan)
     figure.suptitle(f"data plan: {plan.best} ({plan.fit})", fontsize=9)
     return _save_and_close(plt, figure, path)
 
 
-def _bar_floor(values, intervals) -> float:
-    """A y floor for bars that shows their differences: below the lowest bar (or interval) by a
-    third of the spread, never below 0."""
-    lows = [v if i is None else min(v, i[0]) for v, i in zip(values, intervals)]
-    highs = [v if i is None else max(v, i[1]) for v, i in zip(values, intervals)]
-    spread = max(max(highs) - min(lows), 1e-3)
-    return max(0.0, min(lows) - spread / 3)
+def _candidate_points(axis, plan) -> None:
+    """Every candidate's predicted accuracy at the plan's budget as a point (the plan larger, in
+    green) with its bootstrap interval when it has one: points, not bars, so the y axis need not
+    start at 0 to show the differences."""
+    candidates = sorted(plan.candidates, key=lambda c: c.name)
+    names = [c.name for c in candidates]
+    accuracy = [c.predicted_accuracy for c in candidates]
+    best = [c.name == plan.best for c in candidates]
+    axis.scatter(names, accuracy, c=["tab:green" if b else "dimgray" for b in best], s=[70 if b else 30 for b in best], zorder=3)
+    for i, c in enumerate(candidates):
+        if c.interval is not None:
+            axis.errorbar(i, c.predicted_accuracy, yerr=[[c.predicted_accuracy - c.interval[0]], [c.interval[1] - c.predicted_accuracy]], color="black", capsize=3, lw=1)
+    axis.set_xlim(-0.6, len(names) - 0.4)
+    axis.set_ylabel("predicted accuracy")
+    axis.set_title(f"candidates at {plain_number(plan.budget_samples)} samples seen", fontsize=9)
 
 
 def plot_sweep(rows, fit, path: str | Path, budget: float | None = None) -> Path:
@@ -210,7 +249,7 @@ def frontier(axis, rows, fit, budget: float | None) -> None:
     names = list(rows[0]["accuracy_by_candidate"])
     for name, color in zip(names, plt.cm.viridis(np.linspace(0, 0.9, len(names)))):
         axis.plot(budgets, [r["accuracy_by_candidate"][name] for r in rows], color=color, lw=1, label=name)
-    axis.plot(budgets, [r["predicted_accuracy"] for r in rows], color="black", lw=2.5, alpha=0.3, label="best")
+    axis.plot(budgets, [r["predicted_accuracy"] for r in rows], color="black", lw=4, alpha=0.25, zorder=1, label="best")
     if "interval" in rows[0]:
         band = np.array([r["interval"] for r in rows])
         axis.fill_between(budgets, band[:, 0], band[:, 1], color="black", alpha=0.12, lw=0, label=f"best, {fit.interval_level:.0%} bootstrap interval")
@@ -267,7 +306,7 @@ def plot_model_plan(plan, curves, path: str | Path) -> Path:
     repetition = "" if plan.unique_tokens is None else f", {plan.unique_tokens:.3g} unique tokens"
     axis.set(xscale="log", xlabel="parameters N", ylabel="predicted loss", ylim=(low - 0.02, low + 0.4))
     axis.set_title(f"{plain_number(plan.budget_flops)} FLOPs iso-FLOP curves ({plan.fit}{repetition})", fontsize=9)
-    axis.legend(fontsize=7)
+    legend_below(axis, columns=3)
     return _save_and_close(plt, figure, path)
 
 

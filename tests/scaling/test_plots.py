@@ -58,15 +58,20 @@ def test_fit_plot_draws_the_band_of_the_draws(figures, tmp_path):
     assert inside.size and all(any(abs(y - e) < 1e-9 for e in expected) for y in inside[:, 1])
 
 
-def test_plan_plot_bars_are_the_candidates(figures, tmp_path):
-    fit = load_fit("reference/tmars-imagenet-utility")
+def test_plan_plot_points_are_the_candidates(figures, tmp_path):
+    fit = with_draws(load_fit("reference/tmars-imagenet-utility"), np.linspace(0.9, 1.1, 11))
     plan = plan_data(fit, 128e6)
     plots.plot_plan(plan, fit, tmp_path / "plan.png")
     _, axis = figures[0].axes
-    heights = {label.get_text(): patch.get_height() for label, patch in zip(axis.get_xticklabels(), axis.patches)}
-    assert heights == {c.name: pytest.approx(c.predicted_accuracy, rel=1e-12) for c in plan.candidates}
-    best = next(p for label, p in zip(axis.get_xticklabels(), axis.patches) if label.get_text() == plan.best)
-    assert all(p.get_facecolor() != best.get_facecolor() for label, p in zip(axis.get_xticklabels(), axis.patches) if label.get_text() != plan.best)
+    (points,) = [c for c in axis.collections if c.__class__.__name__ == "PathCollection"]
+    names = [label.get_text() for label in axis.get_xticklabels()]
+    assert names == sorted(c.name for c in plan.candidates)
+    accuracy = dict(zip(names, points.get_offsets().data[:, 1]))
+    assert accuracy == {c.name: pytest.approx(c.predicted_accuracy, rel=1e-12) for c in plan.candidates}
+    colors = dict(zip(names, map(tuple, points.get_facecolors())))
+    assert all(colors[n] != colors[plan.best] for n in names if n != plan.best)
+    whiskers = {names[int(round(segment[0, 0]))]: sorted(segment[:, 1]) for c in axis.collections if c.__class__.__name__ == "LineCollection" for segment in c.get_segments()}
+    assert whiskers == {c.name: pytest.approx(c.interval, rel=1e-12) for c in plan.candidates}
 
 
 def test_sweep_plot_lines_are_the_frontier(figures, tmp_path):
@@ -211,3 +216,19 @@ def test_a_frontier_without_draws_says_so(figures, tmp_path):
     assert not [c for c in axis.collections if c.__class__.__name__ in ("PolyCollection", "FillBetweenPolyCollection")]
     assert not [line for line in axis.lines if line.get_label().startswith("budget")]  # 5B lies outside the sweep
     assert not [c for c in axis.collections if c.get_label().startswith("pilot run")]  # published constants: no runs
+
+
+def test_model_plan_figure_stars_the_chosen_point(tmp_path, monkeypatch):
+    from scaling.plan import plan_model
+    from scaling.plan_model import iso_flop_curves
+
+    saved = []
+    monkeypatch.setattr(plots, "_save_and_close", lambda plt, figure, path: saved.append(figure) or path)
+    fits = [load_fit("reference/chinchilla-epoch"), load_fit("reference/precision")]
+    plan = plan_model(1e22, fits)
+    plots.plot_model_plan(plan, iso_flop_curves(plan, fits), tmp_path / "lm.png")
+    (axis,) = saved[0].axes
+    assert scatter_points(axis, f"plan: N = {plots.plain_number(plan.params)}, D = {plots.plain_number(plan.tokens)}") == [(plan.params, pytest.approx(plan.loss, rel=1e-9))]
+    (chosen,) = [line for line in axis.lines if line.get_label().endswith("(plan)")]
+    x, y = chosen.get_xdata(), chosen.get_ydata()
+    assert y[np.argmin(np.abs(np.log(x / plan.params)))] == pytest.approx(plan.loss, rel=1e-3)  # the star sits on the chosen precision's curve

@@ -206,15 +206,20 @@ def _real(value: Any) -> bool:
 def _check_params(value: Any, names: Sequence[str], field_name: str, source: str) -> None:
     if not isinstance(value, Mapping):
         raise UserError(f"{source}: {field_name} must be an object of parameter values, got {quoted(value)}")
-    missing = [n for n in names if n not in value]
-    if missing:
-        raise UserError(f"{source}: {field_name} lacks parameter {quoted(missing[0])} (the law has: {', '.join(names)})")
-    extra = [n for n in value if n not in names]
-    if extra:
-        raise UserError(f"{source}: {field_name} has unknown parameter {quoted(extra[0])} (the law has: {', '.join(names)})")
+    _check_names(value, names, f"{source}: {field_name}", "parameter", "the law has")
     for name in names:
         if not _real(value[name]):
             raise UserError(f"{source}: {field_name}.{name} must be a finite number, got {quoted(value[name])}")
+
+
+def _check_names(value: Mapping, names: Sequence[str], where: str, what: str, having: str) -> None:
+    """`value`'s keys are exactly `names`: else a UserError naming the first missing or unknown one."""
+    missing = [n for n in names if n not in value]
+    if missing:
+        raise UserError(f"{where} lacks {what} {quoted(missing[0])} ({having}: {', '.join(names)})")
+    extra = [n for n in value if n not in names]
+    if extra:
+        raise UserError(f"{where} has unknown {what} {quoted(extra[0])} ({having}: {', '.join(names)})")
 
 
 def _check_ranges(value: Any, field_name: str, source: str) -> None:
@@ -258,12 +263,7 @@ def _check_points(value: Any, law: Law, source: str) -> None:
     if not isinstance(value, Mapping):
         raise UserError(f"{source}: points must be an object of columns, got {quoted(value)}")
     columns = [*law.inputs, *([law.group_by] if law.group_by else []), law.target]
-    missing = [c for c in columns if c not in value]
-    if missing:
-        raise UserError(f"{source}: points lacks column {quoted(missing[0])} (a {law.name} fit's points have: {', '.join(columns)})")
-    extra = [c for c in value if c not in columns]
-    if extra:
-        raise UserError(f"{source}: points has unknown column {quoted(extra[0])} (a {law.name} fit's points have: {', '.join(columns)})")
+    _check_names(value, columns, f"{source}: points", "column", f"a {law.name} fit's points have")
     rows = len(value[law.target]) if isinstance(value[law.target], list) else -1
     for column in columns:
         values = value[column]

@@ -11,18 +11,11 @@ import pytest
 
 from curascale.errors import CurascaleError, IngestError
 from runs_db.formats import DATACOMP_SCORED_TASKS, detect_format, openlm_split, read_info_pickle, read_outputs
+from runs_db.demo import DATACOMP_TASKS
 from runs_db.ingest_sources import resolve_source
 from runs_db.registry import Registry
 
-# DataComp's tasklist.yml: 40 tasks, 38 with a main metric (FairFace and UTKFace have none)
-DATACOMP_KEYS = [
-    "vtab/caltech101", "cifar10", "vtab/cifar100", "vtab/clevr_count_all", "vtab/clevr_closest_object_distance", "country211",
-    "vtab/dtd", "vtab/eurosat", "fgvc_aircraft", "food101", "gtsrb", "imagenet1k", "imagenet_sketch", "imagenetv2", "imagenet-a",
-    "imagenet-o", "imagenet-r", "vtab/kitti_closest_vehicle_distance", "mnist", "objectnet", "vtab/flowers", "vtab/pets", "voc2007",
-    "vtab/pcam", "renderedsst2", "vtab/resisc45", "cars", "stl10", "sun397", "vtab/svhn", "retrieval/flickr30k",
-    "retrieval/mscoco_2014_5k_test_image_text_retrieval", "misc/winogavil", "wilds/iwildcam", "wilds/camelyon17", "wilds/fmow",
-    "fairness/dollar_street", "fairness/geode", "fairness/fairface", "fairness/utkface",
-]
+DATACOMP_KEYS = list(DATACOMP_TASKS)  # DataComp's tasklist.yml: 40 tasks, 38 with a main metric (FairFace and UTKFace have none)
 UNSCORED = {"fairness/fairface", "fairness/utkface"}
 
 

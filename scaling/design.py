@@ -570,8 +570,10 @@ def plot_design(result: Design, path) -> Any:
     chosen = np.array([p.pilot in batch for p in result.pilots])
     axis.scatter(costs[~chosen], gains[~chosen], s=18, color="0.55", label="candidate pilot")
     axis.scatter(costs[chosen], gains[chosen], s=40, color="tab:green", label="greedy batch")
+    middle = np.sqrt(costs.min() * costs.max())  # labels right of the middle (log) extend leftwards, inside the frame
     for (cost, gain), names in batch_labels(result).items():
-        axis.annotate("\n".join(names), (cost, gain), fontsize=7, xytext=(5, 4), textcoords="offset points", va="bottom")
+        right = cost > middle
+        axis.annotate("\n".join(names), (cost, gain), fontsize=7, xytext=(-5 if right else 5, 4), textcoords="offset points", va="bottom", ha="right" if right else "left")
     axis.axhline(0.0, color="0.8", linewidth=0.8)
     axis.set_xscale("log")
     axis.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")

@@ -1,4 +1,14 @@
-"""matplotlib figures of fits (observed vs fitted, with bootstrap bands) and plans."""
+"""matplotlib figures of fits and plans, each saved as PNG and PDF with plain tick labels.
+
+- `plot_fit`: observed runs and fitted curves with bootstrap bands, buckets named in the legend,
+  panels on shared axes, held-out runs marked; an observed-against-fitted panel when the curves
+  cannot pass through every run.
+- `plot_plan` / `plot_sweep` (`frontier`): the quality-quantity frontier with the best union's
+  bootstrap band (or a caption saying why there is none), the budget, the plan and the fit's
+  pilot runs (`Fit.points`); `plot_plan` adds the candidates at the budget with their intervals.
+- `plot_model_plan`: a language-model plan's iso-FLOP curves with the chosen point.
+Legends sit below the axes, never over the data.
+"""
 
 from __future__ import annotations
 

@@ -643,6 +643,16 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     return design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
 
 
+def batch_labels(result: Design) -> dict[tuple[float, float], list[str]]:
+    """{(cost, regret reduction): ["k. pilot", ...]}: the greedy batch's pilots by their place in
+    the batch (k = 1 first), pilots at the same point under one label, so labels never overlap."""
+    order = {step.pilot: k for k, step in enumerate(result.batch, start=1)}
+    labels: dict[tuple[float, float], list[str]] = {}
+    for p in sorted((p for p in result.pilots if p.pilot in order), key=lambda p: order[p.pilot]):
+        labels.setdefault((p.cost, p.regret_reduction), []).append(f"{order[p.pilot]}. {p.pilot}")
+    return labels
+
+
 def plot_design(result: Design, path) -> Any:
     """Expected regret reduction against pilot cost (log x), one point per candidate pilot, the
     greedy batch's pilots marked; written as PNG and PDF (scaling.plots.save_figure)."""
@@ -656,9 +666,10 @@ def plot_design(result: Design, path) -> Any:
     chosen = np.array([p.pilot in batch for p in result.pilots])
     axis.scatter(costs[~chosen], gains[~chosen], s=18, color="0.55", label="candidate pilot")
     axis.scatter(costs[chosen], gains[chosen], s=40, color="tab:green", label="greedy batch")
-    for p in result.pilots:
-        if p.pilot in batch:
-            axis.annotate(p.pilot, (p.cost, p.regret_reduction), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    middle = np.sqrt(costs.min() * costs.max())  # labels right of the middle (log) extend leftwards, inside the frame
+    for (cost, gain), names in batch_labels(result).items():
+        right = cost > middle
+        axis.annotate("\n".join(names), (cost, gain), fontsize=7, xytext=(-5 if right else 5, 4), textcoords="offset points", va="bottom", ha="right" if right else "left")
     axis.axhline(0.0, color="0.8", linewidth=0.8)
     axis.set_xscale("log")
     axis.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")

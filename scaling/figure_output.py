@@ -19,14 +19,17 @@ _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
 
 
 def plain_number(value: float, _position: object = None) -> str:
-    """A tick value as a short plain label: 0.35, 3.75, 120, 12K, 1.4B, 2e-05 (3 significant digits)."""
+    """A tick value as a short plain label: 0.35, 3.75, 120, 12K, 1.4B, 0.0008, 2e-5, 1e22 (3 significant
+    digits; past a thousand trillion, as a power of ten)."""
     if value == 0 or not math.isfinite(value):
         return "0" if value == 0 else ""
     magnitude = abs(value)
+    if magnitude >= 1e15:
+        return f"{value:.3g}".replace("e+", "e")
     for scale, suffix in _SUFFIXES:
         if magnitude >= scale:
             return f"{value / scale:.3g}{suffix}"
-    if magnitude < 1e-3:
+    if magnitude < 1e-4:
         return f"{value:.0e}".replace("e-0", "e-")
     return f"{value:.3g}"
 

@@ -83,6 +83,12 @@ class Fit:
     # bucket holds the pool's samples ranked lo% to hi% from the top by score), nested_buckets, pool
     metadata: dict[str, Any] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)  # scaling.diagnostics: what makes the fit hard to believe
+    points: dict[str, list] = field(default_factory=dict)  # the runs fitted (Data.columns); {} for published constants
+
+    def points_frame(self) -> pd.DataFrame | None:
+        """The runs the fit was fitted on (inputs, group, target; one row a run), or None for a
+        fit of published constants (or an artifact written before fits kept their points)."""
+        return pd.DataFrame(self.points) if self.points else None
 
     # ---- prediction ---------------------------------------------------------------------
     @property
@@ -214,15 +220,20 @@ def _real(value: Any) -> bool:
 def _check_params(value: Any, names: Sequence[str], field_name: str, source: str) -> None:
     if not isinstance(value, Mapping):
         raise UserError(f"{source}: {field_name} must be an object of parameter values, got {quoted(value)}")
-    missing = [n for n in names if n not in value]
-    if missing:
-        raise UserError(f"{source}: {field_name} lacks parameter {quoted(missing[0])} (the law has: {', '.join(names)})")
-    extra = [n for n in value if n not in names]
-    if extra:
-        raise UserError(f"{source}: {field_name} has unknown parameter {quoted(extra[0])} (the law has: {', '.join(names)})")
+    _check_names(value, names, f"{source}: {field_name}", "parameter", "the law has")
     for name in names:
         if not _real(value[name]):
             raise UserError(f"{source}: {field_name}.{name} must be a finite number, got {quoted(value[name])}")
+
+
+def _check_names(value: Mapping, names: Sequence[str], where: str, what: str, having: str) -> None:
+    """`value`'s keys are exactly `names`: else a UserError naming the first missing or unknown one."""
+    missing = [n for n in names if n not in value]
+    if missing:
+        raise UserError(f"{where} lacks {what} {quoted(missing[0])} ({having}: {', '.join(names)})")
+    extra = [n for n in value if n not in names]
+    if extra:
+        raise UserError(f"{where} has unknown {what} {quoted(extra[0])} ({having}: {', '.join(names)})")
 
 
 def _check_ranges(value: Any, field_name: str, source: str) -> None:
@@ -255,6 +266,27 @@ def check_artifact(record: Mapping[str, Any], source: str) -> None:
         _check_params(draw, names, f"draws[{i}]", source)
     _check_ranges(record.get("intervals", {}), "intervals", source)
     _check_ranges(record.get("input_ranges", {}), "input_ranges", source)
+    _check_points(record.get("points", {}), law, source)
+
+
+def _check_points(value: Any, law: Law, source: str) -> None:
+    """{} or {column: list}: the law's inputs and target as finite numbers, its group column as
+    names, every list as long as the others."""
+    if value == {}:
+        return
+    if not isinstance(value, Mapping):
+        raise UserError(f"{source}: points must be an object of columns, got {quoted(value)}")
+    columns = [*law.inputs, *([law.group_by] if law.group_by else []), law.target]
+    _check_names(value, columns, f"{source}: points", "column", f"a {law.name} fit's points have")
+    rows = len(value[law.target]) if isinstance(value[law.target], list) else -1
+    for column in columns:
+        values = value[column]
+        text = column == law.group_by
+        if not (isinstance(values, list) and len(values) == rows):
+            raise UserError(f"{source}: points.{column} must be a list of {rows} values, got {quoted(values)}")
+        bad = next((i for i, v in enumerate(values) if not (isinstance(v, str) if text else _real(v))), None)
+        if bad is not None:
+            raise UserError(f"{source}: points.{column}[{bad}] must be {'a name' if text else 'a finite number'}, got {quoted(values[bad])}")
 
 
 def non_finite_field(record: Any, where: str = "") -> str | None:
@@ -365,6 +397,7 @@ def fit(
         seed=seed,
         created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         source=source,
+        points=data.columns(),
     )
     if bootstrap:
         seeds = result.u[_distinct_minima(result.u, result.value, bootstrap_starts)]

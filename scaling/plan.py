@@ -221,10 +221,7 @@ def plan_data(
         members = [b for b, w in zip(unions.buckets, unions.shares[c]) if w > 0]
         shares = [float(w) for w in unions.shares[c] if w > 0]
         union_size = unions.size_samples[0] * float(effective_buckets(unions.shares[c]))
-        interval = None
-        if draws is not None:
-            tail = 50 * (1 - level)
-            interval = [float(1 - np.percentile(draws[:, c], 100 - tail)), float(1 - np.percentile(draws[:, c], tail))]
+        interval = None if draws is None else accuracy_interval(draws[:, c], level)
         candidates.append(
             Candidate(
                 name=name, buckets=members, shares=shares, epochs=budget_samples / union_size,
@@ -243,6 +240,18 @@ def plan_data(
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
 
 
+def accuracy_interval(draw_errors: np.ndarray, level: float) -> list[float]:
+    """[low, high] accuracy (1 - error) percentile interval at `level` of one candidate's predicted
+    error under each bootstrap draw (`draw_errors` [draws])."""
+    tail = 50 * (1 - level)
+    return [float(1 - np.percentile(draw_errors, 100 - tail)), float(1 - np.percentile(draw_errors, tail))]
+
+
+def no_interval_reason(fit: Fit) -> str:
+    """Why a plan on `fit` has no interval: published constants, or a fit without bootstrap draws."""
+    return "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with bootstrap > 0)"
+
+
 def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequence[float], sizes: dict[str, float]) -> list[Note]:
     """The plan's own notes: budgets and bucket sizes past what the fit saw, the best candidate at
     an edge of the nested family (or a mixture at a corner), and plans without an interval."""
@@ -252,8 +261,7 @@ def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequenc
     if best == "mixture":
         notes += diagnostics.simplex_corner(unions.shares[-1], unions.buckets)
     if not fit.draws:
-        reason = "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with bootstrap > 0)"
-        notes.append(Note("no-interval", f"no interval: {reason}", "info", {"fit": fit.source}))
+        notes.append(Note("no-interval", f"no interval: {no_interval_reason(fit)}", "info", {"fit": fit.source}))
     return notes
 
 
@@ -281,16 +289,19 @@ def union_edge(unions: Unions, best: str, budgets: Sequence[float]) -> list[Note
 
 
 @float64
-def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False) -> list[dict[str, Any]]:
+def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False, level: float = 0.95) -> list[dict[str, Any]]:
     """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets;
-    with `mixtures`, also the optimal mixture's accuracy and shares at each budget."""
+    with bootstrap draws in the fit, the best union's accuracy interval at `level` ("interval",
+    as `plan_data`'s candidates); with `mixtures`, also the optimal mixture's accuracy and shares."""
     unions = candidate_unions(fit, bucket_sizes)
     budgets = np.geomspace(low, high, points)
     error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets]
+    draws = _errors(fit, fit.draws, unions, budgets) if fit.draws else None  # [draws, C, budgets]
     best = np.argmin(error, axis=0)
     rows = [
         {"budget_samples": float(b), "best": unions.names[i], "predicted_accuracy": float(1 - error[i, j]),
-         "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names)}}
+         "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names)},
+         **({} if draws is None else {"interval": accuracy_interval(draws[:, i, j], level)})}
         for j, (b, i) in enumerate(zip(budgets, best))
     ]
     if mixtures:

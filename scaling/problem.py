@@ -74,6 +74,15 @@ class Data:
     def __len__(self) -> int:
         return len(self.target)
 
+    def columns(self) -> dict[str, list]:
+        """The points as plain lists, one per column: every law input (after the law's stand-ins),
+        the group label (under the law's `group_by`) and the target, in row order."""
+        columns: dict[str, list] = {name: values.tolist() for name, values in self.inputs.items()}
+        if self.groups is not None:
+            columns[self.law.group_by] = [self.groups[code] for code in self.group_codes]
+        columns[self.law.target] = self.target.tolist()
+        return columns
+
     def subset(self, rows: np.ndarray) -> "Data":
         codes = None if self.group_codes is None else self.group_codes[rows]
         return Data(self.law, {k: v[rows] for k, v in self.inputs.items()}, self.target[rows], self.groups, codes)

@@ -75,3 +75,13 @@ def test_notebook_executes(path, monkeypatch):
     assert not errors
     assert len(NOTEBOOKS) == 3
     CHECKS[path.name]([cell for cell in notebook.cells if cell.cell_type == "code"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebooks_are_committed_executed(path):
+    """The committed notebooks read on a repository page: every code cell ran, in order, without
+    an error, and the key outputs (the same checks as above) are in the file as committed."""
+    cells = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in cells] == list(range(1, len(cells) + 1))
+    assert not [o for cell in cells for o in cell.outputs if o.output_type == "error"]
+    CHECKS[path.name](cells)

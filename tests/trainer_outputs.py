@@ -5,15 +5,9 @@ import json
 import pickle
 from pathlib import Path
 
-# DataComp's tasklist.yml: 40 tasks, 38 with a main metric (FairFace and UTKFace have none)
-DATACOMP_KEYS = [
-    "vtab/caltech101", "cifar10", "vtab/cifar100", "vtab/clevr_count_all", "vtab/clevr_closest_object_distance", "country211",
-    "vtab/dtd", "vtab/eurosat", "fgvc_aircraft", "food101", "gtsrb", "imagenet1k", "imagenet_sketch", "imagenetv2", "imagenet-a",
-    "imagenet-o", "imagenet-r", "vtab/kitti_closest_vehicle_distance", "mnist", "objectnet", "vtab/flowers", "vtab/pets", "voc2007",
-    "vtab/pcam", "renderedsst2", "vtab/resisc45", "cars", "stl10", "sun397", "vtab/svhn", "retrieval/flickr30k",
-    "retrieval/mscoco_2014_5k_test_image_text_retrieval", "misc/winogavil", "wilds/iwildcam", "wilds/camelyon17", "wilds/fmow",
-    "fairness/dollar_street", "fairness/geode", "fairness/fairface", "fairness/utkface",
-]
+from runs_db.demo import DATACOMP_TASKS
+
+DATACOMP_KEYS = list(DATACOMP_TASKS)  # DataComp's tasklist.yml: 40 tasks, 38 with a main metric (FairFace and UTKFace have none)
 UNSCORED = {"fairness/fairface", "fairness/utkface"}
 
 

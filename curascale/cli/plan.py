@@ -29,7 +29,7 @@ def plan(
     quantize_to: Annotated[Optional[str], typer.Option(help="Language models: post-training quantization precision, bits or a format as in --precisions (e.g. 4 or int4).")] = None,
     domain_tokens: Annotated[Optional[str], typer.Option(help="Language models: unique domain tokens for specialized pretraining (docs/laws.md §6).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here (PNG).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save a figure of the plan (or the sweep) here: x.png or x.pdf (both are written).")] = None,
     export_manifest: Annotated[Optional[Path], typer.Option(help="Write the chosen plan's sample list here (subset.npy, manifest.parquet, manifest.json).")] = None,
     pool: Annotated[Optional[Path], typer.Option(help="The DataComp pool to cut the plan's buckets from (with --export-manifest).")] = None,
     score_column: Annotated[Optional[str], typer.Option(help="The pool's score the buckets are cut on (default: the fit's, else clip_l14_similarity_score).")] = None,
@@ -63,7 +63,7 @@ def plan(
         fit, sizes = _data_fit(db, fits)
         sizes = {**(sizes or {}), **numbers(parse_pairs([p for p in (bucket_sizes or "").split(",") if p], "--bucket-sizes"), "--bucket-sizes")}
         if sweep is not None:
-            _sweep(fit, sweep, sweep_points or 100, as_json, plot, sizes, candidates == "mixtures", force)
+            _sweep(fit, sweep, sweep_points or 100, as_json, plot, sizes, candidates == "mixtures", force, budget)
             return
         if export_manifest is not None:
             from scaling.handoff import pool_bucket_sizes
@@ -165,7 +165,7 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
     if plot is not None:
         from scaling.plots import plot_plan
 
-        plot_plan(result, plot)
+        plot_plan(result, fit, plot)
     if as_json:
         render.echo_json(result.to_json())
         return result
@@ -187,7 +187,7 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
     return result
 
 
-def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False) -> None:
+def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False, budget=None) -> None:
     from curascale.notes import notes_to_dicts
     from scaling.diagnostics import headline
     from curascale.notes import merge
@@ -206,7 +206,7 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, 
     if plot is not None:
         from scaling.plots import plot_sweep
 
-        plot_sweep(rows, fit.source, plot)
+        plot_sweep(rows, fit, plot, budget)
     if as_json:
         render.echo_json({"fit": fit.source, "sweep": rows, "notes": notes_to_dicts(notes)})
         return

@@ -53,6 +53,21 @@ def ingest(
     render.notes(report.notes)
 
 
+@app.command("example-datacomp")
+def example_datacomp(
+    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder for the run.")],
+    scale: Annotated[str, typer.Option(help="DataComp scale recorded in info.pkl: small, medium, large or xlarge.")] = "small",
+    samples_seen: Annotated[str, typer.Option(help="Samples seen recorded in info.pkl (train_num_samples), e.g. 12.8M.")] = "12.8M",
+    seed: Annotated[int, typer.Option(help="Seed of the made-up scores: the same arguments write the same bytes.")] = 0,
+) -> None:
+    """Write an example DataComp run folder (eval_results.jsonl and info.pkl, made-up scores) to try `runs ingest FOLDER` on."""
+    from runs_db.demo import write_datacomp_run
+    from scaling.units import parse_quantity
+
+    write_datacomp_run(folder, scale=scale, samples_seen=parse_quantity(samples_seen, name="--samples-seen"), seed=seed)
+    render.echo(f"wrote an example DataComp run to {folder} (eval_results.jsonl, info.pkl)")
+
+
 @app.command("list")
 def list_runs(
     where: Annotated[Optional[str], typer.Option(help="SQL condition on the runs table, e.g. \"family = 'chinchilla'\".")] = None,

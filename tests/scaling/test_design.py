@@ -319,3 +319,26 @@ def test_cli_without_draws_linearises_at_the_registry_runs(tmp_path):
     record = json.loads(result.stdout)
     residuals = np.log(frame.error) - np.log(frame.truth)  # the fit's parameters are the truth here
     assert record["truths"] == {"count": 64, "source": "laplace", "noise": pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9), "replicates": 4}
+
+
+def test_the_design_figure_labels_the_batch_in_order_without_overlap(tmp_path, monkeypatch):
+    """Two batch pilots at the same (cost, value) share one label; labels carry the batch order;
+    the green points are the batch, the grey ones the rest."""
+    from scaling import design as module
+    from scaling import plots
+    from scaling.design import BatchStep, Design, PilotValue
+
+    def pilot(name, cost, gain):
+        return PilotValue(name, {}, cost, gain, 0.0, gain / cost, 0.0, "a vs b", {})
+
+    pilots = (pilot("a@12.8M", 12.8e6, 4e-4), pilot("b@6.4M", 6.4e6, 0.0), pilot("c@6.4M", 6.4e6, 0.0), pilot("d@25.6M", 25.6e6, 1e-4))
+    batch = (BatchStep("a@12.8M", 12.8e6, 12.8e6, 3e-3, 0.1), BatchStep("c@6.4M", 6.4e6, 19.2e6, 2.9e-3, 0.1), BatchStep("b@6.4M", 6.4e6, 25.6e6, 2.8e-3, 0.1))
+    result = Design(51.2e6, 25.6e6, "samples", "error", "top20", 3.5e-3, 0.1, {"top20": 1.0}, pilots, batch, 256, "draws", 0.01, 4, 0)
+    saved = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: saved.append(figure) or path)
+    module.plot_design(result, tmp_path / "d.png")
+    (axis,) = saved[0].axes
+    assert sorted(t.get_text() for t in axis.texts) == ["1. a@12.8M", "2. c@6.4M\n3. b@6.4M"]
+    (grey, green) = axis.collections
+    assert sorted(map(tuple, green.get_offsets().data)) == [(6.4e6, 0.0), (6.4e6, 0.0), (12.8e6, 4e-4)]
+    assert sorted(map(tuple, grey.get_offsets().data)) == [(25.6e6, 1e-4)]

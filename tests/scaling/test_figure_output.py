@@ -13,7 +13,7 @@ from scaling.figure_output import plain_number, plain_ticks, save_png_and_pdf, s
 
 @pytest.mark.parametrize("value, label", [
     (1.4e9, "1.4B"), (7e10, "70B"), (1e6, "1M"), (12_000, "12K"), (3.75, "3.75"), (0.35, "0.35"), (120, "120"),
-    (2e-5, "2e-5"), (0, "0"), (2.5e12, "2.5T"), (-3e6, "-3M"),
+    (2e-5, "2e-5"), (0, "0"), (2.5e12, "2.5T"), (-3e6, "-3M"), (1e22, "1e22"), (8e-4, "0.0008"), (-2e-4, "-0.0002"), (3.5e21, "3.5e21"), (999e12, "999T"),
 ])
 def test_plain_number(value, label):
     assert plain_number(value) == label
@@ -95,8 +95,9 @@ def test_plan_bars_keep_their_bucket_names(tmp_path):
     from scaling.plots import plot_plan
     from scaling.reference import load_fit
 
-    plan = plan_data(load_fit("reference/tmars-imagenet-utility"), 128e6)
-    labels = _at_save(lambda: plot_plan(plan, tmp_path / "plan.pdf"), lambda f: [t.get_text() for t in f.axes[0].get_xticklabels()])
+    fit = load_fit("reference/tmars-imagenet-utility")
+    plan = plan_data(fit, 128e6)
+    labels = _at_save(lambda: plot_plan(plan, fit, tmp_path / "plan.pdf"), lambda f: [t.get_text() for t in f.axes[1].get_xticklabels()])
     assert labels == sorted(c.name for c in plan.candidates)
     assert (tmp_path / "plan.pdf").exists() and (tmp_path / "plan.png").exists()
 

@@ -79,3 +79,28 @@ def test_an_artifact_with_the_old_bucket_quantiles_key_reads_as_bucket_percentil
     assert [c.name for c in plan_data(old, 128e6).candidates] == [c.name for c in plan_data(current, 128e6).candidates]
     saved = json.loads(old.save(tmp_path / "again.json").read_text())["metadata"]
     assert saved["bucket_percentile_ranges"] == ranges and "bucket_quantiles" not in saved
+
+
+def test_a_fit_keeps_its_runs_and_a_saved_fit_gives_them_back(tmp_path):
+    """The points a fit was fitted on travel in its artifact (for the planner's figures); a
+    grouped law's points carry the group's name."""
+    from scaling.fit import fit
+    from scaling.synthetic import grid_design, sample
+    from scaling.laws import get_law
+
+    truth = {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658}
+    frame = sample(get_law("chinchilla"), truth, grid_design(params=[1e8, 1e9, 1e10], tokens=[2e9, 2e10, 2e11]), seed=1)
+    fitted = fit("chinchilla", frame)
+    assert fitted.points == {"params": frame["params"].tolist(), "tokens": frame["tokens"].tolist(), "loss": frame["loss"].tolist()}
+    fitted.save(tmp_path / "fit.json")
+    pd.testing.assert_frame_equal(Fit.load(tmp_path / "fit.json").points_frame(), frame[["params", "tokens", "loss"]])
+    assert load_fit("reference/chinchilla-epoch").points_frame() is None
+
+
+def test_a_grouped_fits_points_name_their_bucket():
+    from scaling.laws import get_law
+    from scaling.problem import Data
+
+    frame = pd.DataFrame({"bucket": ["hq", "lq", "hq"], "samples_seen": [1e7, 2e7, 4e7], "unique_samples": [1e7, 1e7, 1e7], "error": [0.8, 0.9, 0.7]})
+    columns = Data.from_frame(get_law("data_filtering_utility"), frame).columns()
+    assert columns == {"samples_seen": [1e7, 2e7, 4e7], "unique_samples": [1e7, 1e7, 1e7], "bucket": ["hq", "lq", "hq"], "error": [0.8, 0.9, 0.7]}

@@ -54,6 +54,11 @@ def with_(record, **changes):
     (lambda r: with_(r, draws=[dict(r["params"]), "x"]), "draws[1] must be an object of parameter values, got 'x'"),
     (lambda r: with_(r, intervals={"A": [1]}), "intervals.A must be [low, high]"),
     (lambda r: with_(r, input_ranges={"params": ["a", 2]}), "input_ranges.params must be [low, high]"),
+    (lambda r: with_(r, points={"params": [1e9], "tokens": [2e10]}), "points lacks column 'loss'"),
+    (lambda r: with_(r, points={"params": [1e9], "tokens": [2e10], "loss": [2.5], "flops": [1e20]}), "points has unknown column 'flops'"),
+    (lambda r: with_(r, points={"params": [1e9, 2e9], "tokens": [2e10], "loss": [2.5, 2.4]}), "points.tokens must be a list of 2 values"),
+    (lambda r: with_(r, points={"params": [1e9], "tokens": ["2e10"], "loss": [2.5]}), "points.tokens[0] must be a finite number, got '2e10'"),
+    (lambda r: with_(r, points=[1, 2]), "points must be an object of columns"),
     (lambda r: [r], "not a curascale fit (a JSON list"),
 ])
 def test_malformed_artifacts_are_one_line_naming_the_field(change, field):

@@ -1,5 +1,7 @@
 """curation.pool: uid conversion (DataComp's), shard reading errors, fingerprints."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -88,17 +90,119 @@ def test_fingerprint_changes_with_the_shard_set(tmp_path):
         Pool.open(tmp_path / "pool").fingerprint()
 
 
-@pytest.mark.xfail(strict=True, reason="pool.py fingerprints names, sizes and parquet footers only: an uncompressed shard "
-                   "with one value rewritten (same size, same statistics) keeps its fingerprint, so a rerun reuses a stale subset")
-def test_fingerprint_changes_when_a_value_changes_at_the_same_size(tmp_path):
+@pytest.mark.parametrize("cached", [False, True])
+def test_fingerprint_changes_when_a_value_changes_at_the_same_size(tmp_path, cached):
+    """An uncompressed shard with one value rewritten keeps its size, footer and statistics; only
+    its bytes differ. With a cache, the rewrite lands in the same second as the first hash, so
+    only the racy-entry rule (a fresh shard is not cached) keeps the stale hash out."""
+    cache = tmp_path / "hashes.json" if cached else None
     tables = [shard_table(s) for s in range(3)]
     options = {"compression": "NONE", "use_dictionary": False}
     write_shards(tmp_path / "pool", tables, **options)
-    before, size = Pool.open(tmp_path / "pool").fingerprint(), (tmp_path / "pool" / "00001.parquet").stat().st_size
+    before, size = Pool.open(tmp_path / "pool").fingerprint(cache), (tmp_path / "pool" / "00001.parquet").stat().st_size
     tables[1] = rewrite_one_value(tables[1], 117, "clip_l14_similarity_score", 0.25)  # inside [min, max]: same statistics
     write_shards(tmp_path / "pool", tables, **options)
     assert (tmp_path / "pool" / "00001.parquet").stat().st_size == size
-    assert Pool.open(tmp_path / "pool").fingerprint() != before
+    assert Pool.open(tmp_path / "pool").fingerprint(cache) != before
+
+
+# ---- the fingerprint's cache of shard hashes -----------------------------------------------------
+def age(root, seconds=60):
+    """Set every shard's mtime `seconds` into the past (an old, settled pool)."""
+    import os
+    import time
+
+    for path in sorted(root.glob("*.parquet")):
+        past = time.time_ns() - seconds * 1_000_000_000
+        os.utime(path, ns=(past, past))
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """The shard files the fingerprint opens, in order (a spy on curation.fs.opener)."""
+    import curation.fs
+
+    seen, real = [], curation.fs.opener
+
+    def spy(fs):
+        inner = real(fs)
+
+        def open_(path, mode="rb"):
+            seen.append(Path(path).name)
+            return inner(path, mode)
+
+        return open_
+
+    monkeypatch.setattr(curation.fs, "opener", spy)
+    return seen
+
+
+def test_cache_reads_only_the_changed_shard(tmp_path, opened):
+    import os
+
+    cache = tmp_path / "hashes.json"
+    tables = [shard_table(s) for s in range(3)]
+    options = {"compression": "NONE", "use_dictionary": False}
+    write_shards(tmp_path / "pool", tables, **options)
+    age(tmp_path / "pool")
+    first = Pool.open(tmp_path / "pool").fingerprint(cache)
+    assert opened == ["00000.parquet", "00001.parquet", "00002.parquet"] and cache.is_file()
+    opened.clear()
+    assert Pool.open(tmp_path / "pool").fingerprint(cache) == first
+    assert opened == []  # nothing re-read
+    assert Pool.open(tmp_path / "pool").fingerprint(None) == first  # the cached hashes are the true ones
+    opened.clear()
+    # shard 2 rewritten at the same size, its mtime put back: only its ctime tells
+    shard = tmp_path / "pool" / "00002.parquet"
+    status = shard.stat()
+    pq.write_table(rewrite_one_value(tables[2], 5, "clip_l14_similarity_score", 0.25), shard, **options)
+    os.utime(shard, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert shard.stat().st_size == status.st_size and shard.stat().st_mtime_ns == status.st_mtime_ns
+    changed = Pool.open(tmp_path / "pool").fingerprint(cache)
+    assert changed != first and opened == ["00002.parquet"]
+    assert changed == Pool.open(tmp_path / "pool").fingerprint(None)
+
+
+def test_a_fresh_shard_is_hashed_but_not_cached(tmp_path, opened):
+    cache = tmp_path / "hashes.json"
+    write_shards(tmp_path / "pool", [shard_table(s) for s in range(2)])
+    age(tmp_path / "pool")
+    pq.write_table(shard_table(9), tmp_path / "pool" / "00001.parquet")  # modified just now
+    first = Pool.open(tmp_path / "pool").fingerprint(cache)
+    opened.clear()
+    assert Pool.open(tmp_path / "pool").fingerprint(cache) == first
+    assert opened == ["00001.parquet"]  # the settled shard came from the cache, the fresh one is read again
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path, opened):
+    import json
+
+    cache = tmp_path / "hashes.json"
+    write_shards(tmp_path / "pool", [shard_table(s) for s in range(2)])
+    age(tmp_path / "pool")
+    cache.write_text('{"format": 1, "shards": ')
+    first = Pool.open(tmp_path / "pool").fingerprint(cache)
+    assert len(opened) == 2 and first == Pool.open(tmp_path / "pool").fingerprint(None)
+    assert sorted(Path(k).name for k in json.loads(cache.read_text())["shards"]) == ["00000.parquet", "00001.parquet"]
+    # a forged entry with the right stat key but a wrong hash is believed: the key is the contract
+    record = json.loads(cache.read_text())
+    for entry in record["shards"].values():
+        entry["token"] = "blake2b:" + "0" * 64
+    cache.write_text(json.dumps(record))
+    assert Pool.open(tmp_path / "pool").fingerprint(cache) != first
+
+
+def test_the_default_cache_is_one_file_per_pool_in_the_user_cache(tmp_path, monkeypatch, opened):
+    import hashlib
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    write_shards(tmp_path / "pool", [shard_table(s) for s in range(2)])
+    age(tmp_path / "pool")
+    first = Pool.open(tmp_path / "pool").fingerprint()
+    name = hashlib.sha256(str((tmp_path / "pool").resolve()).encode()).hexdigest()[:16] + ".json"
+    assert [p.name for p in (tmp_path / "xdg" / "curascale" / "pool-hashes").iterdir()] == [name]
+    opened.clear()
+    assert Pool.open(tmp_path / "pool").fingerprint() == first and opened == []
 
 
 def test_sort_pairs_is_numpys_sort():
@@ -147,20 +251,22 @@ def test_uid_pairs_of_chunked_sliced_and_empty_arrays():
     assert empty.dtype == UID_DTYPE and empty.size == 0
 
 
-def test_fingerprint_is_sha256_of_names_sizes_and_footers(tmp_path):
+@pytest.mark.parametrize("chunk", [None, 7])  # 7 bytes: many reads, the closing magic split across two
+def test_fingerprint_is_sha256_of_names_sizes_and_content(tmp_path, monkeypatch, chunk):
     """The documented recipe, restated: sha256 over each shard (sorted by name) of its name, NUL,
-    its size in decimal, NUL, and its last footer length + 8 bytes (the parquet footer, its length
-    and the closing magic). Stored fingerprints stay comparable only if this does not drift."""
+    its size in decimal, NUL, "blake2b:" + the blake2b-256 hex of its bytes, NUL. Stored
+    fingerprints stay comparable only if this does not drift."""
     import hashlib
 
+    if chunk:
+        monkeypatch.setattr("curation.pool.HASH_CHUNK", chunk)
     write_shards(tmp_path / "pool", [shard_table(s, 30 + s) for s in range(3)])
     digest = hashlib.sha256()
     for path in sorted((tmp_path / "pool").glob("*.parquet")):
         data = path.read_bytes()
-        footer = int.from_bytes(data[-8:-4], "little")
-        assert data[-4:] == b"PAR1"
-        digest.update(path.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data[-(footer + 8):])
-    assert Pool.open(tmp_path / "pool").fingerprint() == digest.hexdigest()
+        token = "blake2b:" + hashlib.blake2b(data, digest_size=32).hexdigest()
+        digest.update(path.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + token.encode() + b"\0")
+    assert Pool.open(tmp_path / "pool").fingerprint(None) == digest.hexdigest()
 
 
 def test_malformed_uid_without_a_shard_names_the_pool():
@@ -194,3 +300,23 @@ def test_a_file_given_as_the_pool_says_it_is_a_file(tmp_path):
         Pool.open(shard)
     with pytest.raises(UserError, match="no such pool directory"):
         Pool.open(tmp_path / "missing")
+
+
+def test_a_remote_pool_without_checksums_is_hashed_by_content(tmp_path):
+    """fsspec's memory filesystem publishes no ETag: its shards are hashed like local ones, so the
+    fingerprint is the local pool's, and follows a rewrite."""
+    import fsspec
+
+    write_shards(tmp_path / "pool", [shard_table(s) for s in range(2)])
+    fs = fsspec.filesystem("memory")
+    for path in sorted((tmp_path / "pool").glob("*.parquet")):
+        fs.pipe(f"/fp-pool/{path.name}", path.read_bytes())
+    try:
+        assert Pool.open("memory://fp-pool").fingerprint() == Pool.open(tmp_path / "pool").fingerprint(None)
+        before = Pool.open("memory://fp-pool").fingerprint()
+        buffer = pa.BufferOutputStream()
+        pq.write_table(rewrite_one_value(shard_table(1), 3), buffer)
+        fs.pipe("/fp-pool/00001.parquet", buffer.getvalue().to_pybytes())
+        assert Pool.open("memory://fp-pool").fingerprint() != before
+    finally:
+        fs.rm("/fp-pool", recursive=True)

@@ -320,3 +320,36 @@ def test_a_remote_pool_without_checksums_is_hashed_by_content(tmp_path):
         assert Pool.open("memory://fp-pool").fingerprint() != before
     finally:
         fs.rm("/fp-pool", recursive=True)
+
+
+class Published:
+    """A stand-in remote filesystem whose `info` publishes the given fields and that refuses reads:
+    a shard with a published checksum is never opened."""
+
+    def __init__(self, **info):
+        self.fields = info
+
+    def info(self, path):
+        return {"name": path, "size": 1, "type": "file", **self.fields}
+
+    def open(self, path, mode="rb"):
+        raise AssertionError(f"{path} was read although its checksum is published")
+
+
+@pytest.mark.parametrize("key, token", [
+    ("ETag", 'etag:9b2cf535f27731c974343645a3985328'),  # S3 quotes its ETags; the quotes are not part of it
+    ("etag", "etag:0x8DC2"), ("md5Hash", "md5hash:rL0Y20zC+Fzt72VPzMSk2A=="), ("md5", "md5:d41d8cd9"),
+    ("crc32c", "crc32c:AAAAAA=="), ("checksum", "checksum:12345"), ("blob_id", "blob_id:e69de29b"),
+])
+def test_a_published_checksum_is_the_token(key, token):
+    from curation.pool import shard_token
+
+    value = token.split(":", 1)[1]
+    assert shard_token(Published(**{key: f'"{value}"' if key == "ETag" else value}), "bucket/pool/00000.parquet") == token
+
+
+def test_the_first_published_checksum_wins_and_empty_ones_are_skipped():
+    from curation.pool import shard_token
+
+    assert shard_token(Published(ETag='"abc"', md5="def"), "p") == "etag:abc"
+    assert shard_token(Published(ETag="", md5Hash=None, crc32c="xyz"), "p") == "crc32c:xyz"

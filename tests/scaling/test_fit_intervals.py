@@ -101,3 +101,89 @@ def test_predict_interval_is_the_percentile_of_per_draw_predictions(bootstrapped
     np.testing.assert_allclose(fitted.predict_interval(at, level=0.8), at_80, rtol=1e-12)
     np.testing.assert_allclose(fitted.predict(at), chinchilla_numpy({**THETA, **fitted.params}, at["params"], at["tokens"]), rtol=1e-12)
     assert Fit.from_dict(fitted.to_dict()).predict_interval(at) == pytest.approx(fitted.predict_interval(at), rel=0)
+
+
+# ---- least squares (delta above every residual): the fit of E alone is a 1-D problem numpy solves --
+def least_squares_E(runs, weights):
+    """argmin_E sum w_i (log(E + r_i) - log L_i)^2 / 2, r_i the fixed terms of THETA: the Huber
+    objective of docs/laws.md §1 with delta larger than every residual, solved by scipy's bounded
+    scalar search (tolerance 1e-12), independent of the project's solver."""
+    from scipy.optimize import minimize_scalar
+
+    rest = (chinchilla_numpy(THETA, runs["params"], runs["tokens"]) - THETA["E"]).to_numpy()
+    log_loss = np.log(runs["loss"].to_numpy())
+    weights = np.asarray(weights, dtype=float)
+    result = minimize_scalar(lambda e: 0.5 * np.sum(weights * (np.log(e + rest) - log_loss) ** 2), bounds=(0.5, 4.0), method="bounded",
+                             options={"xatol": 1e-12})
+    return result.x
+
+
+def noisy_runs(seed=11):
+    runs = small_runs()
+    runs["loss"] *= np.exp(0.03 * np.random.default_rng(seed).standard_normal(len(runs)))
+    return runs
+
+
+def test_bootstrap_draws_are_least_squares_fits_of_seeded_resamples():
+    """Each draw is the refit on one resample of the runs with replacement: the resample counts
+    restated with numpy (draw k: bincount of n integers in [0, n) from default_rng(seed), drawn in
+    order), each refit solved independently. A resample that never picks a run, or a draw refit on
+    the full data, gives another E."""
+    runs = noisy_runs()
+    fitted = fit("chinchilla", runs, fixed=SHAPE, delta=10.0, bootstrap=12, max_starts=20, seed=9)
+    n = len(runs)
+    rng = np.random.default_rng(9)
+    counts = [np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(12)]
+    expected = [least_squares_E(runs, c) for c in counts]
+    np.testing.assert_allclose([d["E"] for d in fitted.draws], expected, rtol=1e-7)
+    assert fitted.params["E"] == pytest.approx(least_squares_E(runs, np.ones(n)), rel=1e-7)
+    assert np.std(expected) > 1e-3  # the resamples differ enough for the check to mean something
+
+
+def test_held_out_refit_keeps_delta_and_the_fixed_parameters():
+    """With delta = 10 (least squares) the refit on the 9 kept runs is the 1-D least-squares E; with
+    the default delta (close to least absolute deviations) it would be another."""
+    runs = noisy_runs()
+    compute = 6 * runs["params"] * runs["tokens"]
+    largest = compute.nlargest(3).index
+    fitted = fit("chinchilla", runs, fixed=SHAPE, delta=10.0, holdout_largest=3, max_starts=20)
+    e_kept = least_squares_E(runs.drop(index=largest), np.ones(len(runs) - 3))
+    order = np.argsort(compute[largest].to_numpy())
+    truth = chinchilla_numpy({**THETA, "E": e_kept}, runs.loc[largest, "params"], runs.loc[largest, "tokens"]).to_numpy()[order]
+    np.testing.assert_allclose(sorted(fitted.holdout.predicted), np.sort(truth), rtol=1e-7)
+    l1 = fit("chinchilla", runs, fixed=SHAPE, holdout_largest=3, max_starts=20)  # default delta: another refit
+    assert abs(l1.holdout.predicted[0] - fitted.holdout.predicted[0]) > 1e-4
+
+
+def test_held_out_error_of_a_count_holds_the_largest_runs():
+    """`held_out_error(problem, starts, 3)`: a count is the 3 largest-compute runs (holdout_rows),
+    requested 3, the same answer as the fit's own holdout."""
+    from scaling.fit import held_out_error
+    from scaling.laws import get_law
+    from scaling.problem import Data, Problem
+
+    runs = noisy_runs()
+    law = get_law("chinchilla")
+    problem = Problem(law, Data.from_frame(law, runs), fixed=dict(SHAPE), delta=10.0)
+    holdout = held_out_error(problem, problem.start_grid(20, 0), 3)
+    compute = (6 * runs["params"] * runs["tokens"]).to_numpy()
+    assert holdout.count == 3 and holdout.requested == 3
+    assert holdout.compute == sorted(np.sort(compute)[-3:].tolist())
+    explicit = held_out_error(problem, problem.start_grid(20, 0), np.argsort(compute)[-3:])
+    assert explicit.predicted == pytest.approx(holdout.predicted, rel=1e-12) and explicit.requested == 3
+    assert held_out_error(problem, problem.start_grid(20, 0), 3, requested=2).requested == 2
+
+
+def test_held_out_ties_go_together_and_requested_is_kept():
+    """Two runs tie at the cut (5e8 x 1e9 and 1e8 x 5e9: 6ND = 3e18 each): asking for 2 holds out 3."""
+    runs = pd.concat([noisy_runs(), pd.DataFrame({"params": [5e8], "tokens": [1e9], "loss": [2.6]})], ignore_index=True)
+    fitted = fit("chinchilla", runs, fixed=SHAPE, delta=10.0, holdout_largest=2, max_starts=20)
+    assert fitted.holdout.count == 3 and fitted.holdout.requested == 2
+    assert fitted.holdout.compute == pytest.approx([3e18, 3e18, 9e18], rel=1e-15)
+    assert fitted.holdout.inputs["params"][-1] == 3e8 and sorted(fitted.holdout.inputs["params"][:2]) == [1e8, 5e8]
+
+
+def test_predict_interval_without_draws_is_none():
+    runs = noisy_runs()
+    fitted = fit("chinchilla", runs, fixed=SHAPE, max_starts=20)
+    assert fitted.draws == [] and fitted.predict_interval(runs) is None

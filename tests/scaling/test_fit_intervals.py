@@ -187,3 +187,46 @@ def test_predict_interval_without_draws_is_none():
     runs = noisy_runs()
     fitted = fit("chinchilla", runs, fixed=SHAPE, max_starts=20)
     assert fitted.draws == [] and fitted.predict_interval(runs) is None
+
+
+# ---- holdout_rows: which rows, in which order (no fitting) ---------------------------------------
+def chinchilla_problem(runs):
+    from scaling.laws import get_law
+    from scaling.problem import Data, Problem
+
+    law = get_law("chinchilla")
+    return Problem(law, Data.from_frame(law, runs), fixed=dict(SHAPE))
+
+
+def test_holdout_rows_are_the_largest_by_compute_then_row_with_ties_together():
+    """200 runs on 4 compute values (many ties): the held rows are those at or above the cut-off's
+    compute, ordered by (compute, row) as Python's stable sort orders them; a sort that is not
+    stable would shuffle the tied rows."""
+    from scaling.fit import holdout_rows
+
+    rng = np.random.default_rng(4)
+    params = rng.choice([1e7, 2e7, 4e7, 8e7], size=200)
+    runs = pd.DataFrame({"params": params, "tokens": np.full(200, 1e9), "loss": np.full(200, 3.0)})
+    compute = 6 * params * 1e9
+    problem = chinchilla_problem(runs)
+    for count in (1, 70, 120):
+        cut = sorted(compute)[-count]
+        expected = sorted((i for i in range(200) if compute[i] >= cut), key=lambda i: (compute[i], i))
+        assert holdout_rows(problem, count).tolist() == expected
+    assert holdout_rows(problem, 0).tolist() == []
+
+
+@pytest.mark.parametrize("count, message", [(-1, ">= 0, got -1"), (11, "holds out 11 of 12 runs"), (12, "holds out 12 of 12 runs"),
+                                            (13, "holds out 12 of 12 runs"), (40, "holds out 12 of 12 runs")])
+def test_holdout_rows_refuses_negative_counts_and_leaving_too_few(count, message):
+    from curascale.errors import CurascaleError
+    from scaling.fit import holdout_rows
+
+    problem = chinchilla_problem(small_runs())  # 12 runs, 1 free parameter: 2 must stay, 10 is the most
+    with pytest.raises(CurascaleError, match=message):
+        holdout_rows(problem, count)
+    assert len(holdout_rows(problem, 10)) == 10
+
+
+def test_percentile_intervals_of_one_draw_is_that_draw():
+    assert percentile_intervals([{"E": 1.5, "alpha": 0.3}], 0.95) == {"E": [1.5, 1.5], "alpha": [0.3, 0.3]}

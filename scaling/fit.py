@@ -413,8 +413,7 @@ def holdout_rows(problem: Problem, count: int) -> np.ndarray:
         return np.zeros(0, dtype=int)
     compute = problem.law.training_compute(data.inputs)
     order = np.argsort(compute, kind="stable")
-    cut = compute[order[-count]] if 0 < count <= len(data) else -np.inf
-    held = order[compute[order] >= cut]
+    held = order[compute[order] >= compute[order[-min(count, len(data))]]]  # more than there are: every run
     if len(data) - len(held) <= problem.dimension:
         raise UserError(
             f"holdout_largest={count} holds out {len(held)} of {len(data)} runs, leaving too few to fit {problem.dimension} parameters of {problem.law.name}"

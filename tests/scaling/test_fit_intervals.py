@@ -230,3 +230,34 @@ def test_holdout_rows_refuses_negative_counts_and_leaving_too_few(count, message
 
 def test_percentile_intervals_of_one_draw_is_that_draw():
     assert percentile_intervals([{"E": 1.5, "alpha": 0.3}], 0.95) == {"E": [1.5, 1.5], "alpha": [0.3, 0.3]}
+
+
+def test_progress_reports_every_stage_to_its_end():
+    """fit's progress callback hears the starts, the bootstrap refits and the held-out refit, each
+    ending at done == total (a stage that stops reporting leaves a progress bar hanging)."""
+    seen = []
+    fit("chinchilla", noisy_runs(), fixed=SHAPE, bootstrap=5, holdout_largest=3, max_starts=20,
+        progress=lambda stage, done, total: seen.append((stage, done, total)))
+    for stage in ("starts", "bootstrap", "holdout"):
+        reports = [(done, total) for name, done, total in seen if name == stage]
+        assert reports and reports[-1][0] == reports[-1][1] > 0, stage
+
+
+def test_held_out_refit_keeps_the_tied_parameters():
+    """beta tied to alpha, A, B, E fixed: the refit on the kept runs is a 1-D least-squares problem in
+    alpha (delta = 10), solved here by scipy; untied, the refit would fit alpha and beta apart."""
+    from scipy.optimize import minimize_scalar
+
+    runs = noisy_runs(seed=21)
+    compute = 6 * runs["params"] * runs["tokens"]
+    largest = compute.nlargest(3).index
+    kept = runs.drop(index=largest)
+    fixed = {"A": THETA["A"], "B": THETA["B"], "E": THETA["E"]}
+
+    def objective(a):
+        return np.sum((np.log(chinchilla_numpy({**fixed, "alpha": a, "beta": a}, kept["params"], kept["tokens"])) - np.log(kept["loss"])) ** 2)
+
+    alpha = minimize_scalar(objective, bounds=(0.1, 0.8), method="bounded", options={"xatol": 1e-12}).x
+    fitted = fit("chinchilla", runs, fixed=fixed, tied={"beta": "alpha"}, delta=10.0, holdout_largest=3, max_starts=50)
+    truth = chinchilla_numpy({**fixed, "alpha": alpha, "beta": alpha}, runs.loc[largest, "params"], runs.loc[largest, "tokens"]).to_numpy()
+    np.testing.assert_allclose(sorted(fitted.holdout.predicted), np.sort(truth), rtol=1e-7)

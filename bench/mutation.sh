@@ -31,7 +31,7 @@ laws|scaling/laws/chinchilla.py scaling/laws/data_constrained.py scaling/laws/da
 plan|scaling/plan.py|tests/scaling/test_plan.py tests/scaling/test_plan_numerics.py|scaling.plan.candidate_unions scaling.plan.effective_buckets scaling.plan._errors scaling.plan.with_mixture scaling.plan.plan_data scaling.plan.sweep_data scaling.plan.optimal_mixture
 plan_model|scaling/plan_model.py|tests/scaling/test_plan_model.py tests/scaling/test_plan_numerics.py|scaling.plan_model.params_times_tokens scaling.plan_model._best_params scaling.plan_model.optimum_at scaling.plan_model.optimal_bits scaling.plan_model._best_bits scaling.plan_model.best_point scaling.plan_model.capacity scaling.plan_model._capacity_grid scaling.plan_model.optimal_precision scaling.plan_model._best_ratio scaling.plan_model.quantization_cost scaling.plan_model._overtraining scaling.plan_model.plan_specialized
 fit|scaling/fit.py|tests/scaling/test_fit_intervals.py|scaling.fit.percentile_intervals scaling.fit.held_out_error scaling.fit.bootstrap_draws scaling.fit.holdout_rows scaling.fit.Fit.predict_interval
-pool|curation/pool.py|tests/curation/test_pool.py
+pool|curation/pool.py|tests/curation/test_pool.py tests/curation/engines/test_duplicates.py
 manifest|curation/manifest.py|tests/curation/test_manifest.py
 scaling|scaling/problem.py scaling/solver.py scaling/frames.py scaling/units.py scaling/handoff.py scaling/reference.py|tests/scaling/test_fit_intervals.py tests/scaling/test_handoff.py tests/scaling/test_reference.py
 runs_db|runs_db/*.py|tests/runs_db

@@ -353,3 +353,41 @@ def test_the_first_published_checksum_wins_and_empty_ones_are_skipped():
 
     assert shard_token(Published(ETag='"abc"', md5="def"), "p") == "etag:abc"
     assert shard_token(Published(ETag="", md5Hash=None, crc32c="xyz"), "p") == "crc32c:xyz"
+
+
+def test_sort_pairs_takes_any_sequence_of_pairs():
+    assert [tuple(map(int, p)) for p in sort_pairs([(3, 1), (1, 9), (1, 2)])] == [(1, 2), (1, 9), (3, 1)]
+
+
+def test_read_appends_an_embedding_from_the_npz_beside_the_shard(tmp_path):
+    """`Pool.read(shard, ["uid", "l14_img"])`: the parquet's uid and the `.npz`'s l14_img rows, as
+    float32, in row order (curation/embeddings.py)."""
+    write_shards(tmp_path / "pool", [shard_table(0, 6)])
+    vectors = np.random.default_rng(2).standard_normal((6, 4)).astype(np.float16)
+    np.savez(tmp_path / "pool" / "00000.npz", l14_img=vectors)
+    pool = Pool.open(tmp_path / "pool")
+    table = pool.read(pool.shards[0], ["uid", "l14_img"])
+    assert table.column_names == ["uid", "l14_img"]
+    np.testing.assert_array_equal(np.array(table.column("l14_img").to_pylist(), dtype=np.float32), vectors.astype(np.float32))
+    assert table.column("uid").to_pylist() == shard_table(0, 6).column("uid").to_pylist()
+
+
+def test_a_remote_pool_reads_rows_and_columns_through_its_filesystem(tmp_path):
+    """A memory:// pool (fsspec) whose paths do not exist on the local disk: reading the schema,
+    the columns and the row counts must all go through the pool's filesystem."""
+    import fsspec
+
+    tables = [shard_table(0, 7), shard_table(1, 5)]
+    write_shards(tmp_path / "pool", tables)
+    fs = fsspec.filesystem("memory")
+    for path in sorted((tmp_path / "pool").glob("*.parquet")):
+        fs.pipe(f"/read-pool/{path.name}", path.read_bytes())
+    try:
+        pool = Pool.open("memory://read-pool")
+        assert pool.rows() == 12
+        table = pool.read(pool.shards[1], ["uid", "text"])
+        assert table.column("uid").to_pylist() == tables[1].column("uid").to_pylist()
+        with pytest.raises(UserError, match="missing column 'url'"):
+            pool.read(pool.shards[0], ["uid", "url"])
+    finally:
+        fs.rm("/read-pool", recursive=True)

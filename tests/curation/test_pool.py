@@ -379,15 +379,26 @@ def test_a_remote_pool_reads_rows_and_columns_through_its_filesystem(tmp_path):
 
     tables = [shard_table(0, 7), shard_table(1, 5)]
     write_shards(tmp_path / "pool", tables)
+    vectors = np.random.default_rng(3).standard_normal((5, 4)).astype(np.float16)
+    np.savez(tmp_path / "pool" / "00001.npz", b32_txt=vectors)
     fs = fsspec.filesystem("memory")
-    for path in sorted((tmp_path / "pool").glob("*.parquet")):
+    for path in sorted((tmp_path / "pool").iterdir()):
         fs.pipe(f"/read-pool/{path.name}", path.read_bytes())
     try:
         pool = Pool.open("memory://read-pool")
         assert pool.rows() == 12
-        table = pool.read(pool.shards[1], ["uid", "text"])
+        table = pool.read(pool.shards[1], ["uid", "text", "b32_txt"])
         assert table.column("uid").to_pylist() == tables[1].column("uid").to_pylist()
+        np.testing.assert_array_equal(np.array(table.column("b32_txt").to_pylist(), dtype=np.float32), vectors.astype(np.float32))
         with pytest.raises(UserError, match="missing column 'url'"):
             pool.read(pool.shards[0], ["uid", "url"])
     finally:
         fs.rm("/read-pool", recursive=True)
+
+
+def test_upper_case_uids_are_hex():
+    """DataComp's int(uid, 16) takes either case; outputs are lower-case."""
+    upper = ["0123456789ABCDEF" * 2, "FEDCBA9876543210" + "aBcDeF0123456789"]
+    pairs = uid_pairs(upper)
+    assert [(int(p[0]), int(p[1])) for p in pairs] == [(int(u[:16], 16), int(u[16:], 16)) for u in upper]
+    assert [pair_to_uid(p) for p in pairs] == [u.lower() for u in upper]

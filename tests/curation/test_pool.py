@@ -184,6 +184,11 @@ def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path, opened):
     first = Pool.open(tmp_path / "pool").fingerprint(cache)
     assert len(opened) == 2 and first == Pool.open(tmp_path / "pool").fingerprint(None)
     assert sorted(Path(k).name for k in json.loads(cache.read_text())["shards"]) == ["00000.parquet", "00001.parquet"]
+    # a cache of another format is not read: every shard is hashed again
+    record = json.loads(cache.read_text())
+    cache.write_text(json.dumps({**record, "format": 2}))
+    opened.clear()
+    assert Pool.open(tmp_path / "pool").fingerprint(cache) == first and len(opened) == 2
     # a forged entry with the right stat key but a wrong hash is believed: the key is the contract
     record = json.loads(cache.read_text())
     for entry in record["shards"].values():

@@ -391,7 +391,7 @@ def test_a_remote_pool_reads_rows_and_columns_through_its_filesystem(tmp_path):
         fs.pipe(f"/read-pool/{path.name}", path.read_bytes())
     try:
         pool = Pool.open("memory://read-pool")
-        assert pool.rows() == 12
+        assert pool.name == "read-pool" and pool.rows() == 12
         table = pool.read(pool.shards[1], ["uid", "text", "b32_txt"])
         assert table.column("uid").to_pylist() == tables[1].column("uid").to_pylist()
         np.testing.assert_array_equal(np.array(table.column("b32_txt").to_pylist(), dtype=np.float32), vectors.astype(np.float32))
@@ -407,3 +407,17 @@ def test_upper_case_uids_are_hex():
     pairs = uid_pairs(upper)
     assert [(int(p[0]), int(p[1])) for p in pairs] == [(int(u[:16], 16), int(u[16:], 16)) for u in upper]
     assert [pair_to_uid(p) for p in pairs] == [u.lower() for u in upper]
+
+
+@pytest.mark.parametrize("first", ["A" * 32, "a" * 32])
+def test_the_malformed_row_is_found_past_valid_rows_of_either_case(first):
+    with pytest.raises(UserError, match=r"^pool, row 2: malformed uid 'xyz'"):
+        uid_pairs([first, "xyz", "0" * 32])
+
+
+@pytest.mark.parametrize("data", [b"PAR1", b"", b"PAR1PAR"])
+def test_a_shard_shorter_than_a_footer_is_refused(tmp_path, data):
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "00000.parquet").write_bytes(data)
+    with pytest.raises(UserError, match="00000.parquet: not a readable parquet file"):
+        Pool.open(tmp_path / "pool").fingerprint(None)

@@ -261,3 +261,23 @@ def test_held_out_refit_keeps_the_tied_parameters():
     fitted = fit("chinchilla", runs, fixed=fixed, tied={"beta": "alpha"}, delta=10.0, holdout_largest=3, max_starts=50)
     truth = chinchilla_numpy({**fixed, "alpha": alpha, "beta": alpha}, runs.loc[largest, "params"], runs.loc[largest, "tokens"]).to_numpy()
     np.testing.assert_allclose(sorted(fitted.holdout.predicted), np.sort(truth), rtol=1e-7)
+
+
+def test_predict_interval_of_a_per_bucket_fit_uses_each_rows_bucket():
+    """A fit with per-bucket parameters (the shipped T-MARS utility fit, draws made by scaling its
+    utilities): the interval at each row is the percentile over draws of that row's own bucket's
+    prediction, `Fit.predict` with the draw's parameters (itself checked against the paper's
+    table in tests/scaling/test_reference.py)."""
+    import dataclasses
+
+    from scaling.reference import load_fit
+
+    reference = load_fit("reference/tmars-imagenet-utility")
+    draws = [{k: v * (factor if k.startswith("utility[") else 1.0) for k, v in reference.params.items()} for factor in (0.8, 0.9, 1.0, 1.1, 1.3)]
+    fitted = dataclasses.replace(reference, draws=draws, interval_level=0.5)
+    at = pd.DataFrame({"samples_seen": [32e6, 128e6, 128e6], "unique_samples": [12.8e6, 12.8e6, 12.8e6],
+                       "bucket": ["tmars_top0to10p", "tmars_top0to10p", "tmars_top30to40p"]})
+    per_draw = np.array([fitted.predict(at, d) for d in draws])
+    expected = np.stack([np.percentile(per_draw, 25, axis=0), np.percentile(per_draw, 75, axis=0)], axis=1)
+    np.testing.assert_allclose(fitted.predict_interval(at), expected, rtol=1e-12)
+    assert expected[1, 1] - expected[1, 0] != pytest.approx(expected[2, 1] - expected[2, 0], rel=1e-3)  # the buckets differ

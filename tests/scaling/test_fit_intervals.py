@@ -181,6 +181,11 @@ def test_held_out_ties_go_together_and_requested_is_kept():
     assert fitted.holdout.count == 3 and fitted.holdout.requested == 2
     assert fitted.holdout.compute == pytest.approx([3e18, 3e18, 9e18], rel=1e-15)
     assert fitted.holdout.inputs["params"][-1] == 3e8 and sorted(fitted.holdout.inputs["params"][:2]) == [1e8, 5e8]
+    from scaling.fit import held_out_error  # a count given to held_out_error directly: requested is the count, not the rows held
+
+    problem = chinchilla_problem(runs)
+    direct = held_out_error(problem, problem.start_grid(20, 0), 2)
+    assert direct.count == 3 and direct.requested == 2
 
 
 def test_predict_interval_without_draws_is_none():
@@ -213,7 +218,8 @@ def test_holdout_rows_are_the_largest_by_compute_then_row_with_ties_together():
         cut = sorted(compute)[-count]
         expected = sorted((i for i in range(200) if compute[i] >= cut), key=lambda i: (compute[i], i))
         assert holdout_rows(problem, count).tolist() == expected
-    assert holdout_rows(problem, 0).tolist() == []
+    none = holdout_rows(problem, 0)
+    assert none.tolist() == [] and none.dtype.kind == "i"  # row indices, usable to index with
 
 
 @pytest.mark.parametrize("count, message", [(-1, ">= 0, got -1"), (11, "holds out 11 of 12 runs"), (12, "holds out 12 of 12 runs"),

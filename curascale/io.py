@@ -132,6 +132,13 @@ def write_json(path: str | os.PathLike, record, *, indent: int | None = 1) -> No
     write_text(path, text)
 
 
+def cache_directory(*parts: str) -> Path:
+    """The user's cache folder for curascale: $XDG_CACHE_HOME/curascale/PARTS... (default
+    ~/.cache/curascale/PARTS...); not created here."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "curascale", *parts)
+
+
 # ---- sets of outputs ------------------------------------------------------------------------
 def stage_path(directory: str | os.PathLike, name: str) -> Path:
     """Where to stage output `name` of `directory` before `publish_set` (beside it, same device)."""

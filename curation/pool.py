@@ -10,6 +10,9 @@ array, as DataComp's resharder expects. Hex digits may be upper or lower case (D
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -220,21 +223,109 @@ class Pool:
                 raise UserError(f"{shard}: not a readable parquet file ({str(error).splitlines()[0]})") from error
         return total
 
-    def fingerprint(self) -> str:
-        """sha256 over every shard's name, size and parquet footer (schema, row groups, column
-        chunk offsets, sizes and statistics): changes with any rewrite of a shard, without
-        reading the pool's data."""
-        from curation.fs import opener, size as file_size
+    def fingerprint(self, cache: str | os.PathLike | None = "user") -> str:
+        """sha256 over every shard (sorted by name) of its name, NUL, its size in decimal, NUL, a
+        token of its content, NUL: changes when any byte of any shard changes, when a shard is
+        renamed, added or removed.
 
+        The token (`shard_token`) is "blake2b:" + the blake2b-256 of the shard's bytes (streamed),
+        or, on a remote filesystem that publishes one, the file's checksum ("etag:...",
+        "md5hash:..."; no data read). Hashing a local pool reads it once: the hashes are kept in
+        `cache`, a JSON file keyed by (path, size, mtime_ns, ctime_ns, inode), so a rerun reads
+        only the shards that changed. `cache`: "user" (default: one file per pool under
+        $XDG_CACHE_HOME/curascale/pool-hashes/), a path, or None (no cache). Errors: a shard that
+        is not parquet (no closing magic) is a `UserError` naming it."""
+        from curation.fs import size as file_size
+
+        if cache == "user":
+            cache = None if self.fs else default_hash_cache(self.root)
+        known = _read_hash_cache(cache) if cache is not None else {}
+        kept = {}
         digest = hashlib.sha256()
         for shard in self.shards:
-            size = file_size(self.fs, shard)
-            with opener(self.fs)(shard, "rb") as handle:
-                handle.seek(max(0, size - 8))
-                tail = handle.read(8)
-                if len(tail) < 8 or tail[4:] != b"PAR1":
-                    raise UserError(f"{shard}: not a readable parquet file (no parquet footer)")
-                footer = int.from_bytes(tail[:4], "little")
-                handle.seek(max(0, size - 8 - footer))
-                digest.update(shard.name.encode() + b"\0" + str(size).encode() + b"\0" + handle.read(footer + 8))
+            token, entry = (shard_token(self.fs, shard), None) if self.fs else _local_token(shard, known.get(str(Path(shard).resolve())))
+            if entry is not None:
+                kept[str(Path(shard).resolve())] = entry
+            digest.update(shard.name.encode() + b"\0" + str(file_size(self.fs, shard)).encode() + b"\0" + token.encode() + b"\0")
+        if cache is not None and kept != known:  # the pool's current shards only
+            _write_hash_cache(cache, kept)
         return digest.hexdigest()
+
+
+# ---- content tokens for the fingerprint ---------------------------------------------------------
+HASH_CHUNK = 1 << 20  # bytes read at a time
+STABLE_NS = 2_000_000_000  # a shard modified less than this before it was hashed is not cached:
+# a rewrite within the same clock tick can leave size, mtime and inode as they were ("racy git")
+HASH_CACHE_FORMAT = 1
+REMOTE_CHECKSUMS = ("ETag", "etag", "md5Hash", "md5", "crc32c", "checksum", "blob_id")  # fsspec info keys, first found wins
+
+
+def content_hash(handle, name) -> str:
+    """blake2b-256 hex digest of a binary file's bytes, read in HASH_CHUNK pieces; `name` names
+    it in the error raised when the bytes do not end with parquet's closing magic."""
+    digest = hashlib.blake2b(digest_size=32)
+    tail = b""
+    while chunk := handle.read(HASH_CHUNK):
+        digest.update(chunk)
+        tail = (tail + chunk)[-8:]
+    if len(tail) < 8 or tail[4:] != b"PAR1":
+        raise UserError(f"{name}: not a readable parquet file (no parquet footer)")
+    return digest.hexdigest()
+
+
+def shard_token(fs, shard) -> str:
+    """The content token of one shard: the remote filesystem's checksum when it publishes one,
+    else "blake2b:" + `content_hash` of its bytes."""
+    from curation.fs import opener
+
+    if fs is not None:
+        info = fs.info(str(shard))
+        for key in REMOTE_CHECKSUMS:
+            if info.get(key):
+                return f"{key.lower()}:{str(info[key]).strip(chr(34))}"
+    with opener(fs)(shard, "rb") as handle:
+        return "blake2b:" + content_hash(handle, shard)
+
+
+def _stat_key(status: os.stat_result) -> dict:
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "ctime_ns": status.st_ctime_ns, "inode": status.st_ino}
+
+
+def _local_token(shard: Path, entry: dict | None) -> tuple[str, dict | None]:
+    """(token, the cache entry to keep or None) of a local shard: the cached hash when its stat
+    key is unchanged, else a fresh hash, cached only when the shard was stable while it was read."""
+    status = os.stat(shard)
+    if entry is not None and {k: entry.get(k) for k in ("size", "mtime_ns", "ctime_ns", "inode")} == _stat_key(status):
+        return entry["token"], entry
+    started = time.time_ns()
+    token = shard_token(None, shard)
+    after = os.stat(shard)
+    stable = _stat_key(after) == _stat_key(status) and after.st_mtime_ns < started - STABLE_NS
+    return token, ({**_stat_key(after), "token": token} if stable else None)
+
+
+def default_hash_cache(root: Path) -> Path:
+    """The user-cache file of a local pool's shard hashes (one per pool folder)."""
+    from curascale.io import cache_directory
+
+    return cache_directory("pool-hashes", hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16] + ".json")
+
+
+def _read_hash_cache(path) -> dict:
+    """The cached entries, {} when the file is missing or unreadable (a cache is never an error)."""
+    try:
+        record = json.loads(Path(path).read_text())
+        return dict(record["shards"]) if record.get("format") == HASH_CACHE_FORMAT else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _write_hash_cache(path, entries: dict) -> None:
+    """Write the cache through curascale.io; a cache that cannot be written is skipped."""
+    from curascale.errors import CurascaleError
+    from curascale.io import write_json
+
+    try:
+        write_json(path, {"format": HASH_CACHE_FORMAT, "shards": dict(sorted(entries.items()))})
+    except (CurascaleError, OSError):
+        pass

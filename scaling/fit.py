@@ -449,16 +449,18 @@ def percentile_intervals(draws: Sequence[Mapping[str, float]], level: float) -> 
 
 
 def holdout_rows(problem: Problem, count: int) -> np.ndarray:
-    """Rows of the `count` largest-compute runs, sorted by compute (largest last); runs tied with
-    the cut-off's compute are held out together. A UserError when too few runs would be left to
-    fit the problem's free parameters (checked before any fitting)."""
+    """Rows of the `count` largest-compute runs, sorted by compute (largest last; runs of equal
+    compute in row order); runs tied with the cut-off's compute are held out together; none for
+    count 0. A UserError when too few runs would be left to fit the problem's free parameters
+    (checked before any fitting)."""
     data = problem.data
     if count < 0:
         raise UserError(f"holdout_largest must be >= 0, got {count}")
+    if count == 0:
+        return np.zeros(0, dtype=int)
     compute = problem.law.training_compute(data.inputs)
     order = np.argsort(compute, kind="stable")
-    cut = compute[order[-count]] if 0 < count <= len(data) else -np.inf
-    held = order[compute[order] >= cut]
+    held = order[compute[order] >= compute[order[-min(count, len(data))]]]  # more than there are: every run
     if len(data) - len(held) <= problem.dimension:
         raise UserError(
             f"holdout_largest={count} holds out {len(held)} of {len(data)} runs, leaving too few to fit {problem.dimension} parameters of {problem.law.name}"

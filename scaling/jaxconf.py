@@ -33,8 +33,9 @@ def float64(function: F) -> F:
 
 def cache_directory() -> Path:
     """Where compiled fits are kept: $XDG_CACHE_HOME/curascale/jax (default ~/.cache/curascale/jax)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curascale" / "jax"
+    from curascale.io import cache_directory as user_cache
+
+    return user_cache("jax")
 
 
 def use_compilation_cache(directory: str | os.PathLike | None = None) -> Path | None:

@@ -101,3 +101,189 @@ def test_predict_interval_is_the_percentile_of_per_draw_predictions(bootstrapped
     np.testing.assert_allclose(fitted.predict_interval(at, level=0.8), at_80, rtol=1e-12)
     np.testing.assert_allclose(fitted.predict(at), chinchilla_numpy({**THETA, **fitted.params}, at["params"], at["tokens"]), rtol=1e-12)
     assert Fit.from_dict(fitted.to_dict()).predict_interval(at) == pytest.approx(fitted.predict_interval(at), rel=0)
+
+
+# ---- least squares (delta above every residual): the fit of E alone is a 1-D problem numpy solves --
+def least_squares_E(runs, weights):
+    """argmin_E sum w_i (log(E + r_i) - log L_i)^2 / 2, r_i the fixed terms of THETA: the Huber
+    objective of docs/laws.md §1 with delta larger than every residual, solved by scipy's bounded
+    scalar search (tolerance 1e-12), independent of the project's solver."""
+    from scipy.optimize import minimize_scalar
+
+    rest = (chinchilla_numpy(THETA, runs["params"], runs["tokens"]) - THETA["E"]).to_numpy()
+    log_loss = np.log(runs["loss"].to_numpy())
+    weights = np.asarray(weights, dtype=float)
+    result = minimize_scalar(lambda e: 0.5 * np.sum(weights * (np.log(e + rest) - log_loss) ** 2), bounds=(0.5, 4.0), method="bounded",
+                             options={"xatol": 1e-12})
+    return result.x
+
+
+def noisy_runs(seed=11):
+    runs = small_runs()
+    runs["loss"] *= np.exp(0.03 * np.random.default_rng(seed).standard_normal(len(runs)))
+    return runs
+
+
+def test_bootstrap_draws_are_least_squares_fits_of_seeded_resamples():
+    """Each draw is the refit on one resample of the runs with replacement: the resample counts
+    restated with numpy (draw k: bincount of n integers in [0, n) from default_rng(seed), drawn in
+    order), each refit solved independently. A resample that never picks a run, or a draw refit on
+    the full data, gives another E."""
+    runs = noisy_runs()
+    fitted = fit("chinchilla", runs, fixed=SHAPE, delta=10.0, bootstrap=12, max_starts=20, seed=9)
+    n = len(runs)
+    rng = np.random.default_rng(9)
+    counts = [np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(12)]
+    expected = [least_squares_E(runs, c) for c in counts]
+    np.testing.assert_allclose([d["E"] for d in fitted.draws], expected, rtol=1e-7)
+    assert fitted.params["E"] == pytest.approx(least_squares_E(runs, np.ones(n)), rel=1e-7)
+    assert np.std(expected) > 1e-3  # the resamples differ enough for the check to mean something
+
+
+def test_held_out_refit_keeps_delta_and_the_fixed_parameters():
+    """With delta = 10 (least squares) the refit on the 9 kept runs is the 1-D least-squares E; with
+    the default delta (close to least absolute deviations) it would be another."""
+    runs = noisy_runs()
+    compute = 6 * runs["params"] * runs["tokens"]
+    largest = compute.nlargest(3).index
+    fitted = fit("chinchilla", runs, fixed=SHAPE, delta=10.0, holdout_largest=3, max_starts=20)
+    e_kept = least_squares_E(runs.drop(index=largest), np.ones(len(runs) - 3))
+    order = np.argsort(compute[largest].to_numpy())
+    truth = chinchilla_numpy({**THETA, "E": e_kept}, runs.loc[largest, "params"], runs.loc[largest, "tokens"]).to_numpy()[order]
+    np.testing.assert_allclose(sorted(fitted.holdout.predicted), np.sort(truth), rtol=1e-7)
+    l1 = fit("chinchilla", runs, fixed=SHAPE, holdout_largest=3, max_starts=20)  # default delta: another refit
+    assert abs(l1.holdout.predicted[0] - fitted.holdout.predicted[0]) > 1e-4
+
+
+def test_held_out_error_of_a_count_holds_the_largest_runs():
+    """`held_out_error(problem, starts, 3)`: a count is the 3 largest-compute runs (holdout_rows),
+    requested 3, the same answer as the fit's own holdout."""
+    from scaling.fit import held_out_error
+    from scaling.laws import get_law
+    from scaling.problem import Data, Problem
+
+    runs = noisy_runs()
+    law = get_law("chinchilla")
+    problem = Problem(law, Data.from_frame(law, runs), fixed=dict(SHAPE), delta=10.0)
+    holdout = held_out_error(problem, problem.start_grid(20, 0), 3)
+    compute = (6 * runs["params"] * runs["tokens"]).to_numpy()
+    assert holdout.count == 3 and holdout.requested == 3
+    assert holdout.compute == sorted(np.sort(compute)[-3:].tolist())
+    explicit = held_out_error(problem, problem.start_grid(20, 0), np.argsort(compute)[-3:])
+    assert explicit.predicted == pytest.approx(holdout.predicted, rel=1e-12) and explicit.requested == 3
+    assert held_out_error(problem, problem.start_grid(20, 0), 3, requested=2).requested == 2
+
+
+def test_held_out_ties_go_together_and_requested_is_kept():
+    """Two runs tie at the cut (5e8 x 1e9 and 1e8 x 5e9: 6ND = 3e18 each): asking for 2 holds out 3."""
+    runs = pd.concat([noisy_runs(), pd.DataFrame({"params": [5e8], "tokens": [1e9], "loss": [2.6]})], ignore_index=True)
+    fitted = fit("chinchilla", runs, fixed=SHAPE, delta=10.0, holdout_largest=2, max_starts=20)
+    assert fitted.holdout.count == 3 and fitted.holdout.requested == 2
+    assert fitted.holdout.compute == pytest.approx([3e18, 3e18, 9e18], rel=1e-15)
+    assert fitted.holdout.inputs["params"][-1] == 3e8 and sorted(fitted.holdout.inputs["params"][:2]) == [1e8, 5e8]
+    from scaling.fit import held_out_error  # a count given to held_out_error directly: requested is the count, not the rows held
+
+    problem = chinchilla_problem(runs)
+    direct = held_out_error(problem, problem.start_grid(20, 0), 2)
+    assert direct.count == 3 and direct.requested == 2
+
+
+def test_predict_interval_without_draws_is_none():
+    runs = noisy_runs()
+    fitted = fit("chinchilla", runs, fixed=SHAPE, max_starts=20)
+    assert fitted.draws == [] and fitted.predict_interval(runs) is None
+
+
+# ---- holdout_rows: which rows, in which order (no fitting) ---------------------------------------
+def chinchilla_problem(runs):
+    from scaling.laws import get_law
+    from scaling.problem import Data, Problem
+
+    law = get_law("chinchilla")
+    return Problem(law, Data.from_frame(law, runs), fixed=dict(SHAPE))
+
+
+def test_holdout_rows_are_the_largest_by_compute_then_row_with_ties_together():
+    """200 runs on 4 compute values (many ties): the held rows are those at or above the cut-off's
+    compute, ordered by (compute, row) as Python's stable sort orders them; a sort that is not
+    stable would shuffle the tied rows."""
+    from scaling.fit import holdout_rows
+
+    rng = np.random.default_rng(4)
+    params = rng.choice([1e7, 2e7, 4e7, 8e7], size=200)
+    runs = pd.DataFrame({"params": params, "tokens": np.full(200, 1e9), "loss": np.full(200, 3.0)})
+    compute = 6 * params * 1e9
+    problem = chinchilla_problem(runs)
+    for count in (1, 70, 120):
+        cut = sorted(compute)[-count]
+        expected = sorted((i for i in range(200) if compute[i] >= cut), key=lambda i: (compute[i], i))
+        assert holdout_rows(problem, count).tolist() == expected
+    none = holdout_rows(problem, 0)
+    assert none.tolist() == [] and none.dtype.kind == "i"  # row indices, usable to index with
+
+
+@pytest.mark.parametrize("count, message", [(-1, ">= 0, got -1"), (11, "holds out 11 of 12 runs"), (12, "holds out 12 of 12 runs"),
+                                            (13, "holds out 12 of 12 runs"), (40, "holds out 12 of 12 runs")])
+def test_holdout_rows_refuses_negative_counts_and_leaving_too_few(count, message):
+    from curascale.errors import CurascaleError
+    from scaling.fit import holdout_rows
+
+    problem = chinchilla_problem(small_runs())  # 12 runs, 1 free parameter: 2 must stay, 10 is the most
+    with pytest.raises(CurascaleError, match=message):
+        holdout_rows(problem, count)
+    assert len(holdout_rows(problem, 10)) == 10
+
+
+def test_percentile_intervals_of_one_draw_is_that_draw():
+    assert percentile_intervals([{"E": 1.5, "alpha": 0.3}], 0.95) == {"E": [1.5, 1.5], "alpha": [0.3, 0.3]}
+
+
+def test_progress_reports_every_stage_to_its_end():
+    """fit's progress callback hears the starts, the bootstrap refits and the held-out refit, each
+    ending at done == total (a stage that stops reporting leaves a progress bar hanging)."""
+    seen = []
+    fit("chinchilla", noisy_runs(), fixed=SHAPE, bootstrap=5, holdout_largest=3, max_starts=20,
+        progress=lambda stage, done, total: seen.append((stage, done, total)))
+    for stage in ("starts", "bootstrap", "holdout"):
+        reports = [(done, total) for name, done, total in seen if name == stage]
+        assert reports and reports[-1][0] == reports[-1][1] > 0, stage
+
+
+def test_held_out_refit_keeps_the_tied_parameters():
+    """beta tied to alpha, A, B, E fixed: the refit on the kept runs is a 1-D least-squares problem in
+    alpha (delta = 10), solved here by scipy; untied, the refit would fit alpha and beta apart."""
+    from scipy.optimize import minimize_scalar
+
+    runs = noisy_runs(seed=21)
+    compute = 6 * runs["params"] * runs["tokens"]
+    largest = compute.nlargest(3).index
+    kept = runs.drop(index=largest)
+    fixed = {"A": THETA["A"], "B": THETA["B"], "E": THETA["E"]}
+
+    def objective(a):
+        return np.sum((np.log(chinchilla_numpy({**fixed, "alpha": a, "beta": a}, kept["params"], kept["tokens"])) - np.log(kept["loss"])) ** 2)
+
+    alpha = minimize_scalar(objective, bounds=(0.1, 0.8), method="bounded", options={"xatol": 1e-12}).x
+    fitted = fit("chinchilla", runs, fixed=fixed, tied={"beta": "alpha"}, delta=10.0, holdout_largest=3, max_starts=50)
+    truth = chinchilla_numpy({**fixed, "alpha": alpha, "beta": alpha}, runs.loc[largest, "params"], runs.loc[largest, "tokens"]).to_numpy()
+    np.testing.assert_allclose(sorted(fitted.holdout.predicted), np.sort(truth), rtol=1e-7)
+
+
+def test_predict_interval_of_a_per_bucket_fit_uses_each_rows_bucket():
+    """A fit with per-bucket parameters (the shipped T-MARS utility fit, draws made by scaling its
+    utilities): the interval at each row is the percentile over draws of that row's own bucket's
+    prediction, `Fit.predict` with the draw's parameters (itself checked against the paper's
+    table in tests/scaling/test_reference.py)."""
+    import dataclasses
+
+    from scaling.reference import load_fit
+
+    reference = load_fit("reference/tmars-imagenet-utility")
+    draws = [{k: v * (factor if k.startswith("utility[") else 1.0) for k, v in reference.params.items()} for factor in (0.8, 0.9, 1.0, 1.1, 1.3)]
+    fitted = dataclasses.replace(reference, draws=draws, interval_level=0.5)
+    at = pd.DataFrame({"samples_seen": [32e6, 128e6, 128e6], "unique_samples": [12.8e6, 12.8e6, 12.8e6],
+                       "bucket": ["tmars_top0to10p", "tmars_top0to10p", "tmars_top30to40p"]})
+    per_draw = np.array([fitted.predict(at, d) for d in draws])
+    expected = np.stack([np.percentile(per_draw, 25, axis=0), np.percentile(per_draw, 75, axis=0)], axis=1)
+    np.testing.assert_allclose(fitted.predict_interval(at), expected, rtol=1e-12)
+    assert expected[1, 1] - expected[1, 0] != pytest.approx(expected[2, 1] - expected[2, 0], rel=1e-3)  # the buckets differ

@@ -265,3 +265,19 @@ def test_sweep_mixture_accuracy_is_the_weighted_union():
         weights = row["mixture"]["shares"]
         expected = 1 - union_error(fit.params, fit.law, row["budget_samples"], list(weights), list(weights.values()))
         assert row["mixture"]["predicted_accuracy"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_with_mixture_drops_shares_below_the_floor_and_renormalises():
+    """Shares under `floor` become 0 (a share equal to it stays), the rest are divided by their sum;
+    the mixture is appended after the unions, which are kept as they were."""
+    from scaling.plan import Unions, with_mixture
+
+    unions = Unions(["top10", "top20"], ["a", "b", "c", "d"], np.full(4, S), np.array([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0]]))
+    mixed = with_mixture(unions, np.array([0.6, 0.3, 0.09995, 0.00005]), floor=1e-4)
+    assert mixed.names == ["top10", "top20", "mixture"] and mixed.buckets == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(mixed.shares[:2], unions.shares)
+    np.testing.assert_allclose(mixed.shares[2], [0.6 / 0.99995, 0.3 / 0.99995, 0.09995 / 0.99995, 0.0], rtol=1e-15)
+    at_floor = with_mixture(unions, np.array([0.7, 0.2, 0.0999, 0.0001]), floor=1e-4).shares[2]
+    np.testing.assert_allclose(at_floor, [0.7, 0.2, 0.0999, 0.0001], rtol=1e-12)  # sums to 1: unchanged
+    default = with_mixture(unions, np.array([0.5, 0.49995, 0.00005, 0.0])).shares[2]  # default floor 1e-4
+    np.testing.assert_allclose(default, [0.5 / 0.99995, 0.49995 / 0.99995, 0, 0], rtol=1e-15)

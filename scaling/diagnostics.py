@@ -328,13 +328,16 @@ def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PL
 PRECISION_RANGE = (3.0, 16.0)  # the ends of scaling.plan.optimal_precision's default grid of bits
 
 
-def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = (), *, precision_bits: float | None = None) -> list[Note]:
-    """The notes of a language-model plan at N = `params`, D = `tokens`: every fit's notes, those
-    of `require_identifiable_fits`, the extrapolation of N and D past the runs each fit saw, and a
-    compute-optimal precision (`precision_bits`) at an end of the searched range."""
+def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = (), *, precision_bits: float | None = None,
+                     unique_tokens: float | None = None) -> list[Note]:
+    """The notes of a language-model plan at N = `params`, D = `tokens` (and `unique_tokens` U when
+    given): every fit's notes, those of `require_identifiable_fits`, the extrapolation of N, D and U
+    past the runs each fit saw, and a compute-optimal precision (`precision_bits`) at an end of the
+    searched range."""
     from curascale.notes import merge
 
     edge = []
     if precision_bits is not None:
         edge = grid_edge("training precision (bits)", round(float(precision_bits), 2), PRECISION_RANGE, smaller="fewer bits", larger="more bits")
-    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits), edge)
+    points = {"params": [params], "tokens": [tokens], **({} if unique_tokens is None else {"unique_tokens": [unique_tokens]})}
+    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, points) for fit in fits), edge)

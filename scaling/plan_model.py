@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from curascale.errors import CurascaleError
-from curascale.notes import Note, notes_to_dicts
+from curascale.notes import Note, merge, notes_to_dicts
 from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import chinchilla, data_constrained, precision
@@ -327,8 +327,7 @@ class ModelPlan:
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
-        record.pop("notes")
-        record["warnings"] = notes_to_dicts(self.notes)
+        record["notes"] = notes_to_dicts(self.notes)
         return record
 
 
@@ -357,6 +356,7 @@ def roles(fit: Fit) -> frozenset[str]:
 
 
 USER_BASE_LAWS = ("chinchilla", "data_constrained", "specialized_general")  # a user's own N, D loss law
+SHIPPED_PREFIX = "reference/"  # the source of a shipped reference fit, which is never a user's own
 
 
 def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit]:
@@ -364,9 +364,11 @@ def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit
     overrides the default of its own role only (a finetune fit keeps the Chinchilla and precision
     defaults; a plain precision fit keeps reference/precision for the PTQ term). A user's own
     Chinchilla-form fit decides N and D itself: the default precision fit, a complete loss law that
-    would otherwise decide them, is then left out (give it with --fits to plan the precision)."""
+    would otherwise decide them, is then left out (give it with --fits to plan the precision). A
+    shipped reference fit given explicitly (reference/chinchilla-epoch) is not a user's own: it
+    replaces its default only, and the precision default stays."""
     covered = frozenset().union(*(roles(fit) for fit in given)) if given else frozenset()
-    own_base = any(fit.law in USER_BASE_LAWS for fit in given)
+    own_base = any(fit.law in USER_BASE_LAWS and not fit.source.startswith(SHIPPED_PREFIX) for fit in given)
     return [*given, *(fit for fit in defaults if not roles(fit) <= covered and not (own_base and "precision" in roles(fit)))]
 
 
@@ -611,13 +613,21 @@ def plan_model(
     quantize_to: float | str | None = None,
     domain_tokens: float | None = None,
     general_loss_tolerance: float = 0.01,
+    force: bool = False,
 ) -> ModelPlan:
     """The language-model plan for a budget of `budget_flops` FLOPs from whichever fits are given
     (see the module docstring). params: fix N; precisions: the allowed training formats ('4,8,16',
     'int4,fp8,bf16'); unique_tokens: the unique data, repeated as needed (docs/laws.md §2);
     quantize_to: post-training precision, bits or a format (as in `precisions`); domain_tokens: unique domain tokens (§6).
+    The plan's notes are those of the fits taking part (`taking_part`), then the plan's own
+    (extrapolation past the runs each fit saw, scaling.diagnostics). A plan decided by a parameter
+    a fit does not identify raises CurascaleError unless `force` (then a `forced` note says so).
     Raises CurascaleError for missing fits, precisions outside the law's domain, bad values."""
+    from scaling import diagnostics
+
     by_law = _fits_by_law(fits)
+    part = taking_part(by_law, unique_tokens=unique_tokens, quantize_to=quantize_to, domain_tokens=domain_tokens)
+    forced = [n for fit, deciding in part for n in diagnostics.require_identifiable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
     model, precision_fit = setting.model, training_precision_fit(by_law)
     free = best_point(_replace(setting, formats=None, params=None, unique_tokens=None))
@@ -666,8 +676,34 @@ def plan_model(
         decided_by["domain_fraction"] = "specialized_domain and specialized_general fits (docs/laws.md §6, our form)"
     return ModelPlan(
         float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
-        model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized, tuple(notes),
+        model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized,
+        tuple(merge(diagnostics.model_plan_notes([fit for fit, _ in part], point.params, point.tokens, forced, unique_tokens=unique_tokens), notes)),
     )
+
+
+def taking_part(by_law: Mapping[str, Fit], *, unique_tokens=None, quantize_to=None, domain_tokens=None) -> list[tuple[Fit, tuple[str, ...]]]:
+    """The fits a plan uses, each with the base names of its parameters that decide the plan: the
+    loss law's split (A, B, alpha, beta; docs/laws.md §1), and R*_D, R*_N of the data-constrained
+    fit when unique tokens make it play (§2). The PTQ, fine-tuning and specialization fits and the
+    Chinchilla fit of the listed alternative take part (their notes count) but decide no N or D.
+    A fit given but not used (a data-constrained fit without unique tokens) is not listed."""
+    from scaling.diagnostics import MODEL_PLAN_PARAMETERS
+
+    trained = training_precision_fit(by_law)
+    model = trained or _first(by_law, LOSS_LAWS)
+    used: dict[int, tuple[Fit, set[str]]] = {}
+    if model is not None:
+        used[id(model)] = (model, set(MODEL_PLAN_PARAMETERS))
+    playing = [(by_law.get("data_constrained"), REPETITION_KEYS if unique_tokens is not None else None),
+               (by_law.get("chinchilla"), () if trained is not None else None),
+               (_first(by_law, PTQ_LAWS), () if quantize_to is not None else None),
+               (by_law.get("finetune_degradation"), ()),
+               (by_law.get("specialized_domain"), () if domain_tokens is not None else None),
+               (by_law.get("specialized_general"), () if domain_tokens is not None else None)]
+    for fit, deciding in playing:
+        if fit is not None and deciding is not None:
+            used.setdefault(id(fit), (fit, set()))[1].update(deciding)
+    return [(fit, tuple(sorted(deciding))) for fit, deciding in used.values()]
 
 
 def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]:

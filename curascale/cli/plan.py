@@ -18,7 +18,7 @@ DEFAULT_MODEL_FITS = ("reference/chinchilla-epoch", "reference/precision")
 def plan(
     compute: Annotated[str, typer.Option("--compute", help="The budget: samples seen (e.g. 128M) or, with --unit flops, FLOPs (e.g. 1e21).")],
     unit: Annotated[str, typer.Option(help="samples (image-text pairs seen) or flops.")] = "samples",
-    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several. For language models each replaces the default fit of its own role only (a finetune fit keeps the Chinchilla and precision defaults).")] = None,
+    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several. For language models each replaces the default fit of its own role only (a finetune fit keeps the Chinchilla and precision defaults); a Chinchilla-form fit of your own also leaves out the precision default (it decides N and D itself), a shipped reference such as reference/chinchilla-epoch does not.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Plan on the newest fits saved in this run registry (`curascale fit ... --db`), with its registered bucket sizes.")] = None,
     candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates); mixtures: also the optimal non-uniform mixture of the buckets.")] = "top-m",
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
@@ -82,13 +82,11 @@ def plan(
     else:
         unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
         defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
-        from scaling.diagnostics import headline, model_plan_notes, require_identifiable_fits
+        from scaling.diagnostics import headline
         from scaling.plan import plan_model
         from scaling.plan_model import parse_precision, parse_precisions, with_default_fits
 
         loaded = _model_fits(db) if db is not None else with_default_fits([load_fit(name) for name in fits or []], [load_fit(name) for name in defaults])
-
-        forced = require_identifiable_fits(loaded, force=force)
         result = plan_model(
             budget, loaded,
             params=None if params is None else parse_quantity(params, name="--params"),
@@ -96,22 +94,18 @@ def plan(
             unique_tokens=unique,
             quantize_to=None if quantize_to is None else parse_precision(quantize_to, "--quantize-to"),
             domain_tokens=None if domain_tokens is None else parse_quantity(domain_tokens, name="--domain-tokens"),
+            force=force,
         )
         if plot is not None:
             from scaling.plan_model import iso_flop_curves
             from scaling.plots import plot_model_plan
 
             plot_model_plan(result, iso_flop_curves(result, loaded), plot)
-        from curascale.notes import merge
-
-        notes = merge(result.notes, model_plan_notes(loaded, result.params, result.tokens, forced))
         if as_json:
-            from curascale.notes import notes_to_dicts
-
-            render.echo_json({**result.to_json(), "warnings": notes_to_dicts(notes), "notes": notes_to_dicts(notes)})
+            render.echo_json(result.to_json())
         else:
-            _print_model_plan(result, headline(notes))
-            render.notes(notes)
+            _print_model_plan(result, headline(result.notes))
+            render.notes(result.notes)
 
 
 DATA_PLAN_FLAGS = {"--candidates mixtures", "--sweep", "--sweep-points", "--export-manifest", "--pool", "--score-column", "--bucket-sizes"}

@@ -207,7 +207,9 @@ def unit_mistakes(inputs: Mapping[str, np.ndarray], *, smallest: float = SMALLES
 
 def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[str, Iterable[float]], *, factor: float = EXTRAPOLATION_FACTOR) -> list[Note]:
     """`extrapolation`: for each input the fit saw in [lo, hi], the point farthest outside, when
-    it is more than `factor` past hi (x / hi) or below lo (lo / x)."""
+    it is more than `factor` past hi (x / hi) or below lo (lo / x). Within `factor` of the range a
+    point is not flagged (the threshold is in the message and details); with several points the
+    note names the rows (1-based, in the order given) that lie past it."""
     notes = []
     for name, values in points.items():
         if name not in input_ranges:
@@ -217,12 +219,18 @@ def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[s
         if values.size == 0 or low <= 0:
             continue
         above, below = values.max() / high, low / values.min() if values.min() > 0 else np.inf
+        with np.errstate(divide="ignore"):
+            outside = np.maximum(values / high, np.where(values > 0, low / values, np.inf))
+        rows = [int(i) + 1 for i in np.flatnonzero(outside > factor)]
+        where = f" (row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))} of {values.size})" if values.size > 1 else ""
+        flagged = f"; points more than {factor:g}x outside the fitted range are flagged"
+        details = {"input": name, "range": [low, high], "threshold": factor, "rows": rows}
         if above > factor and above >= below:
-            notes.append(Note("extrapolation", f"{name} {values.max():.1e} is {above:.3g}x the largest the fit saw ({high:.2g})",
-                              "warning", {"input": name, "value": float(values.max()), "range": [low, high], "factor": float(above)}))
+            notes.append(Note("extrapolation", f"{name} {values.max():.1e}{where} is {above:.3g}x the largest the fit saw ({high:.2g}){flagged}",
+                              "warning", {**details, "value": float(values.max()), "factor": float(above)}))
         elif below > factor:
-            notes.append(Note("extrapolation", f"{name} {values.min():.1e} is 1/{below:.3g} of the smallest the fit saw ({low:.2g})",
-                              "warning", {"input": name, "value": float(values.min()), "range": [low, high], "factor": float(below)}))
+            notes.append(Note("extrapolation", f"{name} {values.min():.1e}{where} is 1/{below:.3g} of the smallest the fit saw ({low:.2g}){flagged}",
+                              "warning", {**details, "value": float(values.min()), "factor": float(below)}))
     return notes
 
 
@@ -312,7 +320,7 @@ def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
     """The notes of predictions at `points` (input columns): the fit's, then extrapolation."""
     from curascale.notes import merge
 
-    return merge(fit.notes, extrapolation(fit.input_ranges, points))
+    return merge(carried_notes(fit), extrapolation(fit.input_ranges, points))
 
 
 MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)
@@ -340,4 +348,45 @@ def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Seque
     if precision_bits is not None:
         edge = grid_edge("training precision (bits)", round(float(precision_bits), 2), PRECISION_RANGE, smaller="fewer bits", larger="more bits")
     points = {"params": [params], "tokens": [tokens], **({} if unique_tokens is None else {"unique_tokens": [unique_tokens]})}
-    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, points) for fit in fits), edge)
+    return merge(*(carried_notes(fit) for fit in fits), forced, *(extrapolation(fit.input_ranges, points) for fit in fits), edge)
+
+
+# ---- convergence and implausible run shapes -------------------------------------------------
+TOKENS_PER_PARAMETER = (1e-2, 1e5)  # language-model runs outside this many tokens a parameter are implausible
+
+
+def not_converged(fit) -> list[Note]:
+    """`not-converged`: the best start stopped at the solver's iteration cap, not at a tolerance
+    (`Fit.converged` false): the parameters may still move with more iterations or other starts."""
+    if fit.converged:
+        return []
+    return [Note("not-converged", f"the best of {fit.starts} starts stopped at the iteration cap, not at a tolerance: the optimum may not be "
+                 "reached, so its parameters (and what is planned from them) may still move; refit with other starts or check the data",
+                 "warning", {"starts": fit.starts, "starts_at_best": fit.starts_at_best})]
+
+
+def carried_notes(fit) -> list[Note]:
+    """The notes a fit brings to a prediction or plan: its own, and `not_converged` (so artifacts
+    saved before the rule existed say it too)."""
+    from curascale.notes import merge
+
+    return merge(fit.notes, not_converged(fit))
+
+
+def tokens_per_parameter(inputs: Mapping[str, np.ndarray], *, bounds: tuple[float, float] = TOKENS_PER_PARAMETER) -> list[Note]:
+    """`unit-mistake` (rule tokens-per-parameter): runs with tokens / params outside `bounds`
+    (default 0.01 to 1e5). Language-model runs train on roughly 1 to 1000 tokens a parameter
+    (Chinchilla's 240 runs: about 1 to 400); far outside, a column is in the wrong unit (tokens in
+    millions with every value >= 1000 passes `unit_mistakes` but gives ~1e-4 tokens a parameter)."""
+    if "params" not in inputs or "tokens" not in inputs:
+        return []
+    params, tokens = np.asarray(inputs["params"], dtype=float), np.asarray(inputs["tokens"], dtype=float)
+    if params.size == 0 or np.any(params <= 0):
+        return []
+    ratio = tokens / params
+    low, high = bounds
+    if low <= ratio.min() and ratio.max() <= high:
+        return []
+    return [Note("unit-mistake", f"tokens per parameter go from {_sci(float(ratio.min()))} to {_sci(float(ratio.max()))}: language-model runs "
+                 f"outside {low:g}-{high:g} are implausible; were tokens or params given in millions or billions?", "warning",
+                 {"rule": "tokens-per-parameter", "min": float(ratio.min()), "max": float(ratio.max()), "bounds": [low, high]})]

@@ -236,7 +236,7 @@ def plan_data(
     ranked = [candidates[i] for i in order]
     probability = None if draws is None else float(np.mean(np.argmin(draws, axis=1) == order[0]))
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
-    notes = merge(fit.notes, forced, data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), diagnostics.impossible_errors(error, unions.names))
+    notes = merge(diagnostics.carried_notes(fit), forced, data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), diagnostics.impossible_errors(error, unions.names))
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
 
 
@@ -283,7 +283,7 @@ def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: 
     unions = candidate_unions(fit, bucket_sizes)
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]
-    return merge(fit.notes, forced, own)
+    return merge(diagnostics.carried_notes(fit), forced, own)
 
 
 # ---- language models: scaling/plan_model.py ------------------------------------------------

@@ -1,0 +1,61 @@
+"""scaling.diagnostics, rules added after the new-user trial: not converged, implausible tokens per
+parameter, and extrapolation notes that give their threshold and the rows past it."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scaling import diagnostics
+from scaling.fit import fit
+from scaling.plan_model import plan_model
+from scaling.reference import load_fit
+
+from paths import DATASETS
+
+STARTS = [{"A": 400.0, "B": 2000.0, "E": 1.8, "alpha": 0.3, "beta": 0.3}]
+
+
+def test_a_fit_that_did_not_converge_says_so_and_plans_carry_it():
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    assert diagnostics.not_converged(chinchilla) == []
+    stalled = dataclasses.replace(chinchilla, converged=False, starts=12, starts_at_best=1, source="stalled.json")
+    [note] = diagnostics.not_converged(stalled)
+    assert note.code == "not-converged" and note.details == {"starts": 12, "starts_at_best": 1}
+    assert "not-converged" in [n.code for n in plan_model(1e21, [stalled]).notes]  # an artifact saved without the note says it too
+    assert "not-converged" not in [n.code for n in plan_model(1e21, [chinchilla]).notes]
+
+
+def test_tokens_in_millions_all_above_1000_are_flagged_by_tokens_per_parameter():
+    params = np.repeat([30e6, 60e6, 120e6, 240e6], 3)
+    tokens = np.tile([1200.0, 2400.0, 4800.0], 4)  # millions of tokens, each >= 1000: unit_mistakes says nothing
+    assert diagnostics.unit_mistakes({"params": params, "tokens": tokens}) == []
+    [note] = diagnostics.tokens_per_parameter({"params": params, "tokens": tokens})
+    assert note.code == "unit-mistake" and note.details["rule"] == "tokens-per-parameter"
+    assert note.details["min"] == pytest.approx(1200 / 240e6) and note.details["max"] == pytest.approx(4800 / 30e6)
+    assert diagnostics.tokens_per_parameter({"params": params, "tokens": tokens * 1e6}) == []  # 5 to 160 tokens a parameter
+
+
+def test_the_chinchilla_runs_have_plausible_tokens_per_parameter():
+    runs = pd.read_csv(DATASETS / "chinchilla/chinchilla_NDL.csv")
+    assert diagnostics.tokens_per_parameter({"params": runs.N_params.to_numpy(), "tokens": runs.D_tokens.to_numpy()}) == []
+
+
+def test_a_fit_on_tokens_in_millions_carries_the_note():
+    rng = np.random.default_rng(0)
+    params = np.repeat([30e6, 60e6, 120e6, 240e6], 4)
+    tokens = np.tile([1200.0, 2400.0, 4800.0, 9600.0], 4)
+    loss = 1.8 + 400 / params**0.34 + 2000 / (tokens * 1e6) ** 0.37 + 0.002 * rng.standard_normal(params.size)
+    fitted = fit("chinchilla", pd.DataFrame({"params": params, "tokens": tokens, "loss": loss}), initial=STARTS)
+    assert "tokens-per-parameter" in [n.details.get("rule") for n in fitted.notes if n.code == "unit-mistake"]
+
+
+def test_extrapolation_gives_its_threshold_and_the_rows_past_it():
+    ranges = {"params": [5.7e7, 1.6e10]}
+    [note] = diagnostics.extrapolation(ranges, {"params": [1e9, 1e12, 6e10, 2e12, 1e7]})
+    # by hand: 1e12 / 1.6e10 = 62.5, 6e10 / 1.6e10 = 3.75 (within 4x), 2e12 / 1.6e10 = 125, 5.7e7 / 1e7 = 5.7
+    assert note.details["rows"] == [2, 4, 5] and note.details["threshold"] == 4.0 and note.details["factor"] == pytest.approx(125.0)
+    assert "rows 2, 4, 5 of 5" in note.message and "more than 4x outside" in note.message
+    [single] = diagnostics.extrapolation(ranges, {"params": [1e12]})
+    assert "row" not in single.message and single.details["rows"] == [1]

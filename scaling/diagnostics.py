@@ -390,3 +390,12 @@ def tokens_per_parameter(inputs: Mapping[str, np.ndarray], *, bounds: tuple[floa
     return [Note("unit-mistake", f"tokens per parameter go from {_sci(float(ratio.min()))} to {_sci(float(ratio.max()))}: language-model runs "
                  f"outside {low:g}-{high:g} are implausible; were tokens or params given in millions or billions?", "warning",
                  {"rule": "tokens-per-parameter", "min": float(ratio.min()), "max": float(ratio.max()), "bounds": [low, high]})]
+
+
+def no_interval(fit) -> list[Note]:
+    """`no-interval` (info): a fit without bootstrap draws gives a plan or prediction no interval,
+    either because it holds published point estimates (no objective) or was fitted without them."""
+    if fit.draws:
+        return []
+    reason = "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with --bootstrap N; bootstrap=N in Python)"
+    return [Note("no-interval", f"no interval: {reason}", "info", {"fit": fit.source})]

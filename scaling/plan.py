@@ -249,10 +249,7 @@ def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequenc
         notes += diagnostics.grid_edge("union", best, nested, smaller="a stricter filter (fewer, better samples)", larger="a looser filter (a larger pool)")
     if best == "mixture":
         notes += diagnostics.simplex_corner(unions.shares[-1], unions.buckets)
-    if not fit.draws:
-        reason = "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with bootstrap > 0)"
-        notes.append(Note("no-interval", f"no interval: {reason}", "info", {"fit": fit.source}))
-    return notes
+    return notes + diagnostics.no_interval(fit)
 
 
 @float64

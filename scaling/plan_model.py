@@ -22,6 +22,7 @@ the loss of the optimum with it minus the loss of the optimum without it (and th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import asdict, dataclass, field
@@ -324,6 +325,7 @@ class ModelPlan:
     overtraining: Mapping[str, Any] | None = None
     specialized: Mapping[str, Any] | None = None
     notes: tuple[Note, ...] = ()
+    intervals: Mapping[str, Any] | None = None  # `draw_intervals`: params, tokens, loss [low, high] over the deciding fit's draws
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
@@ -677,7 +679,9 @@ def plan_model(
     return ModelPlan(
         float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
         model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized,
-        tuple(merge(diagnostics.model_plan_notes([fit for fit, _ in part], point.params, point.tokens, forced, unique_tokens=unique_tokens), notes)),
+        tuple(merge(diagnostics.model_plan_notes([fit for fit, _ in part], point.params, point.tokens, forced, unique_tokens=unique_tokens), notes,
+                    diagnostics.no_interval(model.fit))),
+        draw_intervals(fits, model.fit, budget_flops, precisions=setting.formats, params=params, unique_tokens=unique_tokens),
     )
 
 
@@ -752,3 +756,31 @@ def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> 
         tokens = params_times_tokens(plan.budget_flops, bits) / span
         curves[name] = (span, setting.model.loss(span * factor, tokens, plan.unique_tokens))
     return curves
+
+
+@float64
+def draw_intervals(fits: Sequence[Fit], deciding: Fit, budget_flops: float, *, level: float = 0.95, **constraints) -> dict[str, Any] | None:
+    """The plan's interval from the bootstrap draws of the fit that decides it (`deciding`): the
+    plan is made again with each draw's parameters in place of the fit's (same constraints, the
+    other fits unchanged), and params, tokens and loss get the (1 - level)/2 and (1 + level)/2
+    percentiles over the draws (numpy's linear interpolation). None without draws. A draw whose
+    plan cannot be made (its own optimum undefined) is left out and counted in `draws_failed`."""
+    if not deciding.draws:
+        return None
+    points = []
+    for draw in deciding.draws:
+        swapped = [dataclasses.replace(fit, params=dict(draw), draws=[]) if fit is deciding else fit for fit in fits]
+        try:
+            setting = setting_of(swapped, budget_flops, **constraints)
+            point = _constraints(setting, best_point(_replace(setting, formats=None, params=None, unique_tokens=None)))[1]
+        except (CurascaleError, FloatingPointError, ValueError):
+            continue
+        if all(math.isfinite(v) for v in (point.params, point.tokens, point.loss)):
+            points.append((point.params, point.tokens, point.loss))
+    if not points:
+        return None
+    tail = 50 * (1 - level)
+    table = np.asarray(points)
+    bounds = np.percentile(table, [tail, 100 - tail], axis=0)
+    return {**{name: [float(bounds[0, i]), float(bounds[1, i])] for i, name in enumerate(("params", "tokens", "loss"))},
+            "level": level, "draws": len(points), "draws_failed": len(deciding.draws) - len(points), "fit": deciding.source}

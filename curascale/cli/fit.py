@@ -218,7 +218,9 @@ def predict(
     )
     render.notes(notes)
     if no_interval:
-        render.line("no interval: {}", "published point estimates" if fitted.objective is None else "the fit has no bootstrap draws (fit with --bootstrap N)")
+        from scaling import diagnostics
+
+        render.line("{}", diagnostics.no_interval(fitted)[0].message)
 
 
 def laws(

@@ -233,6 +233,11 @@ def _print_model_plan(result, warned: str = "") -> None:
     render.line("[bold]plan for {} FLOPs[/bold]{}: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
                 f"{result.budget_flops:.3g}", warned, format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.2g}",
                 result.precision, f"{result.loss:.4f}")
+    if result.intervals:
+        i = result.intervals
+        render.line("{}% interval over {} draws of {}: N {} to {}, D {} to {}, loss {} to {}", f"{i['level']:.0%}".rstrip("%"), i["draws"], i["fit"],
+                    format_quantity(i["params"][0]), format_quantity(i["params"][1]), format_quantity(i["tokens"][0]), format_quantity(i["tokens"][1]),
+                    f"{i['loss'][0]:.4f}", f"{i['loss'][1]:.4f}")
     if result.epochs is not None:
         render.line("epochs: {} over {} unique tokens", f"{result.epochs:.2f}", format_quantity(result.unique_tokens))
     q = result.quantization

@@ -86,3 +86,32 @@ def test_the_shipped_chinchilla_given_explicitly_keeps_the_precision_default():
     # a user's own Chinchilla-form fit still decides N and D itself
     own = dataclasses.replace(chinchilla, source="mine.json")
     assert [f.source for f in with_default_fits([own], defaults)] == ["mine.json"]
+
+
+def test_a_plan_on_a_fit_with_draws_gives_the_percentile_interval_of_the_replanned_draws():
+    import numpy as np
+
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    rng = np.random.default_rng(1)
+    draws = [{**chinchilla.params, "alpha": chinchilla.params["alpha"] * (1 + 0.03 * rng.standard_normal()),
+              "beta": chinchilla.params["beta"] * (1 + 0.03 * rng.standard_normal())} for _ in range(20)]
+    fitted = dataclasses.replace(chinchilla, draws=draws, source="drawn.json")
+    plan = plan_model(1e21, [fitted])
+    rows = []
+    for p in draws:  # the compute-optimal split at C = 6 N D (docs/laws.md §1), restated per draw
+        a, b = p["alpha"], p["beta"]
+        n = (a * p["A"] / (b * p["B"])) ** (1 / (a + b)) * (1e21 / 6) ** (b / (a + b))
+        d = 1e21 / (6 * n)
+        rows.append((n, d, p["E"] + p["A"] / n**a + p["B"] / d**b))
+    low, high = np.percentile(np.array(rows), [2.5, 97.5], axis=0)
+    for i, name in enumerate(("params", "tokens", "loss")):
+        assert plan.intervals[name] == pytest.approx([low[i], high[i]], rel=1e-4)
+    assert plan.intervals["draws"] == 20 and plan.intervals["params"][0] < plan.params < plan.intervals["params"][1]
+    assert "no-interval" not in codes(plan.notes) and plan.to_json()["intervals"]["level"] == 0.95
+
+
+def test_a_reference_plan_says_it_has_no_interval():
+    plan = plan_model(1e21, [load_fit("reference/chinchilla-epoch")])
+    assert plan.intervals is None
+    [note] = [n for n in plan.notes if n.code == "no-interval"]
+    assert note.message == "no interval: published point estimates" and note.severity == "info"

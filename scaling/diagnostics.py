@@ -399,3 +399,17 @@ def no_interval(fit) -> list[Note]:
         return []
     reason = "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with --bootstrap N; bootstrap=N in Python)"
     return [Note("no-interval", f"no interval: {reason}", "info", {"fit": fit.source})]
+
+
+def fixed_out_of_range(law, fixed: Mapping[str, float]) -> list[Note]:
+    """`out-of-physical-range` for values held fixed (`--fix alpha=-0.3`): an exponent or
+    irreducible term fixed at or below `FLOOR`, which the law needs positive. `out_of_physical_range`
+    looks at fitted values only; a fixed one is the user's, so the note says it was fixed."""
+    specs = {p.name: p for p in law.params}
+    notes = []
+    for name, value in fixed.items():
+        spec = specs.get(_base(name))
+        if spec is not None and _must_be_positive(name, spec.doc) and float(value) <= FLOOR:
+            notes.append(Note("out-of-physical-range", f"{name} is fixed at {float(value):.3g}: {law.name} needs it positive ({spec.doc})",
+                              "warning", {"parameter": name, "value": float(value), "rule": "positive", "fixed": True}))
+    return notes

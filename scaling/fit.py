@@ -358,7 +358,7 @@ def fit(
         fitted.intervals = percentile_intervals(fitted.draws, interval_level)
     fitted.metadata.update(bucket_sizes_seen(data))
     fitted.notes = diagnostics.fit_notes(problem, result.u[best], fitted.params, fitted.intervals)
-    fitted.notes += diagnostics.not_converged(fitted) + diagnostics.tokens_per_parameter(data.inputs)
+    fitted.notes += diagnostics.not_converged(fitted) + diagnostics.tokens_per_parameter(data.inputs) + diagnostics.fixed_out_of_range(law, problem.fixed)
     if held is not None:
         fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
         fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))

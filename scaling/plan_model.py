@@ -605,6 +605,7 @@ def _chinchilla_alternative(setting: Setting, fit: Fit) -> Alternative:
 
 
 @float64
+@np.errstate(all="ignore")  # overflow or 0/0 of a bad fit is checked as a non-finite loss and raised, never printed as a numpy warning
 def plan_model(
     budget_flops: float,
     fits: Sequence[Fit],

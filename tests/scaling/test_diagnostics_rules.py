@@ -59,3 +59,27 @@ def test_extrapolation_gives_its_threshold_and_the_rows_past_it():
     assert "rows 2, 4, 5 of 5" in note.message and "more than 4x outside" in note.message
     [single] = diagnostics.extrapolation(ranges, {"params": [1e12]})
     assert "row" not in single.message and single.details["rows"] == [1]
+
+
+def test_a_fixed_exponent_below_zero_is_noted_and_the_planner_prints_no_numpy_warning():
+    import warnings
+
+    from curascale.errors import CurascaleError
+    from scaling.laws import get_law
+
+    [note] = diagnostics.fixed_out_of_range(get_law("chinchilla"), {"alpha": -0.3, "E": 1.7})
+    assert note.details == {"parameter": "alpha", "value": -0.3, "rule": "positive", "fixed": True}
+    assert diagnostics.fixed_out_of_range(get_law("chinchilla"), {"alpha": 0.3}) == []
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    negative = dataclasses.replace(chinchilla, params={**chinchilla.params, "alpha": -0.3}, fixed={"alpha": -0.3}, source="negalpha.json")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CurascaleError, match="not finite"):
+            plan_model(1e21, [negative])
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_a_fit_with_a_fixed_negative_exponent_carries_the_note():
+    runs = pd.read_csv(DATASETS / "chinchilla/chinchilla_NDL.csv").query("in_besiroglu_fit == 1").rename(columns={"N_params": "params", "D_tokens": "tokens"})
+    fitted = fit("chinchilla", runs.iloc[::8], fixed={"alpha": -0.3}, initial=[{"A": 1.0, "B": 2000.0, "E": 1.8, "beta": 0.3}])
+    assert [n.details["parameter"] for n in fitted.notes if n.code == "out-of-physical-range" and n.details.get("fixed")] == ["alpha"]

@@ -106,8 +106,11 @@ def rank_deficiency(jacobian: np.ndarray, names: Sequence[str]) -> list[Note]:
     involved, relative = null_directions(jacobian, names)
     if not involved:
         return []
-    return [Note("not-identifiable", f"{', '.join(involved)} cannot be told apart by these runs: J^T J at the optimum is near singular "
-                 f"(smallest relative singular value {min(relative):.1e}); fix or tie one of them, or add runs that vary what they describe",
+    several = len(involved) > 1
+    told = "cannot be told apart by these runs" if several else "is not determined by these runs"
+    advice = "fix or tie one of them, or add runs that vary what they describe" if several else "fix it, or add runs that vary what it describes"
+    return [Note("not-identifiable", f"{', '.join(involved)} {told}: J^T J at the optimum is near singular "
+                 f"(smallest relative singular value {min(relative):.1e}); {advice}",
                  "error", {"parameters": involved, "relative_singular_values": relative, "rule": "jacobian"})]
 
 

@@ -83,3 +83,21 @@ def test_a_fit_with_a_fixed_negative_exponent_carries_the_note():
     runs = pd.read_csv(DATASETS / "chinchilla/chinchilla_NDL.csv").query("in_besiroglu_fit == 1").rename(columns={"N_params": "params", "D_tokens": "tokens"})
     fitted = fit("chinchilla", runs.iloc[::8], fixed={"alpha": -0.3}, initial=[{"A": 1.0, "B": 2000.0, "E": 1.8, "beta": 0.3}])
     assert [n.details["parameter"] for n in fitted.notes if n.code == "out-of-physical-range" and n.details.get("fixed")] == ["alpha"]
+
+
+def test_one_unidentified_parameter_is_worded_for_one():
+    jacobian = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])  # the second coordinate moves nothing
+    [note] = diagnostics.rank_deficiency(jacobian, ["A", "E"])
+    assert note.details["parameters"] == ["E"] and note.message.startswith("E is not determined by these runs")
+    assert "fix it, or add runs that vary what it describes" in note.message
+    [pair] = diagnostics.rank_deficiency(np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]), ["B", "beta"])  # collinear columns
+    assert pair.message.startswith("B, beta cannot be told apart")
+
+
+def test_the_fit_json_summary_has_ranges_metadata_fixed_and_tied():
+    runs = pd.read_csv(DATASETS / "chinchilla/chinchilla_NDL.csv").query("in_besiroglu_fit == 1").rename(columns={"N_params": "params", "D_tokens": "tokens"})
+    fitted = fit("chinchilla", runs.iloc[::8], fixed={"E": 1.8}, tied={"alpha": "beta"}, initial=[{"A": 400.0, "B": 2000.0, "beta": 0.3}])
+    summary = fitted.summary()
+    assert summary["fixed"] == {"E": 1.8} and summary["tied"] == {"alpha": "beta"}
+    assert summary["input_ranges"]["params"] == [runs.params.iloc[::8].min(), runs.params.iloc[::8].max()]
+    assert summary["metadata"] == fitted.metadata

@@ -645,6 +645,8 @@ def plan_model(
         decided_by["alternative"] = f"{chinchilla_fit.source} (docs/laws.md §1): its own 16-bit split at C = 6 N D, listed with its own loss, not the plan"
     if precision_fit is not None:
         notes += _precision_notes(setting, precision_fit, point)
+    deciding = [fit for fit, names in part if names]  # the loss law first (`taking_part`)
+    intervals = draw_intervals(fits, deciding, budget_flops, precisions=setting.formats, params=params, unique_tokens=unique_tokens)
     epochs = None
     if unique_tokens is not None:
         epochs = point.tokens / unique_tokens
@@ -681,8 +683,8 @@ def plan_model(
         float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
         model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized,
         tuple(merge(diagnostics.model_plan_notes([fit for fit, _ in part], point.params, point.tokens, forced, unique_tokens=unique_tokens), notes,
-                    diagnostics.no_interval(model.fit))),
-        draw_intervals(fits, model.fit, budget_flops, precisions=setting.formats, params=params, unique_tokens=unique_tokens),
+                    interval_notes(deciding, intervals))),
+        intervals,
     )
 
 
@@ -760,17 +762,21 @@ def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> 
 
 
 @float64
-def draw_intervals(fits: Sequence[Fit], deciding: Fit, budget_flops: float, *, level: float = 0.95, **constraints) -> dict[str, Any] | None:
-    """The plan's interval from the bootstrap draws of the fit that decides it (`deciding`): the
-    plan is made again with each draw's parameters in place of the fit's (same constraints, the
-    other fits unchanged), and params, tokens and loss get the (1 - level)/2 and (1 + level)/2
-    percentiles over the draws (numpy's linear interpolation). None without draws. A draw whose
+def draw_intervals(fits: Sequence[Fit], deciding: Sequence[Fit], budget_flops: float, *, level: float = 0.95, **constraints) -> dict[str, Any] | None:
+    """The plan's interval from the bootstrap draws of the fits that decide it (`deciding`, e.g. the
+    loss law and, with unique tokens, the data-constrained fit): the plan is made again with draw i
+    of each such fit that has draws in place of its parameters (independent fits: draw i of one with
+    draw i of the other is a joint draw; as many as the fewest draws), the same constraints and the
+    other fits unchanged. params, tokens and loss get the (1 - level)/2 and (1 + level)/2 percentiles
+    over the draws (numpy's linear interpolation). None when no deciding fit has draws. A draw whose
     plan cannot be made (its own optimum undefined) is left out and counted in `draws_failed`."""
-    if not deciding.draws:
+    drawn = [fit for fit in deciding if fit.draws]
+    if not drawn:
         return None
+    count = min(len(fit.draws) for fit in drawn)
     points = []
-    for draw in deciding.draws:
-        swapped = [dataclasses.replace(fit, params=dict(draw), draws=[]) if fit is deciding else fit for fit in fits]
+    for i in range(count):
+        swapped = [next((dataclasses.replace(f, params=dict(f.draws[i]), draws=[]) for f in drawn if f is fit), fit) for fit in fits]
         try:
             setting = setting_of(swapped, budget_flops, **constraints)
             point = _constraints(setting, best_point(_replace(setting, formats=None, params=None, unique_tokens=None)))[1]
@@ -781,7 +787,20 @@ def draw_intervals(fits: Sequence[Fit], deciding: Fit, budget_flops: float, *, l
     if not points:
         return None
     tail = 50 * (1 - level)
-    table = np.asarray(points)
-    bounds = np.percentile(table, [tail, 100 - tail], axis=0)
+    bounds = np.percentile(np.asarray(points), [tail, 100 - tail], axis=0)
     return {**{name: [float(bounds[0, i]), float(bounds[1, i])] for i, name in enumerate(("params", "tokens", "loss"))},
-            "level": level, "draws": len(points), "draws_failed": len(deciding.draws) - len(points), "fit": deciding.source}
+            "level": level, "draws": len(points), "draws_failed": count - len(points), "fits": [fit.source for fit in drawn],
+            "exact": [fit.source for fit in deciding if not fit.draws]}
+
+
+def interval_notes(deciding: Sequence[Fit], intervals: Mapping[str, Any] | None) -> list[Note]:
+    """`no-interval` for the loss law (the first deciding fit) when no deciding fit has draws;
+    `interval-partial` when some have and others, taken as exact, have not."""
+    from scaling import diagnostics
+
+    if intervals is None:
+        return diagnostics.no_interval(deciding[0]) if deciding else []
+    if not intervals["exact"]:
+        return []
+    return [Note("interval-partial", f"the interval covers the draws of {', '.join(intervals['fits'])} only; taken as exact (no bootstrap draws): "
+                 f"{', '.join(intervals['exact'])}", "info", {"fits": intervals["fits"], "exact": intervals["exact"]})]

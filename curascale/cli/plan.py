@@ -235,7 +235,7 @@ def _print_model_plan(result, warned: str = "") -> None:
                 result.precision, f"{result.loss:.4f}")
     if result.intervals:
         i = result.intervals
-        render.line("{}% interval over {} draws of {}: N {} to {}, D {} to {}, loss {} to {}", f"{i['level']:.0%}".rstrip("%"), i["draws"], i["fit"],
+        render.line("{}% interval over {} draws of {}: N {} to {}, D {} to {}, loss {} to {}", f"{i['level']:.0%}".rstrip("%"), i["draws"], ", ".join(i["fits"]),
                     format_quantity(i["params"][0]), format_quantity(i["params"][1]), format_quantity(i["tokens"][0]), format_quantity(i["tokens"][1]),
                     f"{i['loss'][0]:.4f}", f"{i['loss'][1]:.4f}")
     if result.epochs is not None:

@@ -115,3 +115,16 @@ def test_a_reference_plan_says_it_has_no_interval():
     assert plan.intervals is None
     [note] = [n for n in plan.notes if n.code == "no-interval"]
     assert note.message == "no interval: published point estimates" and note.severity == "info"
+
+
+def test_the_repetition_fits_draws_give_the_interval_with_unique_tokens_and_identical_draws_collapse_it():
+    chinchilla, constrained = load_fit("reference/chinchilla-epoch"), load_fit("reference/data-constrained")
+    same = dataclasses.replace(constrained, draws=[dict(constrained.params)] * 5, source="dc.json")
+    plan = plan_model(1e21, [chinchilla, same], unique_tokens=5e9)
+    assert plan.intervals["fits"] == ["dc.json"] and plan.intervals["exact"] == ["reference/chinchilla-epoch"]
+    for name, value in (("params", plan.params), ("tokens", plan.tokens), ("loss", plan.loss)):
+        assert plan.intervals[name] == pytest.approx([value, value], rel=1e-9)  # every draw is the fit itself
+    assert "interval-partial" in codes(plan.notes) and "no-interval" not in codes(plan.notes)
+    wider = dataclasses.replace(same, draws=[{**constrained.params, "data_repetition_decay": r} for r in (5.0, 10.0, 20.0, 40.0, 80.0)])
+    spread = plan_model(1e21, [chinchilla, wider], unique_tokens=5e9).intervals
+    assert spread["params"][0] < spread["params"][1]

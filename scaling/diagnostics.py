@@ -20,6 +20,10 @@ Rules and their codes:
 - ``edge-optimum``: the optimum of a search lies on the edge of what was searched (a corner of
   the mixture simplex, the first or last candidate of a nested family, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
+- ``not-converged``: the best start stopped at the iteration cap; ``unit-mistake`` with rule
+  ``tokens-per-parameter``: runs outside 0.01-1e5 tokens a parameter; ``out-of-physical-range``
+  with ``fixed``: an exponent held fixed at or below `FLOOR`; ``no-interval``: no bootstrap draws
+  (see the end of this module).
 
 Severity: ``error`` for identifiability (a plan decided by such a parameter refuses unless
 forced, see `require_identifiable`), ``warning`` for the rest, ``info`` for edge optima of

@@ -39,9 +39,9 @@ def unidentified(fit: Fit, unit: str) -> list[str]:
     does not identify."""
     from scaling.plan import DATA_PLAN_PARAMETERS
 
-    deciding = DATA_PLAN_PARAMETERS if unit == "samples" else diagnostics.MODEL_PLAN_PARAMETERS
-    forced = diagnostics.require_identifiable(fit.notes, deciding, force=True, what="design")
-    return [name for note in forced for name in note.details["parameters"]]
+    deciding = set(DATA_PLAN_PARAMETERS if unit == "samples" else diagnostics.MODEL_PLAN_PARAMETERS)
+    return sorted({name for note in fit.notes if note.code in diagnostics.IDENTIFIABILITY_CODES and note.severity == "error"
+                   for name in note.details.get("parameters", []) if name.split("[", 1)[0] in deciding})
 
 
 def pin_down(parameters: list[str], truths_source: str) -> list[Note]:

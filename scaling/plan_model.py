@@ -630,7 +630,7 @@ def plan_model(
 
     by_law = _fits_by_law(fits)
     part = taking_part(by_law, unique_tokens=unique_tokens, quantize_to=quantize_to, domain_tokens=domain_tokens)
-    forced = [n for fit, deciding in part for n in diagnostics.require_identifiable(fit.notes, deciding, force=force, what=f"plan ({fit.source})")]
+    forced = [n for fit, deciding in part if deciding for n in diagnostics.require_identifiable_fits([fit], deciding, force=force)]
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
     model, precision_fit = setting.model, training_precision_fit(by_law)
     free = best_point(_replace(setting, formats=None, params=None, unique_tokens=None))

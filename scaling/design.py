@@ -56,6 +56,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from curascale.errors import UserError
+from curascale.notes import Note, notes_to_dicts
 from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import data_filtering
@@ -496,7 +497,7 @@ class Design:
     noise: float
     replicates: int
     seed: int
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Note, ...] = field(default_factory=tuple)  # curascale.notes.Note; scaling.design_notes adds the planner's
 
     @property
     def batch_regret_reduction(self) -> float:
@@ -521,7 +522,7 @@ class Design:
             },
             "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates},
             "seed": self.seed,
-            "notes": list(self.notes),
+            "notes": notes_to_dicts(self.notes),
         }
 
 
@@ -616,7 +617,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
         values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices), after.choices))
     notes = []
     if prior.regret <= 0:
-        notes.append("every plausible truth agrees on the best plan: no pilot can improve the decision")
+        notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(
         problem.budget, float(pilot_budget), problem.unit, problem.metric_name, prior_plan, prior.regret, prior.width, prior.choices,
         tuple(sorted(values, key=_ranking_key)), greedy_batch(simulator, pilot_budget), len(problem.weights), truths_source,

@@ -22,6 +22,10 @@ Rules and their codes:
   the mixture simplex, the first or last candidate of a nested family, which is also an end of
   the epoch axis, with the epochs there and the budgets of a sweep, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
+- ``not-converged``: the best start stopped at the iteration cap; ``unit-mistake`` with rule
+  ``tokens-per-parameter``: runs outside 0.01-1e5 tokens a parameter; ``out-of-physical-range``
+  with ``fixed``: an exponent held fixed at or below `FLOOR`; ``no-interval``: no bootstrap draws
+  (see the end of this module).
 
 Severity: ``error`` for identifiability and for predictions a law cannot make (a plan decided by
 such a parameter, or carrying such a prediction, refuses unless forced: `require_believable`, the
@@ -109,8 +113,11 @@ def rank_deficiency(jacobian: np.ndarray, names: Sequence[str]) -> list[Note]:
     involved, relative = null_directions(jacobian, names)
     if not involved:
         return []
-    return [Note("not-identifiable", f"{', '.join(involved)} cannot be told apart by these runs: J^T J at the optimum is near singular "
-                 f"(smallest relative singular value {min(relative):.1e}); fix or tie one of them, or add runs that vary what they describe",
+    several = len(involved) > 1
+    told = "cannot be told apart by these runs" if several else "is not determined by these runs"
+    advice = "fix or tie one of them, or add runs that vary what they describe" if several else "fix it, or add runs that vary what it describes"
+    return [Note("not-identifiable", f"{', '.join(involved)} {told}: J^T J at the optimum is near singular "
+                 f"(smallest relative singular value {min(relative):.1e}); {advice}",
                  "error", {"parameters": involved, "relative_singular_values": relative, "rule": "jacobian"})]
 
 
@@ -210,7 +217,9 @@ def unit_mistakes(inputs: Mapping[str, np.ndarray], *, smallest: float = SMALLES
 
 def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[str, Iterable[float]], *, factor: float = EXTRAPOLATION_FACTOR) -> list[Note]:
     """`extrapolation`: for each input the fit saw in [lo, hi], the point farthest outside, when
-    it is more than `factor` past hi (x / hi) or below lo (lo / x)."""
+    it is more than `factor` past hi (x / hi) or below lo (lo / x). Within `factor` of the range a
+    point is not flagged (the threshold is in the message and details); with several points the
+    note names the rows (1-based, in the order given) that lie past it."""
     notes = []
     for name, values in points.items():
         if name not in input_ranges:
@@ -220,12 +229,18 @@ def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[s
         if values.size == 0 or low <= 0:
             continue
         above, below = values.max() / high, low / values.min() if values.min() > 0 else np.inf
+        with np.errstate(divide="ignore"):
+            outside = np.maximum(values / high, np.where(values > 0, low / values, np.inf))
+        rows = [int(i) + 1 for i in np.flatnonzero(outside > factor)]
+        where = f" (row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))} of {values.size})" if values.size > 1 else ""
+        flagged = f"; points more than {factor:g}x outside the fitted range are flagged"
+        details = {"input": name, "range": [low, high], "threshold": factor, "rows": rows}
         if above > factor and above >= below:
-            notes.append(Note("extrapolation", f"{name} {values.max():.1e} is {above:.3g}x the largest the fit saw ({high:.2g})",
-                              "warning", {"input": name, "value": float(values.max()), "range": [low, high], "factor": float(above)}))
+            notes.append(Note("extrapolation", f"{name} {values.max():.1e}{where} is {above:.3g}x the largest the fit saw ({high:.2g}){flagged}",
+                              "warning", {**details, "value": float(values.max()), "factor": float(above)}))
         elif below > factor:
-            notes.append(Note("extrapolation", f"{name} {values.min():.1e} is 1/{below:.3g} of the smallest the fit saw ({low:.2g})",
-                              "warning", {"input": name, "value": float(values.min()), "range": [low, high], "factor": float(below)}))
+            notes.append(Note("extrapolation", f"{name} {values.min():.1e}{where} is 1/{below:.3g} of the smallest the fit saw ({low:.2g}){flagged}",
+                              "warning", {**details, "value": float(values.min()), "factor": float(below)}))
     return notes
 
 
@@ -356,7 +371,7 @@ def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
     """The notes of predictions at `points` (input columns): the fit's, then extrapolation."""
     from curascale.notes import merge
 
-    return merge(fit.notes, extrapolation(fit.input_ranges, points))
+    return merge(carried_notes(fit), extrapolation(fit.input_ranges, points))
 
 
 MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)
@@ -373,13 +388,84 @@ def require_identifiable_fits(fits: Sequence, deciding: Iterable[str] = MODEL_PL
 PRECISION_RANGE = (3.0, 16.0)  # the ends of scaling.plan.optimal_precision's default grid of bits
 
 
-def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = (), *, precision_bits: float | None = None) -> list[Note]:
-    """The notes of a language-model plan at N = `params`, D = `tokens`: every fit's notes, those
-    of `require_identifiable_fits`, the extrapolation of N and D past the runs each fit saw, and a
-    compute-optimal precision (`precision_bits`) at an end of the searched range."""
+def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Sequence[Note] = (), *, precision_bits: float | None = None,
+                     unique_tokens: float | None = None) -> list[Note]:
+    """The notes of a language-model plan at N = `params`, D = `tokens` (and `unique_tokens` U when
+    given): every fit's notes, those of `require_identifiable_fits`, the extrapolation of N, D and U
+    past the runs each fit saw, and a compute-optimal precision (`precision_bits`) at an end of the
+    searched range."""
     from curascale.notes import merge
 
     edge = []
     if precision_bits is not None:
         edge = grid_edge("training precision (bits)", round(float(precision_bits), 2), PRECISION_RANGE, smaller="fewer bits", larger="more bits")
-    return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits), edge)
+    points = {"params": [params], "tokens": [tokens], **({} if unique_tokens is None else {"unique_tokens": [unique_tokens]})}
+    return merge(*(carried_notes(fit) for fit in fits), forced, *(extrapolation(fit.input_ranges, points) for fit in fits), edge)
+
+
+# ---- convergence and implausible run shapes -------------------------------------------------
+TOKENS_PER_PARAMETER = (1e-2, 1e5)  # language-model runs outside this many tokens a parameter are implausible
+
+
+def not_converged(fit) -> list[Note]:
+    """`not-converged`: the best start stopped at the solver's iteration cap, not at a tolerance
+    (`Fit.converged` false): the parameters may still move with more iterations or other starts."""
+    if fit.converged:
+        return []
+    return [Note("not-converged", f"the best of {fit.starts} starts stopped at the iteration cap, not at a tolerance: the optimum may not be "
+                 "reached, so its parameters (and what is planned from them) may still move; refit with other starts or check the data",
+                 "warning", {"starts": fit.starts, "starts_at_best": fit.starts_at_best})]
+
+
+def carried_notes(fit) -> list[Note]:
+    """The notes a fit brings to a prediction or plan: its own, and `not_converged` (so artifacts
+    saved before the rule existed say it too)."""
+    from curascale.notes import merge
+
+    return merge(fit.notes, not_converged(fit))
+
+
+def tokens_per_parameter(inputs: Mapping[str, np.ndarray], *, bounds: tuple[float, float] = TOKENS_PER_PARAMETER) -> list[Note]:
+    """`unit-mistake` (rule tokens-per-parameter): runs with tokens / params outside `bounds`
+    (default 0.01 to 1e5). Language-model runs train on roughly 1 to 1000 tokens a parameter
+    (Chinchilla's 240 runs: about 1 to 400); far outside, a column is in the wrong unit (tokens in
+    millions with every value >= 1000 passes `unit_mistakes` but gives ~1e-4 tokens a parameter)."""
+    if "params" not in inputs or "tokens" not in inputs:
+        return []
+    params, tokens = np.asarray(inputs["params"], dtype=float), np.asarray(inputs["tokens"], dtype=float)
+    if params.size == 0 or np.any(params <= 0):
+        return []
+    ratio = tokens / params
+    low, high = bounds
+    if low <= ratio.min() and ratio.max() <= high:
+        return []
+    return [Note("unit-mistake", f"tokens per parameter go from {_sci(float(ratio.min()))} to {_sci(float(ratio.max()))}: language-model runs "
+                 f"outside {low:g}-{high:g} are implausible; were tokens or params given in millions or billions?", "warning",
+                 {"rule": "tokens-per-parameter", "min": float(ratio.min()), "max": float(ratio.max()), "bounds": [low, high]})]
+
+
+def no_interval(fit) -> list[Note]:
+    """`no-interval` (info): a fit without bootstrap draws gives a plan or prediction no interval,
+    either because it holds published point estimates (no objective) or was fitted without them."""
+    if fit.draws:
+        return []
+    return [Note("no-interval", f"no interval: {no_interval_reason(fit)}", "info", {"fit": fit.source})]
+
+
+def no_interval_reason(fit) -> str:
+    """Why a plan on `fit` has no interval: published constants, or a fit without bootstrap draws."""
+    return "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with --bootstrap N; bootstrap=N in Python)"
+
+
+def fixed_out_of_range(law, fixed: Mapping[str, float]) -> list[Note]:
+    """`out-of-physical-range` for values held fixed (`--fix alpha=-0.3`): an exponent or
+    irreducible term fixed at or below `FLOOR`, which the law needs positive. `out_of_physical_range`
+    looks at fitted values only; a fixed one is the user's, so the note says it was fixed."""
+    specs = {p.name: p for p in law.params}
+    notes = []
+    for name, value in fixed.items():
+        spec = specs.get(_base(name))
+        if spec is not None and _must_be_positive(name, spec.doc) and float(value) <= FLOOR:
+            notes.append(Note("out-of-physical-range", f"{name} is fixed at {float(value):.3g}: {law.name} needs it positive ({spec.doc})",
+                              "warning", {"parameter": name, "value": float(value), "rule": "positive", "fixed": True}))
+    return notes

@@ -137,10 +137,13 @@ class Fit:
         return {"format": FORMAT, **record}
 
     def summary(self) -> dict[str, Any]:
-        """The `--json` view: law, params, intervals, objective, counts, held-out errors."""
+        """The `--json` view: law, params (with those held `fixed` and `tied`), intervals,
+        objective, counts, the input ranges the fit saw, its metadata (bucket sizes), held-out errors."""
         return {
             "law": self.law,
             "params": self.params,
+            "fixed": self.fixed,
+            "tied": self.tied,
             "intervals": self.intervals,
             "objective": self.objective,
             "n_points": self.n_points,
@@ -148,6 +151,8 @@ class Fit:
             "starts_at_best": self.starts_at_best,
             "converged": self.converged,
             "holdout": asdict(self.holdout) if self.holdout else None,
+            "input_ranges": self.input_ranges,
+            "metadata": self.metadata,
             "notes": notes_to_dicts(self.notes),
         }
 
@@ -405,6 +410,7 @@ def fit(
         fitted.intervals = percentile_intervals(fitted.draws, interval_level)
     fitted.metadata.update(bucket_sizes_seen(data))
     fitted.notes = diagnostics.fit_notes(problem, result.u[best], fitted.params, fitted.intervals)
+    fitted.notes += diagnostics.not_converged(fitted) + diagnostics.tokens_per_parameter(data.inputs) + diagnostics.fixed_out_of_range(law, problem.fixed)
     if held is not None:
         fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
         fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))
@@ -463,7 +469,8 @@ def holdout_rows(problem: Problem, count: int) -> np.ndarray:
     held = order[compute[order] >= compute[order[-min(count, len(data))]]]  # more than there are: every run
     if len(data) - len(held) <= problem.dimension:
         raise UserError(
-            f"holdout_largest={count} holds out {len(held)} of {len(data)} runs, leaving too few to fit {problem.dimension} parameters of {problem.law.name}"
+            f"holdout_largest={count} holds out {len(held)} of {len(data)} runs, leaving {len(data) - len(held)}: fitting {problem.dimension} parameter{'s' if problem.dimension != 1 else ''} "
+            f"of {problem.law.name} needs at least {problem.dimension + 1} runs left"
         )
     return held
 

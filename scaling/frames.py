@@ -133,6 +133,9 @@ def load_points(path: Path, law, mapping: dict[str, str]):
             frame[column] = validated_column(table[column].tolist(), column, file)
     if law.group_by is not None and law.group_by in table:
         frame[law.group_by] = table[law.group_by].astype(str).to_numpy()
+    from scaling.problem import law_inputs
+
+    law_inputs(law, frame, source=file)  # a missing column or empty cell is named with the file, before predicting
     return frame
 
 

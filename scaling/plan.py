@@ -236,7 +236,7 @@ def plan_data(
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [*data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names)]
     forced += diagnostics.require_believable(own, DATA_PLAN_PARAMETERS, force=force, what="data plan")
-    notes = merge(fit.notes, forced, own)
+    notes = merge(diagnostics.carried_notes(fit), forced, own)
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
 
 
@@ -247,11 +247,6 @@ def accuracy_interval(draw_errors: np.ndarray, level: float) -> list[float]:
     return [float(1 - np.percentile(draw_errors, 100 - tail)), float(1 - np.percentile(draw_errors, tail))]
 
 
-def no_interval_reason(fit: Fit) -> str:
-    """Why a plan on `fit` has no interval: published constants, or a fit without bootstrap draws."""
-    return "published point estimates" if fit.objective is None else "the fit has no bootstrap draws (fit with bootstrap > 0)"
-
-
 def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequence[float], sizes: dict[str, float]) -> list[Note]:
     """The plan's own notes: budgets and bucket sizes past what the fit saw, the best candidate at
     an edge of the nested family (or a mixture at a corner), and plans without an interval."""
@@ -260,9 +255,7 @@ def data_plan_notes(fit: Fit, unions: Unions, best: str | None, budgets: Sequenc
         notes += union_edge(unions, best, budgets)
     if best == "mixture":
         notes += diagnostics.simplex_corner(unions.shares[-1], unions.buckets)
-    if not fit.draws:
-        notes.append(Note("no-interval", f"no interval: {no_interval_reason(fit)}", "info", {"fit": fit.source}))
-    return notes
+    return notes + diagnostics.no_interval(fit)
 
 
 NESTED_EDGES = {"smaller": "a stricter filter (fewer, better samples, more epochs)", "larger": "a looser filter (a larger pool, fewer epochs)"}
@@ -319,7 +312,7 @@ def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: 
     unions = candidate_unions(fit, bucket_sizes)
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]
-    return merge(fit.notes, forced, own)
+    return merge(diagnostics.carried_notes(fit), forced, own)
 
 
 def sweep_row_notes(fit: Fit, rows: Sequence[dict[str, Any]], *, bucket_sizes=None, force: bool = False) -> list[Note]:

@@ -22,6 +22,7 @@ the loss of the optimum with it minus the loss of the optimum without it (and th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from curascale.errors import CurascaleError
-from curascale.notes import Note, notes_to_dicts
+from curascale.notes import Note, merge, notes_to_dicts
 from scaling import diagnostics
 from scaling.jaxconf import float64
 from scaling.fit import Fit
@@ -325,11 +326,11 @@ class ModelPlan:
     overtraining: Mapping[str, Any] | None = None
     specialized: Mapping[str, Any] | None = None
     notes: tuple[Note, ...] = ()
+    intervals: Mapping[str, Any] | None = None  # `draw_intervals`: params, tokens, loss [low, high] over the deciding fit's draws
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
-        record.pop("notes")
-        record["warnings"] = notes_to_dicts(self.notes)
+        record["notes"] = notes_to_dicts(self.notes)
         return record
 
 
@@ -358,6 +359,7 @@ def roles(fit: Fit) -> frozenset[str]:
 
 
 USER_BASE_LAWS = ("chinchilla", "data_constrained", "specialized_general")  # a user's own N, D loss law
+SHIPPED_PREFIX = "reference/"  # the source of a shipped reference fit, which is never a user's own
 
 
 def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit]:
@@ -365,9 +367,11 @@ def with_default_fits(given: Sequence[Fit], defaults: Sequence[Fit]) -> list[Fit
     overrides the default of its own role only (a finetune fit keeps the Chinchilla and precision
     defaults; a plain precision fit keeps reference/precision for the PTQ term). A user's own
     Chinchilla-form fit decides N and D itself: the default precision fit, a complete loss law that
-    would otherwise decide them, is then left out (give it with --fits to plan the precision)."""
+    would otherwise decide them, is then left out (give it with --fits to plan the precision). A
+    shipped reference fit given explicitly (reference/chinchilla-epoch) is not a user's own: it
+    replaces its default only, and the precision default stays."""
     covered = frozenset().union(*(roles(fit) for fit in given)) if given else frozenset()
-    own_base = any(fit.law in USER_BASE_LAWS for fit in given)
+    own_base = any(fit.law in USER_BASE_LAWS and not fit.source.startswith(SHIPPED_PREFIX) for fit in given)
     return [*given, *(fit for fit in defaults if not roles(fit) <= covered and not (own_base and "precision" in roles(fit)))]
 
 
@@ -602,6 +606,7 @@ def _chinchilla_alternative(setting: Setting, fit: Fit) -> Alternative:
 
 
 @float64
+@np.errstate(all="ignore")  # overflow or 0/0 of a bad fit is checked as a non-finite loss and raised, never printed as a numpy warning
 def plan_model(
     budget_flops: float,
     fits: Sequence[Fit],
@@ -618,13 +623,15 @@ def plan_model(
     (see the module docstring). params: fix N; precisions: the allowed training formats ('4,8,16',
     'int4,fp8,bf16'); unique_tokens: the unique data, repeated as needed (docs/laws.md §2);
     quantize_to: post-training precision, bits or a format (as in `precisions`); domain_tokens: unique domain tokens (§6).
-    Raises CurascaleError for missing fits, precisions outside the law's domain, bad values, and
-    (unless `force`) for a fit that does not identify A, B, alpha or beta (with `unique_tokens`
-    also R*_D and R*_N, which then decide N and D) or a plan carrying an
-    error note (`scaling.diagnostics.require_believable`, the rule data plans follow too)."""
-    deciding = diagnostics.MODEL_PLAN_PARAMETERS + (diagnostics.REPETITION_PARAMETERS if unique_tokens is not None else ())
-    forced = diagnostics.require_identifiable_fits(fits, deciding, force=force)
+    The plan's notes are those of the fits taking part (`taking_part`), then the plan's own
+    (extrapolation past the runs each fit saw, scaling.diagnostics). A plan decided by a parameter
+    a fit does not identify (with `unique_tokens` also R*_D and R*_N), or a plan carrying an error
+    note, raises CurascaleError unless `force` (then a `forced` note says so): the rule data plans
+    follow too (`scaling.diagnostics.require_believable`).
+    Raises CurascaleError for missing fits, precisions outside the law's domain, bad values."""
     by_law = _fits_by_law(fits)
+    part = taking_part(by_law, unique_tokens=unique_tokens, quantize_to=quantize_to, domain_tokens=domain_tokens)
+    forced = [n for fit, deciding in part if deciding for n in diagnostics.require_identifiable_fits([fit], deciding, force=force)]
     setting = setting_of(fits, budget_flops, precisions=precisions, params=params, unique_tokens=unique_tokens)
     model, precision_fit = setting.model, training_precision_fit(by_law)
     free = best_point(_replace(setting, formats=None, params=None, unique_tokens=None))
@@ -639,6 +646,8 @@ def plan_model(
         decided_by["alternative"] = f"{chinchilla_fit.source} (docs/laws.md §1): its own 16-bit split at C = 6 N D, listed with its own loss, not the plan"
     if precision_fit is not None:
         notes += _precision_notes(setting, precision_fit, point)
+    deciding = [fit for fit, names in part if names]  # the loss law first (`taking_part`)
+    intervals = draw_intervals(fits, deciding, budget_flops, precisions=setting.formats, params=params, unique_tokens=unique_tokens)
     epochs = None
     if unique_tokens is not None:
         epochs = point.tokens / unique_tokens
@@ -674,8 +683,36 @@ def plan_model(
     return ModelPlan(
         float(budget_flops), point.params, point.tokens, point.loss, point.precision.name, point.precision.bits, point.params * point.capacity,
         model.fit.source, unique_tokens, epochs, alternatives, tuple(constraints), decided_by, quantization, overtraining, specialized,
-        (*forced, *notes, *diagnostics.require_believable(notes, deciding, force=force)),
+        tuple(merge(diagnostics.model_plan_notes([fit for fit, _ in part], point.params, point.tokens, forced, unique_tokens=unique_tokens), notes,
+                    interval_notes(deciding, intervals),
+                    diagnostics.require_believable(notes, diagnostics.MODEL_PLAN_PARAMETERS + (diagnostics.REPETITION_PARAMETERS if unique_tokens is not None else ()), force=force))),
+        intervals,
     )
+
+
+def taking_part(by_law: Mapping[str, Fit], *, unique_tokens=None, quantize_to=None, domain_tokens=None) -> list[tuple[Fit, tuple[str, ...]]]:
+    """The fits a plan uses, each with the base names of its parameters that decide the plan: the
+    loss law's split (A, B, alpha, beta; docs/laws.md §1), and R*_D, R*_N of the data-constrained
+    fit when unique tokens make it play (§2). The PTQ, fine-tuning and specialization fits and the
+    Chinchilla fit of the listed alternative take part (their notes count) but decide no N or D.
+    A fit given but not used (a data-constrained fit without unique tokens) is not listed."""
+    from scaling.diagnostics import MODEL_PLAN_PARAMETERS
+
+    trained = training_precision_fit(by_law)
+    model = trained or _first(by_law, LOSS_LAWS)
+    used: dict[int, tuple[Fit, set[str]]] = {}
+    if model is not None:
+        used[id(model)] = (model, set(MODEL_PLAN_PARAMETERS))
+    playing = [(by_law.get("data_constrained"), REPETITION_KEYS if unique_tokens is not None else None),
+               (by_law.get("chinchilla"), () if trained is not None else None),
+               (_first(by_law, PTQ_LAWS), () if quantize_to is not None else None),
+               (by_law.get("finetune_degradation"), ()),
+               (by_law.get("specialized_domain"), () if domain_tokens is not None else None),
+               (by_law.get("specialized_general"), () if domain_tokens is not None else None)]
+    for fit, deciding in playing:
+        if fit is not None and deciding is not None:
+            used.setdefault(id(fit), (fit, set()))[1].update(deciding)
+    return [(fit, tuple(sorted(deciding))) for fit, deciding in used.values()]
 
 
 def _overtraining(finetune: Fit, params: float, tokens: float) -> dict[str, Any]:
@@ -724,3 +761,48 @@ def iso_flop_curves(plan: ModelPlan, fits: Sequence[Fit], points: int = 200) -> 
         tokens = params_times_tokens(plan.budget_flops, bits) / span
         curves[name] = (span, setting.model.loss(span * factor, tokens, plan.unique_tokens))
     return curves
+
+
+@float64
+def draw_intervals(fits: Sequence[Fit], deciding: Sequence[Fit], budget_flops: float, *, level: float = 0.95, **constraints) -> dict[str, Any] | None:
+    """The plan's interval from the bootstrap draws of the fits that decide it (`deciding`, e.g. the
+    loss law and, with unique tokens, the data-constrained fit): the plan is made again with draw i
+    of each such fit that has draws in place of its parameters (independent fits: draw i of one with
+    draw i of the other is a joint draw; as many as the fewest draws), the same constraints and the
+    other fits unchanged. params, tokens and loss get the (1 - level)/2 and (1 + level)/2 percentiles
+    over the draws (numpy's linear interpolation). None when no deciding fit has draws. A draw whose
+    plan cannot be made (its own optimum undefined) is left out and counted in `draws_failed`."""
+    drawn = [fit for fit in deciding if fit.draws]
+    if not drawn:
+        return None
+    count = min(len(fit.draws) for fit in drawn)
+    points = []
+    for i in range(count):
+        swapped = [next((dataclasses.replace(f, params=dict(f.draws[i]), draws=[]) for f in drawn if f is fit), fit) for fit in fits]
+        try:
+            setting = setting_of(swapped, budget_flops, **constraints)
+            point = _constraints(setting, best_point(_replace(setting, formats=None, params=None, unique_tokens=None)))[1]
+        except (CurascaleError, FloatingPointError, ValueError):
+            continue
+        if all(math.isfinite(v) for v in (point.params, point.tokens, point.loss)):
+            points.append((point.params, point.tokens, point.loss))
+    if not points:
+        return None
+    tail = 50 * (1 - level)
+    bounds = np.percentile(np.asarray(points), [tail, 100 - tail], axis=0)
+    return {**{name: [float(bounds[0, i]), float(bounds[1, i])] for i, name in enumerate(("params", "tokens", "loss"))},
+            "level": level, "draws": len(points), "draws_failed": count - len(points), "fits": [fit.source for fit in drawn],
+            "exact": [fit.source for fit in deciding if not fit.draws]}
+
+
+def interval_notes(deciding: Sequence[Fit], intervals: Mapping[str, Any] | None) -> list[Note]:
+    """`no-interval` for the loss law (the first deciding fit) when no deciding fit has draws;
+    `interval-partial` when some have and others, taken as exact, have not."""
+    from scaling import diagnostics
+
+    if intervals is None:
+        return diagnostics.no_interval(deciding[0]) if deciding else []
+    if not intervals["exact"]:
+        return []
+    return [Note("interval-partial", f"the interval covers the draws of {', '.join(intervals['fits'])} only; taken as exact (no bootstrap draws): "
+                 f"{', '.join(intervals['exact'])}", "info", {"fits": intervals["fits"], "exact": intervals["exact"]})]

@@ -252,7 +252,7 @@ def frontier(axis, rows, fit, budget: float | None) -> None:
     samples seen, the best candidate's (the frontier, thick) with its bootstrap band ("interval" of
     the rows) or a caption saying why there is none, the optimal mixture when the rows have it, the
     budget as a vertical line, and the fit's pilot runs (accuracy = 1 - error) by bucket."""
-    from scaling.plan import no_interval_reason
+    from scaling.diagnostics import no_interval_reason
 
     plt = _pyplot()
     budgets = np.array([r["budget_samples"] for r in rows])

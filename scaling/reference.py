@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curascale.datasets import load_dataset
 from curascale.errors import UserError
 from scaling.fit import Fit
 from scaling.laws import get_law
@@ -58,7 +59,19 @@ def _tmars(name: str, law_name: str) -> Fit:
                       input_ranges={k: v for k, v in ranges.items() if k in get_law(law_name).inputs})
 
 
+def runs_ranges(dataset: str, inputs, *, query: str | None = None) -> dict[str, list[float]]:
+    """[smallest, largest] of each of `inputs` over the runs of a shipped dataset (curascale.datasets)
+    that a published fit was fitted on (`query` selects them): the range the reference fit saw, so
+    a plan or prediction past it is flagged as an extrapolation (scaling.diagnostics)."""
+    frame = load_dataset(dataset)
+    frame = frame.query(query) if query else frame
+    return {name: [float(frame[name].min()), float(frame[name].max())] for name in inputs}
+
+
 def build_reference_fits() -> dict[str, Fit]:
+    from scaling.plan_model import PAPER_GRID  # Kumar et al.'s fit grid: N 30M-220M, D 1.5B-26B (docs/laws.md §4)
+
+    precision_ranges = {name: list(bounds) for name, bounds in PAPER_GRID.items()}
     fits = [
         _tmars("tmars-imagenet-utility", "data_filtering_utility"),
         _tmars("tmars-imagenet-effective-data", "data_filtering_effective_data"),
@@ -66,19 +79,25 @@ def build_reference_fits() -> dict[str, Fit]:
             "precision", "precision_ptq", dict(PRECISION),
             "Kumar et al. 2024, 'Scaling Laws for Precision', Table 2, integer types (docs/laws.md §4): offsets n_w, n_a, n_kv in the exponents "
             "as in their App. K; ptq_scale = C_T e^b = 0.0598 e^1.1277 (our reading: only the product is identifiable); alpha tied to beta",
+            input_ranges=precision_ranges,
         ),
         _reference(
             "precision-fp", "precision_ptq", dict(PRECISION_FP),
             "Kumar et al. 2024, 'Scaling Laws for Precision', App. N (docs/laws.md §4): floating-point weights, gamma_w = 2.8111 with bias n_w = 0.1240; "
             "activations, KV cache and PTQ as Table 2 (integer types); alpha tied to beta",
+            input_ranges=precision_ranges,
         ),
         _reference(
             "chinchilla-epoch", "chinchilla", {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658},
-            "Besiroglu et al. 2024, the Epoch AI replication of Chinchilla Approach 3 on 240 points (docs/laws.md §1)",
+            "Besiroglu et al. 2024, the Epoch AI replication of Chinchilla Approach 3 on 240 points (docs/laws.md §1); "
+            "input ranges: those 240 runs (curascale dataset chinchilla, in_besiroglu_fit == 1)",
+            input_ranges=runs_ranges("chinchilla", ("params", "tokens"), query="in_besiroglu_fit == 1"),
         ),
         _reference(
             "data-constrained", "data_constrained", {**PUBLISHED_BASE, **PUBLISHED_DECAYS},
-            "Muennighoff et al. 2023, README 'Parametric Fit' (docs/laws.md §2): base refit on Chinchilla's C4 IsoFLOP points, R*_D and R*_N fitted",
+            "Muennighoff et al. 2023, README 'Parametric Fit' (docs/laws.md §2): base refit on Chinchilla's C4 IsoFLOP points, R*_D and R*_N fitted; "
+            "input ranges: the 182 runs R*_D and R*_N were fitted on (curascale dataset datablations)",
+            input_ranges=runs_ranges("datablations", ("params", "tokens", "unique_tokens")),
         ),
     ]
     return {fit.source: fit for fit in fits}

@@ -34,7 +34,7 @@ def design_pilots(
     pilot_budget: Annotated[str, typer.Option("--pilot-budget", help="Compute for pilots, in the same unit (e.g. 50M samples).")],
     fit_path: Annotated[Optional[str], typer.Option("--fit", help="The fit artifact (a file or a shipped name); it needs bootstrap draws, or --db runs for a Laplace approximation.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Run registry: its newest fit when --fit is absent, its bucket sizes, and its runs for the Laplace approximation.")] = None,
-    unit: Annotated[str, typer.Option(help="samples (data plans, LAWS.md §3) or flops (language models, §1).")] = "samples",
+    unit: Annotated[str, typer.Option(help="samples (data plans, docs/laws.md §3) or flops (language models, docs/laws.md §1).")] = "samples",
     candidates: Annotated[Optional[str], typer.Option(help="Only these pilots: POOL:SAMPLES,... (e.g. tmars_top0to10p:25.6M,top20:51.2M) or N:D,... with --unit flops.")] = None,
     truths: Annotated[int, typer.Option(help="Plausible truths (bootstrap draws subsampled, or Laplace draws).")] = 256,
     replicates: Annotated[int, typer.Option(help="Simulated noisy outcomes per truth and pilot.")] = 4,
@@ -72,6 +72,9 @@ def design_pilots(
     fit, frame, bucket_sizes = _sources(fit_path, db, unit)
     result = run_design(fit, total, pilots, unit=unit, frame=frame, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
                         truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
+    from scaling.design_notes import with_plan_notes
+
+    result = with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes)
     if plot is not None:
         from scaling.design import plot_design
 
@@ -108,12 +111,13 @@ def _sources(fit_path, db, unit):
 
 def _print(result, top: int) -> None:
     from scaling.design import format_cost
+    from scaling.diagnostics import headline
 
     unit = "samples" if result.unit == "samples" else "FLOPs"
     format_quantity = lambda value: format_cost(value, result.unit)  # noqa: E731
-    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}",
+    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}{}",
                 format_quantity(result.budget), unit, result.prior_plan, f"{result.prior_regret:.4g}", result.metric_name,
-                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}")
+                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}", headline(result.notes))
     batch = {step.pilot for step in result.batch}
     rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
             for p in result.pilots[:top]]
@@ -127,5 +131,4 @@ def _print(result, top: int) -> None:
                     f"{result.prior_regret:.4g}", f"{result.batch[-1].regret:.4g}")
     else:
         render.line("batch: no pilot within {} {} is expected to change the decision", format_quantity(result.pilot_budget), unit)
-    for note in result.notes:
-        render.line("[cyan]note:[/cyan] {}", note)
+    render.notes(result.notes)

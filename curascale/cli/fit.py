@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import DbOption, MapOption, VersionOption, comma_pairs, numbers, parse_pairs
+from curascale.cli.options import DbOption, MapOption, VersionOption, check_names, comma_pairs, numbers, parse_pairs
 from curascale.errors import UserError
 
 BOOTSTRAP_STARTS = 4  # scaling.fit.fit refits every draw from this many minima of the full fit
@@ -199,6 +199,7 @@ def predict(
         rows = []
         for point in at:
             pairs = comma_pairs([point], "--at")
+            check_names(pairs, [*fitted.inputs, *([group] if group else [])], "--at")
             label = pairs.pop(group, None) if group else None
             rows.append({**numbers(pairs, "--at"), **({group: label} if label is not None else {})})
         frame = pd.DataFrame(rows)
@@ -225,7 +226,9 @@ def predict(
     )
     render.notes(notes)
     if no_interval:
-        render.line("no interval: {}", "published point estimates" if fitted.objective is None else "the fit has no bootstrap draws (fit with --bootstrap N)")
+        from scaling import diagnostics
+
+        render.line("{}", diagnostics.no_interval(fitted)[0].message)
 
 
 def laws(

@@ -49,6 +49,19 @@ def comma_pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return parse_pairs([part for value in values or [] for part in value.split(",") if part], option)
 
 
+def check_names(given, allowed, option: str, *, what: str = "input") -> None:
+    """Every name in `given` is one of `allowed`; an unknown one (a typo such as 'tokns') is an error
+    naming the option, the names allowed and the nearest of them, never silently ignored."""
+    import difflib
+
+    allowed = [str(name) for name in allowed]
+    for name in given:
+        if name not in allowed:
+            near = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise UserError(f"{option}: unknown {what} {quoted(name)} (known: {', '.join(allowed)}){hint}")
+
+
 def numbers(pairs: dict[str, str], option: str, *, positive: bool = True) -> dict[str, float]:
     """Values of KEY=VALUE pairs as numbers (suffixes such as 128M accepted); positive ones
     (quantities such as sizes) unless `positive=False` (parameter values: a utility is negative)."""

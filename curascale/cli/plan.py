@@ -18,7 +18,7 @@ DEFAULT_MODEL_FITS = ("reference/chinchilla-epoch", "reference/precision")
 def plan(
     compute: Annotated[str, typer.Option("--compute", help="The budget: samples seen (e.g. 128M) or, with --unit flops, FLOPs (e.g. 1e21).")],
     unit: Annotated[str, typer.Option(help="samples (image-text pairs seen) or flops.")] = "samples",
-    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several. For language models each replaces the default fit of its own role only (a finetune fit keeps the Chinchilla and precision defaults).")] = None,
+    fits: Annotated[Optional[list[str]], typer.Option("--fits", help="Fit artifacts (files or shipped names such as reference/precision); repeat for several. For language models each replaces the default fit of its own role only (a finetune fit keeps the Chinchilla and precision defaults); a Chinchilla-form fit of your own also leaves out the precision default (it decides N and D itself), a shipped reference such as reference/chinchilla-epoch does not.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Plan on the newest fits saved in this run registry (`curascale fit ... --db`), with its registered bucket sizes.")] = None,
     candidates: Annotated[str, typer.Option(help="top-m: unions of the best m buckets (the paper's candidates); mixtures: also the optimal non-uniform mixture of the buckets.")] = "top-m",
     sweep: Annotated[Optional[str], typer.Option(help="LO:HI: the best candidate across a log grid of budgets (e.g. 12.8M:1.28B).")] = None,
@@ -78,7 +78,7 @@ def plan(
     else:
         unique = None if unique_tokens is None else parse_quantity(unique_tokens, name="--unique-tokens")
         defaults = DEFAULT_MODEL_FITS + (("reference/data-constrained",) if unique is not None else ())
-        from scaling.diagnostics import headline, model_plan_notes
+        from scaling.diagnostics import headline
         from scaling.plan import plan_model
         from scaling.plan_model import parse_precision, parse_precisions, with_default_fits
 
@@ -97,16 +97,11 @@ def plan(
             from scaling.plots import plot_model_plan
 
             plot_model_plan(result, iso_flop_curves(result, loaded), plot)
-        from curascale.notes import merge
-
-        notes = merge(result.notes, model_plan_notes(loaded, result.params, result.tokens))
         if as_json:
-            from curascale.notes import notes_to_dicts
-
-            render.echo_json({**result.to_json(), "warnings": notes_to_dicts(notes), "notes": notes_to_dicts(notes)})
+            render.echo_json(result.to_json())
         else:
-            _print_model_plan(result, headline(notes))
-            render.notes(notes)
+            _print_model_plan(result, headline(result.notes))
+            render.notes(result.notes)
 
 
 DATA_PLAN_FLAGS = {"--candidates mixtures", "--sweep", "--sweep-points", "--export-manifest", "--pool", "--score-column", "--bucket-sizes"}
@@ -236,6 +231,11 @@ def _print_model_plan(result, warned: str = "") -> None:
     render.line("[bold]plan for {} FLOPs[/bold]{}: N = {} parameters, D = {} tokens ({} a parameter), train at {}, loss {}",
                 f"{result.budget_flops:.3g}", warned, format_quantity(result.params), format_quantity(result.tokens), f"{result.tokens / result.params:.2g}",
                 result.precision, f"{result.loss:.4f}")
+    if result.intervals:
+        i = result.intervals
+        render.line("{}% interval over {} draws of {}: N {} to {}, D {} to {}, loss {} to {}", f"{i['level']:.0%}".rstrip("%"), i["draws"], ", ".join(i["fits"]),
+                    format_quantity(i["params"][0]), format_quantity(i["params"][1]), format_quantity(i["tokens"][0]), format_quantity(i["tokens"][1]),
+                    f"{i['loss'][0]:.4f}", f"{i['loss'][1]:.4f}")
     if result.epochs is not None:
         render.line("epochs: {} over {} unique tokens", f"{result.epochs:.2f}", format_quantity(result.unique_tokens))
     q = result.quantization

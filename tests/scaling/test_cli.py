@@ -107,7 +107,7 @@ def test_language_model_plan_json_and_plot(tmp_path):
     assert 6 / 16 * plan["params"] * plan["tokens"] * 8 == pytest.approx(1e22)
     assert plan["quantization"]["loss_quantized"] >= plan["loss"] and plan["quantization"]["trained_at"] == "fp8"
     assert {a["precision"] for a in plan["alternatives"]} >= {"int4", "fp8", "bf16"}
-    assert all({"code", "severity", "message", "details"} == set(w) for w in plan["warnings"])
+    assert all({"code", "severity", "message", "details"} == set(w) for w in plan["notes"])
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "4").stdout
     assert "train at 7.00 bits" in text and "upper bound" in text and "decided by" in text

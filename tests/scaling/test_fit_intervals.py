@@ -60,7 +60,7 @@ def test_holdout_leaves_enough_points():
 
     runs = small_runs()  # 12 runs, 1 free parameter: holding out 10 leaves 2, 11 leaves 1
     assert fit("chinchilla", runs, fixed=SHAPE, holdout_largest=10, max_starts=20).holdout.count == 10
-    with pytest.raises(CurascaleError, match="too few to fit"):
+    with pytest.raises(CurascaleError, match="holds out 11 of 12 runs, leaving 1: fitting 1 parameter of chinchilla needs at least 2 runs left"):
         fit("chinchilla", runs, fixed=SHAPE, holdout_largest=11, max_starts=20)
 
 

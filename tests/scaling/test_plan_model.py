@@ -121,7 +121,7 @@ def test_warning_when_the_data_pass_the_critical_size(fits):
     assert plan.tokens > q.critical_tokens and q.past_critical
     warning = next(n for n in plan.notes if n.code == "past-critical-data")
     assert warning.severity == "warning" and warning.details["critical_tokens"] == q.critical_tokens
-    assert "past-critical-data" in [w["code"] for w in plan.to_json()["warnings"]]
+    assert "past-critical-data" in [w["code"] for w in plan.to_json()["notes"]]
     # trained at or below the target: quantizing costs nothing
     low = plan_model(1e22, [fits["precision"]], precisions="4", quantize_to=4)
     assert low.quantization.degradation == 0 and low.quantization.loss_quantized == low.loss
@@ -191,7 +191,7 @@ def test_one_plan_with_every_constraint(fits):
     assert plan.epochs == pytest.approx(plan.tokens / 5e10) and plan.precision in ("int4", "int8", "bf16")
     assert set(plan.decided_by) >= {"params", "tokens", "precision", "epochs", "quantization", "loss"}
     record = plan.to_json()
-    assert "notes" not in record and all(set(w) == {"code", "severity", "message", "details"} for w in record["warnings"])
+    assert "warnings" not in record and all(set(w) == {"code", "severity", "message", "details"} for w in record["notes"])
 
 
 def test_finetuning_inflection_is_reported_and_warned(fits):

@@ -55,8 +55,14 @@ def test_export_manifest_cuts_the_plans_buckets_from_the_pool(tmp_path):
     assert sidecar["plan"]["best"]["name"] == plan["best"] and sidecar["samples"] == len(manifest)
 
 
-def test_params_fixes_the_model_size():
-    plan = json.loads(run("plan-curation", "--compute", "1e21", "--unit", "flops", "--fits", "reference/chinchilla-epoch", "--params", "1e9", "--json").stdout)
+def test_params_fixes_the_model_size(tmp_path):
+    import dataclasses
+
+    from scaling.reference import load_fit
+
+    # a Chinchilla fit of the user's own (the shipped constants under another name) decides N and D alone, at bf16
+    own = dataclasses.replace(load_fit("reference/chinchilla-epoch"), source="mine").save(tmp_path / "mine.json")
+    plan = json.loads(run("plan-curation", "--compute", "1e21", "--unit", "flops", "--fits", str(own), "--params", "1e9", "--json").stdout)
     tokens = 1e21 / 6e9
     assert plan["params"] == 1e9 and plan["tokens"] == pytest.approx(tokens, rel=1e-12)
     assert plan["loss"] == pytest.approx(1.8172 + 482.01 / 1e9**0.3478 + 2085.43 / tokens**0.3658, rel=1e-12)

@@ -1,0 +1,64 @@
+"""The notes of a pilot design (`curascale design-pilots`): the same notes the planner gives for
+the plan the pilots are for (the fit's, extrapolation, edges of the search; `scaling.plan`), then
+the design's own. A design is not refused when the fit does not identify a parameter that decides
+the plan: those parameters are exactly what pilots should pin down, so a `pilots-should-pin-down`
+note names them, and the design never claims that no pilot can improve the decision, since its
+plausible truths (bootstrap or Laplace draws) understate the uncertainty of such parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+from curascale.errors import CurascaleError
+from curascale.notes import Note, merge
+from scaling import diagnostics
+from scaling.fit import Fit
+
+NO_PILOT_VALUE = "no-pilot-value"  # the design's note when every truth agrees on the plan
+
+
+def plan_notes(fit: Fit, budget: float, *, unit: str, bucket_sizes: Mapping[str, float] | None = None) -> list[Note]:
+    """The planner's notes for `fit` at `budget` (samples seen or FLOPs), as if forced, without the
+    `forced` note itself: the design does not refuse. A plan the planner cannot make at all (the
+    fit's own optimum undefined) leaves the fit's notes."""
+    from scaling.plan import plan_data, plan_model
+
+    try:
+        plan = (plan_data(fit, budget, bucket_sizes=dict(bucket_sizes) if bucket_sizes else None, force=True) if unit == "samples"
+                else plan_model(budget, [fit], force=True))
+    except CurascaleError:
+        return list(fit.notes)
+    return [note for note in plan.notes if note.code != "forced"]
+
+
+def unidentified(fit: Fit, unit: str) -> list[str]:
+    """The parameters deciding the plan (`scaling.plan.DATA_PLAN_PARAMETERS` for data plans,
+    `scaling.diagnostics.MODEL_PLAN_PARAMETERS` for language models) that the fit's notes say it
+    does not identify."""
+    from scaling.plan import DATA_PLAN_PARAMETERS
+
+    deciding = set(DATA_PLAN_PARAMETERS if unit == "samples" else diagnostics.MODEL_PLAN_PARAMETERS)
+    return sorted({name for note in fit.notes if note.code in diagnostics.IDENTIFIABILITY_CODES and note.severity == "error"
+                   for name in note.details.get("parameters", []) if name.split("[", 1)[0] in deciding})
+
+
+def pin_down(parameters: list[str], truths_source: str) -> list[Note]:
+    """`pilots-should-pin-down`: the unidentified deciding parameters are the pilots' target."""
+    if not parameters:
+        return []
+    shown = ", ".join(parameters)
+    return [Note("pilots-should-pin-down", f"the runs do not identify {shown}, which decide the plan: pilots that vary what {shown} describe "
+                 f"should pin them down; the {truths_source or 'plausible'} truths understate their uncertainty, so the pilots' values are "
+                 "lower bounds and a decision all truths agree on is not settled", "warning", {"parameters": parameters})]
+
+
+def with_plan_notes(design, fit: Fit, *, unit: str, bucket_sizes: Mapping[str, float] | None = None):
+    """`design` (a `scaling.design.Design`) with its notes: the planner's for the same fit and
+    budget, then `pin_down`, then the design's own (without the no-pilot-value claim when a
+    deciding parameter is not identified)."""
+    missing = unidentified(fit, unit)
+    own = [note for note in design.notes if not (missing and note.code == NO_PILOT_VALUE)]
+    notes = merge(plan_notes(fit, design.budget, unit=unit, bucket_sizes=bucket_sizes), pin_down(missing, design.truths_source), own)
+    return dataclasses.replace(design, notes=tuple(notes))

@@ -30,6 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# The scipy loops run one start after another on 240-point arrays: BLAS threads only spin. On a
+# shared machine they did worse: 30 starts took 5.16 CPU s and 52 s wall with OpenBLAS's default
+# threads, 0.12 CPU s and 1.4 s wall with one (2026-11-29, load 13). One thread is the strong loop.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize

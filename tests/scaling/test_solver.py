@@ -76,6 +76,24 @@ def test_solver_finds_the_huber_line():
             assert abs(slope.sum()) < 1e-6 and abs((slope * x).sum()) < 1e-6  # of order 1 at the starts
 
 
+def test_certificate_stops_a_converged_start_within_one_chunk():
+    """Starts whose residuals all lie within delta take exact Gauss-Newton steps on a linear model:
+    one step lands on the least-squares line (numpy's lstsq, the minimiser of 0.5 sum r^2), and the
+    Newton-decrement certificate then stops the start inside its first chunk; without it a start
+    needs a stalled chunk and a polish chunk (2 * chunk steps) before it counts as converged."""
+    x = np.linspace(0, 1, 40)
+    y = 0.3 + 1.7 * x + 1e-4 * np.sin(17 * x)  # residuals of the line stay far inside delta
+    design = np.stack([np.ones_like(x), x], axis=1)
+    line = np.linalg.lstsq(design, y, rcond=None)[0]
+    options = SolverOptions(delta=0.02)
+    solver = BatchedSolver(lambda u, data: u[0] + u[1] * data["x"] - data["y"], options)
+    starts = line + np.array([[1e-3, -1e-3], [-2e-3, 1e-3]])
+    result = solver.minimize(starts, np.ones((2, 40)), {"x": x, "y": y})
+    assert result.converged.all() and (result.iterations <= options.chunk).all()
+    np.testing.assert_allclose(result.u, np.tile(line, (2, 1)), atol=1e-9)
+    np.testing.assert_allclose(result.value, 0.5 * np.sum((design @ line - y) ** 2), rtol=1e-9)
+
+
 FLOAT32_PROGRAM = """
 import json, jax, jax.numpy as jnp, numpy as np, pandas as pd
 before = bool(jax.config.jax_enable_x64)

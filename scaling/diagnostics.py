@@ -22,6 +22,8 @@ Rules and their codes:
   the mixture simplex, the first or last candidate of a nested family, which is also an end of
   the epoch axis, with the epochs there and the budgets of a sweep, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
+- ``outside-law-domain``: a plan's candidate the budget would see for more epochs than the law
+  handles, dropped from the ranking (a plan with no candidate left is an error).
 
 Severity: ``error`` for identifiability and for predictions a law cannot make (a plan decided by
 such a parameter, or carrying such a prediction, refuses unless forced: `require_believable`, the
@@ -383,3 +385,18 @@ def model_plan_notes(fits: Sequence, params: float, tokens: float, forced: Seque
     if precision_bits is not None:
         edge = grid_edge("training precision (bits)", round(float(precision_bits), 2), PRECISION_RANGE, smaller="fewer bits", larger="more bits")
     return merge(*(fit.notes for fit in fits), forced, *(extrapolation(fit.input_ranges, {"params": [params], "tokens": [tokens]}) for fit in fits), edge)
+
+
+# ---- the laws' domains ----------------------------------------------------------------------
+def outside_law_domain(name: str, bucket_samples: float, union_samples: float, epochs: float, *, limit: float, budgets: Sequence[float] = ()) -> list[Note]:
+    """`outside-law-domain`: a candidate a plan dropped from its ranking because the budget would
+    see it for `limit` or more epochs, past what the law can evaluate (the data filtering laws sum
+    fewer than 511 epochs, `scaling.laws.data_filtering.MAX_EPOCHS`). The note names the
+    candidate, the bucket size and its pool (samples) and its epochs (the most over `budgets`: for
+    a sweep, the budgets at which it was dropped)."""
+    budgets = [float(b) for b in budgets]
+    where = f" at budgets {min(budgets):.3g} to {max(budgets):.3g} samples seen" if budgets else ""
+    return [Note("outside-law-domain", f"{name} left out of the ranking{where}: {epochs:.4g} epochs over its {union_samples:.3g} samples "
+                 f"(buckets of {bucket_samples:.3g}), and the law handles fewer than {limit:g}", "warning",
+                 {"candidate": name, "bucket_size_samples": float(bucket_samples), "union_samples": float(union_samples), "epochs": float(epochs),
+                  "limit_epochs": float(limit), **({"budgets": [min(budgets), max(budgets)]} if budgets else {})})]

@@ -112,12 +112,51 @@ def effective_buckets(shares, xp=np):
     return xp.where(xp.abs(value - nearest) < 1e-9 * nearest, nearest, value)
 
 
+EPOCH_LIMIT = data_filtering.MAX_EPOCHS - 1  # the data filtering laws handle fewer epochs than this
+
+
+def union_samples(unions: Unions) -> np.ndarray:
+    """Samples in each candidate's pool [C]: its effective number of buckets times the bucket size."""
+    return effective_buckets(unions.shares) * unions.size_samples[0]
+
+
+def in_law_domain(unions: Unions, budgets: Sequence[float]) -> np.ndarray:
+    """[C, B]: True where candidate c at budget b is seen for fewer than `EPOCH_LIMIT` epochs
+    (budget / pool), the domain of the data filtering laws. Raises CurascaleError naming the
+    budget and every candidate's epochs when no candidate is inside at some budget."""
+    epochs = np.asarray(budgets, dtype=float)[None, :] / union_samples(unions)[:, None]
+    inside = epochs < EPOCH_LIMIT
+    for b in np.flatnonzero(~inside.any(axis=0))[:1]:
+        seen = ", ".join(f"{n} {e:.4g}" for n, e in zip(unions.names, epochs[:, b]))
+        raise UserError(f"no candidate is within the data filtering laws' {EPOCH_LIMIT} epochs at {budgets[b]:.3g} samples seen "
+                        f"(buckets of {unions.size_samples[0]:.3g} samples; epochs: {seen}): lower the budget or give larger buckets")
+    return inside
+
+
+def domain_notes(unions: Unions, budgets: Sequence[float]) -> list[Note]:
+    """`outside-law-domain` notes for the candidates left out at some of `budgets`."""
+    budgets = np.asarray(budgets, dtype=float)
+    inside, pools = in_law_domain(unions, budgets), union_samples(unions)
+    out = [c for c in range(len(unions.names)) if not inside[c].all()]
+    return [note for c in out for note in diagnostics.outside_law_domain(
+        unions.names[c], float(unions.size_samples[0]), float(pools[c]), float(budgets[~inside[c]].max() / pools[c]),
+        limit=EPOCH_LIMIT, budgets=budgets[~inside[c]] if budgets.size > 1 else ())]
+
+
+def within_domain(unions: Unions, budget: float) -> Unions:
+    """The candidates the law can evaluate at `budget` (`in_law_domain`), in their order."""
+    keep = in_law_domain(unions, [budget])[:, 0]
+    return Unions([n for n, k in zip(unions.names, keep) if k], unions.buckets, unions.size_samples, unions.shares[keep])
+
+
 @float64
 def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.ndarray) -> np.ndarray:
-    """Predicted error [draws, candidates, budgets] for every parameter set."""
+    """Predicted error [draws, candidates, budgets] for every parameter set; NaN where the
+    candidate lies outside the law's domain at that budget (`in_law_domain`)."""
     law = fit.law_spec
-    union_size = (effective_buckets(unions.shares) * unions.size_samples[0])[:, None]  # [C, 1]
-    epoch = data_filtering.epoch_axis(float(budgets.max() / union_size.min()), xp=np)
+    union_size = union_samples(unions)[:, None]  # [C, 1]
+    inside = in_law_domain(unions, budgets)
+    epoch = data_filtering.epoch_axis(float((budgets[None, :] / union_size)[inside].max()), xp=np)
     form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
     shares = unions.shares[:, None, :]
     out = []
@@ -125,7 +164,7 @@ def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.n
         utilities = np.broadcast_to([params[f"utility[{b}]"] for b in unions.buckets], unions.shares.shape)[:, None, :]
         half_lives = np.broadcast_to([params[f"utility_half_life[{b}]"] for b in unions.buckets], unions.shares.shape)[:, None, :]
         value = form(epoch, budgets[None, :], union_size, utilities, half_lives, shares, params["sample_scale"], params["irreducible_error"], xp=np)
-        out.append(np.exp(value) if form is data_filtering.union_log_error_utility else value)
+        out.append(np.where(inside, np.exp(value) if form is data_filtering.union_log_error_utility else value, np.nan))
     return np.stack(out)
 
 
@@ -171,6 +210,9 @@ def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: i
     import jax
 
     size = float(unions.size_samples[0])
+    if budget_samples / size >= EPOCH_LIMIT:
+        raise UserError(f"the mixture search can put all {budget_samples:.3g} samples seen on one bucket of {size:.3g} samples, "
+                        f"{budget_samples / size:.4g} epochs, past the data filtering laws' {EPOCH_LIMIT}: plan the unions (--candidates top-m)")
     epochs_axis = int(data_filtering.epoch_axis(float(budget_samples) / size, xp=np).size)
     solve = _mixture_solver(fit.law_spec.name, epochs_axis, steps, learning_rate)
     count = len(unions.buckets)
@@ -211,6 +253,8 @@ def plan_data(
     """
     forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     unions = candidate_unions(fit, bucket_sizes)
+    dropped = domain_notes(unions, [budget_samples])
+    unions = within_domain(unions, budget_samples)
     if mixtures:
         unions = with_mixture(unions, optimal_mixture(fit, unions, budget_samples))
     budgets = np.array([float(budget_samples)])
@@ -237,7 +281,7 @@ def plan_data(
     ranked = [candidates[i] for i in order]
     probability = None if draws is None else float(np.mean(np.argmin(draws, axis=1) == order[0]))
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
-    own = [*data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names)]
+    own = [*dropped, *data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names)]
     forced += diagnostics.require_believable(own, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     notes = merge(fit.notes, forced, own)
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
@@ -286,11 +330,11 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
     with `mixtures`, also the optimal mixture's accuracy and shares at each budget."""
     unions = candidate_unions(fit, bucket_sizes)
     budgets = np.geomspace(low, high, points)
-    error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets]
-    best = np.argmin(error, axis=0)
+    error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets], NaN outside the law's domain
+    best = np.nanargmin(error, axis=0)
     rows = [
         {"budget_samples": float(b), "best": unions.names[i], "predicted_accuracy": float(1 - error[i, j]),
-         "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names)}}
+         "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names) if not np.isnan(error[c, j])}}
         for j, (b, i) in enumerate(zip(budgets, best))
     ]
     if mixtures:
@@ -317,7 +361,8 @@ def sweep_row_notes(fit: Fit, rows: Sequence[dict[str, Any]], *, bucket_sizes=No
     candidates whose predicted error leaves (0, 1), which stop the sweep unless `force` (the rule
     of `plan_data`, `scaling.diagnostics.require_believable`)."""
     unions = candidate_unions(fit, bucket_sizes)
-    notes = [note for name in dict.fromkeys(row["best"] for row in rows)
+    notes = domain_notes(unions, [row["budget_samples"] for row in rows])
+    notes += [note for name in dict.fromkeys(row["best"] for row in rows)
              for note in union_edge(unions, name, [row["budget_samples"] for row in rows if row["best"] == name])]
     labels = [f"{row['budget_samples']:.3g} samples seen ({row['best']})" for row in rows]
     notes += diagnostics.impossible_errors([1 - row["predicted_accuracy"] for row in rows], labels)

@@ -145,3 +145,33 @@ def test_a_sweep_reaching_below_the_laws_range_refuses_unless_forced(utility_fit
     with pytest.raises(CurascaleError, match=r"the sweep carries error notes \[out-of-physical-range \(3e\+06 samples seen"):
         sweep_row_notes(utility_fit, rows)
     assert [n.code for n in sweep_row_notes(utility_fit, rows, force=True)][0] == "forced"
+
+
+def test_a_candidate_past_the_laws_epochs_is_dropped_with_a_note(utility_fit):
+    """12.8B samples seen: top10 (one 12.8M bucket) would be seen 12.8B / 12.8M = 1000 epochs, past
+    the 511 the law sums; top20..top40 (500, 333, 250 epochs) are ranked, best as by the loop."""
+    plan = plan_data(utility_fit, 12.8e9)
+    assert [c.name for c in plan.candidates] == sorted(("top20", "top30", "top40"), key=lambda u: _union_error_by_loop(utility_fit, u, 12.8e9))
+    for c in plan.candidates:
+        assert c.predicted_error == pytest.approx(_union_error_by_loop(utility_fit, c.name, 12.8e9), rel=1e-10)
+    [dropped] = [n for n in plan.notes if n.code == "outside-law-domain"]
+    assert dropped.details == {"candidate": "top10", "bucket_size_samples": 12.8e6, "union_samples": 12.8e6, "epochs": 1000.0, "limit_epochs": 511.0}
+    assert "top10" in dropped.message and "1000 epochs" in dropped.message
+
+
+def test_no_candidate_within_the_laws_epochs_is_an_error_naming_them(utility_fit):
+    from curascale.errors import CurascaleError
+
+    # 100B samples: top40 (51.2M samples) would be seen 1953 epochs, the others more
+    with pytest.raises(CurascaleError, match=r"at 1e\+11 samples seen \(buckets of 1.28e\+07 samples; epochs: top10 7812, top20 3906, top30 2604, top40 1953\)"):
+        plan_data(utility_fit, 1e11)
+
+
+def test_a_sweep_drops_a_candidate_only_where_it_leaves_the_laws_domain(utility_fit):
+    from scaling.plan import sweep_row_notes
+
+    rows = sweep_data(utility_fit, 12.8e6, 12.8e9, 6)  # budgets 12.8M * 10^(0.6 i); top10 leaves at 12.8B only
+    assert ["top10" in row["accuracy_by_candidate"] for row in rows] == [True] * 5 + [False]
+    assert len(rows[-1]["accuracy_by_candidate"]) == 3
+    [dropped] = [n for n in sweep_row_notes(utility_fit, rows) if n.code == "outside-law-domain"]
+    assert dropped.details["candidate"] == "top10" and dropped.details["budgets"] == pytest.approx([12.8e9, 12.8e9])

@@ -22,6 +22,8 @@ Rules and their codes:
   the mixture simplex, the first or last candidate of a nested family, which is also an end of
   the epoch axis, with the epochs there and the budgets of a sweep, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
+- ``inconsistent-bucket-size``: a bucket whose runs disagree on `unique_samples`; its size is
+  left out of the fit (the other buckets keep theirs).
 - ``outside-law-domain``: a plan's candidate the budget would see for more epochs than the law
   handles, dropped from the ranking (a plan with no candidate left is an error).
 
@@ -400,3 +402,14 @@ def outside_law_domain(name: str, bucket_samples: float, union_samples: float, e
                  f"(buckets of {bucket_samples:.3g}), and the law handles fewer than {limit:g}", "warning",
                  {"candidate": name, "bucket_size_samples": float(bucket_samples), "union_samples": float(union_samples), "epochs": float(epochs),
                   "limit_epochs": float(limit), **({"budgets": [min(budgets), max(budgets)]} if budgets else {})})]
+
+
+def inconsistent_bucket_sizes(sizes: Mapping[str, Sequence[float]]) -> list[Note]:
+    """`inconsistent-bucket-size`: a bucket whose runs give more than one `unique_samples`
+    (`sizes`: the distinct values of each bucket's runs). Its size is left out of the fit's
+    `bucket_size_samples` (the other buckets keep theirs); a plan then needs it from the registry
+    or --bucket-sizes. One note per such bucket, naming it and its sizes."""
+    return [Note("inconsistent-bucket-size", f"the runs of bucket {bucket} give {len(values)} bucket sizes (unique_samples "
+                 f"{', '.join(f'{v:.4g}' for v in values)}): its size is not recorded; give it to a plan (--bucket-sizes {bucket}=SIZE)",
+                 "warning", {"bucket": bucket, "unique_samples": [float(v) for v in values]})
+            for bucket, values in sizes.items() if len(values) > 1]

@@ -372,24 +372,26 @@ def fit(
         fitted.intervals = percentile_intervals(fitted.draws, interval_level)
     fitted.metadata.update(bucket_sizes_seen(data))
     fitted.notes = diagnostics.fit_notes(problem, result.u[best], fitted.params, fitted.intervals)
+    fitted.notes += diagnostics.inconsistent_bucket_sizes(unique_samples_by_bucket(data))
     if held is not None:
         fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
         fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))
     return fitted
 
 
-def bucket_sizes_seen(data: Data) -> dict[str, Any]:
-    """{'bucket_size_samples': {bucket: samples}} from the runs' `unique_samples`, for a law fitted
-    per bucket, when every run of each bucket has one value; {} otherwise."""
+def unique_samples_by_bucket(data: Data) -> dict[str, list[float]]:
+    """The distinct `unique_samples` of each bucket's runs, for a law fitted per bucket; {} else."""
     if data.groups is None or "unique_samples" not in data.inputs:
         return {}
-    sizes = {}
-    for code, bucket in enumerate(data.groups):
-        values = np.unique(data.inputs["unique_samples"][data.group_codes == code])
-        if values.size != 1:
-            return {}
-        sizes[bucket] = float(values[0])
-    return {"bucket_size_samples": sizes}
+    return {bucket: np.unique(data.inputs["unique_samples"][data.group_codes == code]).tolist() for code, bucket in enumerate(data.groups)}
+
+
+def bucket_sizes_seen(data: Data) -> dict[str, Any]:
+    """{'bucket_size_samples': {bucket: samples}} from the runs' `unique_samples`, for a law fitted
+    per bucket: each bucket whose runs share one value (the others are left out, and said by
+    `scaling.diagnostics.inconsistent_bucket_sizes`); {} when no bucket has one."""
+    sizes = {bucket: float(values[0]) for bucket, values in unique_samples_by_bucket(data).items() if len(values) == 1}
+    return {"bucket_size_samples": sizes} if sizes else {}
 
 
 @float64

@@ -123,3 +123,22 @@ def test_bad_inputs_are_user_errors(chinchilla_frame):
         fit("chinchilla", chinchilla_frame, fixed={"gamma": 1.0})
     with pytest.raises(UserError, match="must be positive"):
         fit("chinchilla", chinchilla_frame.assign(loss=-1.0))
+
+
+def test_a_bucket_with_two_sizes_loses_only_its_own_size():
+    """Runs of hq at 6.4M and 12.8M unique samples: hq gets a note with both sizes, lq and mq
+    (one size each) keep theirs in the fit's metadata."""
+    from scaling.fit import bucket_sizes_seen, unique_samples_by_bucket
+    from scaling.problem import Data
+    from scaling import diagnostics
+
+    frame = pd.DataFrame({
+        "bucket": ["hq", "hq", "mq", "mq", "lq", "lq"],
+        "samples_seen": [12.8e6, 25.6e6, 12.8e6, 25.6e6, 12.8e6, 25.6e6],
+        "unique_samples": [6.4e6, 12.8e6, 12.8e6, 12.8e6, 25.6e6, 25.6e6],
+        "error": [0.9, 0.8, 0.92, 0.85, 0.95, 0.9],
+    })
+    data = Data.from_frame(get_law("data_filtering_utility"), frame)
+    assert bucket_sizes_seen(data) == {"bucket_size_samples": {"mq": 12.8e6, "lq": 25.6e6}}
+    [note] = diagnostics.inconsistent_bucket_sizes(unique_samples_by_bucket(data))
+    assert note.code == "inconsistent-bucket-size" and note.details == {"bucket": "hq", "unique_samples": [6.4e6, 12.8e6]}

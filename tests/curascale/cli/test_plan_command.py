@@ -62,7 +62,7 @@ def test_reference_plan_says_it_has_no_interval():
     shown = run("plan-curation", "--compute", "128M").stdout
     assert "no interval: published point estimates" in shown and "interval ┃" not in shown
     plan = json.loads(run("plan-curation", "--compute", "128M", "--json").stdout)
-    assert [n["code"] for n in plan["notes"]] == ["no-interval"] and plan["candidates"][0]["interval"] is None
+    assert [n["code"] for n in plan["notes"]] == ["no-interval", "bucket-sizes"] and plan["candidates"][0]["interval"] is None
 
 
 def test_case_07_plan_and_predict_warn_with_the_factor():

@@ -109,14 +109,22 @@ def test_a_sweep_says_where_its_best_union_is_an_edge_and_refuses_below_the_laws
     assert refused.returncode == 2 and "the sweep carries error notes [out-of-physical-range (3e+06 samples seen" in refused.stderr
 
 
-def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp_path):
+@pytest.mark.parametrize("bucketize_first", [True, False])
+def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp_path, bucketize_first):
+    """Pilots -> registry -> fit -> --export-manifest; with the buckets registered before or after
+    the fit (after: the fit has no percentile ranges, and the plan reads them from the registry)."""
     from curation.demo import write_demo_pool
     from scaling.laws import get_law
     from scaling.problem import unflatten
 
     db, pool = str(tmp_path / "r.duckdb"), tmp_path / "pool"
     write_demo_pool(pool, 30_000, shards=2, seed=3)
-    run("curascale", "curate", "bucketize", str(pool), "--out", str(tmp_path / "buckets"), "--edges", "0,10,20,30", "--db", db)
+
+    def bucketize():
+        run("curascale", "curate", "bucketize", str(pool), "--out", str(tmp_path / "buckets"), "--edges", "0,10,20,30", "--db", db)
+
+    if bucketize_first:
+        bucketize()
     # pilot runs: three 3,000-sample buckets at 0.5 to 16 epochs, accuracy from known utilities
     law = get_law("data_filtering_utility")
     buckets = ["top0to10p", "top10to20p", "top20to30p"]
@@ -134,6 +142,8 @@ def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp
     fitted = json.loads(run("curascale", "fit", "data-filtering-utility", "--db", db, "--json").stdout)
     assert fitted["params"]["utility[top0to10p]"] == pytest.approx(-0.12, rel=1e-3)  # error = 1 - accuracy
     assert fitted["notes"] == []  # equal bucket sizes (one level of unique_samples) leave nothing undetermined
+    if not bucketize_first:
+        bucketize()
     budget = 24_000
     plan = json.loads(run("plan-curation", "--compute", str(budget), "--db", db, "--export-manifest", str(tmp_path / "out"), "--pool", str(pool), "--json").stdout)
     chosen = next(c for c in plan["candidates"] if c["name"] == plan["best"])

@@ -24,6 +24,8 @@ Rules and their codes:
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
 - ``inconsistent-bucket-size``: a bucket whose runs disagree on `unique_samples`; its size is
   left out of the fit (the other buckets keep theirs).
+- ``choice-unchanged``: a parameter the fit does not identify leaves a data plan's choice the same
+  across its plausible range, so the plan goes ahead with this warning (`scaling.plan.require_decided`).
 - ``outside-law-domain``: a plan's candidate the budget would see for more epochs than the law
   handles, dropped from the ranking (a plan with no candidate left is an error).
 
@@ -413,3 +415,13 @@ def inconsistent_bucket_sizes(sizes: Mapping[str, Sequence[float]]) -> list[Note
                  f"{', '.join(f'{v:.4g}' for v in values)}): its size is not recorded; give it to a plan (--bucket-sizes {bucket}=SIZE)",
                  "warning", {"bucket": bucket, "unique_samples": [float(v) for v in values]})
             for bucket, values in sizes.items() if len(values) > 1]
+
+
+def choice_unchanged(parameter: str, low: float, high: float, choice: str, budgets: Sequence[float]) -> list[Note]:
+    """`choice-unchanged`: a parameter the fit does not identify, which would decide the plan, but
+    across its plausible range [low, high] the plan's choice stays `choice` at `budgets` (samples
+    seen): a warning, not a refusal (`scaling.plan.undecisive_parameters`)."""
+    where = f"{min(budgets):.3g}" + (f" to {max(budgets):.3g}" if max(budgets) > min(budgets) else "")
+    return [Note("choice-unchanged", f"{parameter} is not identified, but {choice} stays the choice at {where} samples seen for any "
+                 f"{parameter} in [{_sci(low)}, {_sci(high)}]: the plan does not depend on it", "warning",
+                 {"parameter": parameter, "range": [float(low), float(high)], "choice": choice, "budgets": [float(min(budgets)), float(max(budgets))]})]

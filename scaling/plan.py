@@ -103,6 +103,56 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     return Unions(names, order, size, np.array(rows))
 
 
+# the plausible range of a data-plan parameter the fit does not identify, from its point value
+PLAUSIBLE_RANGES = {
+    "utility_half_life": lambda value: (0.5, 1e6),  # epochs: from half a pass to never decaying
+    "utility": lambda value: (10.0 * value, value / 10.0),  # a decade either side (utilities are negative)
+    "sample_scale": lambda value: (value / 1e3, value * 1e3),
+}
+PLAUSIBLE_POINTS = 41
+
+
+def plausible_range(fit: Fit, name: str) -> tuple[float, float]:
+    """[low, high] of parameter `name`: its `PLAUSIBLE_RANGES` bracket widened to its bootstrap
+    interval, if the fit has one."""
+    low, high = sorted(PLAUSIBLE_RANGES[name.split("[", 1)[0]](fit.params[name]))
+    interval = (fit.intervals or {}).get(name)
+    return (min(low, *interval), max(high, *interval)) if interval else (low, high)
+
+
+def undecisive_parameters(fit: Fit, unions: Unions, budgets: Sequence[float]) -> tuple[list[str], list[Note]]:
+    """The parameters of the fit's identifiability notes that would decide a data plan but do not
+    change its choice: each is varied alone over `plausible_range` (log grid of
+    `PLAUSIBLE_POINTS`), and when the best candidate at every budget stays the one at the fit's
+    point, it is listed, with a `choice-unchanged` note. The others still refuse the plan."""
+    budgets = np.asarray(budgets, dtype=float)
+    named = {p for n in fit.notes if n.code in diagnostics.IDENTIFIABILITY_CODES for p in n.details.get("parameters", [])}
+    undecisive, notes = [], []
+    for name in sorted(p for p in named if p in fit.params and p.split("[", 1)[0] in DATA_PLAN_PARAMETERS):
+        low, high = plausible_range(fit, name)
+        grid = np.sign(low) * np.geomspace(abs(low), abs(high), PLAUSIBLE_POINTS)
+        errors = _errors(fit, [fit.params] + [{**fit.params, name: float(v)} for v in grid], unions, budgets)  # [1 + V, C, B]
+        best = np.argmin(np.where(np.isnan(errors), np.inf, errors), axis=1)
+        if (best == best[0]).all() and len(set(best[0].tolist())) == 1:
+            undecisive.append(name)
+            notes += diagnostics.choice_unchanged(name, low, high, unions.names[int(best[0, 0])], budgets.tolist())
+    return undecisive, notes
+
+
+def _without_parameters(notes: Sequence[Note], names: Sequence[str]) -> list[Note]:
+    """`notes` with `names` taken out of their identifiability notes (for `require_believable`)."""
+    return [Note(n.code, n.message, n.severity, {**n.details, "parameters": [p for p in n.details.get("parameters", []) if p not in names]})
+            if n.code in diagnostics.IDENTIFIABILITY_CODES else n for n in notes]
+
+
+def require_decided(fit: Fit, unions: Unions, budgets: Sequence[float], *, force: bool, what: str) -> list[Note]:
+    """`scaling.diagnostics.require_believable` for a data plan on `fit`, sparing parameters the
+    plan's choice does not depend on (`undecisive_parameters`): the forced note, if any, and the
+    `choice-unchanged` notes."""
+    undecisive, notes = undecisive_parameters(fit, unions, budgets) if diagnostics.blocking(fit.notes, DATA_PLAN_PARAMETERS) else ([], [])
+    return [*diagnostics.require_believable(_without_parameters(fit.notes, undecisive), DATA_PLAN_PARAMETERS, force=force, what=what), *notes]
+
+
 def effective_buckets(shares, xp=np):
     """1 / sum w_i^2 (the inverse Simpson index): m for the uniform union of m buckets, and a
     smooth extension to non-uniform mixtures, whose pool is that many buckets' worth of samples.
@@ -245,16 +295,18 @@ def plan_data(
     """Rank the candidate unions for a budget of samples seen (docs/laws.md §3); with `mixtures`, also
     the optimal non-uniform mixture of the buckets (`optimal_mixture`).
 
-    bucket_sizes: samples per bucket, overriding those the fit records. Raises CurascaleError when
-    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale), or
+    bucket_sizes: samples per bucket, overriding those the fit records. Candidates the budget would
+    see past the law's epochs are dropped with a note (`domain_notes`). Raises CurascaleError when
+    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale, and
+    only if the choice changes across its plausible range: `require_decided`), or
     the plan carries an error note (a predicted error outside (0, 1)), unless `force`
     (`scaling.diagnostics.require_believable`). The plan's notes are the fit's, then the plan's own (extrapolation of the budget
     and bucket sizes past what the fit saw, optima at the edge of the search, missing intervals).
     """
-    forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     unions = candidate_unions(fit, bucket_sizes)
     dropped = domain_notes(unions, [budget_samples])
     unions = within_domain(unions, budget_samples)
+    forced = require_decided(fit, unions, [budget_samples], force=force, what="data plan")
     if mixtures:
         unions = with_mixture(unions, optimal_mixture(fit, unions, budget_samples))
     budgets = np.array([float(budget_samples)])
@@ -348,8 +400,8 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
 def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: bool = False) -> list[Note]:
     """The notes of a sweep over [low, high] samples seen: the fit's, and extrapolation of the
     budgets and bucket sizes; refuses like `plan_data` on a fit that does not identify the plan."""
-    forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="sweep")
     unions = candidate_unions(fit, bucket_sizes)
+    forced = require_decided(fit, unions, np.geomspace(low, high, 25), force=force, what="sweep")
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]
     return merge(fit.notes, forced, own)

@@ -175,3 +175,35 @@ def test_a_sweep_drops_a_candidate_only_where_it_leaves_the_laws_domain(utility_
     assert len(rows[-1]["accuracy_by_candidate"]) == 3
     [dropped] = [n for n in sweep_row_notes(utility_fit, rows) if n.code == "outside-law-domain"]
     assert dropped.details["candidate"] == "top10" and dropped.details["budgets"] == pytest.approx([12.8e9, 12.8e9])
+
+
+def _with_unidentified(fit, name, value=None):
+    """`fit` with a not-identifiable note on `name` (and, if given, that parameter set to `value`)."""
+    import dataclasses
+
+    from curascale.notes import Note
+
+    params = {**fit.params, **({name: value} if value is not None else {})}
+    note = Note("not-identifiable", f"{name} cannot be told apart", "error", {"parameters": [name]})
+    return dataclasses.replace(fit, params=params, notes=[*fit.notes, note])
+
+
+@pytest.mark.parametrize("budget, decides", [(32e6, False), (2.56e9, True)])
+def test_an_unidentified_parameter_refuses_only_when_it_changes_the_choice(utility_fit, budget, decides):
+    """tau of the worst bucket (top30to40p) unknown in [0.5, 1e6] epochs: at 32M samples (top10
+    best, the union without that bucket) the loop finds top10 best at both ends; at 2.56B the
+    loop's choice moves with it, so the plan refuses."""
+    from curascale.errors import CurascaleError
+
+    name = "utility_half_life[tmars_top30to40p]"
+    unions = ("top10", "top20", "top30", "top40")
+    ends = [min(unions, key=lambda u: _union_error_by_loop(_with_unidentified(utility_fit, name, tau), u, budget)) for tau in (0.5, 1e6)]
+    assert (ends[0] != ends[1]) == decides
+    fit = _with_unidentified(utility_fit, name)
+    if decides:
+        with pytest.raises(CurascaleError, match=r"does not identify utility_half_life\[tmars_top30to40p\]"):
+            plan_data(fit, budget)
+        return
+    plan = plan_data(fit, budget)
+    [note] = [n for n in plan.notes if n.code == "choice-unchanged"]
+    assert plan.best == ends[0] == note.details["choice"] and note.details["range"] == [0.5, 1e6] and note.severity == "warning"

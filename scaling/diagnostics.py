@@ -22,6 +22,7 @@ Rules and their codes:
   the mixture simplex, the first or last candidate of a nested family, which is also an end of
   the epoch axis, with the epochs there and the budgets of a sweep, the end of a grid).
 - ``holdout-ties``: runs tied on compute at the hold-out cut were held out together.
+- ``holdout-unseen-group``: held-out runs of a bucket none of whose runs is left in the refit.
 - ``inconsistent-bucket-size``: a bucket whose runs disagree on `unique_samples`; its size is
   left out of the fit (the other buckets keep theirs).
 - ``choice-unchanged``: a parameter the fit does not identify leaves a data plan's choice the same
@@ -425,3 +426,16 @@ def choice_unchanged(parameter: str, low: float, high: float, choice: str, budge
     return [Note("choice-unchanged", f"{parameter} is not identified, but {choice} stays the choice at {where} samples seen for any "
                  f"{parameter} in [{_sci(low)}, {_sci(high)}]: the plan does not depend on it", "warning",
                  {"parameter": parameter, "range": [float(low), float(high)], "choice": choice, "budgets": [float(min(budgets)), float(max(budgets))]})]
+
+
+def holdout_unseen_groups(groups: Sequence[str], unseen: Sequence[bool]) -> list[Note]:
+    """`holdout-unseen-group`: held-out runs of a group (bucket) none of whose runs was left in the
+    refit: its per-group parameters were not fitted, so those runs' predictions are no test of
+    the law. `groups`, `unseen`: per held-out run. One note naming the groups and the runs' count."""
+    named = sorted({g for g, u in zip(groups, unseen) if u})
+    if not named:
+        return []
+    count = sum(bool(u) for u in unseen)
+    return [Note("holdout-unseen-group", f"{count} held-out runs belong to {', '.join(named)}, with no run left in the refit: their predictions "
+                 "use parameters the refit never saw data for, so they do not test the law; hold out fewer runs", "warning",
+                 {"groups": named, "runs": count})]

@@ -40,7 +40,9 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 class Holdout:
     """The runs held out of a refit, largest compute last: their inputs, observed and predicted
     target, relative error (predicted - observed) / observed and compute. `count` is how many were
-    held out (more than `requested` when runs tied on compute at the cut went together)."""
+    held out (more than `requested` when runs tied on compute at the cut went together).
+    `unseen`: per held-out run, True when no run of its group (bucket) was left in the refit, whose
+    prediction for it is then not a test of the law (`scaling.diagnostics.holdout_unseen_groups`)."""
 
     count: int
     relative_errors: list[float]
@@ -49,6 +51,7 @@ class Holdout:
     compute: list[float]
     inputs: dict[str, list[float]] = field(default_factory=dict)
     requested: int = 0
+    unseen: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -376,6 +379,7 @@ def fit(
     if held is not None:
         fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
         fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))
+        fitted.notes += diagnostics.holdout_unseen_groups(fitted.holdout.inputs.get(problem.law.group_by or "", []), fitted.holdout.unseen)
     return fitted
 
 
@@ -453,8 +457,10 @@ def held_out_error(problem: Problem, starts: np.ndarray, held: np.ndarray | int,
     predicted = np.asarray(problem.law.predict(theta, held_data.jax_inputs()), dtype=float)
     observed = held_data.target
     inputs = {name: values.tolist() for name, values in held_data.inputs.items()}
+    unseen = []
     if data.groups is not None:
         inputs[problem.law.group_by] = [data.groups[code] for code in held_data.group_codes]
+        unseen = [bool(code not in set(data.group_codes[kept].tolist())) for code in held_data.group_codes]
     return Holdout(
         count=len(held),
         relative_errors=((predicted - observed) / observed).tolist(),
@@ -463,4 +469,5 @@ def held_out_error(problem: Problem, starts: np.ndarray, held: np.ndarray | int,
         compute=compute[held].tolist(),
         inputs=inputs,
         requested=len(held) if requested is None else requested,
+        unseen=unseen,
     )

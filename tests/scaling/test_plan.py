@@ -207,3 +207,25 @@ def test_an_unidentified_parameter_refuses_only_when_it_changes_the_choice(utili
     plan = plan_data(fit, budget)
     [note] = [n for n in plan.notes if n.code == "choice-unchanged"]
     assert plan.best == ends[0] == note.details["choice"] and note.details["range"] == [0.5, 1e6] and note.severity == "warning"
+
+
+def test_the_documented_effective_data_union_formula_and_its_worked_number():
+    """docs/laws.md §3 writes the effective-data union exactly; this loop restates it line by line
+    and must give the documented 0.694685 for top20 at 128M, as the planner does."""
+    from pathlib import Path
+
+    fit = load_fit("reference/tmars-imagenet-effective-data")
+    b, tau, a, d, size, n = np.array([-0.18227, -0.14485]), np.array([4.0, 4.3636]), 0.022, 0.1, 12.8e6, 128e6
+    w = np.full(2, 0.5)
+    passes = n / (2 * size)
+    effective, log_y = [], 0.0
+    for k in range(int(np.floor(passes)) + 1):
+        delta = 0.5 ** (k * w / tau)
+        b_k = (w * b * delta).sum() / (w * delta).sum()
+        effective.append((effective[-1] if effective else 0.0) + min(max(passes - k, 0.0), 1.0) * a * 2 * size / 1e5 * (w * delta).sum())
+        log_y += b_k * (np.log(effective[0]) if k == 0 else np.log(effective[k] / effective[k - 1]))
+    y = np.exp(log_y) + d
+    assert round(y, 6) == 0.694685
+    assert "y = 0.694685, accuracy 30.53%" in (Path(__file__).parents[2] / "docs" / "laws.md").read_text()
+    top20 = next(c for c in plan_data(fit, n).candidates if c.name == "top20")
+    assert top20.predicted_error == pytest.approx(y, rel=1e-12)

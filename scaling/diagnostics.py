@@ -27,6 +27,7 @@ Rules and their codes:
   left out of the fit (the other buckets keep theirs).
 - ``choice-unchanged``: a parameter the fit does not identify leaves a data plan's choice the same
   across its plausible range, so the plan goes ahead with this warning (`scaling.plan.require_decided`).
+- ``point-outside-interval``: a plan's point accuracy outside its own bootstrap interval.
 - ``outside-law-domain``: a plan's candidate the budget would see for more epochs than the law
   handles, dropped from the ranking (a plan with no candidate left is an error).
 
@@ -439,3 +440,16 @@ def holdout_unseen_groups(groups: Sequence[str], unseen: Sequence[bool]) -> list
     return [Note("holdout-unseen-group", f"{count} held-out runs belong to {', '.join(named)}, with no run left in the refit: their predictions "
                  "use parameters the refit never saw data for, so they do not test the law; hold out fewer runs", "warning",
                  {"groups": named, "runs": count})]
+
+
+def point_outside_interval(names: Sequence[str], points: Sequence[float], intervals: Sequence[Sequence[float] | None], *, what: str = "accuracy") -> list[Note]:
+    """`point-outside-interval`: a point estimate (the fit's) outside its own bootstrap percentile
+    interval, as happens for a skewed statistic (far from the fitted runs): the interval is then
+    of the draws, not centred on the point; read both. One note naming the candidates."""
+    out = [(n, float(p), [float(v) for v in i]) for n, p, i in zip(names, points, intervals) if i is not None and not i[0] <= p <= i[1]]
+    if not out:
+        return []
+    shown = ", ".join(f"{n} {p:.4g} outside [{i[0]:.4g}, {i[1]:.4g}]" for n, p, i in out[:4])
+    return [Note("point-outside-interval", f"the point {what} lies outside its bootstrap interval ({shown}): the draws' statistic is skewed; "
+                 "the interval is the draws' percentiles, not a band around the point", "warning",
+                 {"candidates": [n for n, _, _ in out], "points": [p for _, p, _ in out], "intervals": [i for _, _, i in out]})]

@@ -333,7 +333,8 @@ def plan_data(
     ranked = [candidates[i] for i in order]
     probability = None if draws is None else float(np.mean(np.argmin(draws, axis=1) == order[0]))
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
-    own = [*dropped, *data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names)]
+    own = [*dropped, *data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names),
+           *diagnostics.point_outside_interval([c.name for c in ranked], [c.predicted_accuracy for c in ranked], [c.interval for c in ranked])]
     forced += diagnostics.require_believable(own, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     notes = merge(fit.notes, forced, own)
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)

@@ -148,7 +148,9 @@ def _data_fit(db, fits):
     from scaling.reference import load_fit
 
     if db is None:
-        return load_fit((fits or [DEFAULT_DATA_FIT])[0]), {}
+        name = (fits or [DEFAULT_DATA_FIT])[0]
+        fit = load_fit(name)
+        return (fit if fit.source == name else dataclasses.replace(fit, source=f"{name}: fit of {fit.source}")), {}
     from runs_db.registry import connect
 
     fit_id, artifact = connect(db).latest_fit(DATA_FILTERING_LAWS)
@@ -192,12 +194,11 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
     rows, styles = [], []
     for candidate in result.candidates:
         interval = (f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]",) if with_interval else ()
-        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", *interval, f"{candidate.epochs:.2f}",
-                     ", ".join(f"{w:.2f}" for w in candidate.shares),
-                     ", ".join(f"{r:.2f}" for r in candidate.repetitions.values()), ", ".join(format_quantity(v) for v in candidate.samples.values())))
+        per_bucket = tuple(f"{b}: {w:.2f}, {candidate.repetitions[b]:.2f}x, {format_quantity(candidate.samples[b])}" for b, w in zip(candidate.buckets, candidate.shares))
+        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", *interval, f"{candidate.epochs:.2f}", per_bucket))
         styles.append("bold green" if candidate.name == result.best else None)
-    columns = ("candidate", "accuracy", "error", *(("interval",) if with_interval else ()), "epochs", "shares", "repetitions per bucket", "samples per bucket")
-    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit}){headline(result.notes)}", columns, rows, left=("candidate",), styles=styles)
+    columns = ("candidate", "accuracy", "error", *(("interval",) if with_interval else ()), "epochs", "bucket: share, passes, samples")
+    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit}){headline(result.notes)}", columns, rows, left=("candidate", columns[-1]), styles=styles)
     probability = "" if result.probability_best is None else f" (best in {result.probability_best:.0%} of bootstrap draws)"
     render.line("plan: train on [bold]{}[/bold]{}", result.best, probability)
     render.notes(result.notes)

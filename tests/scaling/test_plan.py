@@ -229,3 +229,16 @@ def test_the_documented_effective_data_union_formula_and_its_worked_number():
     assert "y = 0.694685, accuracy 30.53%" in (Path(__file__).parents[2] / "docs" / "laws.md").read_text()
     top20 = next(c for c in plan_data(fit, n).candidates if c.name == "top20")
     assert top20.predicted_error == pytest.approx(y, rel=1e-12)
+
+
+def test_a_point_outside_its_bootstrap_interval_is_said(utility_fit):
+    """Draws whose sample scale is 1.5 and 2 times the point's: every draw predicts a lower error
+    (more samples per unit of a), so every accuracy interval lies above the point."""
+    draws = [{**utility_fit.params, "sample_scale": utility_fit.params["sample_scale"] * f} for f in (1.5, 2.0)]
+    fit = type(utility_fit)(**{**utility_fit.__dict__, "draws": draws})
+    plan = plan_data(fit, 128e6)
+    assert all(c.predicted_accuracy < c.interval[0] for c in plan.candidates)
+    [note] = [n for n in plan.notes if n.code == "point-outside-interval"]
+    assert note.details["candidates"] == [c.name for c in plan.candidates]
+    assert note.details["points"][0] == plan.candidates[0].predicted_accuracy
+    assert not [n for n in plan_data(utility_fit, 128e6).notes if n.code == "point-outside-interval"]

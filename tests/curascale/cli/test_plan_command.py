@@ -162,3 +162,14 @@ def test_bucket_sizes_override_the_fits():
     expected = plan_data(load_fit("reference/tmars-imagenet-utility"), 256e6, bucket_sizes=sizes)
     assert shown["bucket_size_samples"] == {b: 25.6e6 for b in expected.bucket_size_samples}
     assert shown["best"] == expected.best and shown["candidates"][0]["epochs"] == pytest.approx(256e6 / 25.6e6 / len(expected.candidates[0].buckets))
+
+
+def test_a_plan_from_a_fit_file_names_the_file_and_each_candidates_buckets(tmp_path):
+    fit = dataclasses.replace(load_fit("reference/tmars-imagenet-utility"), source="/somewhere/registry.duckdb")
+    path = tmp_path / "mine.json"
+    fit.save(path)
+    shown = run("plan-curation", "--compute", "128M", "--fits", str(path)).stdout
+    assert json.loads(run("plan-curation", "--compute", "128M", "--fits", str(path), "--json").stdout)["fit"] == f"{path}: fit of /somewhere/registry.duckdb"
+    row = next(line for line in shown.splitlines() if line.startswith("│ top20"))
+    assert "tmars_top0to10p: 0.50, 5.00x, 64M" in row
+    assert "tmars_top10to20p: 0.50, 5.00x, 64M" in shown

@@ -1,7 +1,8 @@
 """The registry's vocabulary: run columns with their rules, and how file columns name metrics.
 
 A file column is either a run column (below), a metric column (`loss`, `loss_<split>`,
-`error`, `err_<task>`, `error_<task>`, `accuracy`, `acc_<task>`, `accuracy_<task>`), an eval
+`error`, `err_<task>`, `error_<task>`, `accuracy`, `acc_<task>`, `accuracy_<task>`, or an
+accuracy alias of `ACCURACY_COLUMNS` such as `acc1` or `imagenet_acc`), an eval
 coordinate (`split`, `task`, `step`), or anything else, which is kept in the run's `config` JSON.
 """
 
@@ -45,6 +46,8 @@ EVAL_COORDINATES = ("split", "task", "step")
 METRIC_RULES = {"loss": "positive", "error": "unit", "accuracy": "unit"}
 _METRIC_PATTERN = re.compile(r"^(loss|error|err|accuracy|acc)(?:_(.+))?$")
 _CANONICAL = {"err": "error", "acc": "accuracy"}
+# names of top-1 accuracy, read as the `accuracy` metric at ingest and as 1 - error by the fits (scaling.frames)
+ACCURACY_COLUMNS = ("accuracy", "acc", "acc1", "top1", "imagenet_acc", "imagenet_accuracy", "zeroshot_accuracy")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class MetricColumn:
 
 def metric_of(column: str) -> MetricColumn | None:
     """`loss_c4_val` -> loss on split c4_val; `err_arc_easy` -> error on task arc_easy."""
+    if column in ACCURACY_COLUMNS:
+        return MetricColumn("accuracy")
     match = _METRIC_PATTERN.match(column)
     if not match:
         return None

@@ -298,12 +298,39 @@ def _row_record(values: Mapping[str, Any], file: str, row: int, metric_columns: 
             raise IngestError(file, f"gives the same {target.metric}{' (' + where + ')' if where else ''} as column {quoted(given_by[key_])}: keep one of them", row=row, column=column)
         given_by[key_] = column
         evals.append(eval_)
+    require_agreeing_accuracy(evals, given_by, file, row)
     if not evals:
         raise IngestError(file, f"no metric value (columns read as metrics: {', '.join(metric_columns)})", row=row)
     digest = content_hash(run, evals)
     if run.get("run_id") is None:
         run["run_id"] = f"run-{key[:16]}"
     return RunRecord(row=row, run=run, evals=evals, content_hash=digest, row_key=key)
+
+
+ERROR_ACCURACY_ATOL = 1e-6  # a row's error and accuracy must satisfy error = 1 - accuracy within this
+
+
+def require_agreeing_accuracy(evals: list[Mapping[str, Any]], columns: Mapping[tuple, str], file: str, row: int) -> None:
+    """A row that gives both an error and an accuracy for the same split, task and step must have
+    |error - (1 - accuracy)| <= `ERROR_ACCURACY_ATOL`; otherwise IngestError naming the file, the
+    row and both columns (`columns`: the file column of each (metric, split, task, step))."""
+    accuracies = {(e["split"], e["task"], e["step"]): e for e in evals if e["metric"] == "accuracy"}
+    for error in (e for e in evals if e["metric"] == "error"):
+        where = (error["split"], error["task"], error["step"])
+        accuracy = accuracies.get(where)
+        if accuracy is not None and abs(error["value"] - (1 - accuracy["value"])) > ERROR_ACCURACY_ATOL:
+            raise IngestError(file, f"error {error['value']:.6g} disagrees with accuracy {accuracy['value']:.6g} in column {quoted(columns[('accuracy', *where)])} "
+                              "(error must be 1 - accuracy): keep one of the columns", row=row, column=columns[("error", *where)])
+
+
+def metric_hint(columns: list[str]) -> str:
+    """The --map to suggest for a file without a metric column: accuracy=COLUMN for the first
+    accuracy-like name (acc, top1, top5), error=COLUMN for an error-like one, else loss=COLUMN."""
+    for target, marks in (("accuracy", ("acc", "top1", "top5")), ("error", ("err",)), ("loss", ("loss", "ppl", "nll"))):
+        found = next((c for c in columns if any(m in str(c).lower() for m in marks)), None)
+        if found is not None:
+            return f"{target}={found}"
+    return "loss=COLUMN"
 
 
 def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, constants: Mapping[str, Any] | None = None, *, table: pd.DataFrame | None = None, run_prefix: str = "") -> list[RunRecord]:
@@ -320,7 +347,7 @@ def read_runs(path: str | Path, mapping: Mapping[str, str] | None = None, consta
     table = apply_mapping(raw, file, mapping or {}, constants or {})
     metric_columns = {c: m for c in table.columns if (m := metric_of(c)) is not None}
     if not metric_columns:
-        raise IngestError(file, "no metric column: name one loss, error or accuracy (or --map loss=COLUMN)")
+        raise IngestError(file, f"no metric column: name one loss, error or accuracy (or --map {metric_hint(list(table.columns))})")
     records = [
         _row_record(values, file, index + 1, metric_columns, row_key(raw_values, file, index + 1))
         for index, (values, raw_values) in enumerate(zip(table.to_dict(orient="records"), raw.to_dict(orient="records")))

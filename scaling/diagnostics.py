@@ -26,6 +26,14 @@ Rules and their codes:
   ``tokens-per-parameter``: runs outside 0.01-1e5 tokens a parameter; ``out-of-physical-range``
   with ``fixed``: an exponent held fixed at or below `FLOOR`; ``no-interval``: no bootstrap draws
   (see the end of this module).
+- ``holdout-unseen-group``: held-out runs of a bucket none of whose runs is left in the refit.
+- ``inconsistent-bucket-size``: a bucket whose runs disagree on `unique_samples`; its size is
+  left out of the fit (the other buckets keep theirs).
+- ``choice-unchanged``: a parameter the fit does not identify leaves a data plan's choice the same
+  across its plausible range, so the plan goes ahead with this warning (`scaling.plan.require_decided`).
+- ``point-outside-interval``: a plan's point accuracy outside its own bootstrap interval.
+- ``outside-law-domain``: a plan's candidate the budget would see for more epochs than the law
+  handles, dropped from the ranking (a plan with no candidate left is an error).
 
 Severity: ``error`` for identifiability and for predictions a law cannot make (a plan decided by
 such a parameter, or carrying such a prediction, refuses unless forced: `require_believable`, the
@@ -477,3 +485,65 @@ def fixed_out_of_range(law, fixed: Mapping[str, float]) -> list[Note]:
             notes.append(Note("out-of-physical-range", f"{name} is fixed at {float(value):.3g}: {law.name} needs it positive ({spec.doc})",
                               "warning", {"parameter": name, "value": float(value), "rule": "positive", "fixed": True}))
     return notes
+
+
+# ---- the laws' domains ----------------------------------------------------------------------
+def outside_law_domain(name: str, bucket_samples: float, union_samples: float, epochs: float, *, limit: float, budgets: Sequence[float] = ()) -> list[Note]:
+    """`outside-law-domain`: a candidate a plan dropped from its ranking because the budget would
+    see it for `limit` or more epochs, past what the law can evaluate (the data filtering laws sum
+    fewer than 511 epochs, `scaling.laws.data_filtering.MAX_EPOCHS`). The note names the
+    candidate, the bucket size and its pool (samples) and its epochs (the most over `budgets`: for
+    a sweep, the budgets at which it was dropped)."""
+    budgets = [float(b) for b in budgets]
+    where = f" at budgets {min(budgets):.3g} to {max(budgets):.3g} samples seen" if budgets else ""
+    return [Note("outside-law-domain", f"{name} left out of the ranking{where}: {epochs:.4g} epochs over its {union_samples:.3g} samples "
+                 f"(buckets of {bucket_samples:.3g}), and the law handles fewer than {limit:g}", "warning",
+                 {"candidate": name, "bucket_size_samples": float(bucket_samples), "union_samples": float(union_samples), "epochs": float(epochs),
+                  "limit_epochs": float(limit), **({"budgets": [min(budgets), max(budgets)]} if budgets else {})})]
+
+
+def inconsistent_bucket_sizes(sizes: Mapping[str, Sequence[float]]) -> list[Note]:
+    """`inconsistent-bucket-size`: a bucket whose runs give more than one `unique_samples`
+    (`sizes`: the distinct values of each bucket's runs). Its size is left out of the fit's
+    `bucket_size_samples` (the other buckets keep theirs); a plan then needs it from the registry
+    or --bucket-sizes. One note per such bucket, naming it and its sizes."""
+    return [Note("inconsistent-bucket-size", f"the runs of bucket {bucket} give {len(values)} bucket sizes (unique_samples "
+                 f"{', '.join(f'{v:.4g}' for v in values)}): its size is not recorded; give it to a plan (--bucket-sizes {bucket}=SIZE)",
+                 "warning", {"bucket": bucket, "unique_samples": [float(v) for v in values]})
+            for bucket, values in sizes.items() if len(values) > 1]
+
+
+def choice_unchanged(parameter: str, low: float, high: float, choice: str, budgets: Sequence[float]) -> list[Note]:
+    """`choice-unchanged`: a parameter the fit does not identify, which would decide the plan, but
+    across its plausible range [low, high] the plan's choice stays `choice` at `budgets` (samples
+    seen): a warning, not a refusal (`scaling.plan.undecisive_parameters`)."""
+    where = f"{min(budgets):.3g}" + (f" to {max(budgets):.3g}" if max(budgets) > min(budgets) else "")
+    return [Note("choice-unchanged", f"{parameter} is not identified, but {choice} stays the choice at {where} samples seen for any "
+                 f"{parameter} in [{_sci(low)}, {_sci(high)}]: the plan does not depend on it", "warning",
+                 {"parameter": parameter, "range": [float(low), float(high)], "choice": choice, "budgets": [float(min(budgets)), float(max(budgets))]})]
+
+
+def holdout_unseen_groups(groups: Sequence[str], unseen: Sequence[bool]) -> list[Note]:
+    """`holdout-unseen-group`: held-out runs of a group (bucket) none of whose runs was left in the
+    refit: its per-group parameters were not fitted, so those runs' predictions are no test of
+    the law. `groups`, `unseen`: per held-out run. One note naming the groups and the runs' count."""
+    named = sorted({g for g, u in zip(groups, unseen) if u})
+    if not named:
+        return []
+    count = sum(bool(u) for u in unseen)
+    return [Note("holdout-unseen-group", f"{count} held-out runs belong to {', '.join(named)}, with no run left in the refit: their predictions "
+                 "use parameters the refit never saw data for, so they do not test the law; hold out fewer runs", "warning",
+                 {"groups": named, "runs": count})]
+
+
+def point_outside_interval(names: Sequence[str], points: Sequence[float], intervals: Sequence[Sequence[float] | None], *, what: str = "accuracy") -> list[Note]:
+    """`point-outside-interval`: a point estimate (the fit's) outside its own bootstrap percentile
+    interval, as happens for a skewed statistic (far from the fitted runs): the interval is then
+    of the draws, not centred on the point; read both. One note naming the candidates."""
+    out = [(n, float(p), [float(v) for v in i]) for n, p, i in zip(names, points, intervals) if i is not None and not i[0] <= p <= i[1]]
+    if not out:
+        return []
+    shown = ", ".join(f"{n} {p:.4g} outside [{i[0]:.4g}, {i[1]:.4g}]" for n, p, i in out[:4])
+    return [Note("point-outside-interval", f"the point {what} lies outside its bootstrap interval ({shown}): the draws' statistic is skewed; "
+                 "the interval is the draws' percentiles, not a band around the point", "warning",
+                 {"candidates": [n for n, _, _ in out], "points": [p for _, p, _ in out], "intervals": [i for _, _, i in out]})]

@@ -40,7 +40,9 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 class Holdout:
     """The runs held out of a refit, largest compute last: their inputs, observed and predicted
     target, relative error (predicted - observed) / observed and compute. `count` is how many were
-    held out (more than `requested` when runs tied on compute at the cut went together)."""
+    held out (more than `requested` when runs tied on compute at the cut went together).
+    `unseen`: per held-out run, True when no run of its group (bucket) was left in the refit, whose
+    prediction for it is then not a test of the law (`scaling.diagnostics.holdout_unseen_groups`)."""
 
     count: int
     relative_errors: list[float]
@@ -49,6 +51,7 @@ class Holdout:
     compute: list[float]
     inputs: dict[str, list[float]] = field(default_factory=dict)
     requested: int = 0
+    unseen: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -411,24 +414,27 @@ def fit(
     fitted.metadata.update(bucket_sizes_seen(data))
     fitted.notes = diagnostics.fit_notes(problem, result.u[best], fitted.params, fitted.intervals)
     fitted.notes += diagnostics.not_converged(fitted) + diagnostics.tokens_per_parameter(data.inputs) + diagnostics.fixed_out_of_range(law, problem.fixed)
+    fitted.notes += diagnostics.inconsistent_bucket_sizes(unique_samples_by_bucket(data))
     if held is not None:
         fitted.holdout = held_out_error(problem, starts, held, lambda d, t: report("holdout", d, t), requested=holdout_largest)
         fitted.notes += diagnostics.holdout_ties(holdout_largest, len(held), min(fitted.holdout.compute))
+        fitted.notes += diagnostics.holdout_unseen_groups(fitted.holdout.inputs.get(problem.law.group_by or "", []), fitted.holdout.unseen)
     return fitted
+
+
+def unique_samples_by_bucket(data: Data) -> dict[str, list[float]]:
+    """The distinct `unique_samples` of each bucket's runs, for a law fitted per bucket; {} else."""
+    if data.groups is None or "unique_samples" not in data.inputs:
+        return {}
+    return {bucket: np.unique(data.inputs["unique_samples"][data.group_codes == code]).tolist() for code, bucket in enumerate(data.groups)}
 
 
 def bucket_sizes_seen(data: Data) -> dict[str, Any]:
     """{'bucket_size_samples': {bucket: samples}} from the runs' `unique_samples`, for a law fitted
-    per bucket, when every run of each bucket has one value; {} otherwise."""
-    if data.groups is None or "unique_samples" not in data.inputs:
-        return {}
-    sizes = {}
-    for code, bucket in enumerate(data.groups):
-        values = np.unique(data.inputs["unique_samples"][data.group_codes == code])
-        if values.size != 1:
-            return {}
-        sizes[bucket] = float(values[0])
-    return {"bucket_size_samples": sizes}
+    per bucket: each bucket whose runs share one value (the others are left out, and said by
+    `scaling.diagnostics.inconsistent_bucket_sizes`); {} when no bucket has one."""
+    sizes = {bucket: float(values[0]) for bucket, values in unique_samples_by_bucket(data).items() if len(values) == 1}
+    return {"bucket_size_samples": sizes} if sizes else {}
 
 
 @float64
@@ -493,8 +499,10 @@ def held_out_error(problem: Problem, starts: np.ndarray, held: np.ndarray | int,
     predicted = np.asarray(problem.law.predict(theta, held_data.jax_inputs()), dtype=float)
     observed = held_data.target
     inputs = {name: values.tolist() for name, values in held_data.inputs.items()}
+    unseen = []
     if data.groups is not None:
         inputs[problem.law.group_by] = [data.groups[code] for code in held_data.group_codes]
+        unseen = [bool(code not in set(data.group_codes[kept].tolist())) for code in held_data.group_codes]
     return Holdout(
         count=len(held),
         relative_errors=((predicted - observed) / observed).tolist(),
@@ -503,4 +511,5 @@ def held_out_error(problem: Problem, starts: np.ndarray, held: np.ndarray | int,
         compute=compute[held].tolist(),
         inputs=inputs,
         requested=len(held) if requested is None else requested,
+        unseen=unseen,
     )

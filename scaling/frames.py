@@ -16,7 +16,7 @@ import numpy as np
 
 from curascale.errors import UserError
 
-ACCURACY_COLUMNS = ("accuracy", "acc", "acc1", "top1", "imagenet_acc", "imagenet_accuracy", "zeroshot_accuracy")
+from runs_db.columns import ACCURACY_COLUMNS  # noqa: E402  (one list of accuracy names, ingest and fits alike)
 
 
 def error_from_accuracy(frame, source: str):

@@ -33,7 +33,8 @@ def _percentile_ranges(fit: Fit, buckets) -> dict[str, list[float]]:
     percentiles = fit.metadata.get("bucket_percentile_ranges", {})
     missing = [b for b in buckets if b not in percentiles]
     if missing:
-        raise UserError(f"the fit does not record which percentiles bucket(s) {', '.join(missing)} cover; cannot cut them from a pool")
+        raise UserError(f"the fit does not record which percentiles bucket(s) {', '.join(missing)} cover; cannot cut them from a pool: "
+                        f"register buckets of these names (curascale curate bucketize POOL --out DIR --edges 0,10,... --db REG) and plan with --db REG")
     return percentiles
 
 

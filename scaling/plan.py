@@ -103,6 +103,56 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     return Unions(names, order, size, np.array(rows))
 
 
+# the plausible range of a data-plan parameter the fit does not identify, from its point value
+PLAUSIBLE_RANGES = {
+    "utility_half_life": lambda value: (0.5, 1e6),  # epochs: from half a pass to never decaying
+    "utility": lambda value: (10.0 * value, value / 10.0),  # a decade either side (utilities are negative)
+    "sample_scale": lambda value: (value / 1e3, value * 1e3),
+}
+PLAUSIBLE_POINTS = 41
+
+
+def plausible_range(fit: Fit, name: str) -> tuple[float, float]:
+    """[low, high] of parameter `name`: its `PLAUSIBLE_RANGES` bracket widened to its bootstrap
+    interval, if the fit has one."""
+    low, high = sorted(PLAUSIBLE_RANGES[name.split("[", 1)[0]](fit.params[name]))
+    interval = (fit.intervals or {}).get(name)
+    return (min(low, *interval), max(high, *interval)) if interval else (low, high)
+
+
+def undecisive_parameters(fit: Fit, unions: Unions, budgets: Sequence[float]) -> tuple[list[str], list[Note]]:
+    """The parameters of the fit's identifiability notes that would decide a data plan but do not
+    change its choice: each is varied alone over `plausible_range` (log grid of
+    `PLAUSIBLE_POINTS`), and when the best candidate at every budget stays the one at the fit's
+    point, it is listed, with a `choice-unchanged` note. The others still refuse the plan."""
+    budgets = np.asarray(budgets, dtype=float)
+    named = {p for n in fit.notes if n.code in diagnostics.IDENTIFIABILITY_CODES for p in n.details.get("parameters", [])}
+    undecisive, notes = [], []
+    for name in sorted(p for p in named if p in fit.params and p.split("[", 1)[0] in DATA_PLAN_PARAMETERS):
+        low, high = plausible_range(fit, name)
+        grid = np.sign(low) * np.geomspace(abs(low), abs(high), PLAUSIBLE_POINTS)
+        errors = _errors(fit, [fit.params] + [{**fit.params, name: float(v)} for v in grid], unions, budgets)  # [1 + V, C, B]
+        best = np.argmin(np.where(np.isnan(errors), np.inf, errors), axis=1)
+        if (best == best[0]).all() and len(set(best[0].tolist())) == 1:
+            undecisive.append(name)
+            notes += diagnostics.choice_unchanged(name, low, high, unions.names[int(best[0, 0])], budgets.tolist())
+    return undecisive, notes
+
+
+def _without_parameters(notes: Sequence[Note], names: Sequence[str]) -> list[Note]:
+    """`notes` with `names` taken out of their identifiability notes (for `require_believable`)."""
+    return [Note(n.code, n.message, n.severity, {**n.details, "parameters": [p for p in n.details.get("parameters", []) if p not in names]})
+            if n.code in diagnostics.IDENTIFIABILITY_CODES else n for n in notes]
+
+
+def require_decided(fit: Fit, unions: Unions, budgets: Sequence[float], *, force: bool, what: str) -> list[Note]:
+    """`scaling.diagnostics.require_believable` for a data plan on `fit`, sparing parameters the
+    plan's choice does not depend on (`undecisive_parameters`): the forced note, if any, and the
+    `choice-unchanged` notes."""
+    undecisive, notes = undecisive_parameters(fit, unions, budgets) if diagnostics.blocking(fit.notes, DATA_PLAN_PARAMETERS) else ([], [])
+    return [*diagnostics.require_believable(_without_parameters(fit.notes, undecisive), DATA_PLAN_PARAMETERS, force=force, what=what), *notes]
+
+
 def effective_buckets(shares, xp=np):
     """1 / sum w_i^2 (the inverse Simpson index): m for the uniform union of m buckets, and a
     smooth extension to non-uniform mixtures, whose pool is that many buckets' worth of samples.
@@ -112,12 +162,51 @@ def effective_buckets(shares, xp=np):
     return xp.where(xp.abs(value - nearest) < 1e-9 * nearest, nearest, value)
 
 
+EPOCH_LIMIT = data_filtering.MAX_EPOCHS - 1  # the data filtering laws handle fewer epochs than this
+
+
+def union_samples(unions: Unions) -> np.ndarray:
+    """Samples in each candidate's pool [C]: its effective number of buckets times the bucket size."""
+    return effective_buckets(unions.shares) * unions.size_samples[0]
+
+
+def in_law_domain(unions: Unions, budgets: Sequence[float]) -> np.ndarray:
+    """[C, B]: True where candidate c at budget b is seen for fewer than `EPOCH_LIMIT` epochs
+    (budget / pool), the domain of the data filtering laws. Raises CurascaleError naming the
+    budget and every candidate's epochs when no candidate is inside at some budget."""
+    epochs = np.asarray(budgets, dtype=float)[None, :] / union_samples(unions)[:, None]
+    inside = epochs < EPOCH_LIMIT
+    for b in np.flatnonzero(~inside.any(axis=0))[:1]:
+        seen = ", ".join(f"{n} {e:.4g}" for n, e in zip(unions.names, epochs[:, b]))
+        raise UserError(f"no candidate is within the data filtering laws' {EPOCH_LIMIT} epochs at {budgets[b]:.3g} samples seen "
+                        f"(buckets of {unions.size_samples[0]:.3g} samples; epochs: {seen}): lower the budget or give larger buckets")
+    return inside
+
+
+def domain_notes(unions: Unions, budgets: Sequence[float]) -> list[Note]:
+    """`outside-law-domain` notes for the candidates left out at some of `budgets`."""
+    budgets = np.asarray(budgets, dtype=float)
+    inside, pools = in_law_domain(unions, budgets), union_samples(unions)
+    out = [c for c in range(len(unions.names)) if not inside[c].all()]
+    return [note for c in out for note in diagnostics.outside_law_domain(
+        unions.names[c], float(unions.size_samples[0]), float(pools[c]), float(budgets[~inside[c]].max() / pools[c]),
+        limit=EPOCH_LIMIT, budgets=budgets[~inside[c]] if budgets.size > 1 else ())]
+
+
+def within_domain(unions: Unions, budget: float) -> Unions:
+    """The candidates the law can evaluate at `budget` (`in_law_domain`), in their order."""
+    keep = in_law_domain(unions, [budget])[:, 0]
+    return Unions([n for n, k in zip(unions.names, keep) if k], unions.buckets, unions.size_samples, unions.shares[keep])
+
+
 @float64
 def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.ndarray) -> np.ndarray:
-    """Predicted error [draws, candidates, budgets] for every parameter set."""
+    """Predicted error [draws, candidates, budgets] for every parameter set; NaN where the
+    candidate lies outside the law's domain at that budget (`in_law_domain`)."""
     law = fit.law_spec
-    union_size = (effective_buckets(unions.shares) * unions.size_samples[0])[:, None]  # [C, 1]
-    epoch = data_filtering.epoch_axis(float(budgets.max() / union_size.min()), xp=np)
+    union_size = union_samples(unions)[:, None]  # [C, 1]
+    inside = in_law_domain(unions, budgets)
+    epoch = data_filtering.epoch_axis(float((budgets[None, :] / union_size)[inside].max()), xp=np)
     form = data_filtering.union_log_error_utility if law.name == "data_filtering_utility" else data_filtering.union_error_effective_data
     shares = unions.shares[:, None, :]
     out = []
@@ -125,7 +214,7 @@ def _errors(fit: Fit, params_list: Sequence[dict], unions: Unions, budgets: np.n
         utilities = np.broadcast_to([params[f"utility[{b}]"] for b in unions.buckets], unions.shares.shape)[:, None, :]
         half_lives = np.broadcast_to([params[f"utility_half_life[{b}]"] for b in unions.buckets], unions.shares.shape)[:, None, :]
         value = form(epoch, budgets[None, :], union_size, utilities, half_lives, shares, params["sample_scale"], params["irreducible_error"], xp=np)
-        out.append(np.exp(value) if form is data_filtering.union_log_error_utility else value)
+        out.append(np.where(inside, np.exp(value) if form is data_filtering.union_log_error_utility else value, np.nan))
     return np.stack(out)
 
 
@@ -171,6 +260,9 @@ def optimal_mixture(fit: Fit, unions: Unions, budget_samples: float, *, steps: i
     import jax
 
     size = float(unions.size_samples[0])
+    if budget_samples / size >= EPOCH_LIMIT:
+        raise UserError(f"the mixture search can put all {budget_samples:.3g} samples seen on one bucket of {size:.3g} samples, "
+                        f"{budget_samples / size:.4g} epochs, past the data filtering laws' {EPOCH_LIMIT}: plan the unions (--candidates top-m)")
     epochs_axis = int(data_filtering.epoch_axis(float(budget_samples) / size, xp=np).size)
     solve = _mixture_solver(fit.law_spec.name, epochs_axis, steps, learning_rate)
     count = len(unions.buckets)
@@ -203,14 +295,18 @@ def plan_data(
     """Rank the candidate unions for a budget of samples seen (docs/laws.md §3); with `mixtures`, also
     the optimal non-uniform mixture of the buckets (`optimal_mixture`).
 
-    bucket_sizes: samples per bucket, overriding those the fit records. Raises CurascaleError when
-    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale), or
+    bucket_sizes: samples per bucket, overriding those the fit records. Candidates the budget would
+    see past the law's epochs are dropped with a note (`domain_notes`). Raises CurascaleError when
+    the fit does not identify a parameter that decides the plan (utilities, half-lives, scale, and
+    only if the choice changes across its plausible range: `require_decided`), or
     the plan carries an error note (a predicted error outside (0, 1)), unless `force`
     (`scaling.diagnostics.require_believable`). The plan's notes are the fit's, then the plan's own (extrapolation of the budget
     and bucket sizes past what the fit saw, optima at the edge of the search, missing intervals).
     """
-    forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     unions = candidate_unions(fit, bucket_sizes)
+    dropped = domain_notes(unions, [budget_samples])
+    unions = within_domain(unions, budget_samples)
+    forced = require_decided(fit, unions, [budget_samples], force=force, what="data plan")
     if mixtures:
         unions = with_mixture(unions, optimal_mixture(fit, unions, budget_samples))
     budgets = np.array([float(budget_samples)])
@@ -234,7 +330,8 @@ def plan_data(
     ranked = [candidates[i] for i in order]
     probability = None if draws is None else float(np.mean(np.argmin(draws, axis=1) == order[0]))
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
-    own = [*data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names)]
+    own = [*dropped, *data_plan_notes(fit, unions, ranked[0].name, [budget_samples], sizes), *diagnostics.impossible_errors(error, unions.names),
+           *diagnostics.point_outside_interval([c.name for c in ranked], [c.predicted_accuracy for c in ranked], [c.interval for c in ranked])]
     forced += diagnostics.require_believable(own, DATA_PLAN_PARAMETERS, force=force, what="data plan")
     notes = merge(diagnostics.carried_notes(fit), forced, own)
     return DataPlan(float(budget_samples), fit.source, ranked, ranked[0].name, probability, sizes, notes)
@@ -288,12 +385,12 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
     as `plan_data`'s candidates); with `mixtures`, also the optimal mixture's accuracy and shares."""
     unions = candidate_unions(fit, bucket_sizes)
     budgets = np.geomspace(low, high, points)
-    error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets]
+    error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets], NaN outside the law's domain
     draws = _errors(fit, fit.draws, unions, budgets) if fit.draws else None  # [draws, C, budgets]
-    best = np.argmin(error, axis=0)
+    best = np.nanargmin(error, axis=0)
     rows = [
         {"budget_samples": float(b), "best": unions.names[i], "predicted_accuracy": float(1 - error[i, j]),
-         "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names)},
+         "accuracy_by_candidate": {n: float(1 - error[c, j]) for c, n in enumerate(unions.names) if not np.isnan(error[c, j])},
          **({} if draws is None else {"interval": accuracy_interval(draws[:, i, j], level)})}
         for j, (b, i) in enumerate(zip(budgets, best))
     ]
@@ -308,8 +405,8 @@ def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_s
 def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: bool = False) -> list[Note]:
     """The notes of a sweep over [low, high] samples seen: the fit's, and extrapolation of the
     budgets and bucket sizes; refuses like `plan_data` on a fit that does not identify the plan."""
-    forced = diagnostics.require_believable(fit.notes, DATA_PLAN_PARAMETERS, force=force, what="sweep")
     unions = candidate_unions(fit, bucket_sizes)
+    forced = require_decided(fit, unions, np.geomspace(low, high, 25), force=force, what="sweep")
     sizes = {b: float(s) for b, s in zip(unions.buckets, unions.size_samples)}
     own = [n for n in data_plan_notes(fit, unions, None, [low, high], sizes) if n.code != "no-interval"]
     return merge(diagnostics.carried_notes(fit), forced, own)
@@ -321,7 +418,8 @@ def sweep_row_notes(fit: Fit, rows: Sequence[dict[str, Any]], *, bucket_sizes=No
     candidates whose predicted error leaves (0, 1), which stop the sweep unless `force` (the rule
     of `plan_data`, `scaling.diagnostics.require_believable`)."""
     unions = candidate_unions(fit, bucket_sizes)
-    notes = [note for name in dict.fromkeys(row["best"] for row in rows)
+    notes = domain_notes(unions, [row["budget_samples"] for row in rows])
+    notes += [note for name in dict.fromkeys(row["best"] for row in rows)
              for note in union_edge(unions, name, [row["budget_samples"] for row in rows if row["best"] == name])]
     labels = [f"{row['budget_samples']:.3g} samples seen ({row['best']})" for row in rows]
     notes += diagnostics.impossible_errors([1 - row["predicted_accuracy"] for row in rows], labels)

@@ -166,7 +166,8 @@ def _print_holdout(fitted) -> None:
     names = list(holdout.inputs)
     rows = [
         (*(v if isinstance(v, str) else f"{v:.4g}" for v in (holdout.inputs[n][i] for n in names)), f"{holdout.compute[i]:.4g}",
-         f"{holdout.observed[i]:.5g}", f"{holdout.predicted[i]:.5g}", f"{holdout.relative_errors[i]:+.2%}")
+         f"{holdout.observed[i]:.5g}", f"{holdout.predicted[i]:.5g}",
+         f"{holdout.relative_errors[i]:+.2%}" + (" unseen" if holdout.unseen and holdout.unseen[i] else ""))
         for i in range(holdout.count)
     ]
     tied = f" ({holdout.count} with ties at the cut; {holdout.requested} asked)" if holdout.count > holdout.requested else ""

@@ -60,16 +60,21 @@ def plan(
     from scaling.reference import load_fit
 
     if unit == "samples":
-        fit, sizes = _data_fit(db, fits)
-        sizes = {**(sizes or {}), **numbers(parse_pairs([p for p in (bucket_sizes or "").split(",") if p], "--bucket-sizes"), "--bucket-sizes")}
-        if sweep is not None:
-            _sweep(fit, sweep, sweep_points or 100, as_json, plot, sizes, candidates == "mixtures", force, budget)
-            return
-        if export_manifest is not None:
+        from scaling.bucket_sizes import choose_bucket_sizes
+
+        fit, registered = _data_fit(db, fits)
+        given = numbers(parse_pairs([p for p in (bucket_sizes or "").split(",") if p], "--bucket-sizes"), "--bucket-sizes")
+        pool_sizes = None
+        if export_manifest is not None:  # the manifest's passes must be those of the pool's own buckets
             from scaling.handoff import pool_bucket_sizes
 
-            sizes = pool_bucket_sizes(fit, pool)  # the manifest's passes must be those of the pool's own buckets
-        result = _data_plan(fit, budget, as_json, plot, sizes, candidates == "mixtures", force)
+            pool_sizes = (str(pool), pool_bucket_sizes(fit, pool))
+        registry_sizes = (registered["pool"], registered["bucket_size_samples"]) if registered else None
+        sizes, size_notes = choose_bucket_sizes(fit, registry=registry_sizes, given=given, pool=pool_sizes, force=force)
+        if sweep is not None:
+            _sweep(fit, sweep, sweep_points or 100, as_json, plot, sizes, candidates == "mixtures", force, budget, size_notes)
+            return
+        result = _data_plan(fit, budget, as_json, plot, sizes, candidates == "mixtures", force, size_notes)
         if export_manifest is not None:
             from scaling.handoff import export_plan_manifest
 
@@ -127,19 +132,31 @@ def _check_flags(unit: str, given: set[str]) -> None:
 
 
 def _data_fit(db, fits):
-    """The data-filtering fit to plan on and the bucket sizes to use (registry sizes with --db)."""
+    """The data-filtering fit to plan on and what the registry knows of its buckets (with --db:
+    `scaling.frames.bucket_metadata`; percentile ranges and the score column the fit lacks are
+    taken from there, so a fit made before the buckets were registered can still cut a pool)."""
+    import dataclasses
+
     from scaling.fit import Fit
+    from scaling.frames import bucket_metadata
     from scaling.plan import DATA_FILTERING_LAWS
     from scaling.reference import load_fit
 
     if db is None:
-        return load_fit((fits or [DEFAULT_DATA_FIT])[0]), None
+        name = (fits or [DEFAULT_DATA_FIT])[0]
+        fit = load_fit(name)
+        return (fit if fit.source == name else dataclasses.replace(fit, source=f"{name}: fit of {fit.source}")), {}
     from runs_db.registry import connect
 
-    registry = connect(db)
-    fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS)
+    fit_id, artifact = connect(db).latest_fit(DATA_FILTERING_LAWS)
     fit = Fit.from_dict(artifact, source=f"{db}: fit {fit_id}")
-    return fit, registry.bucket_sizes(list(fit.groups or []))
+    registered = bucket_metadata(str(db), list(fit.groups or []))
+    if registered:
+        metadata = dict(fit.metadata)
+        metadata["bucket_percentile_ranges"] = {**registered["bucket_percentile_ranges"], **metadata.get("bucket_percentile_ranges", {})}
+        metadata.setdefault("score_column", registered["score_column"])
+        fit = dataclasses.replace(fit, metadata=metadata)
+    return fit, registered
 
 
 def _model_fits(db):
@@ -152,11 +169,13 @@ def _model_fits(db):
     return [Fit.from_dict(artifact, source=f"{db}: fit {fit_id}") for fit_id, artifact in chosen]
 
 
-def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, force=False):
+def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, force=False, size_notes=()):
+    from curascale.notes import merge
     from scaling.diagnostics import headline
     from scaling.plan import plan_data
 
     result = plan_data(fit, budget, bucket_sizes=bucket_sizes, mixtures=mixtures, force=force)
+    result.notes = merge(result.notes, size_notes)
     if plot is not None:
         from scaling.plots import plot_plan
 
@@ -170,19 +189,18 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
     rows, styles = [], []
     for candidate in result.candidates:
         interval = (f"[{candidate.interval[0]:.2%}, {candidate.interval[1]:.2%}]",) if with_interval else ()
-        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", *interval, f"{candidate.epochs:.2f}",
-                     ", ".join(f"{w:.2f}" for w in candidate.shares),
-                     ", ".join(f"{r:.2f}" for r in candidate.repetitions.values()), ", ".join(format_quantity(v) for v in candidate.samples.values())))
+        per_bucket = tuple(f"{b}: {w:.2f}, {candidate.repetitions[b]:.2f}x, {format_quantity(candidate.samples[b])}" for b, w in zip(candidate.buckets, candidate.shares))
+        rows.append((candidate.name, f"{candidate.predicted_accuracy:.2%}", f"{candidate.predicted_error:.4f}", *interval, f"{candidate.epochs:.2f}", per_bucket))
         styles.append("bold green" if candidate.name == result.best else None)
-    columns = ("candidate", "accuracy", "error", *(("interval",) if with_interval else ()), "epochs", "shares", "repetitions per bucket", "samples per bucket")
-    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit}){headline(result.notes)}", columns, rows, left=("candidate",), styles=styles)
+    columns = ("candidate", "accuracy", "error", *(("interval",) if with_interval else ()), "epochs", "bucket: share, passes, samples")
+    render.table(f"data plan for {format_quantity(budget)} samples seen ({result.fit}){headline(result.notes)}", columns, rows, left=("candidate", columns[-1]), styles=styles)
     probability = "" if result.probability_best is None else f" (best in {result.probability_best:.0%} of bootstrap draws)"
     render.line("plan: train on [bold]{}[/bold]{}", result.best, probability)
     render.notes(result.notes)
     return result
 
 
-def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False, budget=None) -> None:
+def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False, budget=None, size_notes=()) -> None:
     from curascale.notes import notes_to_dicts
     from scaling.diagnostics import headline
     from curascale.notes import merge
@@ -197,7 +215,7 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, 
         raise UserError("--sweep needs LO < HI")
     notes = sweep_notes(fit, low, high, bucket_sizes=bucket_sizes, force=force)
     rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures)
-    notes = merge(notes, sweep_row_notes(fit, rows, bucket_sizes=bucket_sizes, force=force))
+    notes = merge(notes, sweep_row_notes(fit, rows, bucket_sizes=bucket_sizes, force=force), size_notes)
     if plot is not None:
         from scaling.plots import plot_sweep
 

@@ -86,14 +86,19 @@ def _finite(value: Any) -> Any:
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, left: Sequence[str] = (), styles: Sequence[str | None] | None = None) -> None:
     """A table whose cells are all escaped; `left` names the left-justified columns (others are
-    right-justified numbers); `styles` gives an optional rich style per row."""
+    right-justified numbers); `styles` gives an optional rich style per row. A cell is a string
+    or a sequence of lines (each escaped, shown one under another). Cells fold, never
+    truncate; a header wraps only between its words (each column is at least its longest header
+    word wide)."""
     from rich.table import Table
 
     grid = Table(title=escape(title))
     for column in columns:
-        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold")
+        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold",
+                        min_width=max((len(word) for word in column.split()), default=1))
     for i, row in enumerate(rows):
-        grid.add_row(*(escape(cell) for cell in row), style=None if styles is None else styles[i])
+        grid.add_row(*(escape(cell) if isinstance(cell, str) else "\n".join(escape(line) for line in cell) for cell in row),
+                     style=None if styles is None else styles[i])
     console().print(grid)
 
 

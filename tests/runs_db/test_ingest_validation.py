@@ -35,6 +35,10 @@ def write(tmp_path, name, text):
         ("boolloss.jsonl", '{"params":1e8,"loss":false}\n', 1, "loss", "a boolean \\(False\\) is not a number"),
         ("listparams.jsonl", '{"params":[1e8],"loss":3}\n', 1, "params", "not a number: list"),
         ("dictfamily.jsonl", '{"params":1e8,"loss":3,"family":{"a":1}}\n', 1, "family", "must be text, got dict"),
+        # trust trial: error 0.5 beside accuracy 0.069 (1 - 0.069 = 0.931); row 2 disagrees by 2e-6, past 1e-6
+        ("accerr.csv", "run_id,samples_seen,accuracy,error\na,1e8,0.069,0.5\n", 1, "error", "error 0.5 disagrees with accuracy 0.069 in column 'accuracy'"),
+        ("accerr2.csv", "run_id,samples_seen,accuracy,error\na,1e8,0.25,0.75\nb,2e8,0.25,0.750002\n", 2, "error", "error 0.750002 disagrees"),
+        ("acc1err.csv", "run_id,samples_seen,acc1,err\na,1e8,0.3,0.6\n", 1, "err", "in column 'acc1'"),
     ],
 )
 def test_rows_rejected_at_validation(tmp_path, name, text, row, column, message):
@@ -115,3 +119,23 @@ def test_a_target_the_file_already_has_is_a_conflict(tmp_path):
     assert filled["family"] == "mine"  # an empty column of the file is filled, not a conflict
     swapped = read_runs(path, {"params": "N", "flops": "params"})[0].run  # a swap is no conflict
     assert (swapped["params"], swapped["flops"]) == (2e8, 1e8)
+
+
+@pytest.mark.parametrize("alias", ["acc1", "imagenet_acc", "top1", "zeroshot_accuracy"])
+def test_accuracy_aliases_are_read_as_accuracy(tmp_path, alias):
+    from scaling.frames import ACCURACY_COLUMNS
+
+    assert alias in ACCURACY_COLUMNS  # the fits' list is the ingest's
+    [record] = read_runs(write(tmp_path, "a.csv", f"run_id,samples_seen,{alias}\na,1e8,0.42\n"))
+    assert record.evals == [{"metric": "accuracy", "value": 0.42, "split": "", "task": "", "step": -1}]
+
+
+def test_an_error_that_agrees_with_accuracy_is_kept(tmp_path):
+    [record] = read_runs(write(tmp_path, "ok.csv", "run_id,samples_seen,accuracy,error\na,1e8,0.25,0.7500005\n"))
+    assert sorted(e["metric"] for e in record.evals) == ["accuracy", "error"]
+
+
+@pytest.mark.parametrize("columns, hint", [("top1_pct", "--map accuracy=top1_pct"), ("val_err", "--map error=val_err"), ("ppl", "--map loss=ppl"), ("score", "--map loss=COLUMN")])
+def test_a_file_without_metric_suggests_the_right_map(tmp_path, columns, hint):
+    with pytest.raises(IngestError, match=f"no metric column: .*\\(or {hint}\\)"):
+        read_runs(write(tmp_path, "m.csv", f"run_id,samples_seen,{columns}\na,1e8,0.5\n"))

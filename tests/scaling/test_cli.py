@@ -56,8 +56,13 @@ def test_plan_from_the_registry_matches_the_same_fits_given_as_files(tmp_path):
         registry.save_fit_artifact(name, load_fit(name).to_dict())
     from_db = json.loads(run("plan-curation", "--compute", "128M", "--db", str(db), "--json").stdout)
     assert from_db["fit"] == "reference/tmars-imagenet-utility"  # the saved artifact names its source
-    # the registry's bucket sizes (twice the fit's) are the ones planned with: 128M = 5 passes of top10
-    assert next(c for c in from_db["candidates"] if c["name"] == "top10")["epochs"] == pytest.approx(5.0)
+    # the registry's bucket sizes (twice the fit's) never replace the fit's silently: 128M = 10 passes of
+    # the fit's 12.8M top10, and a note names both sizes
+    assert next(c for c in from_db["candidates"] if c["name"] == "top10")["epochs"] == pytest.approx(10.0)
+    [differ] = [n for n in from_db["notes"] if n["code"] == "bucket-sizes-differ"]
+    assert differ["details"]["fit"]["tmars_top0to10p"] == 12.8e6 and differ["details"]["registry"]["tmars_top0to10p"] == 25.6e6
+    [recorded] = [n for n in from_db["notes"] if n["code"] == "bucket-sizes"]
+    assert recorded["details"]["sources"]["tmars_top0to10p"] == "fit" and recorded["details"]["sizes"]["tmars_top0to10p"] == 12.8e6
     model_db = json.loads(run("plan-curation", "--compute", "1e21", "--unit", "flops", "--db", str(db), "--json").stdout)
     model_files = json.loads(run("plan-curation", "--compute", "1e21", "--unit", "flops", "--json").stdout)
     assert {k: v for k, v in model_db.items() if k != "fit"} == {k: v for k, v in model_files.items() if k != "fit"}

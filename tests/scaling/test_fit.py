@@ -123,3 +123,45 @@ def test_bad_inputs_are_user_errors(chinchilla_frame):
         fit("chinchilla", chinchilla_frame, fixed={"gamma": 1.0})
     with pytest.raises(UserError, match="must be positive"):
         fit("chinchilla", chinchilla_frame.assign(loss=-1.0))
+
+
+def test_a_bucket_with_two_sizes_loses_only_its_own_size():
+    """Runs of hq at 6.4M and 12.8M unique samples: hq gets a note with both sizes, lq and mq
+    (one size each) keep theirs in the fit's metadata."""
+    from scaling.fit import bucket_sizes_seen, unique_samples_by_bucket
+    from scaling.problem import Data
+    from scaling import diagnostics
+
+    frame = pd.DataFrame({
+        "bucket": ["hq", "hq", "mq", "mq", "lq", "lq"],
+        "samples_seen": [12.8e6, 25.6e6, 12.8e6, 25.6e6, 12.8e6, 25.6e6],
+        "unique_samples": [6.4e6, 12.8e6, 12.8e6, 12.8e6, 25.6e6, 25.6e6],
+        "error": [0.9, 0.8, 0.92, 0.85, 0.95, 0.9],
+    })
+    data = Data.from_frame(get_law("data_filtering_utility"), frame)
+    assert bucket_sizes_seen(data) == {"bucket_size_samples": {"mq": 12.8e6, "lq": 25.6e6}}
+    [note] = diagnostics.inconsistent_bucket_sizes(unique_samples_by_bucket(data))
+    assert note.code == "inconsistent-bucket-size" and note.details == {"bucket": "hq", "unique_samples": [6.4e6, 12.8e6]}
+
+
+def test_a_held_out_bucket_with_no_run_left_in_the_refit_is_marked():
+    """hq and mq at 1 to 32 epochs, lq only at 16 and 32: holding out the 6 largest runs (ties at
+    32 epochs and 16 epochs go together) leaves no lq run in the refit."""
+    import jax
+
+    from scaling.problem import unflatten
+
+    law = get_law("data_filtering_utility")
+    truth = {"sample_scale": 0.025, "irreducible_error": 0.1, "utility[hq]": -0.16, "utility[mq]": -0.12, "utility[lq]": -0.09,
+             "utility_half_life[hq]": 6.0, "utility_half_life[mq]": 8.0, "utility_half_life[lq]": 8.0}
+    rows = [(b, e) for b in ("hq", "mq") for e in (1, 2, 4, 8, 16, 32)] + [("lq", 16), ("lq", 32)]
+    frame = pd.DataFrame({"bucket": [b for b, _ in rows], "samples_seen": [12.8e6 * e for _, e in rows], "unique_samples": 12.8e6})
+    with jax.enable_x64(True):
+        inputs = law.jax_inputs({"samples_seen": frame["samples_seen"].to_numpy(), "unique_samples": frame["unique_samples"].to_numpy()})
+        inputs["group"] = np.searchsorted(["hq", "lq", "mq"], frame["bucket"])
+        frame["error"] = np.asarray(law.predict(unflatten(law, truth, ["hq", "lq", "mq"]), inputs), dtype=float)
+    fitted = fit("data_filtering_utility", frame, holdout_largest=6, fixed={"irreducible_error": 0.1})
+    held = fitted.holdout
+    assert held.unseen == [b == "lq" for b in held.inputs["bucket"]] and held.unseen.count(True) == 2
+    [note] = [n for n in fitted.notes if n.code == "holdout-unseen-group"]
+    assert note.details == {"groups": ["lq"], "runs": 2} and note.severity == "warning"

@@ -145,3 +145,100 @@ def test_a_sweep_reaching_below_the_laws_range_refuses_unless_forced(utility_fit
     with pytest.raises(CurascaleError, match=r"the sweep carries error notes \[out-of-physical-range \(3e\+06 samples seen"):
         sweep_row_notes(utility_fit, rows)
     assert [n.code for n in sweep_row_notes(utility_fit, rows, force=True)][0] == "forced"
+
+
+def test_a_candidate_past_the_laws_epochs_is_dropped_with_a_note(utility_fit):
+    """12.8B samples seen: top10 (one 12.8M bucket) would be seen 12.8B / 12.8M = 1000 epochs, past
+    the 511 the law sums; top20..top40 (500, 333, 250 epochs) are ranked, best as by the loop."""
+    plan = plan_data(utility_fit, 12.8e9)
+    assert [c.name for c in plan.candidates] == sorted(("top20", "top30", "top40"), key=lambda u: _union_error_by_loop(utility_fit, u, 12.8e9))
+    for c in plan.candidates:
+        assert c.predicted_error == pytest.approx(_union_error_by_loop(utility_fit, c.name, 12.8e9), rel=1e-10)
+    [dropped] = [n for n in plan.notes if n.code == "outside-law-domain"]
+    assert dropped.details == {"candidate": "top10", "bucket_size_samples": 12.8e6, "union_samples": 12.8e6, "epochs": 1000.0, "limit_epochs": 511.0}
+    assert "top10" in dropped.message and "1000 epochs" in dropped.message
+
+
+def test_no_candidate_within_the_laws_epochs_is_an_error_naming_them(utility_fit):
+    from curascale.errors import CurascaleError
+
+    # 100B samples: top40 (51.2M samples) would be seen 1953 epochs, the others more
+    with pytest.raises(CurascaleError, match=r"at 1e\+11 samples seen \(buckets of 1.28e\+07 samples; epochs: top10 7812, top20 3906, top30 2604, top40 1953\)"):
+        plan_data(utility_fit, 1e11)
+
+
+def test_a_sweep_drops_a_candidate_only_where_it_leaves_the_laws_domain(utility_fit):
+    from scaling.plan import sweep_row_notes
+
+    rows = sweep_data(utility_fit, 12.8e6, 12.8e9, 6)  # budgets 12.8M * 10^(0.6 i); top10 leaves at 12.8B only
+    assert ["top10" in row["accuracy_by_candidate"] for row in rows] == [True] * 5 + [False]
+    assert len(rows[-1]["accuracy_by_candidate"]) == 3
+    [dropped] = [n for n in sweep_row_notes(utility_fit, rows) if n.code == "outside-law-domain"]
+    assert dropped.details["candidate"] == "top10" and dropped.details["budgets"] == pytest.approx([12.8e9, 12.8e9])
+
+
+def _with_unidentified(fit, name, value=None):
+    """`fit` with a not-identifiable note on `name` (and, if given, that parameter set to `value`)."""
+    import dataclasses
+
+    from curascale.notes import Note
+
+    params = {**fit.params, **({name: value} if value is not None else {})}
+    note = Note("not-identifiable", f"{name} cannot be told apart", "error", {"parameters": [name]})
+    return dataclasses.replace(fit, params=params, notes=[*fit.notes, note])
+
+
+@pytest.mark.parametrize("budget, decides", [(32e6, False), (2.56e9, True)])
+def test_an_unidentified_parameter_refuses_only_when_it_changes_the_choice(utility_fit, budget, decides):
+    """tau of the worst bucket (top30to40p) unknown in [0.5, 1e6] epochs: at 32M samples (top10
+    best, the union without that bucket) the loop finds top10 best at both ends; at 2.56B the
+    loop's choice moves with it, so the plan refuses."""
+    from curascale.errors import CurascaleError
+
+    name = "utility_half_life[tmars_top30to40p]"
+    unions = ("top10", "top20", "top30", "top40")
+    ends = [min(unions, key=lambda u: _union_error_by_loop(_with_unidentified(utility_fit, name, tau), u, budget)) for tau in (0.5, 1e6)]
+    assert (ends[0] != ends[1]) == decides
+    fit = _with_unidentified(utility_fit, name)
+    if decides:
+        with pytest.raises(CurascaleError, match=r"does not identify utility_half_life\[tmars_top30to40p\]"):
+            plan_data(fit, budget)
+        return
+    plan = plan_data(fit, budget)
+    [note] = [n for n in plan.notes if n.code == "choice-unchanged"]
+    assert plan.best == ends[0] == note.details["choice"] and note.details["range"] == [0.5, 1e6] and note.severity == "warning"
+
+
+def test_the_documented_effective_data_union_formula_and_its_worked_number():
+    """docs/laws.md §3 writes the effective-data union exactly; this loop restates it line by line
+    and must give the documented 0.694685 for top20 at 128M, as the planner does."""
+    from pathlib import Path
+
+    fit = load_fit("reference/tmars-imagenet-effective-data")
+    b, tau, a, d, size, n = np.array([-0.18227, -0.14485]), np.array([4.0, 4.3636]), 0.022, 0.1, 12.8e6, 128e6
+    w = np.full(2, 0.5)
+    passes = n / (2 * size)
+    effective, log_y = [], 0.0
+    for k in range(int(np.floor(passes)) + 1):
+        delta = 0.5 ** (k * w / tau)
+        b_k = (w * b * delta).sum() / (w * delta).sum()
+        effective.append((effective[-1] if effective else 0.0) + min(max(passes - k, 0.0), 1.0) * a * 2 * size / 1e5 * (w * delta).sum())
+        log_y += b_k * (np.log(effective[0]) if k == 0 else np.log(effective[k] / effective[k - 1]))
+    y = np.exp(log_y) + d
+    assert round(y, 6) == 0.694685
+    assert "y = 0.694685, accuracy 30.53%" in (Path(__file__).parents[2] / "docs" / "laws.md").read_text()
+    top20 = next(c for c in plan_data(fit, n).candidates if c.name == "top20")
+    assert top20.predicted_error == pytest.approx(y, rel=1e-12)
+
+
+def test_a_point_outside_its_bootstrap_interval_is_said(utility_fit):
+    """Draws whose sample scale is 1.5 and 2 times the point's: every draw predicts a lower error
+    (more samples per unit of a), so every accuracy interval lies above the point."""
+    draws = [{**utility_fit.params, "sample_scale": utility_fit.params["sample_scale"] * f} for f in (1.5, 2.0)]
+    fit = type(utility_fit)(**{**utility_fit.__dict__, "draws": draws})
+    plan = plan_data(fit, 128e6)
+    assert all(c.predicted_accuracy < c.interval[0] for c in plan.candidates)
+    [note] = [n for n in plan.notes if n.code == "point-outside-interval"]
+    assert note.details["candidates"] == [c.name for c in plan.candidates]
+    assert note.details["points"][0] == plan.candidates[0].predicted_accuracy
+    assert not [n for n in plan_data(utility_fit, 128e6).notes if n.code == "point-outside-interval"]

@@ -62,7 +62,7 @@ def test_reference_plan_says_it_has_no_interval():
     shown = run("plan-curation", "--compute", "128M").stdout
     assert "no interval: published point estimates" in shown and "interval ┃" not in shown
     plan = json.loads(run("plan-curation", "--compute", "128M", "--json").stdout)
-    assert [n["code"] for n in plan["notes"]] == ["no-interval"] and plan["candidates"][0]["interval"] is None
+    assert [n["code"] for n in plan["notes"]] == ["no-interval", "bucket-sizes"] and plan["candidates"][0]["interval"] is None
 
 
 def test_case_07_plan_and_predict_warn_with_the_factor():
@@ -109,14 +109,22 @@ def test_a_sweep_says_where_its_best_union_is_an_edge_and_refuses_below_the_laws
     assert refused.returncode == 2 and "the sweep carries error notes [out-of-physical-range (3e+06 samples seen" in refused.stderr
 
 
-def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp_path):
+@pytest.mark.parametrize("bucketize_first", [True, False])
+def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp_path, bucketize_first):
+    """Pilots -> registry -> fit -> --export-manifest; with the buckets registered before or after
+    the fit (after: the fit has no percentile ranges, and the plan reads them from the registry)."""
     from curation.demo import write_demo_pool
     from scaling.laws import get_law
     from scaling.problem import unflatten
 
     db, pool = str(tmp_path / "r.duckdb"), tmp_path / "pool"
     write_demo_pool(pool, 30_000, shards=2, seed=3)
-    run("curascale", "curate", "bucketize", str(pool), "--out", str(tmp_path / "buckets"), "--edges", "0,10,20,30", "--db", db)
+
+    def bucketize():
+        run("curascale", "curate", "bucketize", str(pool), "--out", str(tmp_path / "buckets"), "--edges", "0,10,20,30", "--db", db)
+
+    if bucketize_first:
+        bucketize()
     # pilot runs: three 3,000-sample buckets at 0.5 to 16 epochs, accuracy from known utilities
     law = get_law("data_filtering_utility")
     buckets = ["top0to10p", "top10to20p", "top20to30p"]
@@ -134,6 +142,8 @@ def test_a_users_three_bucket_accuracy_fit_from_the_registry_to_the_manifest(tmp
     fitted = json.loads(run("curascale", "fit", "data-filtering-utility", "--db", db, "--json").stdout)
     assert fitted["params"]["utility[top0to10p]"] == pytest.approx(-0.12, rel=1e-3)  # error = 1 - accuracy
     assert fitted["notes"] == []  # equal bucket sizes (one level of unique_samples) leave nothing undetermined
+    if not bucketize_first:
+        bucketize()
     budget = 24_000
     plan = json.loads(run("plan-curation", "--compute", str(budget), "--db", db, "--export-manifest", str(tmp_path / "out"), "--pool", str(pool), "--json").stdout)
     chosen = next(c for c in plan["candidates"] if c["name"] == plan["best"])
@@ -152,3 +162,14 @@ def test_bucket_sizes_override_the_fits():
     expected = plan_data(load_fit("reference/tmars-imagenet-utility"), 256e6, bucket_sizes=sizes)
     assert shown["bucket_size_samples"] == {b: 25.6e6 for b in expected.bucket_size_samples}
     assert shown["best"] == expected.best and shown["candidates"][0]["epochs"] == pytest.approx(256e6 / 25.6e6 / len(expected.candidates[0].buckets))
+
+
+def test_a_plan_from_a_fit_file_names_the_file_and_each_candidates_buckets(tmp_path):
+    fit = dataclasses.replace(load_fit("reference/tmars-imagenet-utility"), source="/somewhere/registry.duckdb")
+    path = tmp_path / "mine.json"
+    fit.save(path)
+    shown = run("plan-curation", "--compute", "128M", "--fits", str(path)).stdout
+    assert json.loads(run("plan-curation", "--compute", "128M", "--fits", str(path), "--json").stdout)["fit"] == f"{path}: fit of /somewhere/registry.duckdb"
+    row = next(line for line in shown.splitlines() if line.startswith("│ top20"))
+    assert "tmars_top0to10p: 0.50, 5.00x, 64M" in row
+    assert "tmars_top10to20p: 0.50, 5.00x, 64M" in shown

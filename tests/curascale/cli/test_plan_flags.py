@@ -30,11 +30,12 @@ def test_export_manifest_cuts_the_plans_buckets_from_the_pool(tmp_path):
     frame = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "pool").glob("*.parquet"))], ignore_index=True)
     refused = run("plan-curation", "--compute", "3000", "--export-manifest", tmp_path / "refused", "--pool", tmp_path / "pool",
                   "--score-column", "clip_b32_similarity_score", "--json", check=False)
-    assert refused.returncode == 2 and "out-of-physical-range" in refused.stderr and not (tmp_path / "refused").exists()
+    assert refused.returncode == 2 and not (tmp_path / "refused").exists()
+    assert "bucket sizes differ from the fit's (tmars_top0to10p 1.28e+07 vs 300" in refused.stderr  # 10% of 3,000 rows
     result = run("plan-curation", "--compute", "3000", "--export-manifest", tmp_path / "plan", "--pool", tmp_path / "pool",
                  "--score-column", "clip_b32_similarity_score", "--json", "--force")
     plan = json.loads(result.stdout)
-    assert {n["code"] for n in plan["notes"]} >= {"out-of-physical-range", "extrapolation"}
+    assert {n["code"] for n in plan["notes"]} >= {"out-of-physical-range", "extrapolation", "bucket-sizes-differ"}
     best = next(c for c in plan["candidates"] if c["name"] == plan["best"])
     scores = frame["clip_b32_similarity_score"].to_numpy()
     ranked = np.sort(scores)[::-1]

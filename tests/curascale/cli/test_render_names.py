@@ -20,3 +20,19 @@ def test_help_text_is_not_markup():
 
     shown = CliRunner().invoke(cli, ["curate", "run", "--help"], env={"COLUMNS": "120"}).output
     assert shown.count("[[steps]]") >= 3  # the docstring's two tables and the argument's help
+
+
+def test_headers_wrap_between_words_and_multi_line_cells_keep_every_line(capsys, monkeypatch):
+    """At 80 columns a header never splits inside a word ('candida te'); a cell given as lines
+    shows each line, escaped, none truncated."""
+    monkeypatch.setenv("COLUMNS", "80")
+    render.table("t", ("candidate", "accuracy", "repetitions per bucket", "bucket: share, passes, samples"),
+                 [("top30", "26.77%", "3.33, 3.33, 3.33", ("tmars_top0to10p: 0.33, 3.33x, 42.67M", "tmars_top10to20p: 0.33, 3.33x, 42.67M", "x[bold]y"))],
+                 left=("candidate",))
+    shown = capsys.readouterr().out
+    cells = [part.strip() for line in shown.splitlines() for part in line.split("┃")[1:-1] + line.split("│")[1:-1]]
+    words = {w for c in ("candidate", "accuracy", "repetitions per bucket", "bucket: share, passes, samples") for w in c.split()}
+    header_parts = {p for line in shown.splitlines() if "┃" in line for p in line.split("┃")[1:-1] for p in p.split()}
+    assert header_parts <= words  # every header fragment is a whole word
+    assert "tmars_top0to10p:" in shown and "tmars_top10to20p:" in shown and "x[bold]y" in shown and "\\x0a" not in shown
+    assert cells  # the table was drawn

@@ -281,3 +281,14 @@ def test_with_mixture_drops_shares_below_the_floor_and_renormalises():
     np.testing.assert_allclose(at_floor, [0.7, 0.2, 0.0999, 0.0001], rtol=1e-12)  # sums to 1: unchanged
     default = with_mixture(unions, np.array([0.5, 0.49995, 0.00005, 0.0])).shares[2]  # default floor 1e-4
     np.testing.assert_allclose(default, [0.5 / 0.99995, 0.49995 / 0.99995, 0, 0], rtol=1e-15)
+
+
+def test_effective_buckets_rounds_only_within_a_relative_1e9_of_an_integer():
+    """Four near-uniform shares (0.25 + e, 0.25 - e, 0.25, 0.25): 1 / sum w^2 = 1 / (0.25 + 2 e^2),
+    by hand. Within 1e-9 * 4 of 4 the value is snapped to exactly 4; past it, it is kept."""
+    for e, snapped in [(5.6e-6, True), (2.0e-5, False)]:
+        weights = np.array([0.25 + e, 0.25 - e, 0.25, 0.25])
+        exact = 1.0 / (0.25 + 2 * e**2)
+        assert 1e-10 < 4 - exact < (4e-9 if snapped else 1.0) and (snapped or 4 - exact > 4e-9)
+        value = effective_buckets(weights)
+        assert value == (4.0 if snapped else pytest.approx(exact, rel=1e-14)) and (snapped or value != 4.0)

@@ -275,6 +275,7 @@ def test_with_mixture_drops_shares_below_the_floor_and_renormalises():
     unions = Unions(["top10", "top20"], ["a", "b", "c", "d"], np.full(4, S), np.array([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0]]))
     mixed = with_mixture(unions, np.array([0.6, 0.3, 0.09995, 0.00005]), floor=1e-4)
     assert mixed.names == ["top10", "top20", "mixture"] and mixed.buckets == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(mixed.size_samples, np.full(4, S))  # the pool's buckets are unchanged
     np.testing.assert_array_equal(mixed.shares[:2], unions.shares)
     np.testing.assert_allclose(mixed.shares[2], [0.6 / 0.99995, 0.3 / 0.99995, 0.09995 / 0.99995, 0.0], rtol=1e-15)
     at_floor = with_mixture(unions, np.array([0.7, 0.2, 0.0999, 0.0001]), floor=1e-4).shares[2]

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from known import loop_weighted_effective_data, loop_weighted_utility
+from curascale.errors import CurascaleError
+from curascale.notes import Note
 from scaling.fit import Fit
 from scaling.laws.chinchilla import optimal_split
 from scaling.plan import candidate_unions, effective_buckets, plan_data, plan_model, sweep_data
@@ -293,3 +295,45 @@ def test_effective_buckets_rounds_only_within_a_relative_1e9_of_an_integer():
         assert 1e-10 < 4 - exact < (4e-9 if snapped else 1.0) and (snapped or 4 - exact > 4e-9)
         value = effective_buckets(weights)
         assert value == (4.0 if snapped else pytest.approx(exact, rel=1e-14)) and (snapped or value != 4.0)
+
+
+# ---- the plan's record and its refusal rule ---------------------------------------------------------
+def test_plan_record_fields(reference):
+    """The plan's own fields, each from its input: budget, the fit's source, the bucket sizes it
+    assumed, and each union's shares 1/m over its m members (no zero shares listed)."""
+    plan = plan_data(reference, 128e6, bucket_sizes={b: 2 * S for b in NESTED})
+    assert plan.budget_samples == 128e6 and plan.fit == reference.source and reference.source
+    assert plan.bucket_size_samples == {b: 2 * S for b in NESTED}
+    assert plan.best == plan.candidates[0].name
+    for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1):
+        candidate = next(c for c in plan.candidates if c.name == name)
+        assert candidate.buckets == NESTED[:m] and candidate.shares == pytest.approx([1 / m] * m, rel=1e-15)
+
+
+UNIDENTIFIED = Note("not-identifiable", "utility[tmars_top0to10p] is not identified", "error", {"parameters": ["utility[tmars_top0to10p]"]})
+
+
+def test_a_fit_that_does_not_identify_a_utility_refuses_unless_forced(reference):
+    """The fit's own identifiability note on a deciding parameter (a utility) stops the plan; forced,
+    the plan carries the fit's note and a `forced` note naming the data plan."""
+    unidentified = with_params(reference, notes=[UNIDENTIFIED])
+    with pytest.raises(CurascaleError, match=r"the fit does not identify utility\[tmars_top0to10p\], which decide the data plan"):
+        plan_data(unidentified, 128e6)
+    plan = plan_data(unidentified, 128e6, force=True)
+    forced = [n for n in plan.notes if n.code == "forced"]
+    assert [n.code for n in plan.notes][:2] == ["not-identifiable", "forced"]
+    assert len(forced) == 1 and forced[0].message.startswith("data plan forced") and forced[0].details["codes"] == ["not-identifiable"]
+
+
+def test_forcing_keeps_both_the_fits_and_the_plans_refusals(reference):
+    """At 6M samples seen the errors leave (0, 1) (the plan's own error note): with an unidentified
+    utility too, the forced plan carries one `forced` note for each, the fit's first."""
+    unidentified = with_params(reference, notes=[UNIDENTIFIED])
+    with pytest.raises(CurascaleError, match="which decide the data plan"):
+        plan_data(unidentified, 6e6)
+    with pytest.raises(CurascaleError, match=r"the data plan carries error notes \[out-of-physical-range"):
+        plan_data(reference, 6e6)
+    plan = plan_data(unidentified, 6e6, force=True)
+    forced = [n for n in plan.notes if n.code == "forced"]
+    assert [n.details["codes"] for n in forced] == [["not-identifiable"], ["out-of-physical-range"]]
+    assert all(n.message.startswith("data plan forced") for n in forced)

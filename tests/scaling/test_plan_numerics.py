@@ -337,3 +337,32 @@ def test_forcing_keeps_both_the_fits_and_the_plans_refusals(reference):
     forced = [n for n in plan.notes if n.code == "forced"]
     assert [n.details["codes"] for n in forced] == [["not-identifiable"], ["out-of-physical-range"]]
     assert all(n.message.startswith("data plan forced") for n in forced)
+
+
+def test_sweep_intervals_are_the_central_percentiles_of_the_draws_at_the_best_union(contested):
+    """With draws, each sweep row's interval is the best union's accuracy percentile interval over
+    the draws (errors by the loop), at 95% by default and at the level asked for."""
+    fit, _ = contested
+    budgets = np.geomspace(64e6, 128e6, 2)
+    for level, rows in [(0.95, sweep_data(fit, 64e6, 128e6, 2)), (0.8, sweep_data(fit, 64e6, 128e6, 2, level=0.8))]:
+        for budget, row in zip(budgets, rows):
+            column = draw_errors(fit, budget)[:, ["top10", "top20", "top30", "top40"].index(row["best"])]
+            tail = 50 * (1 - level)
+            assert row["interval"] == pytest.approx([1 - np.percentile(column, 100 - tail), 1 - np.percentile(column, tail)], rel=1e-12)
+
+
+def test_sweep_defaults_to_100_points_and_takes_bucket_sizes(reference):
+    """100 log-spaced budgets unless asked; bucket sizes given override the fit's (errors by the
+    loop on a pool of twice the size)."""
+    rows = sweep_data(reference, 10e6, 1e9)
+    np.testing.assert_allclose([r["budget_samples"] for r in rows], np.geomspace(10e6, 1e9, 100), rtol=1e-14)
+    row = sweep_data(reference, 128e6, 128e6, 1, bucket_sizes={b: 2 * S for b in NESTED})[0]
+    expected = {name: 1 - union_error(reference.params, reference.law, 128e6, NESTED[:m], size=2 * S) for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1)}
+    assert row["accuracy_by_candidate"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_sweep_mixture_lists_only_buckets_it_draws_from():
+    """At 64M samples seen the optimal mixture leaves buckets out (`with_mixture` drops shares
+    under 1e-4): the row lists the buckets it draws from, with shares > 0 summing to 1."""
+    shares = sweep_data(load_fit("reference/tmars-imagenet-utility"), 64e6, 64e6, 1, mixtures=True)[0]["mixture"]["shares"]
+    assert 0 < len(shares) < len(NESTED) and all(w > 0 for w in shares.values()) and sum(shares.values()) == pytest.approx(1.0, rel=1e-12)

@@ -366,3 +366,16 @@ def test_sweep_mixture_lists_only_buckets_it_draws_from():
     under 1e-4): the row lists the buckets it draws from, with shares > 0 summing to 1."""
     shares = sweep_data(load_fit("reference/tmars-imagenet-utility"), 64e6, 64e6, 1, mixtures=True)[0]["mixture"]["shares"]
     assert 0 < len(shares) < len(NESTED) and all(w > 0 for w in shares.values()) and sum(shares.values()) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_tied_unions_rank_the_stricter_first():
+    """Equal buckets (same utility and half-life) at 30M samples seen: top30 (38.4M samples) and
+    top40 (51.2M) are both seen for under one epoch, so by the loop their errors are equal, and
+    below those of top20 and top10, which repeat data. The plan keeps the stricter union of a tie
+    first (a stable ranking): top30, top40, then top20, top10."""
+    fit = load_fit("reference/tmars-imagenet-effective-data")
+    params = {**fit.params, **{f"utility[{b}]": -0.16 for b in NESTED}, **{f"utility_half_life[{b}]": 4.0 for b in NESTED}}
+    loop = [union_error(params, fit.law, 30e6, NESTED[:m]) for m in range(1, 5)]
+    assert loop[2] == pytest.approx(loop[3], rel=1e-15) and loop[3] < loop[1] < loop[0]
+    plan = plan_data(with_params(fit, params=params), 30e6)
+    assert [c.name for c in plan.candidates] == ["top30", "top40", "top20", "top10"] and plan.best == "top30"

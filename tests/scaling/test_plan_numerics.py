@@ -352,10 +352,11 @@ def test_sweep_intervals_are_the_central_percentiles_of_the_draws_at_the_best_un
 
 
 def test_sweep_defaults_to_100_points_and_takes_bucket_sizes(reference):
-    """100 log-spaced budgets unless asked; bucket sizes given override the fit's (errors by the
+    """100 log-spaced budgets and no mixture unless asked; bucket sizes given override the fit's (errors by the
     loop on a pool of twice the size)."""
     rows = sweep_data(reference, 10e6, 1e9)
     np.testing.assert_allclose([r["budget_samples"] for r in rows], np.geomspace(10e6, 1e9, 100), rtol=1e-14)
+    assert not any("mixture" in r or "interval" in r for r in rows)  # no mixtures unless asked; no draws, no interval
     row = sweep_data(reference, 128e6, 128e6, 1, bucket_sizes={b: 2 * S for b in NESTED})[0]
     expected = {name: 1 - union_error(reference.params, reference.law, 128e6, NESTED[:m], size=2 * S) for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1)}
     assert row["accuracy_by_candidate"] == pytest.approx(expected, rel=1e-12)

@@ -379,10 +379,13 @@ def test_fixed_size_plot_marks_the_fixed_n(fits, monkeypatch, tmp_path):
 
 def test_optimal_precision_is_refined_to_a_millionth_of_a_bit(fits):
     """docs/laws.md §4: P* = argmax f(P)/P, to 1e-6 bits as `optimal_bits` says: against a plain
-    numpy search (the 1e-5-bit grid, then a 1e-8-bit grid around its best)."""
+    numpy search (the 1e-5-bit grid, then a 1e-8-bit grid around its best); a plan with N free and
+    unlimited data trains at that P*."""
     from scaling.plan_model import optimal_precision
 
     coarse = numpy_optimal_bits()
     fine = np.linspace(coarse - 2e-5, coarse + 2e-5, 4001)
     expected = float(fine[np.argmax(f(fine) / fine)])
     assert optimal_precision(fits["precision"]) == pytest.approx(expected, abs=6e-7)  # half the last grid step, and a little
+    # with N free and the data unlimited, the plan's precision is that P* whatever the budget
+    assert plan_model(1e22, [fits["precision"]]).bits == pytest.approx(expected, abs=6e-7)

@@ -389,3 +389,20 @@ def test_optimal_precision_is_refined_to_a_millionth_of_a_bit(fits):
     assert optimal_precision(fits["precision"]) == pytest.approx(expected, abs=6e-7)  # half the last grid step, and a little
     # with N free and the data unlimited, the plan's precision is that P* whatever the budget
     assert plan_model(1e22, [fits["precision"]]).bits == pytest.approx(expected, abs=6e-7)
+
+
+@pytest.mark.parametrize("params, tokens_per_param", [(1e9, 20), (1e9, 200), (3e8, 1000)])
+def test_best_precision_at_fixed_size_to_the_searchs_resolution(fits, params, tokens_per_param):
+    """--params: the search's last grid has steps of 2e-4 bits (0.05 bits, refined on 51 then 21
+    points over +-1 step), so P lies within 1e-4 bits of the minimum of the loss of D = 16 C / (6 P N)
+    found by plain numpy (a 1e-4-bit grid, then a 1e-7-bit grid around its best)."""
+    flops = 6 * params * tokens_per_param * params
+
+    def loss(bits):
+        return A * (params * f(bits)) ** -ALPHA + B * (16 * flops / (6 * bits * params)) ** -ALPHA + E
+
+    coarse = np.arange(3.2, 32, 1e-4)
+    coarse = coarse[np.argmin(loss(coarse))]
+    fine = np.linspace(coarse - 2e-4, coarse + 2e-4, 4001)
+    plan = plan_model(flops, [fits["precision"]], params=params)
+    assert plan.bits == pytest.approx(float(fine[np.argmin(loss(fine))]), abs=1.01e-4)

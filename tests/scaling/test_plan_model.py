@@ -406,3 +406,16 @@ def test_best_precision_at_fixed_size_to_the_searchs_resolution(fits, params, to
     fine = np.linspace(coarse - 2e-4, coarse + 2e-4, 4001)
     plan = plan_model(flops, [fits["precision"]], params=params)
     assert plan.bits == pytest.approx(float(fine[np.argmin(loss(fine))]), abs=1.01e-4)
+
+
+@pytest.mark.parametrize("unique", [2e10, 5e10, 1e11])
+@pytest.mark.parametrize("flops", [1e21, 1e22])
+def test_data_constrained_size_to_the_searchs_resolution(fits, unique, flops):
+    """docs/laws.md §2 has no closed form: the N search's last grid has log steps of
+    2 ln(1e3) / 400 / 100 = 3.45e-4, so N lies within half of it (1.73e-4 relative) of the
+    minimum of the §2 loss in plain numpy (a log grid, then a 5e-9 log grid around its best)."""
+    params = np.geomspace(1e7, 1e13, 600_001)
+    coarse = params[np.argmin(data_constrained_loss(params, flops / (6 * params), unique))]
+    fine = coarse * np.exp(np.linspace(-5e-5, 5e-5, 20_001))
+    expected = fine[np.argmin(data_constrained_loss(fine, flops / (6 * fine), unique))]
+    assert plan_model(flops, [fits["data-constrained"]], unique_tokens=unique).params == pytest.approx(expected, rel=1.75e-4)

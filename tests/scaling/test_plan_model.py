@@ -419,3 +419,14 @@ def test_data_constrained_size_to_the_searchs_resolution(fits, unique, flops):
     fine = coarse * np.exp(np.linspace(-5e-5, 5e-5, 20_001))
     expected = fine[np.argmin(data_constrained_loss(fine, flops / (6 * fine), unique))]
     assert plan_model(flops, [fits["data-constrained"]], unique_tokens=unique).params == pytest.approx(expected, rel=1.75e-4)
+
+
+def test_a_fit_whose_loss_is_not_finite_gives_no_plan():
+    """E = inf (a corrupt fit made in memory; fit files refuse it on reading): the plan refuses in
+    one line naming the predicted loss instead of returning an infinite one."""
+    import dataclasses
+
+    chinchilla = load_fit("reference/chinchilla-epoch")
+    broken = dataclasses.replace(chinchilla, params={**chinchilla.params, "E": float("inf")})
+    with pytest.raises(CurascaleError, match=r"^the predicted loss is not finite on the search grid"):
+        plan_model(1e21, [broken])

@@ -423,10 +423,17 @@ def test_data_constrained_size_to_the_searchs_resolution(fits, unique, flops):
 
 def test_a_fit_whose_loss_is_not_finite_gives_no_plan():
     """E = inf (a corrupt fit made in memory; fit files refuse it on reading): the plan refuses in
-    one line naming the predicted loss instead of returning an infinite one."""
+    one line naming the loss (predicted, or the data-constrained one of the N search) instead of
+    returning an infinite one."""
     import dataclasses
 
     chinchilla = load_fit("reference/chinchilla-epoch")
     broken = dataclasses.replace(chinchilla, params={**chinchilla.params, "E": float("inf")})
     with pytest.raises(CurascaleError, match=r"^the predicted loss is not finite on the search grid"):
         plan_model(1e21, [broken])
+    # R*_D = inf: the repeated data's term is inf * 0 (nan) only where data repeat, so the numeric N
+    # search under unique tokens is where it shows, on the data-constrained loss
+    constrained = load_fit("reference/data-constrained")
+    broken = dataclasses.replace(constrained, params={**constrained.params, "data_repetition_decay": float("inf")})
+    with pytest.raises(CurascaleError, match=r"^the data-constrained loss is not finite on the search grid"):
+        plan_model(1e21, [broken], unique_tokens=2e10)

@@ -437,3 +437,21 @@ def test_a_fit_whose_loss_is_not_finite_gives_no_plan():
     broken = dataclasses.replace(constrained, params={**constrained.params, "data_repetition_decay": float("inf")})
     with pytest.raises(CurascaleError, match=r"^the data-constrained loss is not finite on the search grid"):
         plan_model(1e21, [broken], unique_tokens=2e10)
+
+
+@pytest.mark.parametrize("scale", [0.8, 1.3, 1.7])
+def test_optimal_bits_to_a_millionth_of_a_bit_for_other_constants(scale):
+    """argmax f(P)/P for the Table 2 constants with every gamma scaled (the optimum moves with
+    them), against plain numpy: a 1e-5-bit grid above the domain, then a 1e-8-bit grid."""
+    from scaling.plan_model import optimal_bits
+
+    gamma = {x: g * scale for x, g in GAMMA.items()}
+    theta = {f"{k}_{part}": v for part, x in zip(("weights", "activations", "kv_cache"), GAMMA) for k, v in (("gamma", gamma[x]), ("n", OFFSET[x]))}
+
+    def share(bits):
+        return np.prod([1 - np.exp(-bits / gamma[x] + OFFSET[x]) for x in GAMMA], axis=0)
+
+    bits = np.arange(max(gamma[x] * OFFSET[x] for x in GAMMA) + 1e-5, 32.0, 1e-5)
+    coarse = bits[np.argmax(share(bits) / bits)]
+    fine = np.linspace(coarse - 2e-5, coarse + 2e-5, 4001)
+    assert optimal_bits(theta) == pytest.approx(float(fine[np.argmax(share(fine) / fine)]), abs=6e-7)

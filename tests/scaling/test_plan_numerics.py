@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from known import loop_weighted_effective_data, loop_weighted_utility
+from curascale.errors import CurascaleError
+from curascale.notes import Note
 from scaling.fit import Fit
 from scaling.laws.chinchilla import optimal_split
 from scaling.plan import candidate_unions, effective_buckets, plan_data, plan_model, sweep_data
@@ -275,9 +277,106 @@ def test_with_mixture_drops_shares_below_the_floor_and_renormalises():
     unions = Unions(["top10", "top20"], ["a", "b", "c", "d"], np.full(4, S), np.array([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0]]))
     mixed = with_mixture(unions, np.array([0.6, 0.3, 0.09995, 0.00005]), floor=1e-4)
     assert mixed.names == ["top10", "top20", "mixture"] and mixed.buckets == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(mixed.size_samples, np.full(4, S))  # the pool's buckets are unchanged
     np.testing.assert_array_equal(mixed.shares[:2], unions.shares)
     np.testing.assert_allclose(mixed.shares[2], [0.6 / 0.99995, 0.3 / 0.99995, 0.09995 / 0.99995, 0.0], rtol=1e-15)
     at_floor = with_mixture(unions, np.array([0.7, 0.2, 0.0999, 0.0001]), floor=1e-4).shares[2]
     np.testing.assert_allclose(at_floor, [0.7, 0.2, 0.0999, 0.0001], rtol=1e-12)  # sums to 1: unchanged
     default = with_mixture(unions, np.array([0.5, 0.49995, 0.00005, 0.0])).shares[2]  # default floor 1e-4
     np.testing.assert_allclose(default, [0.5 / 0.99995, 0.49995 / 0.99995, 0, 0], rtol=1e-15)
+
+
+def test_effective_buckets_rounds_only_within_a_relative_1e9_of_an_integer():
+    """Four near-uniform shares (0.25 + e, 0.25 - e, 0.25, 0.25): 1 / sum w^2 = 1 / (0.25 + 2 e^2),
+    by hand. Within 1e-9 * 4 of 4 the value is snapped to exactly 4; past it, it is kept."""
+    for e, snapped in [(5.6e-6, True), (2.0e-5, False)]:
+        weights = np.array([0.25 + e, 0.25 - e, 0.25, 0.25])
+        exact = 1.0 / (0.25 + 2 * e**2)
+        assert 1e-10 < 4 - exact < (4e-9 if snapped else 1.0) and (snapped or 4 - exact > 4e-9)
+        value = effective_buckets(weights)
+        assert value == (4.0 if snapped else pytest.approx(exact, rel=1e-14)) and (snapped or value != 4.0)
+
+
+# ---- the plan's record and its refusal rule ---------------------------------------------------------
+def test_plan_record_fields(reference):
+    """The plan's own fields, each from its input: budget, the fit's source, the bucket sizes it
+    assumed, and each union's shares 1/m over its m members (no zero shares listed)."""
+    plan = plan_data(reference, 128e6, bucket_sizes={b: 2 * S for b in NESTED})
+    assert plan.budget_samples == 128e6 and plan.fit == reference.source and reference.source
+    assert plan.bucket_size_samples == {b: 2 * S for b in NESTED}
+    assert plan.best == plan.candidates[0].name
+    for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1):
+        candidate = next(c for c in plan.candidates if c.name == name)
+        assert candidate.buckets == NESTED[:m] and candidate.shares == pytest.approx([1 / m] * m, rel=1e-15)
+
+
+UNIDENTIFIED = Note("not-identifiable", "utility[tmars_top0to10p] is not identified", "error", {"parameters": ["utility[tmars_top0to10p]"]})
+
+
+def test_a_fit_that_does_not_identify_a_utility_refuses_unless_forced(reference):
+    """The fit's own identifiability note on a deciding parameter (a utility) stops the plan; forced,
+    the plan carries the fit's note and a `forced` note naming the data plan."""
+    unidentified = with_params(reference, notes=[UNIDENTIFIED])
+    with pytest.raises(CurascaleError, match=r"the fit does not identify utility\[tmars_top0to10p\], which decide the data plan"):
+        plan_data(unidentified, 128e6)
+    plan = plan_data(unidentified, 128e6, force=True)
+    forced = [n for n in plan.notes if n.code == "forced"]
+    assert [n.code for n in plan.notes][:2] == ["not-identifiable", "forced"]
+    assert len(forced) == 1 and forced[0].message.startswith("data plan forced") and forced[0].details["codes"] == ["not-identifiable"]
+
+
+def test_forcing_keeps_both_the_fits_and_the_plans_refusals(reference):
+    """At 6M samples seen the errors leave (0, 1) (the plan's own error note): with an unidentified
+    utility too, the forced plan carries one `forced` note for each, the fit's first."""
+    unidentified = with_params(reference, notes=[UNIDENTIFIED])
+    with pytest.raises(CurascaleError, match="which decide the data plan"):
+        plan_data(unidentified, 6e6)
+    with pytest.raises(CurascaleError, match=r"the data plan carries error notes \[out-of-physical-range"):
+        plan_data(reference, 6e6)
+    plan = plan_data(unidentified, 6e6, force=True)
+    forced = [n for n in plan.notes if n.code == "forced"]
+    assert [n.details["codes"] for n in forced] == [["not-identifiable"], ["out-of-physical-range"]]
+    assert all(n.message.startswith("data plan forced") for n in forced)
+
+
+def test_sweep_intervals_are_the_central_percentiles_of_the_draws_at_the_best_union(contested):
+    """With draws, each sweep row's interval is the best union's accuracy percentile interval over
+    the draws (errors by the loop), at 95% by default and at the level asked for."""
+    fit, _ = contested
+    budgets = np.geomspace(64e6, 128e6, 2)
+    for level, rows in [(0.95, sweep_data(fit, 64e6, 128e6, 2)), (0.8, sweep_data(fit, 64e6, 128e6, 2, level=0.8))]:
+        for budget, row in zip(budgets, rows):
+            column = draw_errors(fit, budget)[:, ["top10", "top20", "top30", "top40"].index(row["best"])]
+            tail = 50 * (1 - level)
+            assert row["interval"] == pytest.approx([1 - np.percentile(column, 100 - tail), 1 - np.percentile(column, tail)], rel=1e-12)
+
+
+def test_sweep_defaults_to_100_points_and_takes_bucket_sizes(reference):
+    """100 log-spaced budgets and no mixture unless asked; bucket sizes given override the fit's (errors by the
+    loop on a pool of twice the size)."""
+    rows = sweep_data(reference, 10e6, 1e9)
+    np.testing.assert_allclose([r["budget_samples"] for r in rows], np.geomspace(10e6, 1e9, 100), rtol=1e-14)
+    assert not any("mixture" in r or "interval" in r for r in rows)  # no mixtures unless asked; no draws, no interval
+    row = sweep_data(reference, 128e6, 128e6, 1, bucket_sizes={b: 2 * S for b in NESTED})[0]
+    expected = {name: 1 - union_error(reference.params, reference.law, 128e6, NESTED[:m], size=2 * S) for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1)}
+    assert row["accuracy_by_candidate"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_sweep_mixture_lists_only_buckets_it_draws_from():
+    """At 64M samples seen the optimal mixture leaves buckets out (`with_mixture` drops shares
+    under 1e-4): the row lists the buckets it draws from, with shares > 0 summing to 1."""
+    shares = sweep_data(load_fit("reference/tmars-imagenet-utility"), 64e6, 64e6, 1, mixtures=True)[0]["mixture"]["shares"]
+    assert 0 < len(shares) < len(NESTED) and all(w > 0 for w in shares.values()) and sum(shares.values()) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_tied_unions_rank_the_stricter_first():
+    """Equal buckets (same utility and half-life) at 30M samples seen: top30 (38.4M samples) and
+    top40 (51.2M) are both seen for under one epoch, so by the loop their errors are equal, and
+    below those of top20 and top10, which repeat data. The plan keeps the stricter union of a tie
+    first (a stable ranking): top30, top40, then top20, top10."""
+    fit = load_fit("reference/tmars-imagenet-effective-data")
+    params = {**fit.params, **{f"utility[{b}]": -0.16 for b in NESTED}, **{f"utility_half_life[{b}]": 4.0 for b in NESTED}}
+    loop = [union_error(params, fit.law, 30e6, NESTED[:m]) for m in range(1, 5)]
+    assert loop[2] == pytest.approx(loop[3], rel=1e-15) and loop[3] < loop[1] < loop[0]
+    plan = plan_data(with_params(fit, params=params), 30e6)
+    assert [c.name for c in plan.candidates] == ["top30", "top40", "top20", "top10"] and plan.best == "top30"

@@ -50,6 +50,7 @@ plans) or 6 N D FLOPs (language models).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -147,10 +148,54 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
     return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
 
 
+@dataclass(frozen=True)
+class RunsUsed:
+    """The runs the residual noise (and the Laplace truths) come from: how many, and where from."""
+
+    count: int
+    source: str
+
+
+def _recorded_selection(fit: Fit, db) -> str | None:
+    """The `--where` of a fit made from the registry `db` (its source "PATH[ where CONDITION]",
+    `scaling.frames.load_frame`); None for all its runs. Raises UserError when the fit's source is
+    not that registry: its runs cannot be found again."""
+    import os
+
+    recorded, _, where = (fit.source or "").partition(" where ")
+    try:
+        same = bool(recorded) and os.path.exists(recorded) and os.path.samefile(recorded, db)
+    except OSError:
+        same = False
+    if not same:
+        raise UserError(f"fit {fit.source or fit.law} keeps no runs and was not made from {db}: the design cannot tell which runs it was "
+                        "fitted on; refit it (fits keep their runs) or fit it with bootstrap draws")
+    return where or None
+
+
+def fit_runs(fit: Fit, db=None) -> tuple[Any, RunsUsed] | tuple[None, None]:
+    """(frame, RunsUsed): the runs `fit` was made on, to estimate the residual noise and linearise at
+    (`laplace_truths`). The runs the artifact keeps (`Fit.points`) first; else the registry `db`
+    with the fit's recorded selection (`_recorded_selection`) re-applied; (None, None) without
+    either. Never every run of the registry when the fit used some: the noise of runs of another
+    family is not the fit's (a registry of two families gave a 30x larger noise)."""
+    frame = fit.points_frame()
+    if frame is not None:
+        return frame, RunsUsed(len(frame), f"the fit's runs ({fit.source or fit.law})")
+    if db is None:
+        return None, None
+    from scaling.frames import load_frame
+
+    where = _recorded_selection(fit, db)
+    frame, source = load_frame(fit.law_spec, db=str(db), where=where, csv=None, mapping={}, split=None, task=None)
+    return frame, RunsUsed(len(frame), source)
+
+
 @float64
 def plausible_truths(fit: Fit, *, frame=None, count: int = 256, seed: int = 0, noise: float | None = None) -> Truths:
     """The fit's bootstrap draws (at most `count`, a seeded subsample) with the noise of
-    `residual_noise`, else `laplace_truths` on the runs in `frame`. `noise` overrides sigma."""
+    `residual_noise`, else `laplace_truths` on the runs in `frame` (`fit_runs`: the fit's own).
+    `noise` overrides sigma."""
     if fit.draws:
         sigma = noise if noise is not None else residual_noise(fit)
         if sigma is None:
@@ -498,6 +543,7 @@ class Design:
     replicates: int
     seed: int
     notes: tuple[Note, ...] = field(default_factory=tuple)  # curascale.notes.Note; scaling.design_notes adds the planner's
+    runs: RunsUsed | None = None  # the runs the noise (and Laplace truths) come from
 
     @property
     def batch_regret_reduction(self) -> float:
@@ -520,7 +566,8 @@ class Design:
                 "interval_reduction": self.prior_width - (self.batch[-1].width if self.batch else self.prior_width),
                 "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width} for s in self.batch],
             },
-            "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates},
+            "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates,
+                       "runs": None if self.runs is None else {"count": self.runs.count, "source": self.runs.source}},
             "seed": self.seed,
             "notes": notes_to_dicts(self.notes),
         }
@@ -626,22 +673,25 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
 
 
 @float64
-def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", frame=None, bucket_sizes=None, candidates=None,
+def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", db=None, bucket_sizes=None, candidates=None,
                   truths: int = 256, replicates: int = 4, noise: float | None = None, seed: int = 0, unique_tokens: float | None = None) -> Design:
-    """The whole step for a fit: plausible truths (`plausible_truths`), the data (`unit`
-    'samples') or language-model ('flops') design problem, and `design`. `unique_tokens`: the
-    unique tokens available to a language-model plan with a data-constrained fit (`model_problem`)."""
+    """The whole step for a fit: plausible truths (`plausible_truths`; without bootstrap draws, the
+    Laplace truths on the fit's own runs, `fit_runs`, from the artifact or the registry `db`), the
+    data (`unit` 'samples') or language-model ('flops') design problem, and `design`.
+    `unique_tokens`: the unique tokens available to a language-model plan with a data-constrained
+    fit (`model_problem`). The result's `runs` says which runs the noise came from."""
     if unit not in ("samples", "flops"):
         raise UserError(f"unit must be samples or flops, got {unit!r}")
     if unique_tokens is not None and unit != "flops":
         raise UserError("unique_tokens is for language-model plans (unit flops)")
     _check_budgets(budget, pilot_budget)
+    frame, runs = (None, RunsUsed(fit.n_points, f"the fit's objective ({fit.source or fit.law})")) if fit.draws else fit_runs(fit, db)
     plausible = plausible_truths(fit, frame=frame, count=truths, seed=seed, noise=noise)
     if unit == "samples":
         problem = data_problem(fit, plausible, budget, pilot_budget, bucket_sizes=bucket_sizes, candidates=candidates)
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
-    return design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
+    return dataclasses.replace(design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source), runs=runs)
 
 
 def batch_labels(result: Design) -> dict[tuple[float, float], list[str]]:

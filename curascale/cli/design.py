@@ -69,8 +69,8 @@ def design_pilots(
         figure_paths(plot)  # a bad suffix fails before the design runs
     if fit_path is None and db is None:
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
-    fit, frame, bucket_sizes = _sources(fit_path, db, unit)
-    result = run_design(fit, total, pilots, unit=unit, frame=frame, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
+    fit, bucket_sizes = _sources(fit_path, db, unit)
+    result = run_design(fit, total, pilots, unit=unit, db=db, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
                         truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
     from scaling.design_notes import with_plan_notes
 
@@ -86,14 +86,13 @@ def design_pilots(
 
 
 def _sources(fit_path, db, unit):
-    """The fit, the runs to linearise at (only without bootstrap draws) and the bucket sizes."""
+    """The fit and the registry's bucket sizes (None without --db)."""
     from scaling.fit import Fit
     from scaling.reference import load_fit
 
     if db is None:
-        return load_fit(fit_path), None, None
+        return load_fit(fit_path), None
     from runs_db.registry import connect
-    from scaling.frames import load_frame
 
     registry = connect(db)
     if fit_path is not None:
@@ -105,8 +104,7 @@ def _sources(fit_path, db, unit):
 
         fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS if unit == "samples" else MODEL_LAWS)
         fit = Fit.from_dict(artifact, source=f"{db}: fit {fit_id}")
-    frame = None if fit.draws else load_frame(fit.law_spec, db=str(db), where=None, csv=None, mapping={}, split=None, task=None)[0]
-    return fit, frame, registry.bucket_sizes(list(fit.groups or [])) or None
+    return fit, registry.bucket_sizes(list(fit.groups or [])) or None
 
 
 def _print(result, top: int) -> None:
@@ -115,9 +113,10 @@ def _print(result, top: int) -> None:
 
     unit = "samples" if result.unit == "samples" else "FLOPs"
     format_quantity = lambda value: format_cost(value, result.unit)  # noqa: E731
-    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}{}",
+    runs = f" from {result.runs.count} runs ({result.runs.source})" if result.runs is not None else ""
+    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}{}{}",
                 format_quantity(result.budget), unit, result.prior_plan, f"{result.prior_regret:.4g}", result.metric_name,
-                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}", headline(result.notes))
+                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}", runs, headline(result.notes))
     batch = {step.pilot for step in result.batch}
     rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
             for p in result.pilots[:top]]

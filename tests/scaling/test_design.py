@@ -302,23 +302,55 @@ def test_cli_fit_without_draws_or_runs_is_one_line():
     assert "no bootstrap draws and no runs" in result.stderr
 
 
-def test_cli_without_draws_linearises_at_the_registry_runs(tmp_path):
+def _two_family_registry(tmp_path):
+    """A registry of two families on the same buckets: 'pilot' (log noise 0.01, the runs fitted)
+    and 'other' (log noise 0.2). Returns (db, the pilot family's frame with its truth)."""
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    rows = [{"run_id": f"{b}{e}", "bucket": b, "samples_seen": e * S, "unique_samples": S, "truth": plain_error(e * S, S, [u], [t])}
-            for b, (u, t) in {"A": (B_A, 6.0), "B": (B_B, TAU_B)}.items() for e in (1, 2, 3, 4)]
-    frame = pd.DataFrame(rows)
-    frame["error"] = frame.truth * np.exp(0.01 * rng.standard_normal(len(frame)))
-    frame.drop(columns="truth").to_csv(tmp_path / "runs.csv", index=False)
-    db, fit_path = str(tmp_path / "r.duckdb"), tmp_path / "fit.json"
-    fit_path.write_text(json.dumps(two_bucket_fit().to_dict()))  # no draws: the Laplace approximation on the registry's runs
-    assert curascale("runs", "ingest", str(tmp_path / "runs.csv"), "--set", "family=pilot", "--db", db).returncode == 0
+    frames = {}
+    for family, sd in (("pilot", 0.01), ("other", 0.2)):
+        rows = [{"run_id": f"{family}{b}{e}", "bucket": b, "samples_seen": e * S, "unique_samples": S, "truth": plain_error(e * S, S, [u], [t])}
+                for b, (u, t) in {"A": (B_A, 6.0), "B": (B_B, TAU_B)}.items() for e in (1, 2, 3, 4)]
+        frame = pd.DataFrame(rows)
+        frame["error"] = frame.truth * np.exp(sd * rng.standard_normal(len(frame)))
+        frame.drop(columns="truth").to_csv(tmp_path / f"{family}.csv", index=False)
+        frames[family] = frame
+    db = str(tmp_path / "r.duckdb")
+    for family in frames:
+        assert curascale("runs", "ingest", str(tmp_path / f"{family}.csv"), "--set", f"family={family}", "--db", db).returncode == 0
+    return db, frames["pilot"]
+
+
+@pytest.mark.parametrize("kept", ["points", "selection"])
+def test_cli_without_draws_linearises_at_the_fits_own_runs(tmp_path, kept):
+    """Finding 1 of the pilot trial: with --db the noise came from every run of the registry (30x
+    the fit's). The runs the fit keeps (points), else its recorded --where on the registry."""
+    db, frame = _two_family_registry(tmp_path)
+    fit = two_bucket_fit()
+    if kept == "points":
+        fit.points = {"samples_seen": frame.samples_seen.tolist(), "unique_samples": frame.unique_samples.tolist(),
+                      "bucket": frame.bucket.tolist(), "error": frame.error.tolist()}
+    else:
+        fit.source = f"{db} where family = 'pilot'"
+    fit_path = tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(fit.to_dict()))  # no draws: the Laplace approximation on the fit's runs
     result = curascale("design-pilots", "--fit", str(fit_path), "--db", db, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--truths", "64")
     assert result.returncode == 0, result.stderr
-    record = json.loads(result.stdout)
+    truths = json.loads(result.stdout)["truths"]
     residuals = np.log(frame.error) - np.log(frame.truth)  # the fit's parameters are the truth here
-    assert record["truths"] == {"count": 64, "source": "laplace", "noise": pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9), "replicates": 4}
+    assert {k: truths[k] for k in ("count", "source", "replicates")} == {"count": 64, "source": "laplace", "replicates": 4}
+    assert truths["noise"] == pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9)
+    assert truths["runs"]["count"] == 8 and "family = 'pilot'" in truths["runs"]["source"] if kept == "selection" else truths["runs"]["count"] == 8
+
+
+def test_cli_fit_without_its_runs_is_refused_not_fitted_to_the_whole_registry(tmp_path):
+    db, _ = _two_family_registry(tmp_path)
+    fit_path = tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(two_bucket_fit().to_dict()))  # source 'two-buckets': not this registry, no points
+    result = curascale("design-pilots", "--fit", str(fit_path), "--db", db, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "cannot tell which runs it was fitted on" in result.stderr, result.stderr
 
 
 def test_the_design_figure_labels_the_batch_in_order_without_overlap(tmp_path, monkeypatch):

@@ -67,6 +67,8 @@ from scaling.units import format_quantity
 EPOCH_GRID = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # passes over a pilot's pool
 TOKENS_PER_PARAM = (5.0, 10.0, 20.0, 40.0, 80.0)  # D / N of language-model pilots
 PILOT_SIZES = 6  # language-model pilot sizes: N_max, N_max / 2, ..., N_max / 32
+MIN_PILOT_SAMPLES = 1.0  # a data pilot sees at least one sample
+MIN_PILOT_PARAMS = 1e3  # a language-model pilot smaller than this is no model the laws describe
 PLAN_SIZES = 21  # language-model plans: N on the iso-FLOP line, N_opt / 10 .. 10 N_opt
 REPETITIONS = (2.0, 4.0, 8.0, 16.0)  # epochs over the unique tokens of unique-token pilots (data-constrained law)
 PILOT_BITS = (4.0, 8.0)  # training precisions of precision pilots (precision laws)
@@ -255,16 +257,27 @@ def union_errors(fit_law: str, params: Sequence[Mapping[str, float]], buckets: S
     return data_filtering.union_error_effective_data(epoch, samples, union_size, utilities, half_lives, weights[None], scale, irreducible, xp=np)
 
 
-def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[str, float]] | None = None) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
+def grid_floor(fit: Fit, column: str) -> float:
+    """The smallest value of `column` a default pilot grid offers: the fit's smallest, divided by
+    `scaling.diagnostics.EXTRAPOLATION_FACTOR` (0 when the fit records no range): a pilot farther
+    below is valued by a law evaluated where no run was."""
+    from scaling.diagnostics import EXTRAPOLATION_FACTOR
+
+    low = (fit.input_ranges or {}).get(column, [0.0])[0]
+    return float(low) / EXTRAPOLATION_FACTOR if low > 0 else 0.0
+
+
+def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[str, float]] | None = None, *, smallest: float = 0.0) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
     """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, at
-    EPOCH_GRID passes over the pool, costing at most `pilot_budget` samples; or the `requested`
-    (pool, samples) pairs. Returns the pilots, their weights [P, M] and pool sizes [P]."""
+    EPOCH_GRID passes over the pool, costing at most `pilot_budget` samples and seeing at least
+    `smallest` (`grid_floor`); or the `requested` (pool, samples) pairs. Returns the pilots, their
+    weights [P, M] and pool sizes [P]."""
     size = float(unions.size_samples[0])
     pools = {b: np.eye(len(unions.buckets))[i] for i, b in enumerate(unions.buckets)}
     pools.update({name: row for name, row in zip(unions.names, unions.shares) if np.count_nonzero(row) > 1})
     if requested is None:
         pairs = [(pool, epochs * size * float(effective_buckets(row))) for pool, row in pools.items() for epochs in EPOCH_GRID]
-        pairs = [(pool, samples) for pool, samples in pairs if samples <= pilot_budget * (1 + 1e-12)]
+        pairs = [(pool, samples) for pool, samples in pairs if smallest <= samples <= pilot_budget * (1 + 1e-12)]
     else:
         unknown = [pool for pool, _ in requested if pool not in pools]
         if unknown:
@@ -289,7 +302,7 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     _check_budgets(budget_samples, pilot_budget)
     _check_noise(truths.noise)
     unions = candidate_unions(fit, dict(bucket_sizes or {}))
-    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates)
+    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates, smallest=grid_floor(fit, "samples_seen"))
     _check_pilots(pilots, pilot_budget, "samples")
     plan_sizes = effective_buckets(unions.shares) * unions.size_samples[0]
     metric = union_errors(fit.law, truths.params, unions.buckets, unions.shares, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))
@@ -297,10 +310,11 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     return DesignProblem(tuple(unions.names), metric, tuple(pilots), outcome, truths.weights, truths.noise, "samples", "error", float(budget_samples))
 
 
-def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None, *, law: str = "chinchilla") -> list[Pilot]:
+def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None, *, law: str = "chinchilla", smallest: tuple[float, float] = (0.0, 0.0)) -> list[Pilot]:
     """Candidate language-model pilots: N = N_max 2^-k (k < PILOT_SIZES) with N_max the largest
-    model 6 N (5 N) FLOPs allows, times D / N in TOKENS_PER_PARAM, costing at most `pilot_budget`
-    FLOPs (C = 6 N D, LAWS.md §1); or the `requested` (N, D) pairs. With a law that prices
+    model 6 N (5 N) FLOPs allows, times D / N in
+    TOKENS_PER_PARAM, costing at most `pilot_budget` FLOPs (C = 6 N D, LAWS.md §1), with N and D at
+    least `smallest` (`grid_floor` of params and tokens); or the `requested` (N, D) pairs. With a law that prices
     repetition or precision, the variants that only it can value are added for every (N, D):
     - data_constrained (LAWS.md §2): the same D over U = D / r unique tokens, r in REPETITIONS
       (r epochs; cost 6 N D, as the tokens seen are the same);
@@ -310,7 +324,7 @@ def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] |
     if requested is None:
         largest = np.sqrt(pilot_budget / (6.0 * min(TOKENS_PER_PARAM)))
         pairs = [(largest * 2.0**-k, ratio * largest * 2.0**-k) for k in range(PILOT_SIZES) for ratio in TOKENS_PER_PARAM]
-        pairs = [(n, d) for n, d in pairs if 6 * n * d <= pilot_budget * (1 + 1e-12)]
+        pairs = [(n, d) for n, d in pairs if 6 * n * d <= pilot_budget * (1 + 1e-12) and n >= smallest[0] and d >= smallest[1]]
     else:
         pairs = list(requested)
     pilots = []
@@ -401,7 +415,7 @@ def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: f
     _check_noise(truths.noise)
     optimum = iso_flop_optimum(fit, budget_flops, unique_tokens=unique_tokens)
     sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)
-    pilots = model_pilots(pilot_budget, candidates, law=fit.law)
+    pilots = model_pilots(pilot_budget, candidates, law=fit.law, smallest=(grid_floor(fit, "params"), grid_floor(fit, "tokens")))
     _check_pilots(pilots, pilot_budget, "flops")
     metric = _law_values(fit, truths.params, model_columns(fit.law_spec, _plan_specs(sizes, budget_flops, unique_tokens)), log=False)
     outcome = _law_values(fit, truths.params, model_columns(fit.law_spec, [p.spec for p in pilots]), log=True)
@@ -423,8 +437,19 @@ def _check_budgets(budget: float, pilot_budget: float) -> None:
 
 
 def _check_pilots(pilots: Sequence[Pilot], pilot_budget: float, unit: str) -> None:
+    """Refuses no pilots (the grid: none within the fit's reach fits the budget), a pilot over the
+    budget, and a pilot below MIN_PILOT_SAMPLES samples or MIN_PILOT_PARAMS parameters."""
     if not pilots:
-        raise UserError(f"no candidate pilot fits pilot_budget={format_cost(pilot_budget, unit)} {unit}")
+        raise UserError(f"no candidate pilot fits pilot_budget={format_cost(pilot_budget, unit)} {unit} within the extrapolation factor of the fit's smallest runs")
+    tiny = [p for p in pilots if p.spec.get("samples", MIN_PILOT_SAMPLES) < MIN_PILOT_SAMPLES or p.spec.get("params", MIN_PILOT_PARAMS) < MIN_PILOT_PARAMS
+            or p.spec.get("tokens", 1.0) < 1.0]
+    if tiny:
+        raise UserError(f"candidate {tiny[0].name} is too small to train: a pilot needs at least {MIN_PILOT_SAMPLES:g} sample"
+                        if unit == "samples" else f"candidate {tiny[0].name} is too small to train: a pilot needs at least {MIN_PILOT_PARAMS:g} parameters and 1 token")
+    names = [p.name for p in pilots]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UserError(f"candidate {twice[0]} is given {names.count(twice[0])} times: list each pilot once")
     too_big = [p for p in pilots if p.cost > pilot_budget * (1 + 1e-12)]
     if too_big:
         raise UserError(f"candidate {too_big[0].name} costs {format_cost(too_big[0].cost, unit)} {unit}, more than pilot_budget={format_cost(pilot_budget, unit)}")
@@ -685,13 +710,26 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     if unique_tokens is not None and unit != "flops":
         raise UserError("unique_tokens is for language-model plans (unit flops)")
     _check_budgets(budget, pilot_budget)
-    frame, runs = (None, RunsUsed(fit.n_points, f"the fit's objective ({fit.source or fit.law})")) if fit.draws else fit_runs(fit, db)
+    if fit.draws:  # the noise from the fit's objective over its runs, or the caller's
+        frame, runs = None, (RunsUsed(fit.n_points, f"the fit's objective ({fit.source or fit.law})") if noise is None and fit.n_points else None)
+    else:
+        frame, runs = fit_runs(fit, db)
     plausible = plausible_truths(fit, frame=frame, count=truths, seed=seed, noise=noise)
     if unit == "samples":
         problem = data_problem(fit, plausible, budget, pilot_budget, bucket_sizes=bucket_sizes, candidates=candidates)
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
-    return dataclasses.replace(design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source), runs=runs)
+    result = design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
+    return dataclasses.replace(result, runs=runs, notes=(*truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+
+
+def truths_capped(requested: int, used: int, source: str) -> list[Note]:
+    """`truths-capped`: fewer plausible truths than asked for (a fit's bootstrap draws are all
+    there are); details: requested, used."""
+    if used >= requested:
+        return []
+    return [Note("truths-capped", f"{used} {source} truths, not the {requested} asked for: the fit has only {used} bootstrap draws "
+                 "(refit with more draws for more)", "info", {"requested": int(requested), "used": int(used)})]
 
 
 def batch_labels(result: Design) -> dict[tuple[float, float], list[str]]:

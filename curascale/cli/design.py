@@ -29,6 +29,25 @@ def parse_candidates(text: str | None, unit: str) -> list[tuple] | None:
     return pairs
 
 
+FLAGS = (  # the library's words for what a user gives at the CLI (regular expressions) -> the flag
+    (r"(?<![\w-])pilot_budget\b", "--pilot-budget"), (r"(?<![\w-])unique_tokens\b", "--unique-tokens"), (r"^replicates must", "--replicates must"),
+    (r"^candidates:", "--candidates:"), (r"\bgive noise\b", "give --noise"), (r"^noise must", "--noise must"), (r"^budget must", "--budget must"),
+    (r"the budget \(", "--budget ("), (r"\(registry\)", "(--db)"),
+)
+
+
+def flag_message(message: str, fit_source: str | None = None, fit_path: str | None = None) -> str:
+    """A library error in the CLI's terms: parameters named by their flags (FLAGS), and the fit
+    named by the file given (--fit) rather than the source recorded in the artifact."""
+    import re
+
+    if fit_path is not None and fit_source and f"fit {fit_source}" in message:
+        message = message.replace(f"fit {fit_source}", f"fit {fit_path}", 1)
+    for pattern, flag in FLAGS:
+        message = re.sub(pattern, flag, message)
+    return message
+
+
 def design_pilots(
     budget: Annotated[str, typer.Option("--budget", help="The big run's budget: samples seen (e.g. 1.28B) or, with --unit flops, FLOPs.")],
     pilot_budget: Annotated[str, typer.Option("--pilot-budget", help="Compute for pilots, in the same unit (e.g. 50M samples).")],
@@ -47,7 +66,8 @@ def design_pilots(
 ) -> None:
     """Rank candidate pilot runs by how much they are expected to improve the plan's decision
     (expected regret reduction) and shrink its interval, per unit of pilot compute, and choose a
-    batch of pilots within the pilot budget."""
+    batch of pilots within the pilot budget. Data designs need buckets of equal size (the paper's
+    top-m unions)."""
     from scaling.design import design_pilots as run_design
     from scaling.units import parse_quantity
 
@@ -70,8 +90,11 @@ def design_pilots(
     if fit_path is None and db is None:
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
     fit, bucket_sizes = _sources(fit_path, db, unit)
-    result = run_design(fit, total, pilots, unit=unit, db=db, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
-                        truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
+    try:
+        result = run_design(fit, total, pilots, unit=unit, db=db, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
+                            truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
+    except UserError as error:
+        raise UserError(flag_message(str(error), fit.source or fit.law, fit_path)) from None
     from scaling.design_notes import with_plan_notes
 
     result = with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes)
@@ -123,7 +146,7 @@ def _print(result, top: int) -> None:
     styles = ["bold green" if p.pilot in batch else None for p in result.pilots[:top]]
     render.table(f"pilots by expected value per {unit} (of {len(result.pilots)})",
                  ("pilot", f"cost ({unit})", f"regret reduction ({result.metric_name})", "interval reduction", f"per {'1M' if result.unit == 'samples' else '1e18'} {unit}", "decision informed"),
-                 rows, left=("pilot", "decision informed"), styles=styles)
+                 rows, left=("pilot", "decision informed"), styles=styles, no_wrap=("pilot",))
     if result.batch:
         render.line("batch within {} {}: [bold]{}[/bold] ({} {}), expected regret {} -> {}", format_quantity(result.pilot_budget), unit,
                     ", ".join(s.pilot for s in result.batch), format_quantity(result.batch[-1].cumulative_cost), unit,

@@ -84,14 +84,19 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, left: Sequence[str] = (), styles: Sequence[str | None] | None = None) -> None:
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, left: Sequence[str] = (), styles: Sequence[str | None] | None = None,
+          no_wrap: Sequence[str] = ()) -> None:
     """A table whose cells are all escaped; `left` names the left-justified columns (others are
-    right-justified numbers); `styles` gives an optional rich style per row."""
+    right-justified numbers); `styles` gives an optional rich style per row; `no_wrap` names
+    columns kept whole (names that must not break mid-token; other columns wrap instead)."""
     from rich.table import Table
 
+    rows = [list(row) for row in rows]
     grid = Table(title=escape(title))
-    for column in columns:
-        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold")
+    for k, column in enumerate(columns):
+        whole = column in no_wrap
+        widest = max((len(str(row[k])) for row in rows), default=0)
+        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold", no_wrap=whole, min_width=widest if whole else None)
     for i, row in enumerate(rows):
         grid.add_row(*(escape(cell) for cell in row), style=None if styles is None else styles[i])
     console().print(grid)

@@ -283,9 +283,11 @@ def test_cli_json_shape(fit_file):
         (("--budget", "1.28B", "--pilot-budget", "2B"), "--pilot-budget 2B must be smaller than --budget 1.28B"),
         (("--budget", "lots", "--pilot-budget", "50M"), "--budget: not a number: 'lots'"),
         (("--budget", "1.28B", "--pilot-budget", "-5M"), "--pilot-budget: must be positive and finite"),
-        (("--budget", "1.28B", "--pilot-budget", "1K"), "no candidate pilot fits pilot_budget=1K samples"),
+        (("--budget", "1.28B", "--pilot-budget", "1K"), "no candidate pilot fits --pilot-budget=1K samples"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unit", "tokens"), "--unit must be samples or flops"),
-        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "candidates: no pool named 'C'"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "--candidates: no pool named 'C'"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--noise", "-1"), "--noise must be positive and finite, got -1.0"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:51.2M"), "costs 51.2M samples, more than --pilot-budget=50M"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unique-tokens", "1B"), "--unique-tokens is for language-model plans: add --unit flops"),
         (("--budget", "1e22", "--pilot-budget", "1e19", "--unit", "flops"), "a language-model design needs a fit of chinchilla, data_constrained"),
     ],
@@ -294,6 +296,15 @@ def test_cli_bad_budgets_are_one_line_errors(fit_file, args, message):
     result = curascale("design-pilots", "--fit", fit_file, *args)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
+
+
+def test_cli_errors_name_the_fit_file_given_and_the_flags(tmp_path):
+    """Finding 8: the error named the artifact's recorded source and 'give noise', not the file and --noise."""
+    fit_path = tmp_path / "mine.json"
+    fit_path.write_text(json.dumps(two_bucket_fit(half_life_truths(4)).to_dict()))  # draws, no objective: no noise to estimate
+    result = curascale("design-pilots", "--fit", str(fit_path), "--budget", "102.4M", "--pilot-budget", "51.2M")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"fit {fit_path}: no objective" in result.stderr and result.stderr.rstrip().endswith("give --noise"), result.stderr
 
 
 def test_cli_fit_without_draws_or_runs_is_one_line():

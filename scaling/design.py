@@ -464,6 +464,23 @@ class Outlook:
     regret: float
     width: float
     choices: Mapping[str, float]
+    regret_per_truth: np.ndarray | None = None  # [T] the regret averaged over each truth's replicates (for standard errors)
+    width_per_truth: np.ndarray | None = None  # [T] the same for the interval width
+
+
+def reduction_se(before: Outlook, after: Outlook, weights: np.ndarray) -> tuple[float, float]:
+    """Monte Carlo standard errors of the expected regret reduction and interval reduction from
+    `before` to `after`: the differences are averaged over each truth's replicates (one cluster
+    per truth, the replicates of one truth are not independent), then
+    SE = sqrt(T / (T - 1) sum_t w_t^2 (d_t - dbar)^2) for the truths' normalised weights w_t
+    (the weighted-mean standard error; Cochran 1977, ratio estimators)."""
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    factor = len(w) / max(len(w) - 1, 1)
+    out = []
+    for a, b in ((before.regret_per_truth, after.regret_per_truth), (before.width_per_truth, after.width_per_truth)):
+        d = a - b
+        out.append(float(np.sqrt(factor * np.sum(w**2 * (d - w @ d) ** 2))))
+    return out[0], out[1]
 
 
 def kernel_width(log_outcome: np.ndarray, weights: np.ndarray, noise: float) -> np.ndarray:
@@ -519,7 +536,10 @@ class Simulator:
         sd = np.sqrt(np.maximum(np.einsum("jt,jt->j", w, planned * planned) - mean**2, 0.0))
         shares = np.bincount(choice, weights=self.world_weight, minlength=len(self.problem.plans))
         choices = {self.problem.plans[c]: float(shares[c]) for c in np.argsort(-shares, kind="stable") if shares[c] > 0}
-        return Outlook(float(self.world_weight @ regret), float(self.world_weight @ (2 * self.z_level * sd)), choices)
+        width = 2 * self.z_level * sd
+        counts = np.bincount(self.truth, minlength=len(self.problem.weights))
+        per_truth = lambda values: np.bincount(self.truth, weights=values, minlength=len(counts)) / counts  # noqa: E731
+        return Outlook(float(self.world_weight @ regret), float(self.world_weight @ width), choices, per_truth(regret), per_truth(width))
 
 
 @dataclass(frozen=True)
@@ -536,15 +556,22 @@ class PilotValue:
     interval_reduction_per_cost: float
     informs: str
     choices: Mapping[str, float]
+    regret_reduction_se: float = 0.0  # Monte Carlo standard errors (`reduction_se`), metric units
+    interval_reduction_se: float = 0.0
 
 
 @dataclass(frozen=True)
 class BatchStep:
+    """One pilot added to the greedy batch, the batch's expected regret and interval width after
+    it, and the criterion that chose it: 'regret reduction', 'interval reduction' or 'linearised
+    variance' (`greedy_batch`)."""
+
     pilot: str
     cost: float
     cumulative_cost: float
     regret: float
     width: float
+    chosen_by: str = "regret reduction"
 
 
 @dataclass(frozen=True)
@@ -572,7 +599,14 @@ class Design:
 
     @property
     def batch_regret_reduction(self) -> float:
-        return self.prior_regret - (self.batch[-1].regret if self.batch else self.prior_regret)
+        """The batch's expected regret reduction; 0 when its own estimate does not fall (the batch
+        is then chosen by interval reduction: the `batch-by-interval` note)."""
+        return max(self.prior_regret - (self.batch[-1].regret if self.batch else self.prior_regret), 0.0)
+
+    @property
+    def batch_chosen_by(self) -> str:
+        """'regret reduction' when the batch's expected regret falls, else 'interval reduction'."""
+        return "regret reduction" if self.batch and self.batch[-1].regret < self.prior_regret else "interval reduction"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view: plain lists and dicts, every number a float."""
@@ -581,15 +615,16 @@ class Design:
             "prior": {"plan": self.prior_plan, "expected_regret": self.prior_regret, "interval_width": self.prior_width, "choices": dict(self.prior_choices)},
             "pilots": [
                 {"pilot": p.pilot, **{k: v for k, v in p.spec.items()}, "cost": p.cost, "expected_regret_reduction": p.regret_reduction,
-                 "interval_reduction": p.interval_reduction, "regret_reduction_per_cost": p.regret_reduction_per_cost,
+                 "interval_reduction": p.interval_reduction, "expected_regret_reduction_se": p.regret_reduction_se, "interval_reduction_se": p.interval_reduction_se,
+                 "regret_reduction_per_cost": p.regret_reduction_per_cost,
                  "interval_reduction_per_cost": p.interval_reduction_per_cost, "informs": p.informs, "choices": dict(p.choices)}
                 for p in self.pilots
             ],
             "batch": {
                 "pilots": [s.pilot for s in self.batch], "cost": self.batch[-1].cumulative_cost if self.batch else 0.0,
-                "expected_regret_reduction": self.batch_regret_reduction,
+                "expected_regret_reduction": self.batch_regret_reduction, "chosen_by": self.batch_chosen_by,
                 "interval_reduction": self.prior_width - (self.batch[-1].width if self.batch else self.prior_width),
-                "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width} for s in self.batch],
+                "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width, "chosen_by": s.chosen_by} for s in self.batch],
             },
             "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates,
                        "runs": None if self.runs is None else {"count": self.runs.count, "source": self.runs.source}},
@@ -666,11 +701,45 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
                 best = (key, index, after, linear)
         if best is None or best[0] == (0.0, 0.0, 0.0):
             return tuple(steps)
-        _, index, current, variance = best
+        key, index, current, variance = best
+        chosen_by = ("regret reduction", "interval reduction", "linearised variance")[next(k for k, v in enumerate(key) if v > 0)]
         chosen.append(index)
         log_likelihood = log_likelihood + simulator.log_likelihood(index)
         spent += problem.pilots[index].cost
-        steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width))
+        steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width, chosen_by))
+
+
+MIN_TRUTHS = 32  # fewer plausible truths than this cannot tell pilots' values apart (finding 3 of the pilot trial: 5 truths, values 2-9x apart across seeds)
+
+
+def indistinguishable(values: Sequence[PilotValue], truths: int) -> list[Note]:
+    """`values-indistinguishable`: fewer than MIN_TRUTHS truths, or the two best pilots' regret
+    reductions per cost within 2 Monte Carlo standard errors of their difference (SEs combined in
+    quadrature, an upper bound as both share the simulated worlds). Details: truths, pilots, se."""
+    if len(values) >= 2:
+        a, b = values[0], values[1]
+        gap = abs(a.regret_reduction_per_cost - b.regret_reduction_per_cost)
+        se = float(np.hypot(a.regret_reduction_se / a.cost, b.regret_reduction_se / b.cost))
+        close = gap <= 2 * se and se > 0
+    else:
+        close, se = False, 0.0
+    if truths >= MIN_TRUTHS and not close:
+        return []
+    why = f"only {truths} plausible truths (fewer than {MIN_TRUTHS})" if truths < MIN_TRUTHS else f"the two best pilots, {values[0].pilot} and {values[1].pilot}, are within 2 standard errors"
+    return [Note("values-indistinguishable", f"{why}: the pilots' values are not told apart by this simulation; raise --truths and --replicates "
+                 "(or refit with more bootstrap draws) before trusting the ranking", "warning",
+                 {"truths": int(truths), "pilots": [v.pilot for v in values[:2]], "se": se})]
+
+
+def batch_by_interval(prior: Outlook, batch: Sequence[BatchStep]) -> list[Note]:
+    """`batch-by-interval`: the batch's own expected regret estimate does not fall (the pilots were
+    chosen by interval reduction or the linearised variance of the decision): the batch is
+    reported as shrinking the interval, never as reducing regret."""
+    if not batch or batch[-1].regret < prior.regret:
+        return []
+    return [Note("batch-by-interval", f"the batch's expected regret estimate does not fall ({prior.regret:.4g} -> {batch[-1].regret:.4g}, within "
+                 f"simulation error): it is chosen by interval reduction (width {prior.width:.4g} -> {batch[-1].width:.4g}), not by regret", "info",
+                 {"prior_regret": prior.regret, "batch_regret": batch[-1].regret, "prior_width": prior.width, "batch_width": batch[-1].width})]
 
 
 @float64
@@ -686,13 +755,16 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
     for index, pilot in enumerate(problem.pilots):
         after = simulator.outlook(simulator.log_likelihood(index))
         regret, width = prior.regret - after.regret, prior.width - after.width
-        values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices), after.choices))
-    notes = []
+        values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices),
+                                 after.choices, *reduction_se(prior, after, problem.weights)))
+    values = sorted(values, key=_ranking_key)
+    batch = greedy_batch(simulator, pilot_budget)
+    notes = indistinguishable(values, len(problem.weights)) + batch_by_interval(prior, batch)
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(
         problem.budget, float(pilot_budget), problem.unit, problem.metric_name, prior_plan, prior.regret, prior.width, prior.choices,
-        tuple(sorted(values, key=_ranking_key)), greedy_batch(simulator, pilot_budget), len(problem.weights), truths_source,
+        tuple(values), batch, len(problem.weights), truths_source,
         problem.noise, replicates, seed, tuple(notes),
     )
 
@@ -732,39 +804,51 @@ def truths_capped(requested: int, used: int, source: str) -> list[Note]:
                  "(refit with more draws for more)", "info", {"requested": int(requested), "used": int(used)})]
 
 
-def batch_labels(result: Design) -> dict[tuple[float, float], list[str]]:
-    """{(cost, regret reduction): ["k. pilot", ...]}: the greedy batch's pilots by their place in
-    the batch (k = 1 first), pilots at the same point under one label, so labels never overlap."""
+def batch_labels(result: Design, value: str = "regret_reduction") -> dict[tuple[float, float], list[str]]:
+    """{(cost, value): ["k. pilot", ...]}: the greedy batch's pilots by their place in the batch
+    (k = 1 first) at their point (`value`: the PilotValue field plotted), pilots at the same point
+    under one label, so labels never overlap."""
     order = {step.pilot: k for k, step in enumerate(result.batch, start=1)}
     labels: dict[tuple[float, float], list[str]] = {}
     for p in sorted((p for p in result.pilots if p.pilot in order), key=lambda p: order[p.pilot]):
-        labels.setdefault((p.cost, p.regret_reduction), []).append(f"{order[p.pilot]}. {p.pilot}")
+        labels.setdefault((p.cost, getattr(p, value)), []).append(f"{order[p.pilot]}. {p.pilot}")
     return labels
 
 
+def _value_panel(axis, result: Design, value: str, ylabel: str) -> None:
+    """One panel of `plot_design`: `value` of every pilot against its cost, the batch in green
+    and labelled, each label joined to its own point by a leader line (a label offset sideways
+    sat over the neighbouring pilot's point)."""
+    batch = {step.pilot for step in result.batch}
+    costs = np.array([p.cost for p in result.pilots])
+    values = np.array([getattr(p, value) for p in result.pilots])
+    chosen = np.array([p.pilot in batch for p in result.pilots])
+    axis.scatter(costs[~chosen], values[~chosen], s=18, color="0.55", label="candidate pilot")
+    axis.scatter(costs[chosen], values[chosen], s=40, color="tab:green", label="greedy batch")
+    middle = np.sqrt(costs.min() * costs.max())  # labels right of the middle (log) end at their point, inside the frame
+    for k, ((cost, point), names) in enumerate(batch_labels(result, value).items()):
+        right = cost > middle
+        axis.annotate("\n".join(names), (cost, point), fontsize=7, xytext=(0, 10 + 9 * (k % 3)), textcoords="offset points", va="bottom",
+                      ha="right" if right else "left", arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3})
+    axis.axhline(0.0, color="0.8", linewidth=0.8)
+    axis.set_xscale("log")
+    axis.set_ylabel(ylabel, fontsize=8)
+
+
 def plot_design(result: Design, path) -> Any:
-    """Expected regret reduction against pilot cost (log x), one point per candidate pilot, the
-    greedy batch's pilots marked; written as PNG and PDF (scaling.plots.save_figure)."""
+    """Expected regret reduction (top) and interval reduction (bottom: it still ranks pilots when
+    no pilot changes the decision and every regret reduction is 0) against pilot cost (log x), one
+    point per candidate pilot, the greedy batch's pilots marked and labelled in batch order;
+    written as PNG and PDF (scaling.plots.save_figure)."""
     from scaling.plots import _pyplot, save_figure
 
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6.5, 4.2))
-    batch = {step.pilot for step in result.batch}
-    costs = np.array([p.cost for p in result.pilots])
-    gains = np.array([p.regret_reduction for p in result.pilots])
-    chosen = np.array([p.pilot in batch for p in result.pilots])
-    axis.scatter(costs[~chosen], gains[~chosen], s=18, color="0.55", label="candidate pilot")
-    axis.scatter(costs[chosen], gains[chosen], s=40, color="tab:green", label="greedy batch")
-    middle = np.sqrt(costs.min() * costs.max())  # labels right of the middle (log) extend leftwards, inside the frame
-    for (cost, gain), names in batch_labels(result).items():
-        right = cost > middle
-        axis.annotate("\n".join(names), (cost, gain), fontsize=7, xytext=(-5 if right else 5, 4), textcoords="offset points", va="bottom", ha="right" if right else "left")
-    axis.axhline(0.0, color="0.8", linewidth=0.8)
-    axis.set_xscale("log")
-    axis.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")
-    axis.set_ylabel(f"expected regret reduction ({result.metric_name})")
-    axis.set_title(f"value of pilots for the {result.prior_plan} decision (prior regret {result.prior_regret:.3g})", fontsize=9)
-    axis.legend(fontsize=8)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6.4), sharex=True)
+    _value_panel(top, result, "regret_reduction", f"expected regret reduction ({result.metric_name})")
+    _value_panel(bottom, result, "interval_reduction", f"interval reduction ({result.metric_name})")
+    bottom.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")
+    top.set_title(f"value of pilots for the {result.prior_plan} decision (prior regret {result.prior_regret:.3g})", fontsize=9)
+    top.legend(fontsize=8)
     path = save_figure(figure, path)
     plt.close(figure)
     return path

@@ -141,16 +141,20 @@ def _print(result, top: int) -> None:
                 format_quantity(result.budget), unit, result.prior_plan, f"{result.prior_regret:.4g}", result.metric_name,
                 f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}", runs, headline(result.notes))
     batch = {step.pilot for step in result.batch}
-    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
+    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g} ± {p.regret_reduction_se:.2g}", f"{p.interval_reduction:.3g} ± {p.interval_reduction_se:.2g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
             for p in result.pilots[:top]]
     styles = ["bold green" if p.pilot in batch else None for p in result.pilots[:top]]
     render.table(f"pilots by expected value per {unit} (of {len(result.pilots)})",
                  ("pilot", f"cost ({unit})", f"regret reduction ({result.metric_name})", "interval reduction", f"per {'1M' if result.unit == 'samples' else '1e18'} {unit}", "decision informed"),
                  rows, left=("pilot", "decision informed"), styles=styles, no_wrap=("pilot",))
-    if result.batch:
+    if result.batch and result.batch_chosen_by == "regret reduction":
         render.line("batch within {} {}: [bold]{}[/bold] ({} {}), expected regret {} -> {}", format_quantity(result.pilot_budget), unit,
                     ", ".join(s.pilot for s in result.batch), format_quantity(result.batch[-1].cumulative_cost), unit,
                     f"{result.prior_regret:.4g}", f"{result.batch[-1].regret:.4g}")
+    elif result.batch:
+        render.line("batch within {} {}: [bold]{}[/bold] ({} {}), chosen by interval reduction: width {} -> {} (its expected regret does not fall)",
+                    format_quantity(result.pilot_budget), unit, ", ".join(s.pilot for s in result.batch), format_quantity(result.batch[-1].cumulative_cost), unit,
+                    f"{result.prior_width:.4g}", f"{result.batch[-1].width:.4g}")
     else:
         render.line("batch: no pilot within {} {} is expected to change the decision", format_quantity(result.pilot_budget), unit)
     render.notes(result.notes)

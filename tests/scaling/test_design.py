@@ -380,8 +380,50 @@ def test_the_design_figure_labels_the_batch_in_order_without_overlap(tmp_path, m
     saved = []
     monkeypatch.setattr(plots, "save_figure", lambda figure, path: saved.append(figure) or path)
     module.plot_design(result, tmp_path / "d.png")
-    (axis,) = saved[0].axes
+    (axis, interval_axis) = saved[0].axes
     assert sorted(t.get_text() for t in axis.texts) == ["1. a@12.8M", "2. c@6.4M\n3. b@6.4M"]
     (grey, green) = axis.collections
     assert sorted(map(tuple, green.get_offsets().data)) == [(6.4e6, 0.0), (6.4e6, 0.0), (12.8e6, 4e-4)]
     assert sorted(map(tuple, grey.get_offsets().data)) == [(25.6e6, 1e-4)]
+    # finding 9: each label points at its own pilot (the label of a@12.8M sat over another point)
+    assert {t.get_text(): tuple(t.xy) for t in axis.texts} == {"1. a@12.8M": (12.8e6, 4e-4), "2. c@6.4M\n3. b@6.4M": (6.4e6, 0.0)}
+    assert all(t.arrow_patch is not None for t in axis.texts)
+    assert sorted(map(tuple, interval_axis.collections[1].get_offsets().data)) == [(6.4e6, 0.0), (6.4e6, 0.0), (12.8e6, 0.0)]  # the interval panel
+
+
+def test_reduction_standard_error_is_the_clustered_se_over_truths():
+    """Equal weights: SE = sd(d_t, ddof=1) / sqrt(T) of the per-truth differences (plain numpy)."""
+    from scaling.design import Outlook, reduction_se
+
+    rng = np.random.default_rng(3)
+    before_r, after_r, before_w, after_w = rng.random((4, 10))
+    se_regret, se_width = reduction_se(Outlook(0, 0, {}, before_r, before_w), Outlook(0, 0, {}, after_r, after_w), np.ones(10))
+    assert se_regret == pytest.approx(np.std(before_r - after_r, ddof=1) / np.sqrt(10), rel=1e-12)
+    assert se_width == pytest.approx(np.std(before_w - after_w, ddof=1) / np.sqrt(10), rel=1e-12)
+
+
+def test_a_batch_whose_regret_estimate_rises_is_reported_as_chosen_by_interval():
+    """Finding 3: a batch reported 'expected regret 0.0001985 -> 0.0004521' as if it reduced regret."""
+    from scaling.design import BatchStep, Design, Outlook, batch_by_interval
+
+    prior = Outlook(1.985e-4, 0.01338, {})
+    batch = (BatchStep("a", 1.0, 1.0, 3e-4, 0.011, "interval reduction"), BatchStep("b", 1.0, 2.0, 4.521e-4, 0.009055, "interval reduction"))
+    [note] = batch_by_interval(prior, batch)
+    assert note.code == "batch-by-interval" and note.details["batch_regret"] == 4.521e-4
+    result = Design(10.0, 2.0, "flops", "loss", "p", prior.regret, prior.width, {}, (), batch, 5, "bootstrap", 0.01, 1, 0)
+    assert result.batch_regret_reduction == 0.0 and result.batch_chosen_by == "interval reduction"
+    assert result.to_dict()["batch"]["chosen_by"] == "interval reduction"
+    assert batch_by_interval(prior, (BatchStep("a", 1.0, 1.0, 1e-4, 0.011),)) == []
+
+
+def test_few_truths_or_close_top_pilots_are_flagged_and_every_value_has_a_standard_error():
+    from scaling.design import MIN_TRUTHS
+
+    truths = [dict(CHINCHILLA, alpha=a) for a in np.linspace(0.3, 0.38, 5)]
+    problem = model_problem(chinchilla_fit(), Truths(truths, np.full(5, 0.2), 0.01, "test"), 1e22, 1e19)
+    result = design(problem, 1e19, replicates=2, seed=0)
+    [note] = [n for n in result.notes if n.code == "values-indistinguishable"]
+    assert note.details["truths"] == 5 < MIN_TRUTHS
+    assert all(np.isfinite(p.regret_reduction_se) and p.regret_reduction_se >= 0 and p.interval_reduction_se >= 0 for p in result.pilots)
+    assert any(p.interval_reduction_se > 0 for p in result.pilots)
+    assert {"expected_regret_reduction_se", "interval_reduction_se"} <= set(result.to_dict()["pilots"][0])

@@ -759,7 +759,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
                                  after.choices, *reduction_se(prior, after, problem.weights)))
     values = sorted(values, key=_ranking_key)
     batch = greedy_batch(simulator, pilot_budget)
-    notes = indistinguishable(values, len(problem.weights)) + batch_by_interval(prior, batch)
+    notes = (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(

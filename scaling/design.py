@@ -50,6 +50,7 @@ plans) or 6 N D FLOPs (language models).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -66,6 +67,8 @@ from scaling.units import format_quantity
 EPOCH_GRID = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # passes over a pilot's pool
 TOKENS_PER_PARAM = (5.0, 10.0, 20.0, 40.0, 80.0)  # D / N of language-model pilots
 PILOT_SIZES = 6  # language-model pilot sizes: N_max, N_max / 2, ..., N_max / 32
+MIN_PILOT_SAMPLES = 1.0  # a data pilot sees at least one sample
+MIN_PILOT_PARAMS = 1e3  # a language-model pilot smaller than this is no model the laws describe
 PLAN_SIZES = 21  # language-model plans: N on the iso-FLOP line, N_opt / 10 .. 10 N_opt
 REPETITIONS = (2.0, 4.0, 8.0, 16.0)  # epochs over the unique tokens of unique-token pilots (data-constrained law)
 PILOT_BITS = (4.0, 8.0)  # training precisions of precision pilots (precision laws)
@@ -147,10 +150,54 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
     return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
 
 
+@dataclass(frozen=True)
+class RunsUsed:
+    """The runs the residual noise (and the Laplace truths) come from: how many, and where from."""
+
+    count: int
+    source: str
+
+
+def _recorded_selection(fit: Fit, db) -> str | None:
+    """The `--where` of a fit made from the registry `db` (its source "PATH[ where CONDITION]",
+    `scaling.frames.load_frame`); None for all its runs. Raises UserError when the fit's source is
+    not that registry: its runs cannot be found again."""
+    import os
+
+    recorded, _, where = (fit.source or "").partition(" where ")
+    try:
+        same = bool(recorded) and os.path.exists(recorded) and os.path.samefile(recorded, db)
+    except OSError:
+        same = False
+    if not same:
+        raise UserError(f"fit {fit.source or fit.law} keeps no runs and was not made from {db}: the design cannot tell which runs it was "
+                        "fitted on; refit it (fits keep their runs) or fit it with bootstrap draws")
+    return where or None
+
+
+def fit_runs(fit: Fit, db=None) -> tuple[Any, RunsUsed] | tuple[None, None]:
+    """(frame, RunsUsed): the runs `fit` was made on, to estimate the residual noise and linearise at
+    (`laplace_truths`). The runs the artifact keeps (`Fit.points`) first; else the registry `db`
+    with the fit's recorded selection (`_recorded_selection`) re-applied; (None, None) without
+    either. Never every run of the registry when the fit used some: the noise of runs of another
+    family is not the fit's (a registry of two families gave a 30x larger noise)."""
+    frame = fit.points_frame()
+    if frame is not None:
+        return frame, RunsUsed(len(frame), f"the fit's runs ({fit.source or fit.law})")
+    if db is None:
+        return None, None
+    from scaling.frames import load_frame
+
+    where = _recorded_selection(fit, db)
+    frame, source = load_frame(fit.law_spec, db=str(db), where=where, csv=None, mapping={}, split=None, task=None)
+    return frame, RunsUsed(len(frame), source)
+
+
 @float64
 def plausible_truths(fit: Fit, *, frame=None, count: int = 256, seed: int = 0, noise: float | None = None) -> Truths:
     """The fit's bootstrap draws (at most `count`, a seeded subsample) with the noise of
-    `residual_noise`, else `laplace_truths` on the runs in `frame`. `noise` overrides sigma."""
+    `residual_noise`, else `laplace_truths` on the runs in `frame` (`fit_runs`: the fit's own).
+    `noise` overrides sigma."""
     if fit.draws:
         sigma = noise if noise is not None else residual_noise(fit)
         if sigma is None:
@@ -210,16 +257,27 @@ def union_errors(fit_law: str, params: Sequence[Mapping[str, float]], buckets: S
     return data_filtering.union_error_effective_data(epoch, samples, union_size, utilities, half_lives, weights[None], scale, irreducible, xp=np)
 
 
-def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[str, float]] | None = None) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
+def grid_floor(fit: Fit, column: str) -> float:
+    """The smallest value of `column` a default pilot grid offers: the fit's smallest, divided by
+    `scaling.diagnostics.EXTRAPOLATION_FACTOR` (0 when the fit records no range): a pilot farther
+    below is valued by a law evaluated where no run was."""
+    from scaling.diagnostics import EXTRAPOLATION_FACTOR
+
+    low = (fit.input_ranges or {}).get(column, [0.0])[0]
+    return float(low) / EXTRAPOLATION_FACTOR if low > 0 else 0.0
+
+
+def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[str, float]] | None = None, *, smallest: float = 0.0) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
     """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, at
-    EPOCH_GRID passes over the pool, costing at most `pilot_budget` samples; or the `requested`
-    (pool, samples) pairs. Returns the pilots, their weights [P, M] and pool sizes [P]."""
+    EPOCH_GRID passes over the pool, costing at most `pilot_budget` samples and seeing at least
+    `smallest` (`grid_floor`); or the `requested` (pool, samples) pairs. Returns the pilots, their
+    weights [P, M] and pool sizes [P]."""
     size = float(unions.size_samples[0])
     pools = {b: np.eye(len(unions.buckets))[i] for i, b in enumerate(unions.buckets)}
     pools.update({name: row for name, row in zip(unions.names, unions.shares) if np.count_nonzero(row) > 1})
     if requested is None:
         pairs = [(pool, epochs * size * float(effective_buckets(row))) for pool, row in pools.items() for epochs in EPOCH_GRID]
-        pairs = [(pool, samples) for pool, samples in pairs if samples <= pilot_budget * (1 + 1e-12)]
+        pairs = [(pool, samples) for pool, samples in pairs if smallest <= samples <= pilot_budget * (1 + 1e-12)]
     else:
         unknown = [pool for pool, _ in requested if pool not in pools]
         if unknown:
@@ -244,7 +302,7 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     _check_budgets(budget_samples, pilot_budget)
     _check_noise(truths.noise)
     unions = candidate_unions(fit, dict(bucket_sizes or {}))
-    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates)
+    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates, smallest=grid_floor(fit, "samples_seen"))
     _check_pilots(pilots, pilot_budget, "samples")
     plan_sizes = effective_buckets(unions.shares) * unions.size_samples[0]
     metric = union_errors(fit.law, truths.params, unions.buckets, unions.shares, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))
@@ -252,10 +310,11 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     return DesignProblem(tuple(unions.names), metric, tuple(pilots), outcome, truths.weights, truths.noise, "samples", "error", float(budget_samples))
 
 
-def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None, *, law: str = "chinchilla") -> list[Pilot]:
+def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] | None = None, *, law: str = "chinchilla", smallest: tuple[float, float] = (0.0, 0.0)) -> list[Pilot]:
     """Candidate language-model pilots: N = N_max 2^-k (k < PILOT_SIZES) with N_max the largest
-    model 6 N (5 N) FLOPs allows, times D / N in TOKENS_PER_PARAM, costing at most `pilot_budget`
-    FLOPs (C = 6 N D, LAWS.md §1); or the `requested` (N, D) pairs. With a law that prices
+    model 6 N (5 N) FLOPs allows, times D / N in
+    TOKENS_PER_PARAM, costing at most `pilot_budget` FLOPs (C = 6 N D, LAWS.md §1), with N and D at
+    least `smallest` (`grid_floor` of params and tokens); or the `requested` (N, D) pairs. With a law that prices
     repetition or precision, the variants that only it can value are added for every (N, D):
     - data_constrained (LAWS.md §2): the same D over U = D / r unique tokens, r in REPETITIONS
       (r epochs; cost 6 N D, as the tokens seen are the same);
@@ -265,7 +324,7 @@ def model_pilots(pilot_budget: float, requested: Sequence[tuple[float, float]] |
     if requested is None:
         largest = np.sqrt(pilot_budget / (6.0 * min(TOKENS_PER_PARAM)))
         pairs = [(largest * 2.0**-k, ratio * largest * 2.0**-k) for k in range(PILOT_SIZES) for ratio in TOKENS_PER_PARAM]
-        pairs = [(n, d) for n, d in pairs if 6 * n * d <= pilot_budget * (1 + 1e-12)]
+        pairs = [(n, d) for n, d in pairs if 6 * n * d <= pilot_budget * (1 + 1e-12) and n >= smallest[0] and d >= smallest[1]]
     else:
         pairs = list(requested)
     pilots = []
@@ -356,7 +415,7 @@ def model_problem(fit: Fit, truths: Truths, budget_flops: float, pilot_budget: f
     _check_noise(truths.noise)
     optimum = iso_flop_optimum(fit, budget_flops, unique_tokens=unique_tokens)
     sizes = np.geomspace(optimum / 10, optimum * 10, PLAN_SIZES)
-    pilots = model_pilots(pilot_budget, candidates, law=fit.law)
+    pilots = model_pilots(pilot_budget, candidates, law=fit.law, smallest=(grid_floor(fit, "params"), grid_floor(fit, "tokens")))
     _check_pilots(pilots, pilot_budget, "flops")
     metric = _law_values(fit, truths.params, model_columns(fit.law_spec, _plan_specs(sizes, budget_flops, unique_tokens)), log=False)
     outcome = _law_values(fit, truths.params, model_columns(fit.law_spec, [p.spec for p in pilots]), log=True)
@@ -378,8 +437,19 @@ def _check_budgets(budget: float, pilot_budget: float) -> None:
 
 
 def _check_pilots(pilots: Sequence[Pilot], pilot_budget: float, unit: str) -> None:
+    """Refuses no pilots (the grid: none within the fit's reach fits the budget), a pilot over the
+    budget, and a pilot below MIN_PILOT_SAMPLES samples or MIN_PILOT_PARAMS parameters."""
     if not pilots:
-        raise UserError(f"no candidate pilot fits pilot_budget={format_cost(pilot_budget, unit)} {unit}")
+        raise UserError(f"no candidate pilot fits pilot_budget={format_cost(pilot_budget, unit)} {unit} within the extrapolation factor of the fit's smallest runs")
+    tiny = [p for p in pilots if p.spec.get("samples", MIN_PILOT_SAMPLES) < MIN_PILOT_SAMPLES or p.spec.get("params", MIN_PILOT_PARAMS) < MIN_PILOT_PARAMS
+            or p.spec.get("tokens", 1.0) < 1.0]
+    if tiny:
+        raise UserError(f"candidate {tiny[0].name} is too small to train: a pilot needs at least {MIN_PILOT_SAMPLES:g} sample"
+                        if unit == "samples" else f"candidate {tiny[0].name} is too small to train: a pilot needs at least {MIN_PILOT_PARAMS:g} parameters and 1 token")
+    names = [p.name for p in pilots]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UserError(f"candidate {twice[0]} is given {names.count(twice[0])} times: list each pilot once")
     too_big = [p for p in pilots if p.cost > pilot_budget * (1 + 1e-12)]
     if too_big:
         raise UserError(f"candidate {too_big[0].name} costs {format_cost(too_big[0].cost, unit)} {unit}, more than pilot_budget={format_cost(pilot_budget, unit)}")
@@ -394,6 +464,23 @@ class Outlook:
     regret: float
     width: float
     choices: Mapping[str, float]
+    regret_per_truth: np.ndarray | None = None  # [T] the regret averaged over each truth's replicates (for standard errors)
+    width_per_truth: np.ndarray | None = None  # [T] the same for the interval width
+
+
+def reduction_se(before: Outlook, after: Outlook, weights: np.ndarray) -> tuple[float, float]:
+    """Monte Carlo standard errors of the expected regret reduction and interval reduction from
+    `before` to `after`: the differences are averaged over each truth's replicates (one cluster
+    per truth, the replicates of one truth are not independent), then
+    SE = sqrt(T / (T - 1) sum_t w_t^2 (d_t - dbar)^2) for the truths' normalised weights w_t
+    (the weighted-mean standard error; Cochran 1977, ratio estimators)."""
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    factor = len(w) / max(len(w) - 1, 1)
+    out = []
+    for a, b in ((before.regret_per_truth, after.regret_per_truth), (before.width_per_truth, after.width_per_truth)):
+        d = a - b
+        out.append(float(np.sqrt(factor * np.sum(w**2 * (d - w @ d) ** 2))))
+    return out[0], out[1]
 
 
 def kernel_width(log_outcome: np.ndarray, weights: np.ndarray, noise: float) -> np.ndarray:
@@ -449,7 +536,10 @@ class Simulator:
         sd = np.sqrt(np.maximum(np.einsum("jt,jt->j", w, planned * planned) - mean**2, 0.0))
         shares = np.bincount(choice, weights=self.world_weight, minlength=len(self.problem.plans))
         choices = {self.problem.plans[c]: float(shares[c]) for c in np.argsort(-shares, kind="stable") if shares[c] > 0}
-        return Outlook(float(self.world_weight @ regret), float(self.world_weight @ (2 * self.z_level * sd)), choices)
+        width = 2 * self.z_level * sd
+        counts = np.bincount(self.truth, minlength=len(self.problem.weights))
+        per_truth = lambda values: np.bincount(self.truth, weights=values, minlength=len(counts)) / counts  # noqa: E731
+        return Outlook(float(self.world_weight @ regret), float(self.world_weight @ width), choices, per_truth(regret), per_truth(width))
 
 
 @dataclass(frozen=True)
@@ -466,15 +556,22 @@ class PilotValue:
     interval_reduction_per_cost: float
     informs: str
     choices: Mapping[str, float]
+    regret_reduction_se: float = 0.0  # Monte Carlo standard errors (`reduction_se`), metric units
+    interval_reduction_se: float = 0.0
 
 
 @dataclass(frozen=True)
 class BatchStep:
+    """One pilot added to the greedy batch, the batch's expected regret and interval width after
+    it, and the criterion that chose it: 'regret reduction', 'interval reduction' or 'linearised
+    variance' (`greedy_batch`)."""
+
     pilot: str
     cost: float
     cumulative_cost: float
     regret: float
     width: float
+    chosen_by: str = "regret reduction"
 
 
 @dataclass(frozen=True)
@@ -498,10 +595,18 @@ class Design:
     replicates: int
     seed: int
     notes: tuple[Note, ...] = field(default_factory=tuple)  # curascale.notes.Note; scaling.design_notes adds the planner's
+    runs: RunsUsed | None = None  # the runs the noise (and Laplace truths) come from
 
     @property
     def batch_regret_reduction(self) -> float:
-        return self.prior_regret - (self.batch[-1].regret if self.batch else self.prior_regret)
+        """The batch's expected regret reduction; 0 when its own estimate does not fall (the batch
+        is then chosen by interval reduction: the `batch-by-interval` note)."""
+        return max(self.prior_regret - (self.batch[-1].regret if self.batch else self.prior_regret), 0.0)
+
+    @property
+    def batch_chosen_by(self) -> str:
+        """'regret reduction' when the batch's expected regret falls, else 'interval reduction'."""
+        return "regret reduction" if self.batch and self.batch[-1].regret < self.prior_regret else "interval reduction"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view: plain lists and dicts, every number a float."""
@@ -510,17 +615,19 @@ class Design:
             "prior": {"plan": self.prior_plan, "expected_regret": self.prior_regret, "interval_width": self.prior_width, "choices": dict(self.prior_choices)},
             "pilots": [
                 {"pilot": p.pilot, **{k: v for k, v in p.spec.items()}, "cost": p.cost, "expected_regret_reduction": p.regret_reduction,
-                 "interval_reduction": p.interval_reduction, "regret_reduction_per_cost": p.regret_reduction_per_cost,
+                 "interval_reduction": p.interval_reduction, "expected_regret_reduction_se": p.regret_reduction_se, "interval_reduction_se": p.interval_reduction_se,
+                 "regret_reduction_per_cost": p.regret_reduction_per_cost,
                  "interval_reduction_per_cost": p.interval_reduction_per_cost, "informs": p.informs, "choices": dict(p.choices)}
                 for p in self.pilots
             ],
             "batch": {
                 "pilots": [s.pilot for s in self.batch], "cost": self.batch[-1].cumulative_cost if self.batch else 0.0,
-                "expected_regret_reduction": self.batch_regret_reduction,
+                "expected_regret_reduction": self.batch_regret_reduction, "chosen_by": self.batch_chosen_by,
                 "interval_reduction": self.prior_width - (self.batch[-1].width if self.batch else self.prior_width),
-                "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width} for s in self.batch],
+                "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width, "chosen_by": s.chosen_by} for s in self.batch],
             },
-            "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates},
+            "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates,
+                       "runs": None if self.runs is None else {"count": self.runs.count, "source": self.runs.source}},
             "seed": self.seed,
             "notes": notes_to_dicts(self.notes),
         }
@@ -594,11 +701,45 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
                 best = (key, index, after, linear)
         if best is None or best[0] == (0.0, 0.0, 0.0):
             return tuple(steps)
-        _, index, current, variance = best
+        key, index, current, variance = best
+        chosen_by = ("regret reduction", "interval reduction", "linearised variance")[next(k for k, v in enumerate(key) if v > 0)]
         chosen.append(index)
         log_likelihood = log_likelihood + simulator.log_likelihood(index)
         spent += problem.pilots[index].cost
-        steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width))
+        steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width, chosen_by))
+
+
+MIN_TRUTHS = 32  # fewer plausible truths than this cannot tell pilots' values apart (finding 3 of the pilot trial: 5 truths, values 2-9x apart across seeds)
+
+
+def indistinguishable(values: Sequence[PilotValue], truths: int) -> list[Note]:
+    """`values-indistinguishable`: fewer than MIN_TRUTHS truths, or the two best pilots' regret
+    reductions per cost within 2 Monte Carlo standard errors of their difference (SEs combined in
+    quadrature, an upper bound as both share the simulated worlds). Details: truths, pilots, se."""
+    if len(values) >= 2:
+        a, b = values[0], values[1]
+        gap = abs(a.regret_reduction_per_cost - b.regret_reduction_per_cost)
+        se = float(np.hypot(a.regret_reduction_se / a.cost, b.regret_reduction_se / b.cost))
+        close = gap <= 2 * se and se > 0
+    else:
+        close, se = False, 0.0
+    if truths >= MIN_TRUTHS and not close:
+        return []
+    why = f"only {truths} plausible truths (fewer than {MIN_TRUTHS})" if truths < MIN_TRUTHS else f"the two best pilots, {values[0].pilot} and {values[1].pilot}, are within 2 standard errors"
+    return [Note("values-indistinguishable", f"{why}: the pilots' values are not told apart by this simulation; raise --truths and --replicates "
+                 "(or refit with more bootstrap draws) before trusting the ranking", "warning",
+                 {"truths": int(truths), "pilots": [v.pilot for v in values[:2]], "se": se})]
+
+
+def batch_by_interval(prior: Outlook, batch: Sequence[BatchStep]) -> list[Note]:
+    """`batch-by-interval`: the batch's own expected regret estimate does not fall (the pilots were
+    chosen by interval reduction or the linearised variance of the decision): the batch is
+    reported as shrinking the interval, never as reducing regret."""
+    if not batch or batch[-1].regret < prior.regret:
+        return []
+    return [Note("batch-by-interval", f"the batch's expected regret estimate does not fall ({prior.regret:.4g} -> {batch[-1].regret:.4g}, within "
+                 f"simulation error): it is chosen by interval reduction (width {prior.width:.4g} -> {batch[-1].width:.4g}), not by regret", "info",
+                 {"prior_regret": prior.regret, "batch_regret": batch[-1].regret, "prior_width": prior.width, "batch_width": batch[-1].width})]
 
 
 @float64
@@ -614,69 +755,100 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
     for index, pilot in enumerate(problem.pilots):
         after = simulator.outlook(simulator.log_likelihood(index))
         regret, width = prior.regret - after.regret, prior.width - after.width
-        values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices), after.choices))
-    notes = []
+        values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices),
+                                 after.choices, *reduction_se(prior, after, problem.weights)))
+    values = sorted(values, key=_ranking_key)
+    batch = greedy_batch(simulator, pilot_budget)
+    notes = (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(
         problem.budget, float(pilot_budget), problem.unit, problem.metric_name, prior_plan, prior.regret, prior.width, prior.choices,
-        tuple(sorted(values, key=_ranking_key)), greedy_batch(simulator, pilot_budget), len(problem.weights), truths_source,
+        tuple(values), batch, len(problem.weights), truths_source,
         problem.noise, replicates, seed, tuple(notes),
     )
 
 
 @float64
-def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", frame=None, bucket_sizes=None, candidates=None,
+def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "samples", db=None, bucket_sizes=None, candidates=None,
                   truths: int = 256, replicates: int = 4, noise: float | None = None, seed: int = 0, unique_tokens: float | None = None) -> Design:
-    """The whole step for a fit: plausible truths (`plausible_truths`), the data (`unit`
-    'samples') or language-model ('flops') design problem, and `design`. `unique_tokens`: the
-    unique tokens available to a language-model plan with a data-constrained fit (`model_problem`)."""
+    """The whole step for a fit: plausible truths (`plausible_truths`; without bootstrap draws, the
+    Laplace truths on the fit's own runs, `fit_runs`, from the artifact or the registry `db`), the
+    data (`unit` 'samples') or language-model ('flops') design problem, and `design`.
+    `unique_tokens`: the unique tokens available to a language-model plan with a data-constrained
+    fit (`model_problem`). The result's `runs` says which runs the noise came from."""
     if unit not in ("samples", "flops"):
         raise UserError(f"unit must be samples or flops, got {unit!r}")
     if unique_tokens is not None and unit != "flops":
         raise UserError("unique_tokens is for language-model plans (unit flops)")
     _check_budgets(budget, pilot_budget)
+    if fit.draws:  # the noise from the fit's objective over its runs, or the caller's
+        frame, runs = None, (RunsUsed(fit.n_points, f"the fit's objective ({fit.source or fit.law})") if noise is None and fit.n_points else None)
+    else:
+        frame, runs = fit_runs(fit, db)
     plausible = plausible_truths(fit, frame=frame, count=truths, seed=seed, noise=noise)
     if unit == "samples":
         problem = data_problem(fit, plausible, budget, pilot_budget, bucket_sizes=bucket_sizes, candidates=candidates)
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
-    return design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
+    result = design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
+    return dataclasses.replace(result, runs=runs, notes=(*truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
 
 
-def batch_labels(result: Design) -> dict[tuple[float, float], list[str]]:
-    """{(cost, regret reduction): ["k. pilot", ...]}: the greedy batch's pilots by their place in
-    the batch (k = 1 first), pilots at the same point under one label, so labels never overlap."""
+def truths_capped(requested: int, used: int, source: str) -> list[Note]:
+    """`truths-capped`: fewer plausible truths than asked for (a fit's bootstrap draws are all
+    there are); details: requested, used."""
+    if used >= requested:
+        return []
+    return [Note("truths-capped", f"{used} {source} truths, not the {requested} asked for: the fit has only {used} bootstrap draws "
+                 "(refit with more draws for more)", "info", {"requested": int(requested), "used": int(used)})]
+
+
+def batch_labels(result: Design, value: str = "regret_reduction") -> dict[tuple[float, float], list[str]]:
+    """{(cost, value): ["k. pilot", ...]}: the greedy batch's pilots by their place in the batch
+    (k = 1 first) at their point (`value`: the PilotValue field plotted), pilots at the same point
+    under one label, so labels never overlap."""
     order = {step.pilot: k for k, step in enumerate(result.batch, start=1)}
     labels: dict[tuple[float, float], list[str]] = {}
     for p in sorted((p for p in result.pilots if p.pilot in order), key=lambda p: order[p.pilot]):
-        labels.setdefault((p.cost, p.regret_reduction), []).append(f"{order[p.pilot]}. {p.pilot}")
+        labels.setdefault((p.cost, getattr(p, value)), []).append(f"{order[p.pilot]}. {p.pilot}")
     return labels
 
 
+def _value_panel(axis, result: Design, value: str, ylabel: str) -> None:
+    """One panel of `plot_design`: `value` of every pilot against its cost, the batch in green
+    and labelled, each label joined to its own point by a leader line (a label offset sideways
+    sat over the neighbouring pilot's point)."""
+    batch = {step.pilot for step in result.batch}
+    costs = np.array([p.cost for p in result.pilots])
+    values = np.array([getattr(p, value) for p in result.pilots])
+    chosen = np.array([p.pilot in batch for p in result.pilots])
+    axis.scatter(costs[~chosen], values[~chosen], s=18, color="0.55", label="candidate pilot")
+    axis.scatter(costs[chosen], values[chosen], s=40, color="tab:green", label="greedy batch")
+    middle = np.sqrt(costs.min() * costs.max())  # labels right of the middle (log) end at their point, inside the frame
+    for k, ((cost, point), names) in enumerate(batch_labels(result, value).items()):
+        right = cost > middle
+        axis.annotate("\n".join(names), (cost, point), fontsize=7, xytext=(0, 10 + 9 * (k % 3)), textcoords="offset points", va="bottom",
+                      ha="right" if right else "left", arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3})
+    axis.axhline(0.0, color="0.8", linewidth=0.8)
+    axis.set_xscale("log")
+    axis.set_ylabel(ylabel, fontsize=8)
+
+
 def plot_design(result: Design, path) -> Any:
-    """Expected regret reduction against pilot cost (log x), one point per candidate pilot, the
-    greedy batch's pilots marked; written as PNG and PDF (scaling.plots.save_figure)."""
+    """Expected regret reduction (top) and interval reduction (bottom: it still ranks pilots when
+    no pilot changes the decision and every regret reduction is 0) against pilot cost (log x), one
+    point per candidate pilot, the greedy batch's pilots marked and labelled in batch order;
+    written as PNG and PDF (scaling.plots.save_figure)."""
     from scaling.plots import _pyplot, save_figure
 
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6.5, 4.2))
-    batch = {step.pilot for step in result.batch}
-    costs = np.array([p.cost for p in result.pilots])
-    gains = np.array([p.regret_reduction for p in result.pilots])
-    chosen = np.array([p.pilot in batch for p in result.pilots])
-    axis.scatter(costs[~chosen], gains[~chosen], s=18, color="0.55", label="candidate pilot")
-    axis.scatter(costs[chosen], gains[chosen], s=40, color="tab:green", label="greedy batch")
-    middle = np.sqrt(costs.min() * costs.max())  # labels right of the middle (log) extend leftwards, inside the frame
-    for (cost, gain), names in batch_labels(result).items():
-        right = cost > middle
-        axis.annotate("\n".join(names), (cost, gain), fontsize=7, xytext=(-5 if right else 5, 4), textcoords="offset points", va="bottom", ha="right" if right else "left")
-    axis.axhline(0.0, color="0.8", linewidth=0.8)
-    axis.set_xscale("log")
-    axis.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")
-    axis.set_ylabel(f"expected regret reduction ({result.metric_name})")
-    axis.set_title(f"value of pilots for the {result.prior_plan} decision (prior regret {result.prior_regret:.3g})", fontsize=9)
-    axis.legend(fontsize=8)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6.4), sharex=True)
+    _value_panel(top, result, "regret_reduction", f"expected regret reduction ({result.metric_name})")
+    _value_panel(bottom, result, "interval_reduction", f"interval reduction ({result.metric_name})")
+    bottom.set_xlabel(f"pilot cost ({'samples seen' if result.unit == 'samples' else 'FLOPs'})")
+    top.set_title(f"value of pilots for the {result.prior_plan} decision (prior regret {result.prior_regret:.3g})", fontsize=9)
+    top.legend(fontsize=8)
     path = save_figure(figure, path)
     plt.close(figure)
     return path

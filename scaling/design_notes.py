@@ -54,11 +54,32 @@ def pin_down(parameters: list[str], truths_source: str) -> list[Note]:
                  "lower bounds and a decision all truths agree on is not settled", "warning", {"parameters": parameters})]
 
 
+PILOT_INPUTS = {"samples": "samples_seen", "params": "params", "tokens": "tokens", "unique_tokens": "unique_tokens"}  # pilot spec -> fit input
+
+
+def pilot_extrapolation(fit: Fit, pilots) -> list[Note]:
+    """`pilot-extrapolation`: the candidate pilots (`scaling.design.PilotValue`, in ranked order)
+    with an input more than `scaling.diagnostics.EXTRAPOLATION_FACTOR` outside the fit's
+    input_ranges, per input (`diagnostics.extrapolation`): their values are the law's guesses where
+    no run was. Details: input, pilots, factor (the farthest), threshold."""
+    notes = []
+    for key, column in PILOT_INPUTS.items():
+        named = [(p.pilot, p.spec[key]) for p in pilots if key in p.spec]
+        for note in diagnostics.extrapolation(fit.input_ranges or {}, {column: [value for _, value in named]}):
+            outside = [named[row - 1][0] for row in note.details["rows"]]
+            shown = ", ".join(outside[:4]) + (f" and {len(outside) - 4} more" if len(outside) > 4 else "")
+            notes.append(Note("pilot-extrapolation", f"{len(outside)} candidate pilot{'s' if len(outside) > 1 else ''} ({shown}) {'lie' if len(outside) > 1 else 'lies'} outside the fit's "
+                              f"{column} range: {note.message}; their values are the law's guesses where no run was", "warning",
+                              {**note.details, "pilots": outside}))
+    return notes
+
+
 def with_plan_notes(design, fit: Fit, *, unit: str, bucket_sizes: Mapping[str, float] | None = None):
     """`design` (a `scaling.design.Design`) with its notes: the planner's for the same fit and
-    budget, then `pin_down`, then the design's own (without the no-pilot-value claim when a
+    budget, then `pin_down`, then `pilot_extrapolation`, then the design's own (without the no-pilot-value claim when a
     deciding parameter is not identified)."""
     missing = unidentified(fit, unit)
     own = [note for note in design.notes if not (missing and note.code == NO_PILOT_VALUE)]
-    notes = merge(plan_notes(fit, design.budget, unit=unit, bucket_sizes=bucket_sizes), pin_down(missing, design.truths_source), own)
+    notes = merge(plan_notes(fit, design.budget, unit=unit, bucket_sizes=bucket_sizes), pin_down(missing, design.truths_source),
+                  pilot_extrapolation(fit, design.pilots), own)
     return dataclasses.replace(design, notes=tuple(notes))

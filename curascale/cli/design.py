@@ -29,6 +29,25 @@ def parse_candidates(text: str | None, unit: str) -> list[tuple] | None:
     return pairs
 
 
+FLAGS = (  # the library's words for what a user gives at the CLI (regular expressions) -> the flag
+    (r"(?<![\w-])pilot_budget\b", "--pilot-budget"), (r"(?<![\w-])unique_tokens\b", "--unique-tokens"), (r"^replicates must", "--replicates must"),
+    (r"^candidates:", "--candidates:"), (r"\bgive noise\b", "give --noise"), (r"^noise must", "--noise must"), (r"^budget must", "--budget must"),
+    (r"the budget \(", "--budget ("), (r"\(registry\)", "(--db)"),
+)
+
+
+def flag_message(message: str, fit_source: str | None = None, fit_path: str | None = None) -> str:
+    """A library error in the CLI's terms: parameters named by their flags (FLAGS), and the fit
+    named by the file given (--fit) rather than the source recorded in the artifact."""
+    import re
+
+    if fit_path is not None and fit_source and f"fit {fit_source}" in message:
+        message = message.replace(f"fit {fit_source}", f"fit {fit_path}", 1)
+    for pattern, flag in FLAGS:
+        message = re.sub(pattern, flag, message)
+    return message
+
+
 def design_pilots(
     budget: Annotated[str, typer.Option("--budget", help="The big run's budget: samples seen (e.g. 1.28B) or, with --unit flops, FLOPs.")],
     pilot_budget: Annotated[str, typer.Option("--pilot-budget", help="Compute for pilots, in the same unit (e.g. 50M samples).")],
@@ -47,7 +66,8 @@ def design_pilots(
 ) -> None:
     """Rank candidate pilot runs by how much they are expected to improve the plan's decision
     (expected regret reduction) and shrink its interval, per unit of pilot compute, and choose a
-    batch of pilots within the pilot budget."""
+    batch of pilots within the pilot budget. Data designs need buckets of equal size (the paper's
+    top-m unions)."""
     from scaling.design import design_pilots as run_design
     from scaling.units import parse_quantity
 
@@ -69,9 +89,12 @@ def design_pilots(
         figure_paths(plot)  # a bad suffix fails before the design runs
     if fit_path is None and db is None:
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
-    fit, frame, bucket_sizes = _sources(fit_path, db, unit)
-    result = run_design(fit, total, pilots, unit=unit, frame=frame, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
-                        truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
+    fit, bucket_sizes = _sources(fit_path, db, unit)
+    try:
+        result = run_design(fit, total, pilots, unit=unit, db=db, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
+                            truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
+    except UserError as error:
+        raise UserError(flag_message(str(error), fit.source or fit.law, fit_path)) from None
     from scaling.design_notes import with_plan_notes
 
     result = with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes)
@@ -86,14 +109,13 @@ def design_pilots(
 
 
 def _sources(fit_path, db, unit):
-    """The fit, the runs to linearise at (only without bootstrap draws) and the bucket sizes."""
+    """The fit and the registry's bucket sizes (None without --db)."""
     from scaling.fit import Fit
     from scaling.reference import load_fit
 
     if db is None:
-        return load_fit(fit_path), None, None
+        return load_fit(fit_path), None
     from runs_db.registry import connect
-    from scaling.frames import load_frame
 
     registry = connect(db)
     if fit_path is not None:
@@ -105,8 +127,7 @@ def _sources(fit_path, db, unit):
 
         fit_id, artifact = registry.latest_fit(DATA_FILTERING_LAWS if unit == "samples" else MODEL_LAWS)
         fit = Fit.from_dict(artifact, source=f"{db}: fit {fit_id}")
-    frame = None if fit.draws else load_frame(fit.law_spec, db=str(db), where=None, csv=None, mapping={}, split=None, task=None)[0]
-    return fit, frame, registry.bucket_sizes(list(fit.groups or [])) or None
+    return fit, registry.bucket_sizes(list(fit.groups or [])) or None
 
 
 def _print(result, top: int) -> None:
@@ -115,20 +136,25 @@ def _print(result, top: int) -> None:
 
     unit = "samples" if result.unit == "samples" else "FLOPs"
     format_quantity = lambda value: format_cost(value, result.unit)  # noqa: E731
-    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}{}",
+    runs = f" from {result.runs.count} runs ({result.runs.source})" if result.runs is not None else ""
+    render.line("decision for {} {}: [bold]{}[/bold] now; expected regret {} {} (interval width {}), {} {} truths, noise {}{}{}",
                 format_quantity(result.budget), unit, result.prior_plan, f"{result.prior_regret:.4g}", result.metric_name,
-                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}", headline(result.notes))
+                f"{result.prior_width:.4g}", result.truths, result.truths_source, f"{result.noise:.3g}", runs, headline(result.notes))
     batch = {step.pilot for step in result.batch}
-    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g}", f"{p.interval_reduction:.3g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
+    rows = [(p.pilot, format_quantity(p.cost), f"{p.regret_reduction:.3g} ± {p.regret_reduction_se:.2g}", f"{p.interval_reduction:.3g} ± {p.interval_reduction_se:.2g}", f"{p.regret_reduction_per_cost * (1e6 if result.unit == 'samples' else 1e18):.3g}", p.informs)
             for p in result.pilots[:top]]
     styles = ["bold green" if p.pilot in batch else None for p in result.pilots[:top]]
     render.table(f"pilots by expected value per {unit} (of {len(result.pilots)})",
                  ("pilot", f"cost ({unit})", f"regret reduction ({result.metric_name})", "interval reduction", f"per {'1M' if result.unit == 'samples' else '1e18'} {unit}", "decision informed"),
-                 rows, left=("pilot", "decision informed"), styles=styles)
-    if result.batch:
+                 rows, left=("pilot", "decision informed"), styles=styles, no_wrap=("pilot",))
+    if result.batch and result.batch_chosen_by == "regret reduction":
         render.line("batch within {} {}: [bold]{}[/bold] ({} {}), expected regret {} -> {}", format_quantity(result.pilot_budget), unit,
                     ", ".join(s.pilot for s in result.batch), format_quantity(result.batch[-1].cumulative_cost), unit,
                     f"{result.prior_regret:.4g}", f"{result.batch[-1].regret:.4g}")
+    elif result.batch:
+        render.line("batch within {} {}: [bold]{}[/bold] ({} {}), chosen by interval reduction: width {} -> {} (its expected regret does not fall)",
+                    format_quantity(result.pilot_budget), unit, ", ".join(s.pilot for s in result.batch), format_quantity(result.batch[-1].cumulative_cost), unit,
+                    f"{result.prior_width:.4g}", f"{result.batch[-1].width:.4g}")
     else:
         render.line("batch: no pilot within {} {} is expected to change the decision", format_quantity(result.pilot_budget), unit)
     render.notes(result.notes)

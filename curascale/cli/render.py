@@ -84,18 +84,22 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, left: Sequence[str] = (), styles: Sequence[str | None] | None = None) -> None:
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, left: Sequence[str] = (), styles: Sequence[str | None] | None = None,
+          no_wrap: Sequence[str] = ()) -> None:
     """A table whose cells are all escaped; `left` names the left-justified columns (others are
     right-justified numbers); `styles` gives an optional rich style per row. A cell is a string
     or a sequence of lines (each escaped, shown one under another). Cells fold, never
     truncate; a header wraps only between its words (each column is at least its longest header
-    word wide)."""
+    word wide); `no_wrap` names columns kept whole (names that must not break mid-token)."""
     from rich.table import Table
 
+    rows = [list(row) for row in rows]
     grid = Table(title=escape(title))
-    for column in columns:
-        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold",
-                        min_width=max((len(word) for word in column.split()), default=1))
+    for k, column in enumerate(columns):
+        whole = column in no_wrap
+        header = max((len(word) for word in column.split()), default=1)
+        widest = max((len(str(row[k])) for row in rows), default=0) if whole else 0
+        grid.add_column(escape(column), justify="left" if column in left else "right", overflow="fold", no_wrap=whole, min_width=max(header, widest))
     for i, row in enumerate(rows):
         grid.add_row(*(escape(cell) if isinstance(cell, str) else "\n".join(escape(line) for line in cell) for cell in row),
                      style=None if styles is None else styles[i])

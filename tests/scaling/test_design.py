@@ -283,9 +283,11 @@ def test_cli_json_shape(fit_file):
         (("--budget", "1.28B", "--pilot-budget", "2B"), "--pilot-budget 2B must be smaller than --budget 1.28B"),
         (("--budget", "lots", "--pilot-budget", "50M"), "--budget: not a number: 'lots'"),
         (("--budget", "1.28B", "--pilot-budget", "-5M"), "--pilot-budget: must be positive and finite"),
-        (("--budget", "1.28B", "--pilot-budget", "1K"), "no candidate pilot fits pilot_budget=1K samples"),
+        (("--budget", "1.28B", "--pilot-budget", "1K"), "no candidate pilot fits --pilot-budget=1K samples"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unit", "tokens"), "--unit must be samples or flops"),
-        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "candidates: no pool named 'C'"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "--candidates: no pool named 'C'"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--noise", "-1"), "--noise must be positive and finite, got -1.0"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:51.2M"), "costs 51.2M samples, more than --pilot-budget=50M"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unique-tokens", "1B"), "--unique-tokens is for language-model plans: add --unit flops"),
         (("--budget", "1e22", "--pilot-budget", "1e19", "--unit", "flops"), "a language-model design needs a fit of chinchilla, data_constrained"),
     ],
@@ -296,29 +298,70 @@ def test_cli_bad_budgets_are_one_line_errors(fit_file, args, message):
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
 
 
+def test_cli_errors_name_the_fit_file_given_and_the_flags(tmp_path):
+    """Finding 8: the error named the artifact's recorded source and 'give noise', not the file and --noise."""
+    fit_path = tmp_path / "mine.json"
+    fit_path.write_text(json.dumps(two_bucket_fit(half_life_truths(4)).to_dict()))  # draws, no objective: no noise to estimate
+    result = curascale("design-pilots", "--fit", str(fit_path), "--budget", "102.4M", "--pilot-budget", "51.2M")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"fit {fit_path}: no objective" in result.stderr and result.stderr.rstrip().endswith("give --noise"), result.stderr
+
+
 def test_cli_fit_without_draws_or_runs_is_one_line():
     result = curascale("design-pilots", "--fit", "reference/tmars-imagenet-utility", "--budget", "1.28B", "--pilot-budget", "50M")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "no bootstrap draws and no runs" in result.stderr
 
 
-def test_cli_without_draws_linearises_at_the_registry_runs(tmp_path):
+def _two_family_registry(tmp_path):
+    """A registry of two families on the same buckets: 'pilot' (log noise 0.01, the runs fitted)
+    and 'other' (log noise 0.2). Returns (db, the pilot family's frame with its truth)."""
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    rows = [{"run_id": f"{b}{e}", "bucket": b, "samples_seen": e * S, "unique_samples": S, "truth": plain_error(e * S, S, [u], [t])}
-            for b, (u, t) in {"A": (B_A, 6.0), "B": (B_B, TAU_B)}.items() for e in (1, 2, 3, 4)]
-    frame = pd.DataFrame(rows)
-    frame["error"] = frame.truth * np.exp(0.01 * rng.standard_normal(len(frame)))
-    frame.drop(columns="truth").to_csv(tmp_path / "runs.csv", index=False)
-    db, fit_path = str(tmp_path / "r.duckdb"), tmp_path / "fit.json"
-    fit_path.write_text(json.dumps(two_bucket_fit().to_dict()))  # no draws: the Laplace approximation on the registry's runs
-    assert curascale("runs", "ingest", str(tmp_path / "runs.csv"), "--set", "family=pilot", "--db", db).returncode == 0
+    frames = {}
+    for family, sd in (("pilot", 0.01), ("other", 0.2)):
+        rows = [{"run_id": f"{family}{b}{e}", "bucket": b, "samples_seen": e * S, "unique_samples": S, "truth": plain_error(e * S, S, [u], [t])}
+                for b, (u, t) in {"A": (B_A, 6.0), "B": (B_B, TAU_B)}.items() for e in (1, 2, 3, 4)]
+        frame = pd.DataFrame(rows)
+        frame["error"] = frame.truth * np.exp(sd * rng.standard_normal(len(frame)))
+        frame.drop(columns="truth").to_csv(tmp_path / f"{family}.csv", index=False)
+        frames[family] = frame
+    db = str(tmp_path / "r.duckdb")
+    for family in frames:
+        assert curascale("runs", "ingest", str(tmp_path / f"{family}.csv"), "--set", f"family={family}", "--db", db).returncode == 0
+    return db, frames["pilot"]
+
+
+@pytest.mark.parametrize("kept", ["points", "selection"])
+def test_cli_without_draws_linearises_at_the_fits_own_runs(tmp_path, kept):
+    """Finding 1 of the pilot trial: with --db the noise came from every run of the registry (30x
+    the fit's). The runs the fit keeps (points), else its recorded --where on the registry."""
+    db, frame = _two_family_registry(tmp_path)
+    fit = two_bucket_fit()
+    if kept == "points":
+        fit.points = {"samples_seen": frame.samples_seen.tolist(), "unique_samples": frame.unique_samples.tolist(),
+                      "bucket": frame.bucket.tolist(), "error": frame.error.tolist()}
+    else:
+        fit.source = f"{db} where family = 'pilot'"
+    fit_path = tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(fit.to_dict()))  # no draws: the Laplace approximation on the fit's runs
     result = curascale("design-pilots", "--fit", str(fit_path), "--db", db, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--truths", "64")
     assert result.returncode == 0, result.stderr
-    record = json.loads(result.stdout)
+    truths = json.loads(result.stdout)["truths"]
     residuals = np.log(frame.error) - np.log(frame.truth)  # the fit's parameters are the truth here
-    assert record["truths"] == {"count": 64, "source": "laplace", "noise": pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9), "replicates": 4}
+    assert {k: truths[k] for k in ("count", "source", "replicates")} == {"count": 64, "source": "laplace", "replicates": 4}
+    assert truths["noise"] == pytest.approx(np.sqrt(residuals @ residuals / (8 - 5)), rel=1e-9)
+    assert truths["runs"]["count"] == 8 and "family = 'pilot'" in truths["runs"]["source"] if kept == "selection" else truths["runs"]["count"] == 8
+
+
+def test_cli_fit_without_its_runs_is_refused_not_fitted_to_the_whole_registry(tmp_path):
+    db, _ = _two_family_registry(tmp_path)
+    fit_path = tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(two_bucket_fit().to_dict()))  # source 'two-buckets': not this registry, no points
+    result = curascale("design-pilots", "--fit", str(fit_path), "--db", db, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "cannot tell which runs it was fitted on" in result.stderr, result.stderr
 
 
 def test_the_design_figure_labels_the_batch_in_order_without_overlap(tmp_path, monkeypatch):
@@ -337,8 +380,50 @@ def test_the_design_figure_labels_the_batch_in_order_without_overlap(tmp_path, m
     saved = []
     monkeypatch.setattr(plots, "save_figure", lambda figure, path: saved.append(figure) or path)
     module.plot_design(result, tmp_path / "d.png")
-    (axis,) = saved[0].axes
+    (axis, interval_axis) = saved[0].axes
     assert sorted(t.get_text() for t in axis.texts) == ["1. a@12.8M", "2. c@6.4M\n3. b@6.4M"]
     (grey, green) = axis.collections
     assert sorted(map(tuple, green.get_offsets().data)) == [(6.4e6, 0.0), (6.4e6, 0.0), (12.8e6, 4e-4)]
     assert sorted(map(tuple, grey.get_offsets().data)) == [(25.6e6, 1e-4)]
+    # finding 9: each label points at its own pilot (the label of a@12.8M sat over another point)
+    assert {t.get_text(): tuple(t.xy) for t in axis.texts} == {"1. a@12.8M": (12.8e6, 4e-4), "2. c@6.4M\n3. b@6.4M": (6.4e6, 0.0)}
+    assert all(t.arrow_patch is not None for t in axis.texts)
+    assert sorted(map(tuple, interval_axis.collections[1].get_offsets().data)) == [(6.4e6, 0.0), (6.4e6, 0.0), (12.8e6, 0.0)]  # the interval panel
+
+
+def test_reduction_standard_error_is_the_clustered_se_over_truths():
+    """Equal weights: SE = sd(d_t, ddof=1) / sqrt(T) of the per-truth differences (plain numpy)."""
+    from scaling.design import Outlook, reduction_se
+
+    rng = np.random.default_rng(3)
+    before_r, after_r, before_w, after_w = rng.random((4, 10))
+    se_regret, se_width = reduction_se(Outlook(0, 0, {}, before_r, before_w), Outlook(0, 0, {}, after_r, after_w), np.ones(10))
+    assert se_regret == pytest.approx(np.std(before_r - after_r, ddof=1) / np.sqrt(10), rel=1e-12)
+    assert se_width == pytest.approx(np.std(before_w - after_w, ddof=1) / np.sqrt(10), rel=1e-12)
+
+
+def test_a_batch_whose_regret_estimate_rises_is_reported_as_chosen_by_interval():
+    """Finding 3: a batch reported 'expected regret 0.0001985 -> 0.0004521' as if it reduced regret."""
+    from scaling.design import BatchStep, Design, Outlook, batch_by_interval
+
+    prior = Outlook(1.985e-4, 0.01338, {})
+    batch = (BatchStep("a", 1.0, 1.0, 3e-4, 0.011, "interval reduction"), BatchStep("b", 1.0, 2.0, 4.521e-4, 0.009055, "interval reduction"))
+    [note] = batch_by_interval(prior, batch)
+    assert note.code == "batch-by-interval" and note.details["batch_regret"] == 4.521e-4
+    result = Design(10.0, 2.0, "flops", "loss", "p", prior.regret, prior.width, {}, (), batch, 5, "bootstrap", 0.01, 1, 0)
+    assert result.batch_regret_reduction == 0.0 and result.batch_chosen_by == "interval reduction"
+    assert result.to_dict()["batch"]["chosen_by"] == "interval reduction"
+    assert batch_by_interval(prior, (BatchStep("a", 1.0, 1.0, 1e-4, 0.011),)) == []
+
+
+def test_few_truths_or_close_top_pilots_are_flagged_and_every_value_has_a_standard_error():
+    from scaling.design import MIN_TRUTHS
+
+    truths = [dict(CHINCHILLA, alpha=a) for a in np.linspace(0.3, 0.38, 5)]
+    problem = model_problem(chinchilla_fit(), Truths(truths, np.full(5, 0.2), 0.01, "test"), 1e22, 1e19)
+    result = design(problem, 1e19, replicates=2, seed=0)
+    [note] = [n for n in result.notes if n.code == "values-indistinguishable"]
+    assert note.details["truths"] == 5 < MIN_TRUTHS
+    assert all(np.isfinite(p.regret_reduction_se) and p.regret_reduction_se >= 0 and p.interval_reduction_se >= 0 for p in result.pilots)
+    assert any(p.interval_reduction_se > 0 for p in result.pilots)
+    assert {"expected_regret_reduction_se", "interval_reduction_se"} <= set(result.to_dict()["pilots"][0])

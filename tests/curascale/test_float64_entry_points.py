@@ -39,7 +39,7 @@ out["plan_data"] = [[c.name, c.predicted_error, *c.shares] for c in plan.candida
 out["sweep_data"] = [[r["budget_samples"], r["predicted_accuracy"]] for r in cs.sweep_data(data_fit, 12.8e6, 1.28e9, 5)]
 model = cs.plan_model(1e22, [cs.load_fit("reference/precision")], quantize_to=4)
 out["plan_model"] = [model.params, model.tokens, model.loss, model.bits, model.quantization.degradation]
-design = design_pilots(fitted, 1e22, 1e19, unit="flops", frame=frame, truths=16, replicates=2)
+design = design_pilots(fitted, 1e22, 1e19, unit="flops", truths=16, replicates=2)
 out["design"] = [design.prior_plan, design.prior_regret, design.noise, *[[p.pilot, p.regret_reduction, p.interval_reduction] for p in design.pilots]]
 out["mode_after"] = [bool(jax.config.jax_enable_x64), str(jnp.ones(1).dtype), mode]
 print(json.dumps(out))

@@ -201,9 +201,8 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
 
 
 def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False, budget=None, size_notes=()) -> None:
-    from curascale.notes import notes_to_dicts
+    from curascale.notes import merge, notes_to_dicts
     from scaling.diagnostics import headline
-    from curascale.notes import merge
     from scaling.plan import sweep_data, sweep_notes, sweep_row_notes
     from scaling.units import format_quantity, parse_quantity
 

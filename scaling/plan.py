@@ -378,11 +378,40 @@ def union_edge(unions: Unions, best: str, budgets: Sequence[float]) -> list[Note
     return diagnostics.grid_edge("union", best, nested, where=where, details=details, **NESTED_EDGES)
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """A quality-quantity frontier (`sweep_data`): the fit's source, one row per budget (samples
+    seen, log grid) and the notes of the fit and of every row's plan (`scaling.diagnostics`)."""
+
+    fit: str
+    rows: list[dict[str, Any]]
+    notes: list[Note]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fit": self.fit, "sweep": self.rows, "notes": notes_to_dicts(self.notes)}
+
+
 @float64
-def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False, level: float = 0.95) -> list[dict[str, Any]]:
-    """The quality-quantity frontier: the best union and its accuracy on a log grid of budgets;
-    with bootstrap draws in the fit, the best union's accuracy interval at `level` ("interval",
-    as `plan_data`'s candidates); with `mixtures`, also the optimal mixture's accuracy and shares."""
+def sweep_data(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False,
+               level: float = 0.95, force: bool = False) -> Sweep:
+    """The quality-quantity frontier over [low, high] samples seen (`frontier_rows`) with its notes:
+    the fit's, extrapolation of the budgets and bucket sizes, edge optima, candidates dropped
+    outside the law's epochs. Like `plan_data` it refuses (`UserError`) a fit that does not
+    identify the plans or a best candidate whose predicted error leaves (0, 1), unless `force`
+    (`scaling.diagnostics.require_believable`; a `forced` note then says so)."""
+    notes = sweep_notes(fit, low, high, bucket_sizes=bucket_sizes, force=force)
+    rows = frontier_rows(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures, level=level)
+    return Sweep(fit.source, rows, merge(notes, sweep_row_notes(fit, rows, bucket_sizes=bucket_sizes, force=force)))
+
+
+@float64
+def frontier_rows(fit: Fit, low: float, high: float, points: int = 100, *, bucket_sizes=None, mixtures: bool = False, level: float = 0.95) -> list[dict[str, Any]]:
+    """The rows of the quality-quantity frontier, without notes or refusal (`sweep_data` is the
+    checked entry point; figures of a plan that passed use this): for each of `points` budgets on
+    a log grid over [low, high] samples seen, the best union, its accuracy and every candidate's
+    (NaN-free: candidates outside the law's epochs are left out); with bootstrap draws in the fit,
+    the best union's accuracy interval at `level` ("interval", as `plan_data`'s candidates); with
+    `mixtures`, also the optimal mixture's accuracy and shares."""
     unions = candidate_unions(fit, bucket_sizes)
     budgets = np.geomspace(low, high, points)
     error = _errors(fit, [fit.params], unions, budgets)[0]  # [C, budgets], NaN outside the law's domain
@@ -413,7 +442,7 @@ def sweep_notes(fit: Fit, low: float, high: float, *, bucket_sizes=None, force: 
 
 
 def sweep_row_notes(fit: Fit, rows: Sequence[dict[str, Any]], *, bucket_sizes=None, force: bool = False) -> list[Note]:
-    """The notes of a sweep's rows (`sweep_data`): for each end of the nested family, the budgets
+    """The notes of a sweep's rows (`frontier_rows`): for each end of the nested family, the budgets
     whose best union is that end (`edge-optimum`, with the budgets and the epochs there), and best
     candidates whose predicted error leaves (0, 1), which stop the sweep unless `force` (the rule
     of `plan_data`, `scaling.diagnostics.require_believable`)."""

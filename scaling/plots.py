@@ -201,7 +201,7 @@ def plot_plan(plan, fit, path: str | Path) -> Path:
     """Left: the frontier around the plan's budget (`frontier`) with the budget marked, the plan as
     a star and the fit's pilot runs; right: the predicted accuracy of every candidate at the budget
     (with bootstrap intervals), the plan highlighted. `fit` is the fit the plan was made on."""
-    from scaling.plan import sweep_data
+    from scaling.plan import frontier_rows
 
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
@@ -209,7 +209,7 @@ def plot_plan(plan, fit, path: str | Path) -> Path:
     pilots = fit.points_frame()
     if pilots is not None and "samples_seen" in pilots:
         low, high = min(low, pilots["samples_seen"].min()), max(high, pilots["samples_seen"].max())
-    rows = sweep_data(fit, low, high, 80, bucket_sizes=plan.bucket_size_samples)
+    rows = frontier_rows(fit, low, high, 80, bucket_sizes=plan.bucket_size_samples)
     frontier(left, rows, fit, plan.budget_samples)
     best = next(c for c in plan.candidates if c.name == plan.best)
     left.scatter([plan.budget_samples], [best.predicted_accuracy], marker="*", s=170, color="tab:red", zorder=6, label=f"plan: {plan.best}")
@@ -236,9 +236,10 @@ def _candidate_points(axis, plan) -> None:
     axis.set_title(f"candidates at {plain_number(plan.budget_samples)} samples seen", fontsize=9)
 
 
-def plot_sweep(rows, fit, path: str | Path, budget: float | None = None) -> Path:
-    """The quality-quantity frontier of `sweep_data` rows on `fit` (`frontier`), the budget
-    marked when it lies inside the sweep."""
+def plot_sweep(sweep, fit, path: str | Path, budget: float | None = None) -> Path:
+    """The quality-quantity frontier of a `sweep_data` sweep (or `frontier_rows` rows) on `fit`
+    (`frontier`), the budget marked when it lies inside the sweep."""
+    rows = getattr(sweep, "rows", sweep)
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.4))
     swept = (rows[0]["budget_samples"], rows[-1]["budget_samples"])

@@ -203,7 +203,7 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
 def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False, budget=None, size_notes=()) -> None:
     from curascale.notes import merge, notes_to_dicts
     from scaling.diagnostics import headline
-    from scaling.plan import sweep_data, sweep_notes, sweep_row_notes
+    from scaling.plan import sweep_data
     from scaling.units import format_quantity, parse_quantity
 
     low, sep, high = text.partition(":")
@@ -212,9 +212,8 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, 
     low, high = parse_quantity(low, name="--sweep"), parse_quantity(high, name="--sweep")
     if not low < high:
         raise UserError("--sweep needs LO < HI")
-    notes = sweep_notes(fit, low, high, bucket_sizes=bucket_sizes, force=force)
-    rows = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures)
-    notes = merge(notes, sweep_row_notes(fit, rows, bucket_sizes=bucket_sizes, force=force), size_notes)
+    sweep = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures, force=force)
+    rows, notes = sweep.rows, merge(sweep.notes, size_notes)
     if plot is not None:
         from scaling.plots import plot_sweep
 

@@ -36,7 +36,7 @@ out["undetermined_by"] = [n.details["parameters"] for n in single.notes if n.cod
 data_fit = cs.load_fit("reference/tmars-imagenet-utility")
 plan = cs.plan_data(data_fit, 96e6, mixtures=True)
 out["plan_data"] = [[c.name, c.predicted_error, *c.shares] for c in plan.candidates]
-out["sweep_data"] = [[r["budget_samples"], r["predicted_accuracy"]] for r in cs.sweep_data(data_fit, 12.8e6, 1.28e9, 5)]
+out["sweep_data"] = [[r["budget_samples"], r["predicted_accuracy"]] for r in cs.sweep_data(data_fit, 12.8e6, 1.28e9, 5).rows]
 model = cs.plan_model(1e22, [cs.load_fit("reference/precision")], quantize_to=4)
 out["plan_model"] = [model.params, model.tokens, model.loss, model.bits, model.quantization.degradation]
 design = design_pilots(fitted, 1e22, 1e19, unit="flops", truths=16, replicates=2)

@@ -58,7 +58,7 @@ def test_the_optimal_mixture_is_never_worse_than_the_best_union(utility_fit, bud
 
 
 def test_the_mixture_frontier_shifts_weight_to_less_filtered_buckets(utility_fit):
-    rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 24, mixtures=True)
+    rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 24, mixtures=True).rows
     for row in rows:
         assert row["mixture"]["predicted_accuracy"] >= row["predicted_accuracy"] - 1e-12
         assert sum(row["mixture"]["shares"].values()) == pytest.approx(1.0)
@@ -81,7 +81,7 @@ def test_identical_buckets_mix_uniformly(utility_fit):
 
 
 def test_frontier_moves_to_larger_pools(utility_fit):
-    rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 100)
+    rows = sweep_data(utility_fit, 12.8e6, 1.28e9, 100).rows
     order = {"top10": 1, "top20": 2, "top30": 3, "top40": 4}
     sizes = [order[r["best"]] for r in rows]
     assert sizes == sorted(sizes) and sizes[0] == 1 and sizes[-1] >= 2
@@ -123,28 +123,29 @@ def test_a_best_union_at_the_end_of_the_epoch_axis_is_an_edge_optimum(utility_fi
 def test_a_sweep_says_which_budgets_have_their_best_union_at_an_edge(utility_fit):
     """Over 25.6M to 1.28B samples seen the best union moves from top10 (an edge) to top20 and top30;
     the note gives the budgets of the sweep where the loop (docs/laws.md §3) finds top10 best."""
-    from scaling.plan import sweep_row_notes
-
-    rows = sweep_data(utility_fit, 25.6e6, 1.28e9, 9)
+    sweep = sweep_data(utility_fit, 25.6e6, 1.28e9, 9)
+    rows = sweep.rows
     best = [min(("top10", "top20", "top30", "top40"), key=lambda u: _union_error_by_loop(utility_fit, u, row["budget_samples"])) for row in rows]
     assert [row["best"] for row in rows] == best
     at_edge = [row["budget_samples"] for row, name in zip(rows, best) if name == "top10"]
     assert 1 <= len(at_edge) < len(rows) and "top40" not in best
-    [edge] = [n for n in sweep_row_notes(utility_fit, rows) if n.code == "edge-optimum"]
+    [edge] = [n for n in sweep.notes if n.code == "edge-optimum"]
     assert edge.details["value"] == "top10" and edge.details["budgets"] == [min(at_edge), max(at_edge)]
     assert edge.details["epochs"] == pytest.approx([min(at_edge) / 12.8e6, max(at_edge) / 12.8e6], rel=1e-12)
 
 
 def test_a_sweep_reaching_below_the_laws_range_refuses_unless_forced(utility_fit):
+    """The library's sweep refuses like the command line's (one rule), and forced it says so."""
     from curascale.errors import CurascaleError
-    from scaling.plan import sweep_row_notes
+    from scaling.plan import frontier_rows
 
-    rows = sweep_data(utility_fit, 3e6, 3e7, 3)  # 3M samples seen: the best union's error is above 1
+    rows = frontier_rows(utility_fit, 3e6, 3e7, 3)  # 3M samples seen: the best union's error is above 1
     error = _union_error_by_loop(utility_fit, rows[0]["best"], 3e6)
     assert error > 1 and 1 - rows[0]["predicted_accuracy"] == pytest.approx(error, rel=1e-12)
     with pytest.raises(CurascaleError, match=r"the sweep carries error notes \[out-of-physical-range \(3e\+06 samples seen"):
-        sweep_row_notes(utility_fit, rows)
-    assert [n.code for n in sweep_row_notes(utility_fit, rows, force=True)][0] == "forced"
+        sweep_data(utility_fit, 3e6, 3e7, 3)
+    forced = sweep_data(utility_fit, 3e6, 3e7, 3, force=True)
+    assert forced.rows == rows and [n.code for n in forced.notes].count("forced") == 1
 
 
 def test_a_candidate_past_the_laws_epochs_is_dropped_with_a_note(utility_fit):
@@ -168,12 +169,11 @@ def test_no_candidate_within_the_laws_epochs_is_an_error_naming_them(utility_fit
 
 
 def test_a_sweep_drops_a_candidate_only_where_it_leaves_the_laws_domain(utility_fit):
-    from scaling.plan import sweep_row_notes
-
-    rows = sweep_data(utility_fit, 12.8e6, 12.8e9, 6)  # budgets 12.8M * 10^(0.6 i); top10 leaves at 12.8B only
+    sweep = sweep_data(utility_fit, 12.8e6, 12.8e9, 6)  # budgets 12.8M * 10^(0.6 i); top10 leaves at 12.8B only
+    rows = sweep.rows
     assert ["top10" in row["accuracy_by_candidate"] for row in rows] == [True] * 5 + [False]
     assert len(rows[-1]["accuracy_by_candidate"]) == 3
-    [dropped] = [n for n in sweep_row_notes(utility_fit, rows) if n.code == "outside-law-domain"]
+    [dropped] = [n for n in sweep.notes if n.code == "outside-law-domain"]
     assert dropped.details["candidate"] == "top10" and dropped.details["budgets"] == pytest.approx([12.8e9, 12.8e9])
 
 

@@ -13,7 +13,7 @@ from curascale.errors import CurascaleError
 from curascale.notes import Note
 from scaling.fit import Fit
 from scaling.laws.chinchilla import optimal_split
-from scaling.plan import candidate_unions, effective_buckets, plan_data, plan_model, sweep_data
+from scaling.plan import candidate_unions, effective_buckets, plan_data, plan_model, frontier_rows
 
 
 def compute_optimal(fit, flops, params=None):
@@ -112,7 +112,7 @@ def test_mixture_prediction_is_the_weighted_union_and_a_local_minimum(reference,
 
 
 def test_sweep_matches_the_loop_at_every_budget(reference):
-    rows = sweep_data(reference, 10e6, 1e9, 7)
+    rows = frontier_rows(reference, 10e6, 1e9, 7)
     np.testing.assert_allclose([r["budget_samples"] for r in rows], np.geomspace(10e6, 1e9, 7), rtol=1e-14)
     for row in rows:
         expected = {name: 1 - union_error(reference.params, reference.law, row["budget_samples"], NESTED[:m]) for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1)}
@@ -263,7 +263,7 @@ def test_specialized_plan_needs_both_fits():
 
 def test_sweep_mixture_accuracy_is_the_weighted_union():
     fit = load_fit("reference/tmars-imagenet-utility")
-    for row in sweep_data(fit, 64e6, 256e6, 2, mixtures=True):
+    for row in frontier_rows(fit, 64e6, 256e6, 2, mixtures=True):
         weights = row["mixture"]["shares"]
         expected = 1 - union_error(fit.params, fit.law, row["budget_samples"], list(weights), list(weights.values()))
         assert row["mixture"]["predicted_accuracy"] == pytest.approx(expected, rel=1e-9)
@@ -344,7 +344,7 @@ def test_sweep_intervals_are_the_central_percentiles_of_the_draws_at_the_best_un
     the draws (errors by the loop), at 95% by default and at the level asked for."""
     fit, _ = contested
     budgets = np.geomspace(64e6, 128e6, 2)
-    for level, rows in [(0.95, sweep_data(fit, 64e6, 128e6, 2)), (0.8, sweep_data(fit, 64e6, 128e6, 2, level=0.8))]:
+    for level, rows in [(0.95, frontier_rows(fit, 64e6, 128e6, 2)), (0.8, frontier_rows(fit, 64e6, 128e6, 2, level=0.8))]:
         for budget, row in zip(budgets, rows):
             column = draw_errors(fit, budget)[:, ["top10", "top20", "top30", "top40"].index(row["best"])]
             tail = 50 * (1 - level)
@@ -354,10 +354,10 @@ def test_sweep_intervals_are_the_central_percentiles_of_the_draws_at_the_best_un
 def test_sweep_defaults_to_100_points_and_takes_bucket_sizes(reference):
     """100 log-spaced budgets and no mixture unless asked; bucket sizes given override the fit's (errors by the
     loop on a pool of twice the size)."""
-    rows = sweep_data(reference, 10e6, 1e9)
+    rows = frontier_rows(reference, 10e6, 1e9)
     np.testing.assert_allclose([r["budget_samples"] for r in rows], np.geomspace(10e6, 1e9, 100), rtol=1e-14)
     assert not any("mixture" in r or "interval" in r for r in rows)  # no mixtures unless asked; no draws, no interval
-    row = sweep_data(reference, 128e6, 128e6, 1, bucket_sizes={b: 2 * S for b in NESTED})[0]
+    row = frontier_rows(reference, 128e6, 128e6, 1, bucket_sizes={b: 2 * S for b in NESTED})[0]
     expected = {name: 1 - union_error(reference.params, reference.law, 128e6, NESTED[:m], size=2 * S) for m, name in enumerate(["top10", "top20", "top30", "top40"], start=1)}
     assert row["accuracy_by_candidate"] == pytest.approx(expected, rel=1e-12)
 
@@ -365,7 +365,7 @@ def test_sweep_defaults_to_100_points_and_takes_bucket_sizes(reference):
 def test_sweep_mixture_lists_only_buckets_it_draws_from():
     """At 64M samples seen the optimal mixture leaves buckets out (`with_mixture` drops shares
     under 1e-4): the row lists the buckets it draws from, with shares > 0 summing to 1."""
-    shares = sweep_data(load_fit("reference/tmars-imagenet-utility"), 64e6, 64e6, 1, mixtures=True)[0]["mixture"]["shares"]
+    shares = frontier_rows(load_fit("reference/tmars-imagenet-utility"), 64e6, 64e6, 1, mixtures=True)[0]["mixture"]["shares"]
     assert 0 < len(shares) < len(NESTED) and all(w > 0 for w in shares.values()) and sum(shares.values()) == pytest.approx(1.0, rel=1e-12)
 
 

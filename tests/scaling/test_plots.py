@@ -7,7 +7,7 @@ import pytest
 
 from scaling import plots
 from scaling.fit import Fit
-from scaling.plan import plan_data, sweep_data
+from scaling.plan import frontier_rows, plan_data, sweep_data
 from scaling.reference import load_fit
 
 THETA = {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658}
@@ -75,8 +75,9 @@ def test_plan_plot_points_are_the_candidates(figures, tmp_path):
 
 
 def test_sweep_plot_lines_are_the_frontier(figures, tmp_path):
-    rows = sweep_data(load_fit("reference/tmars-imagenet-utility"), 12.8e6, 1.28e9, 5)
-    plots.plot_sweep(rows, load_fit("reference/tmars-imagenet-utility"), tmp_path / "sweep.png")
+    sweep = sweep_data(load_fit("reference/tmars-imagenet-utility"), 12.8e6, 1.28e9, 5)
+    rows = sweep.rows
+    plots.plot_sweep(sweep, load_fit("reference/tmars-imagenet-utility"), tmp_path / "sweep.png")
     (axis,) = figures[0].axes
     lines = {line.get_label(): line.get_ydata() for line in axis.lines}
     for name in ("top10", "top20", "top30", "top40"):
@@ -174,7 +175,7 @@ def band_of(axis):
 def test_frontier_band_is_the_percentiles_of_the_draws_plans(figures, tmp_path):
     factors = np.linspace(0.8, 1.2, 21)
     fit = with_draws(load_fit("reference/tmars-imagenet-utility"), factors)
-    rows = sweep_data(fit, 32e6, 512e6, 5)
+    rows = frontier_rows(fit, 32e6, 512e6, 5)
     plots.plot_sweep(rows, fit, tmp_path / "sweep.png", budget=128e6)
     (axis,) = figures[0].axes
     vertices = band_of(axis)

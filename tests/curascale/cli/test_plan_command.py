@@ -99,10 +99,10 @@ def test_a_data_plan_with_an_error_note_refuses_like_its_export_unless_forced():
 
 
 def test_a_sweep_says_where_its_best_union_is_an_edge_and_refuses_below_the_laws_range():
-    from scaling.plan import sweep_data
+    from scaling.plan import frontier_rows
 
     sweep = json.loads(run("plan-curation", "--compute", "1", "--sweep", "25.6M:1.28B", "--sweep-points", "9", "--json").stdout)
-    at_edge = [r["budget_samples"] for r in sweep_data(load_fit("reference/tmars-imagenet-utility"), 25.6e6, 1.28e9, 9) if r["best"] == "top10"]
+    at_edge = [r["budget_samples"] for r in frontier_rows(load_fit("reference/tmars-imagenet-utility"), 25.6e6, 1.28e9, 9) if r["best"] == "top10"]
     [edge] = [n for n in sweep["notes"] if n["code"] == "edge-optimum"]
     assert edge["details"]["value"] == "top10" and edge["details"]["budgets"] == [min(at_edge), max(at_edge)]
     refused = run("plan-curation", "--compute", "1", "--sweep", "3M:30M", "--sweep-points", "3", check=False)

@@ -63,7 +63,17 @@ def filesystem(url: str):
         raise CurascaleError(f"{url}: cannot open this filesystem ({protocol(url)}:// needs the package {package}; pip install {package})") from None
     except ValueError as error:
         raise CurascaleError(f"{url}: cannot open this filesystem ({str(error).splitlines()[0]})") from None
+    if protocol(url) == "hf" and hub_offline():
+        # offline, HfFileSystem answers "not a folder" for everything: say why instead
+        raise CurascaleError(f"{url}: cannot read (HF_HUB_OFFLINE is set, so the Hugging Face Hub is not asked; unset it, or copy the pool to a local folder)")
     return fs, path
+
+
+def hub_offline() -> bool:
+    """True when huggingface_hub is told to stay offline (HF_HUB_OFFLINE, its truthy spellings)."""
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def error(url: str, problem: BaseException, doing: str = "write") -> CurascaleError:

@@ -776,7 +776,9 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     Laplace truths on the fit's own runs, `fit_runs`, from the artifact or the registry `db`), the
     data (`unit` 'samples') or language-model ('flops') design problem, and `design`.
     `unique_tokens`: the unique tokens available to a language-model plan with a data-constrained
-    fit (`model_problem`). The result's `runs` says which runs the noise came from."""
+    fit (`model_problem`). The result's `runs` says which runs the noise came from; its notes are
+    the planner's for the same fit, budget and unique tokens, then the design's
+    (`scaling.design_notes.with_plan_notes`), as `curascale design-pilots` prints them."""
     if unit not in ("samples", "flops"):
         raise UserError(f"unit must be samples or flops, got {unit!r}")
     if unique_tokens is not None and unit != "flops":
@@ -792,7 +794,10 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
     result = design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
-    return dataclasses.replace(result, runs=runs, notes=(*truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+    result = dataclasses.replace(result, runs=runs, notes=(*truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+    from scaling.design_notes import with_plan_notes
+
+    return with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes, unique_tokens=unique_tokens)
 
 
 def truths_capped(requested: int, used: int, source: str) -> list[Note]:

@@ -75,7 +75,7 @@ PILOT_BITS = (4.0, 8.0)  # training precisions of precision pilots (precision la
 PLAN_BITS = 16.0  # the precision language-model plans and plain pilots train at
 MODEL_LAWS = ("chinchilla", "data_constrained", "precision", "precision_ptq", "precision_ptq_unified")
 PRECISION_LAWS = MODEL_LAWS[2:]
-PRIOR_SD = 1.0  # Laplace: prior sd of each unconstrained coordinate (a factor e for log-scale ones)
+PRIOR_SD = 1.0  # Laplace: least prior sd of each unconstrained coordinate (a factor e for log-scale ones), around its start grid's centre
 
 
 # ---- plausible truths ------------------------------------------------------------------------
@@ -116,16 +116,38 @@ def _coordinates(problem, flat: Mapping[str, float]) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+def _prior(problem, prior_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """The weakly informative prior of `laplace_truths` in unconstrained coordinates u, from the
+    law itself: each free parameter's mean is the centre of its start grid (`Param.starts`, the
+    values its author calls plausible, mapped by its transform), its sd the larger of `prior_sd`
+    and half the grid's span, so a wide grid (Chinchilla's A over e^0..e^25) stays wide."""
+    means, scales = [], []
+    for p in problem.free:
+        start = p.start_coordinates()
+        count = len(problem.data.groups) if p.per_group else 1
+        means += [float((start.min() + start.max()) / 2)] * count
+        scales += [max(float(prior_sd), float((start.max() - start.min()) / 2))] * count
+    return np.array(means), np.array(scales)
+
+
 @float64
 def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
-    """`count` draws from a Gaussian around the fit in its unconstrained coordinates u (LAWS.md §7's
-    fitting problem on the runs in `frame`): with J the Jacobian of the log residuals at the fit,
-    cov = (J^T J / sigma^2 + I / prior_sd^2)^-1. sigma is `noise`, else sqrt(r.r / (n - p)) of the
-    fit's residuals. The weak prior keeps directions the runs cannot see (a half-life no pilot has
-    repeated data long enough to reveal) as uncertain as the prior says, instead of certain: with
-    prior_sd -> inf this is sigma^2 (J^T J)^-1. Raises UserError when sigma cannot be estimated."""
+    """`count` draws from the Laplace approximation of the posterior of the law's parameters given
+    the runs in `frame` (Bishop 2006, PRML §4.4), in the law's unconstrained coordinates u
+    (LAWS.md §7's fitting problem): Gaussian log likelihood of the log residuals r(u) with sd sigma,
+    and a weakly informative Gaussian prior from the law's start grids (`_prior`: mean m, sds s).
+    The draws are centred at the posterior mode
+        u* = argmin_u |r(u)|^2 / sigma^2 + |(u - m) / s|^2      (from the fit, scipy least_squares)
+    with cov = (J^T J / sigma^2 + diag(1 / s^2))^-1, J the Jacobian of r at u*. sigma is `noise`,
+    else sqrt(r.r / (n - p)) of the fit's residuals. Centring at the mode, not at the fit, matters
+    when the runs barely see a parameter: a half-life that two passes over a bucket cannot tell
+    from no decay runs off to 1e12 epochs in a plain fit, and a Gaussian around that fit held the
+    truth 26 sds away (bench/pilot_design.py, data scenario, 5 of 12 seeds), so every draw agreed on
+    a plan the world did not choose. With prior_sd -> inf this is sigma^2 (J^T J)^-1 around the fit.
+    Raises UserError when sigma cannot be estimated."""
     import jax
     import jax.numpy as jnp
+    from scipy.optimize import least_squares
 
     from scaling.problem import Data, Problem
 
@@ -137,16 +159,20 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
         raise UserError(f"runs: the fit has parameters for {', '.join(fit.groups or [])} but the runs cover {', '.join(problem.data.groups or [])}")
     centre = _coordinates(problem, fit.params)
     residuals = np.asarray(problem.residuals(jnp.asarray(centre)))
-    jacobian = np.asarray(jax.jacfwd(problem.residuals)(jnp.asarray(centre)))
+    jacobian_of = jax.jacfwd(problem.residuals)
     dof = len(residuals) - len(centre)
     if noise is None:
         if dof <= 0:
             raise UserError(f"{len(residuals)} runs cannot estimate the residual noise of {len(centre)} parameters: give noise")
         noise = float(np.sqrt(residuals @ residuals / dof))
-    precision = jacobian.T @ jacobian / noise**2 + np.eye(len(centre)) / prior_sd**2
+    mean, scale = _prior(problem, prior_sd)
+    mode = least_squares(lambda u: np.concatenate([np.asarray(problem.residuals(jnp.asarray(u))) / noise, (u - mean) / scale]), centre,
+                         jac=lambda u: np.vstack([np.asarray(jacobian_of(jnp.asarray(u))) / noise, np.diag(1.0 / scale)]), method="lm", xtol=1e-12, ftol=1e-12).x
+    jacobian = np.asarray(jacobian_of(jnp.asarray(mode)))
+    precision = jacobian.T @ jacobian / noise**2 + np.diag(1.0 / scale**2)
     values, vectors = np.linalg.eigh(precision)
     rng = np.random.default_rng(seed)
-    draws = centre + (rng.standard_normal((count, len(centre))) / np.sqrt(values)) @ vectors.T
+    draws = mode + (rng.standard_normal((count, len(centre))) / np.sqrt(values)) @ vectors.T
     return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
 
 

@@ -130,21 +130,34 @@ def _prior(problem, prior_sd: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array(means), np.array(scales)
 
 
+@dataclass(frozen=True)
+class Posterior:
+    """The Laplace approximation of `laplace_posterior`: the posterior mode `mode` [p] in the law's
+    unconstrained coordinates, the precision [p, p] there, the noise sigma (log units) and the
+    fitting problem (`mode_params` maps the mode to natural, flat parameter names)."""
+
+    problem: Any
+    mode: np.ndarray
+    precision: np.ndarray
+    noise: float
+
+    def mode_params(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.problem.natural(self.mode).items()}
+
+
 @float64
-def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
-    """`count` draws from the Laplace approximation of the posterior of the law's parameters given
-    the runs in `frame` (Bishop 2006, PRML §4.4), in the law's unconstrained coordinates u
-    (LAWS.md §7's fitting problem): Gaussian log likelihood of the log residuals r(u) with sd sigma,
-    and a weakly informative Gaussian prior from the law's start grids (`_prior`: mean m, sds s).
-    The draws are centred at the posterior mode
+def laplace_posterior(fit: Fit, frame, *, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Posterior:
+    """The Laplace approximation of the posterior of the law's parameters given the runs in `frame`
+    (Bishop 2006, PRML §4.4), in the law's unconstrained coordinates u (LAWS.md §7's fitting
+    problem): Gaussian log likelihood of the log residuals r(u) with sd sigma, and a weakly
+    informative Gaussian prior from the law's start grids (`_prior`: mean m, sds s). Its mode
         u* = argmin_u |r(u)|^2 / sigma^2 + |(u - m) / s|^2      (from the fit, scipy least_squares)
-    with cov = (J^T J / sigma^2 + diag(1 / s^2))^-1, J the Jacobian of r at u*. sigma is `noise`,
+    and precision J^T J / sigma^2 + diag(1 / s^2), J the Jacobian of r at u*. sigma is `noise`,
     else sqrt(r.r / (n - p)) of the fit's residuals. Centring at the mode, not at the fit, matters
     when the runs barely see a parameter: a half-life that two passes over a bucket cannot tell
     from no decay runs off to 1e12 epochs in a plain fit, and a Gaussian around that fit held the
-    truth 26 sds away (bench/pilot_design.py, data scenario, 5 of 12 seeds), so every draw agreed on
-    a plan the world did not choose. With prior_sd -> inf this is sigma^2 (J^T J)^-1 around the fit.
-    Raises UserError when sigma cannot be estimated."""
+    truth 26 sds away (bench/pilot_design.py, data scenario, 5 of 12 seeds). With prior_sd -> inf
+    the precision is J^T J / sigma^2 at the fit. Raises UserError when sigma cannot be estimated."""
     import jax
     import jax.numpy as jnp
     from scipy.optimize import least_squares
@@ -169,11 +182,21 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
     mode = least_squares(lambda u: np.concatenate([np.asarray(problem.residuals(jnp.asarray(u))) / noise, (u - mean) / scale]), centre,
                          jac=lambda u: np.vstack([np.asarray(jacobian_of(jnp.asarray(u))) / noise, np.diag(1.0 / scale)]), method="lm", xtol=1e-12, ftol=1e-12).x
     jacobian = np.asarray(jacobian_of(jnp.asarray(mode)))
-    precision = jacobian.T @ jacobian / noise**2 + np.diag(1.0 / scale**2)
-    values, vectors = np.linalg.eigh(precision)
+    return Posterior(problem, mode, jacobian.T @ jacobian / noise**2 + np.diag(1.0 / scale**2), float(noise))
+
+
+@float64
+def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
+    """`count` draws from the Laplace approximation of the posterior given the runs in `frame`
+    (`laplace_posterior`): a Gaussian around its mode with covariance the inverse of its precision,
+    in the law's unconstrained coordinates. The weak prior keeps directions the runs cannot see (a
+    half-life no pilot has repeated data long enough to reveal) as uncertain as the prior says,
+    instead of certain. Raises UserError when sigma cannot be estimated."""
+    posterior = laplace_posterior(fit, frame, noise=noise, prior_sd=prior_sd)
+    values, vectors = np.linalg.eigh(posterior.precision)
     rng = np.random.default_rng(seed)
-    draws = mode + (rng.standard_normal((count, len(centre))) / np.sqrt(values)) @ vectors.T
-    return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
+    draws = posterior.mode + (rng.standard_normal((count, len(posterior.mode))) / np.sqrt(values)) @ vectors.T
+    return Truths(tuple(posterior.problem.natural(u) for u in draws), np.full(count, 1.0 / count), posterior.noise, "laplace")
 
 
 @dataclass(frozen=True)

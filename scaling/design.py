@@ -82,12 +82,14 @@ PRIOR_SD = 1.0  # Laplace: least prior sd of each unconstrained coordinate (a fa
 @dataclass(frozen=True)
 class Truths:
     """Parameter sets (natural, flat names as in `Fit.params`) with weights summing to 1, and the
-    residual noise sigma of the log metric. `source`: 'bootstrap' or 'laplace' (or the caller's)."""
+    residual noise sigma of the log metric. `source`: 'bootstrap' or 'laplace' (or the caller's);
+    `notes`: what drawing them found (`fit_off_posterior`)."""
 
     params: tuple[Mapping[str, float], ...]
     weights: np.ndarray  # [T]
     noise: float
     source: str
+    notes: tuple[Note, ...] = ()
 
 
 @float64
@@ -105,6 +107,11 @@ def residual_noise(fit: Fit) -> float | None:
     if mean <= 0.5 * delta**2:
         return float(np.sqrt(2 * mean * inflation))
     return float(np.sqrt(np.pi / 2) * (mean / delta + delta / 2) * inflation)
+
+
+def _coordinate_names(problem) -> list[str]:
+    """The flat natural names of the unconstrained coordinates u, in their order."""
+    return [name for p in problem.free for name in ([f"{p.name}[{g}]" for g in problem.data.groups] if p.per_group else [p.name])]
 
 
 def _coordinates(problem, flat: Mapping[str, float]) -> np.ndarray:
@@ -143,6 +150,33 @@ class Posterior:
 
     def mode_params(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.problem.natural(self.mode).items()}
+
+    def distance(self, params: Mapping[str, float]) -> dict[str, float]:
+        """{name: |u - u*| / sd} of natural parameters `params` from the mode, per free coordinate,
+        sd the posterior's marginal one (the inverse precision's diagonal)."""
+        sd = np.sqrt(np.diag(np.linalg.inv(self.precision)))
+        return dict(zip(_coordinate_names(self.problem), np.abs(_coordinates(self.problem, params) - self.mode) / sd))
+
+
+OFF_POSTERIOR_SDS = 4.0  # a fit's parameter this many posterior sds from the mode is one its runs do not pin down
+
+
+def fit_off_posterior(fit: Fit, posterior: Posterior, threshold: float = OFF_POSTERIOR_SDS) -> list[Note]:
+    """`fit-off-posterior`: the fit's parameters more than `threshold` marginal posterior sds from
+    the posterior mode (`Posterior.distance`). A plain fit runs off along a direction its runs cannot
+    see (a half-life of 1e12 epochs from two passes over a bucket, bench/pilot_design_diagnosis.py:
+    15 of 20 seeds, 97% of the plan's regret), and a plan from it rests on that value; the design's
+    truths are drawn around the mode instead. Details: parameters, fit, mode, sds."""
+    distance = posterior.distance(fit.params)
+    far = [name for name, z in distance.items() if z > threshold]
+    if not far:
+        return []
+    mode = posterior.mode_params()
+    shown = ", ".join(f"{name} = {fit.params[name]:.3g} ({distance[name]:.0f} sds from {mode[name]:.3g})" for name in far)
+    return [Note("fit-off-posterior", f"the fit's {shown}: its runs do not pin {'these' if len(far) > 1 else 'this'} down, so a plan from the fit rests on "
+                 "a value they cannot tell; the design's truths are drawn around the posterior mode (the runs and the law's weak prior), and pilots that "
+                 "vary what it describes are the ones to train", "warning",
+                 {"parameters": far, "fit": [fit.params[n] for n in far], "mode": [mode[n] for n in far], "sds": [float(distance[n]) for n in far]})]
 
 
 @float64
@@ -191,12 +225,13 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
     (`laplace_posterior`): a Gaussian around its mode with covariance the inverse of its precision,
     in the law's unconstrained coordinates. The weak prior keeps directions the runs cannot see (a
     half-life no pilot has repeated data long enough to reveal) as uncertain as the prior says,
-    instead of certain. Raises UserError when sigma cannot be estimated."""
+    instead of certain. The truths' notes say when the fit lies far from the mode
+    (`fit_off_posterior`). Raises UserError when sigma cannot be estimated."""
     posterior = laplace_posterior(fit, frame, noise=noise, prior_sd=prior_sd)
     values, vectors = np.linalg.eigh(posterior.precision)
     rng = np.random.default_rng(seed)
     draws = posterior.mode + (rng.standard_normal((count, len(posterior.mode))) / np.sqrt(values)) @ vectors.T
-    return Truths(tuple(posterior.problem.natural(u) for u in draws), np.full(count, 1.0 / count), posterior.noise, "laplace")
+    return Truths(tuple(posterior.problem.natural(u) for u in draws), np.full(count, 1.0 / count), posterior.noise, "laplace", tuple(fit_off_posterior(fit, posterior)))
 
 
 @dataclass(frozen=True)
@@ -843,7 +878,7 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
     result = design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
-    result = dataclasses.replace(result, runs=runs, notes=(*truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+    result = dataclasses.replace(result, runs=runs, notes=(*plausible.notes, *truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
     from scaling.design_notes import with_plan_notes
 
     return with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes, unique_tokens=unique_tokens)

@@ -5,9 +5,9 @@ pilots of the same compute, when the team refits its law on its runs?
 
 For each seed a synthetic world (the truth) is drawn around a published fit. The team has trained a
 few initial pilots (observed in the world: log metric + noise) and fitted the law on them with
-`scaling.fit.fit`. Its belief is the Laplace approximation around that fit
-(`scaling.design.laplace_truths`, with the known noise and the module's weak prior), and it adds
-pilots chosen by
+`scaling.fit.fit`. Its belief is the Laplace approximation of the posterior given those runs, at
+the posterior mode under the law's weak prior (`scaling.design.laplace_truths`, with the known
+noise), and it adds pilots chosen by
 
     design  the greedy batch of `scaling.design.design` on those plausible truths
     grid    the uniform grid a team would train without a design (below)

@@ -75,19 +75,21 @@ PILOT_BITS = (4.0, 8.0)  # training precisions of precision pilots (precision la
 PLAN_BITS = 16.0  # the precision language-model plans and plain pilots train at
 MODEL_LAWS = ("chinchilla", "data_constrained", "precision", "precision_ptq", "precision_ptq_unified")
 PRECISION_LAWS = MODEL_LAWS[2:]
-PRIOR_SD = 1.0  # Laplace: prior sd of each unconstrained coordinate (a factor e for log-scale ones)
+PRIOR_SD = 1.0  # Laplace: least prior sd of each unconstrained coordinate (a factor e for log-scale ones), around its start grid's centre
 
 
 # ---- plausible truths ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Truths:
     """Parameter sets (natural, flat names as in `Fit.params`) with weights summing to 1, and the
-    residual noise sigma of the log metric. `source`: 'bootstrap' or 'laplace' (or the caller's)."""
+    residual noise sigma of the log metric. `source`: 'bootstrap' or 'laplace' (or the caller's);
+    `notes`: what drawing them found (`fit_off_posterior`)."""
 
     params: tuple[Mapping[str, float], ...]
     weights: np.ndarray  # [T]
     noise: float
     source: str
+    notes: tuple[Note, ...] = ()
 
 
 @float64
@@ -107,6 +109,11 @@ def residual_noise(fit: Fit) -> float | None:
     return float(np.sqrt(np.pi / 2) * (mean / delta + delta / 2) * inflation)
 
 
+def _coordinate_names(problem) -> list[str]:
+    """The flat natural names of the unconstrained coordinates u, in their order."""
+    return [name for p in problem.free for name in ([f"{p.name}[{g}]" for g in problem.data.groups] if p.per_group else [p.name])]
+
+
 def _coordinates(problem, flat: Mapping[str, float]) -> np.ndarray:
     """Unconstrained coordinates u of natural parameters (the inverse of Problem.natural)."""
     blocks = []
@@ -116,16 +123,78 @@ def _coordinates(problem, flat: Mapping[str, float]) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+def _prior(problem, prior_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """The weakly informative prior of `laplace_truths` in unconstrained coordinates u, from the
+    law itself: each free parameter's mean is the centre of its start grid (`Param.starts`, the
+    values its author calls plausible, mapped by its transform), its sd the larger of `prior_sd`
+    and half the grid's span, so a wide grid (Chinchilla's A over e^0..e^25) stays wide."""
+    means, scales = [], []
+    for p in problem.free:
+        start = p.start_coordinates()
+        count = len(problem.data.groups) if p.per_group else 1
+        means += [float((start.min() + start.max()) / 2)] * count
+        scales += [max(float(prior_sd), float((start.max() - start.min()) / 2))] * count
+    return np.array(means), np.array(scales)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """The Laplace approximation of `laplace_posterior`: the posterior mode `mode` [p] in the law's
+    unconstrained coordinates, the precision [p, p] there, the noise sigma (log units) and the
+    fitting problem (`mode_params` maps the mode to natural, flat parameter names)."""
+
+    problem: Any
+    mode: np.ndarray
+    precision: np.ndarray
+    noise: float
+
+    def mode_params(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.problem.natural(self.mode).items()}
+
+    def distance(self, params: Mapping[str, float]) -> dict[str, float]:
+        """{name: |u - u*| / sd} of natural parameters `params` from the mode, per free coordinate,
+        sd the posterior's marginal one (the inverse precision's diagonal)."""
+        sd = np.sqrt(np.diag(np.linalg.inv(self.precision)))
+        return dict(zip(_coordinate_names(self.problem), np.abs(_coordinates(self.problem, params) - self.mode) / sd))
+
+
+OFF_POSTERIOR_SDS = 4.0  # a fit's parameter this many posterior sds from the mode is one its runs do not pin down
+
+
+def fit_off_posterior(fit: Fit, posterior: Posterior, threshold: float = OFF_POSTERIOR_SDS) -> list[Note]:
+    """`fit-off-posterior`: the fit's parameters more than `threshold` marginal posterior sds from
+    the posterior mode (`Posterior.distance`). A plain fit runs off along a direction its runs cannot
+    see (a half-life of 1e12 epochs from two passes over a bucket, bench/pilot_design_diagnosis.py:
+    15 of 20 seeds, 97% of the plan's regret), and a plan from it rests on that value; the design's
+    truths are drawn around the mode instead. Details: parameters, fit, mode, sds."""
+    distance = posterior.distance(fit.params)
+    far = [name for name, z in distance.items() if z > threshold]
+    if not far:
+        return []
+    mode = posterior.mode_params()
+    shown = ", ".join(f"{name} = {fit.params[name]:.3g} ({distance[name]:.0f} sds from {mode[name]:.3g})" for name in far)
+    return [Note("fit-off-posterior", f"the fit's {shown}: its runs do not pin {'these' if len(far) > 1 else 'this'} down, so a plan from the fit rests on "
+                 "a value they cannot tell; the design's truths are drawn around the posterior mode (the runs and the law's weak prior), and pilots that "
+                 "vary what it describes are the ones to train", "warning",
+                 {"parameters": far, "fit": [fit.params[n] for n in far], "mode": [mode[n] for n in far], "sds": [float(distance[n]) for n in far]})]
+
+
 @float64
-def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
-    """`count` draws from a Gaussian around the fit in its unconstrained coordinates u (LAWS.md §7's
-    fitting problem on the runs in `frame`): with J the Jacobian of the log residuals at the fit,
-    cov = (J^T J / sigma^2 + I / prior_sd^2)^-1. sigma is `noise`, else sqrt(r.r / (n - p)) of the
-    fit's residuals. The weak prior keeps directions the runs cannot see (a half-life no pilot has
-    repeated data long enough to reveal) as uncertain as the prior says, instead of certain: with
-    prior_sd -> inf this is sigma^2 (J^T J)^-1. Raises UserError when sigma cannot be estimated."""
+def laplace_posterior(fit: Fit, frame, *, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Posterior:
+    """The Laplace approximation of the posterior of the law's parameters given the runs in `frame`
+    (Bishop 2006, PRML §4.4), in the law's unconstrained coordinates u (LAWS.md §7's fitting
+    problem): Gaussian log likelihood of the log residuals r(u) with sd sigma, and a weakly
+    informative Gaussian prior from the law's start grids (`_prior`: mean m, sds s). Its mode
+        u* = argmin_u |r(u)|^2 / sigma^2 + |(u - m) / s|^2      (from the fit, scipy least_squares)
+    and precision J^T J / sigma^2 + diag(1 / s^2), J the Jacobian of r at u*. sigma is `noise`,
+    else sqrt(r.r / (n - p)) of the fit's residuals. Centring at the mode, not at the fit, matters
+    when the runs barely see a parameter: a half-life that two passes over a bucket cannot tell
+    from no decay runs off to 1e12 epochs in a plain fit, and a Gaussian around that fit held the
+    truth 26 sds away (bench/pilot_design.py, data scenario, 5 of 12 seeds). With prior_sd -> inf
+    the precision is J^T J / sigma^2 at the fit. Raises UserError when sigma cannot be estimated."""
     import jax
     import jax.numpy as jnp
+    from scipy.optimize import least_squares
 
     from scaling.problem import Data, Problem
 
@@ -137,17 +206,32 @@ def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: f
         raise UserError(f"runs: the fit has parameters for {', '.join(fit.groups or [])} but the runs cover {', '.join(problem.data.groups or [])}")
     centre = _coordinates(problem, fit.params)
     residuals = np.asarray(problem.residuals(jnp.asarray(centre)))
-    jacobian = np.asarray(jax.jacfwd(problem.residuals)(jnp.asarray(centre)))
+    jacobian_of = jax.jacfwd(problem.residuals)
     dof = len(residuals) - len(centre)
     if noise is None:
         if dof <= 0:
             raise UserError(f"{len(residuals)} runs cannot estimate the residual noise of {len(centre)} parameters: give noise")
         noise = float(np.sqrt(residuals @ residuals / dof))
-    precision = jacobian.T @ jacobian / noise**2 + np.eye(len(centre)) / prior_sd**2
-    values, vectors = np.linalg.eigh(precision)
+    mean, scale = _prior(problem, prior_sd)
+    mode = least_squares(lambda u: np.concatenate([np.asarray(problem.residuals(jnp.asarray(u))) / noise, (u - mean) / scale]), centre,
+                         jac=lambda u: np.vstack([np.asarray(jacobian_of(jnp.asarray(u))) / noise, np.diag(1.0 / scale)]), method="lm", xtol=1e-12, ftol=1e-12).x
+    jacobian = np.asarray(jacobian_of(jnp.asarray(mode)))
+    return Posterior(problem, mode, jacobian.T @ jacobian / noise**2 + np.diag(1.0 / scale**2), float(noise))
+
+
+@float64
+def laplace_truths(fit: Fit, frame, *, count: int = 256, seed: int = 0, noise: float | None = None, prior_sd: float = PRIOR_SD) -> Truths:
+    """`count` draws from the Laplace approximation of the posterior given the runs in `frame`
+    (`laplace_posterior`): a Gaussian around its mode with covariance the inverse of its precision,
+    in the law's unconstrained coordinates. The weak prior keeps directions the runs cannot see (a
+    half-life no pilot has repeated data long enough to reveal) as uncertain as the prior says,
+    instead of certain. The truths' notes say when the fit lies far from the mode
+    (`fit_off_posterior`). Raises UserError when sigma cannot be estimated."""
+    posterior = laplace_posterior(fit, frame, noise=noise, prior_sd=prior_sd)
+    values, vectors = np.linalg.eigh(posterior.precision)
     rng = np.random.default_rng(seed)
-    draws = centre + (rng.standard_normal((count, len(centre))) / np.sqrt(values)) @ vectors.T
-    return Truths(tuple(problem.natural(u) for u in draws), np.full(count, 1.0 / count), float(noise), "laplace")
+    draws = posterior.mode + (rng.standard_normal((count, len(posterior.mode))) / np.sqrt(values)) @ vectors.T
+    return Truths(tuple(posterior.problem.natural(u) for u in draws), np.full(count, 1.0 / count), posterior.noise, "laplace", tuple(fit_off_posterior(fit, posterior)))
 
 
 @dataclass(frozen=True)
@@ -776,7 +860,9 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     Laplace truths on the fit's own runs, `fit_runs`, from the artifact or the registry `db`), the
     data (`unit` 'samples') or language-model ('flops') design problem, and `design`.
     `unique_tokens`: the unique tokens available to a language-model plan with a data-constrained
-    fit (`model_problem`). The result's `runs` says which runs the noise came from."""
+    fit (`model_problem`). The result's `runs` says which runs the noise came from; its notes are
+    the planner's for the same fit, budget and unique tokens, then the design's
+    (`scaling.design_notes.with_plan_notes`), as `curascale design-pilots` prints them."""
     if unit not in ("samples", "flops"):
         raise UserError(f"unit must be samples or flops, got {unit!r}")
     if unique_tokens is not None and unit != "flops":
@@ -792,7 +878,10 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
     result = design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
-    return dataclasses.replace(result, runs=runs, notes=(*truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+    result = dataclasses.replace(result, runs=runs, notes=(*plausible.notes, *truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+    from scaling.design_notes import with_plan_notes
+
+    return with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes, unique_tokens=unique_tokens)
 
 
 def truths_capped(requested: int, used: int, source: str) -> list[Note]:

@@ -19,15 +19,16 @@ from scaling.fit import Fit
 NO_PILOT_VALUE = "no-pilot-value"  # the design's note when every truth agrees on the plan
 
 
-def plan_notes(fit: Fit, budget: float, *, unit: str, bucket_sizes: Mapping[str, float] | None = None) -> list[Note]:
+def plan_notes(fit: Fit, budget: float, *, unit: str, bucket_sizes: Mapping[str, float] | None = None, unique_tokens: float | None = None) -> list[Note]:
     """The planner's notes for `fit` at `budget` (samples seen or FLOPs), as if forced, without the
-    `forced` note itself: the design does not refuse. A plan the planner cannot make at all (the
-    fit's own optimum undefined) leaves the fit's notes."""
+    `forced` note itself: the design does not refuse. `unique_tokens`: the unique tokens of a
+    language-model plan (the same plan `scaling.design.model_problem` designs for). A plan the
+    planner cannot make at all (the fit's own optimum undefined) leaves the fit's notes."""
     from scaling.plan import plan_data, plan_model
 
     try:
         plan = (plan_data(fit, budget, bucket_sizes=dict(bucket_sizes) if bucket_sizes else None, force=True) if unit == "samples"
-                else plan_model(budget, [fit], force=True))
+                else plan_model(budget, [fit], unique_tokens=unique_tokens, force=True))
     except CurascaleError:
         return list(fit.notes)
     return [note for note in plan.notes if note.code != "forced"]
@@ -74,12 +75,12 @@ def pilot_extrapolation(fit: Fit, pilots) -> list[Note]:
     return notes
 
 
-def with_plan_notes(design, fit: Fit, *, unit: str, bucket_sizes: Mapping[str, float] | None = None):
-    """`design` (a `scaling.design.Design`) with its notes: the planner's for the same fit and
-    budget, then `pin_down`, then `pilot_extrapolation`, then the design's own (without the no-pilot-value claim when a
+def with_plan_notes(design, fit: Fit, *, unit: str, bucket_sizes: Mapping[str, float] | None = None, unique_tokens: float | None = None):
+    """`design` (a `scaling.design.Design`) with its notes: the planner's for the same fit, budget
+    (and `unique_tokens`), then `pin_down`, then `pilot_extrapolation`, then the design's own (without the no-pilot-value claim when a
     deciding parameter is not identified)."""
     missing = unidentified(fit, unit)
     own = [note for note in design.notes if not (missing and note.code == NO_PILOT_VALUE)]
-    notes = merge(plan_notes(fit, design.budget, unit=unit, bucket_sizes=bucket_sizes), pin_down(missing, design.truths_source),
+    notes = merge(plan_notes(fit, design.budget, unit=unit, bucket_sizes=bucket_sizes, unique_tokens=unique_tokens), pin_down(missing, design.truths_source),
                   pilot_extrapolation(fit, design.pilots), own)
     return dataclasses.replace(design, notes=tuple(notes))

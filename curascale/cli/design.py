@@ -95,9 +95,6 @@ def design_pilots(
                             truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
     except UserError as error:
         raise UserError(flag_message(str(error), fit.source or fit.law, fit_path)) from None
-    from scaling.design_notes import with_plan_notes
-
-    result = with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes)
     if plot is not None:
         from scaling.design import plot_design
 

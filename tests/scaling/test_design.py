@@ -158,6 +158,53 @@ def test_laplace_covariance_is_sigma_squared_inverse_gauss_newton():
     assert truths.source == "laplace" and truths.noise == 0.01
 
 
+def sub_epoch_runs():
+    """Both buckets at 0.25, 0.5 and 0.75 passes: no repetition, so nothing about a half-life."""
+    import pandas as pd
+
+    samples = np.array([0.25, 0.5, 0.75] * 2) * S
+    buckets = ["A"] * 3 + ["B"] * 3
+    errors = [plain_error(n, S, [B_A if b == "A" else B_B], [6.0]) for n, b in zip(samples, buckets)]
+    return pd.DataFrame({"bucket": buckets, "samples_seen": samples, "unique_samples": S, "error": errors})
+
+
+def runaway_fit():
+    import dataclasses
+
+    fit = two_bucket_fit()
+    return dataclasses.replace(fit, params={**fit.params, "utility_half_life[A]": 1e12})
+
+
+def test_laplace_is_centred_at_the_posterior_mode_not_at_a_runaway_fit():
+    """Runs of less than one pass say nothing of a half-life (LAWS.md §3: no repetition, no decay),
+    so its posterior is the prior: the centre of the law's start grid (2, 8) epochs in log, log 4,
+    with sd max(PRIOR_SD = 1, half the grid's log span = log 2) = 1, whatever the fit says (here a
+    plain fit's runaway 1e12 epochs, which a Gaussian around the fit kept)."""
+    truths = laplace_truths(runaway_fit(), sub_epoch_runs(), count=4000, seed=2, noise=0.01)
+    log_tau = np.log([t["utility_half_life[A]"] for t in truths.params])
+    assert abs(log_tau.mean() - np.log(4.0)) < 4 / np.sqrt(4000)
+    assert log_tau.std() == pytest.approx(1.0, rel=0.06)
+    utility = np.array([t["utility[A]"] for t in truths.params])  # the runs do pin the utility down: its draws stay near the truth
+    assert abs(np.median(utility) - B_A) < 0.01
+
+
+def test_a_fit_far_from_the_posterior_mode_gets_a_note():
+    """The runaway half-life lies (log 1e12 - log 4) / 1 = 26.3 posterior sds from the mode (the
+    prior's centre and sd, as above); the fit at 6 epochs lies log(6 / 4) = 0.4 sds away: no note."""
+    [note] = laplace_truths(runaway_fit(), sub_epoch_runs(), count=8, seed=2, noise=0.01).notes
+    assert note.code == "fit-off-posterior" and note.severity == "warning" and note.details["parameters"] == ["utility_half_life[A]"]
+    assert note.details["sds"][0] == pytest.approx(np.log(1e12) - np.log(4.0), rel=1e-3)
+    assert note.details["mode"][0] == pytest.approx(4.0, rel=1e-3) and "utility_half_life[A] = 1e+12" in note.message
+    assert laplace_truths(two_bucket_fit(), sub_epoch_runs(), count=8, seed=2, noise=0.01).notes == ()
+    import dataclasses
+
+    from scaling.design import design_pilots
+
+    kept = dataclasses.replace(runaway_fit(), points=sub_epoch_runs().to_dict("list"))  # the runs the fit keeps: the Laplace route
+    result = design_pilots(kept, 1.28e9, 51.2e6, truths=16, replicates=1, noise=0.01)
+    assert [n.details["parameters"] for n in result.notes if n.code == "fit-off-posterior"] == [["utility_half_life[A]"]]
+
+
 @pytest.mark.parametrize("flops", [1e19, 1e22, 1e24])
 def test_iso_flop_optimum_is_the_closed_form(flops):
     a, b, alpha, beta = CHINCHILLA["A"], CHINCHILLA["B"], CHINCHILLA["alpha"], CHINCHILLA["beta"]

@@ -44,7 +44,7 @@ def test_unidentified_names_only_the_parameters_that_decide_the_plan():
 
 def test_an_identified_fit_keeps_the_planners_notes_and_the_no_pilot_value_note():
     fit = agreeing()
-    result = with_plan_notes(run_design(fit), fit, unit="flops")
+    result = run_design(fit)  # design_pilots carries the planner's notes itself
     planner = [n for n in plan_model(BUDGET, [fit]).notes]
     assert list(result.notes[: len(planner)]) == planner
     assert codes(result.notes)[len(planner):] == ["no-pilot-value"] and result.prior_regret == 0
@@ -52,7 +52,8 @@ def test_an_identified_fit_keeps_the_planners_notes_and_the_no_pilot_value_note(
 
 def test_an_unidentified_fit_says_what_pilots_should_pin_down_and_never_that_no_pilot_helps():
     fit = agreeing([COLLINEAR])
-    result = with_plan_notes(run_design(fit), fit, unit="flops")
+    result = run_design(fit)
+    assert with_plan_notes(result, fit, unit="flops").notes == result.notes  # adding them again changes nothing
     assert result.prior_regret == 0  # the draws agree, yet the fit does not identify the split
     assert codes(result.notes)[0] == "not-identifiable" and "no-pilot-value" not in codes(result.notes) and "forced" not in codes(result.notes)
     [pin] = [n for n in result.notes if n.code == "pilots-should-pin-down"]
@@ -80,8 +81,7 @@ RANGES = {"params": [6e7, 1.6e10], "tokens": [8e8, 3e11]}  # the fit saw N in [6
 def test_pilots_far_outside_the_fits_range_get_a_structured_note():
     """Finding 2 of the pilot trial: a 10K-parameter pilot was valued with notes []."""
     fit = dataclasses.replace(agreeing(), input_ranges=RANGES)
-    result = with_plan_notes(design_pilots(fit, BUDGET, PILOTS, unit="flops", truths=8, replicates=1, noise=0.01,
-                                           candidates=[(1e4, 1e6), (1e8, 2e9)]), fit, unit="flops")
+    result = design_pilots(fit, BUDGET, PILOTS, unit="flops", truths=8, replicates=1, noise=0.01, candidates=[(1e4, 1e6), (1e8, 2e9)])
     notes = {n.details["input"]: n for n in result.notes if n.code == "pilot-extrapolation"}
     assert sorted(notes) == ["params", "tokens"]
     assert notes["params"].details["pilots"] == ["N=10K,D=1M"] and notes["tokens"].details["pilots"] == ["N=10K,D=1M"]
@@ -93,7 +93,7 @@ def test_the_default_grid_starts_within_the_extrapolation_factor_of_the_fits_ran
     from scaling.diagnostics import EXTRAPOLATION_FACTOR
 
     fit = dataclasses.replace(agreeing(), input_ranges=RANGES)
-    result = with_plan_notes(design_pilots(fit, BUDGET, PILOTS, unit="flops", truths=8, replicates=1, noise=0.01), fit, unit="flops")
+    result = design_pilots(fit, BUDGET, PILOTS, unit="flops", truths=8, replicates=1, noise=0.01)
     assert result.pilots and "pilot-extrapolation" not in codes(result.notes)
     assert min(p.spec["params"] for p in result.pilots) >= 6e7 / EXTRAPOLATION_FACTOR
     assert min(p.spec["tokens"] for p in result.pilots) >= 8e8 / EXTRAPOLATION_FACTOR

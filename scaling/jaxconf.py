@@ -52,7 +52,7 @@ def use_compilation_cache(directory: str | os.PathLike | None = None) -> Path | 
 
     This sets process-wide JAX options, so only the command line calls it; a library user may.
     Returns the directory, or None (and changes nothing) when it cannot be created or written or
-    when the environment variable CACHE_SWITCH says off (0, no, false)."""
+    when $CURASCALE_COMPILE_CACHE is off (0, no, false)."""
     if cache_switched_off():
         return None
     import jax

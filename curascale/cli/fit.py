@@ -129,12 +129,15 @@ def _with_registered_buckets(metadata: dict, db, groups) -> dict:
 
 def _run_fit(law, frame, *, source, as_json, **options):
     from scaling.fit import fit
-    from scaling.jaxconf import use_compilation_cache
+    from scaling.jaxconf import CACHE_SWITCH, cache_trouble, use_compilation_cache
 
-    use_compilation_cache()  # a second `curascale fit` of the same shapes does not compile again
-
-    with render.progress(not as_json) as report:
-        return fit(law, frame, source=source, progress=report, **options)
+    directory = use_compilation_cache()  # a second `curascale fit` of the same shapes does not compile again
+    with cache_trouble() as trouble, render.progress(not as_json) as report:
+        fitted = fit(law, frame, source=source, progress=report, **options)
+    if trouble:  # the fit compiled instead: same results, one line on stderr (stdout may be the JSON)
+        render.line("note: {} entries of the compilation cache {} could not be read or written; compiled instead (JAX keeps a bad entry: "
+                    "remove that folder to rebuild the cache, or set {}=off). First: {}", len(trouble), directory, CACHE_SWITCH, trouble[0], err=True)
+    return fitted
 
 
 def _print_fit(fitted, out, plot) -> None:

@@ -76,6 +76,28 @@ def test_solver_finds_the_huber_line():
             assert abs(slope.sum()) < 1e-6 and abs((slope * x).sum()) < 1e-6  # of order 1 at the starts
 
 
+def test_a_pool_longer_than_the_block_compiles_one_shape():
+    """140 starts in blocks of 128: the second call has at most 12 starts, padded with copies to the
+    one compiled shape (a tail of 16 had a shape of its own before) (a cold process compiles the chunk once); the padding changes no result: every
+    start reaches the IRLS minimum, with its own weights (each start drops a different point)."""
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, 30)
+    y = 0.3 + 1.7 * x + 0.01 * rng.standard_normal(30)
+    delta = 0.02
+    solver = BatchedSolver(lambda u, data: u[0] + u[1] * data["x"] - data["y"], SolverOptions(delta=delta, block=128))
+    starts = rng.normal(scale=3.0, size=(140, 2))
+    weights = np.ones((140, 30))
+    weights[np.arange(140), np.arange(140) % 30] = 0.0  # start i leaves out point i mod 30
+    result = solver.minimize(starts, weights, {"x": x, "y": y})
+    assert solver._chunk._cache_size() == 1  # one compiled block shape, although 140 = 128 + 12
+    assert result.converged.all()
+    for left_out in (0, 13, 29):
+        keep = np.arange(30) != left_out
+        expected = huber_line(x[keep], y[keep], delta)
+        rows = np.flatnonzero(np.arange(140) % 30 == left_out)
+        np.testing.assert_allclose(result.u[rows], np.tile(expected, (len(rows), 1)), atol=1e-6)
+
+
 def test_certificate_stops_a_converged_start_within_one_chunk():
     """Starts whose residuals all lie within delta take exact Gauss-Newton steps on a linear model:
     one step lands on the least-squares line (numpy's lstsq, the minimiser of 0.5 sum r^2), and the

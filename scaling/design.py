@@ -826,6 +826,24 @@ def batch_by_interval(prior: Outlook, batch: Sequence[BatchStep]) -> list[Note]:
                  {"prior_regret": prior.regret, "batch_regret": batch[-1].regret, "prior_width": prior.width, "batch_width": batch[-1].width})]
 
 
+def interval_widens(values: Sequence[PilotValue], prior_plan: str) -> list[Note]:
+    """`interval-widens`: the best-ranked pilot lowers the expected regret but widens the planned
+    metric's interval by more than 2 Monte Carlo standard errors. Not an error: its outcomes move
+    the decision away from `prior_plan` to a plan that is better in expectation but less certain
+    (the interval is that of the plan chosen after the pilot, which changes with its outcome), so
+    its interval reduction is negative. Details: pilot, regret and interval reductions, se."""
+    if not values:
+        return []
+    best = values[0]
+    if not (best.regret_reduction > 0 and best.interval_reduction < -2 * best.interval_reduction_se):
+        return []
+    return [Note("interval-widens", f"{best.pilot} is expected to lower the regret by {best.regret_reduction:.3g} but to widen the planned metric's "
+                 f"interval by {-best.interval_reduction:.3g}: its outcomes would move the decision from {prior_plan} to a plan that is better in "
+                 "expectation but less certain ({}), so its interval reduction is negative".format(best.informs), "info",
+                 {"pilot": best.pilot, "regret_reduction": best.regret_reduction, "interval_reduction": best.interval_reduction,
+                  "interval_reduction_se": best.interval_reduction_se, "prior_plan": prior_plan})]
+
+
 @float64
 def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, seed: int = 0, level: float = 0.95, truths_source: str = "") -> Design:
     """Rank every candidate pilot of `problem` by expected value per unit cost and choose a greedy
@@ -844,6 +862,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
     values = sorted(values, key=_ranking_key)
     batch = greedy_batch(simulator, pilot_budget)
     notes = (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
+    notes += interval_widens(values, prior_plan)
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(

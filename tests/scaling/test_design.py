@@ -474,3 +474,42 @@ def test_few_truths_or_close_top_pilots_are_flagged_and_every_value_has_a_standa
     assert all(np.isfinite(p.regret_reduction_se) and p.regret_reduction_se >= 0 and p.interval_reduction_se >= 0 for p in result.pilots)
     assert any(p.interval_reduction_se > 0 for p in result.pilots)
     assert {"expected_regret_reduction_se", "interval_reduction_se"} <= set(result.to_dict()["pilots"][0])
+
+
+def test_a_pilot_that_moves_the_decision_to_a_less_certain_plan_says_its_interval_widens():
+    """'safe' has metric 0.5 under every truth (no interval); 'bold' 0.51 + 0.2 theta, theta ~ N(0, 1)
+    over the truths, so before any pilot 'safe' is chosen (mean 0.51 > 0.5) with width 0. A pilot
+    observing theta (noise 0.1) lets the worlds with theta below -0.05 choose 'bold': the expected
+    regret falls, the chosen plan's interval (2 z sd of 0.2 theta given the outcome) is wider than
+    0, so the interval reduction is negative and the design says why."""
+    result, value = _safe_or_bold(0.51)
+    theta = np.random.default_rng(0).standard_normal(400)
+    theta = (theta - theta.mean()) / theta.std()
+    assert result.prior_plan == "safe" and result.prior_width == 0.0
+    # the prior regret by hand: 'safe' chosen everywhere, regret max(0.5 - (0.51 + 0.2 theta), 0)
+    assert result.prior_regret == pytest.approx(np.mean(np.maximum(0.5 - (0.51 + 0.2 * theta), 0.0)), rel=1e-12)
+    assert value.regret_reduction > 0.5 * result.prior_regret and value.interval_reduction < -2 * value.interval_reduction_se < 0
+    [note] = [n for n in result.notes if n.code == "interval-widens"]
+    assert note.details["pilot"] == "see-theta" and note.details["prior_plan"] == "safe"
+    assert note.details["interval_reduction"] == value.interval_reduction and "from safe" in note.message
+
+
+def test_a_pilot_that_moves_the_decision_to_the_certain_plan_narrows_the_interval_and_says_nothing():
+    """The mirror case: 'bold' 0.49 + 0.2 theta is chosen before the pilot (mean 0.49 < 0.5); seeing
+    theta, the worlds with theta above 0.05 move to 'safe' (width 0) and the others keep a narrower
+    'bold': the interval shrinks, regret falls, no interval-widens note."""
+    result, value = _safe_or_bold(0.49)
+    assert result.prior_plan == "bold" and result.prior_width == pytest.approx(2 * 1.959963984540054 * 0.2, rel=1e-4)  # 2 z sd; each world leaves its own truth out
+    assert value.regret_reduction > 0 and value.interval_reduction > 0
+    assert "interval-widens" not in [n.code for n in result.notes]
+
+
+def _safe_or_bold(offset):
+    """'safe': 0.5 under every truth; 'bold': offset + 0.2 theta, theta exactly standardised over
+    400 truths; one pilot observing theta with noise 0.1; the design and the pilot's value."""
+    theta = np.random.default_rng(0).standard_normal(400)
+    theta = (theta - theta.mean()) / theta.std()
+    metric = np.stack([np.full_like(theta, 0.5), offset + 0.2 * theta], axis=1)
+    problem = DesignProblem(("safe", "bold"), metric, (Pilot("see-theta", {}, 1.0),), theta[:, None], np.full(400, 1 / 400), 0.1, "samples", "error", 1.0)
+    result = design(problem, 1.0, seed=0)
+    return result, result.pilots[0]

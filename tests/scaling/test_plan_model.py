@@ -439,10 +439,12 @@ def test_a_fit_whose_loss_is_not_finite_gives_no_plan():
         plan_model(1e21, [broken], unique_tokens=2e10)
 
 
-@pytest.mark.parametrize("scale", [0.8, 1.3, 1.7])
+@pytest.mark.parametrize("scale", [0.2, 0.8, 1.3, 1.7])
 def test_optimal_bits_to_a_millionth_of_a_bit_for_other_constants(scale):
     """argmax f(P)/P for the Table 2 constants with every gamma scaled (the optimum moves with
-    them), against plain numpy: a 1e-5-bit grid above the domain, then a 1e-8-bit grid."""
+    them), against plain numpy: a 1e-5-bit grid above the domain, then a 1e-8-bit grid. At scale
+    0.2 the optimum (1.40 bits) lies within 1 bit of the domain floor (0.62 bits), where the
+    refinement's lower clamp to the floor decides the grid."""
     from scaling.plan_model import optimal_bits
 
     gamma = {x: g * scale for x, g in GAMMA.items()}

@@ -67,6 +67,8 @@ source_paths = ["curascale", "scaling", "curation", "runs_db", "fits"]
 only_mutate = $(toml_list "$files")
 pytest_add_cli_args_test_selection = $(toml_list "$tests")
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]
+# tests that read the documentation (docs/laws.md's worked numbers, the README) find it beside them
+also_copy = ["docs", "README.md"]
 # the fork server imports and collects the tests once (no test runs there, so no compiled JAX
 # program is shared through fork); mutants of functions that run at import time are therefore not
 # exercised: the targets below leave those out (the laws' parameter specs)

@@ -210,6 +210,22 @@ def test_finetuning_inflection_is_reported_and_warned(fits):
     over = plan_model(1e24, [fits["chinchilla-epoch"], finetune], params=1e9)  # 1.7e14 tokens on 1B parameters
     assert over.overtraining["past_onset"] and over.overtraining["loss_above_onset"] > 0
     assert "past-finetune-onset" in [n.code for n in over.notes]
+    # every figure of the record, restated in numpy: L_ft(N, D) = E + A/N^alpha + B/D^beta + S N^-k D^gamma_s
+    for case in (plan, over):
+        n, d = case.params, case.tokens
+        star = (0.37 * 2000.0 / (0.2 * 5e-3 * n**-0.1)) ** (1 / (0.37 + 0.2))
+
+        def finetuned(tokens):
+            return 1.8 + 400.0 / n**0.34 + 2000.0 / tokens**0.37 + 5e-3 * n**-0.1 * tokens**0.2
+
+        record = case.overtraining
+        assert record["tokens"] == d and record["degradation_onset_tokens"] == pytest.approx(star, rel=1e-9)
+        assert record["finetuned_loss"] == pytest.approx(finetuned(d), rel=1e-12)
+        assert record["finetuned_loss_at_onset"] == pytest.approx(finetuned(star), rel=1e-12)
+        assert record["loss_above_onset"] == pytest.approx(max(finetuned(d) - finetuned(star), 0.0), abs=1e-12)
+        assert record["past_onset"] == (d > star)
+        assert finetuned(star) < min(finetuned(star * 0.99), finetuned(star * 1.01))  # D* is the minimum in D
+    assert over.overtraining["loss_above_onset"] > 0.1 > plan.overtraining["loss_above_onset"] > 0.01
 
 
 def test_fitted_unified_form_replaces_the_upper_bound(fits):

@@ -6,6 +6,9 @@
 #   bench/mutation.sh                 every target below
 #   bench/mutation.sh laws plan       only those targets
 #   MUTATION_JOBS=2 PY=/path/to/python bench/mutation.sh pool
+#   MUTATION_SAMPLE=5 MUTATION_SEED=19 bench/mutation.sh runs_db
+#                                     a random sample of 5 of the target's functions (for a target
+#                                     too large to run whole; the drawn functions are printed)
 #
 # Each target is a set of files to mutate and the tests allowed to kill their mutants (mutmut
 # runs, for each mutant, only the selected tests that call the mutated function). Each target
@@ -50,6 +53,22 @@ toml_list() {  # words -> a TOML array of strings
     echo "[${out%, }]"
 }
 
+sample_functions() {  # seed count files... -> `count` functions drawn from every undecorated (or @float64) function and method
+    "$PY" - "$@" <<'EOF'
+import ast, random, sys
+seed, count, *paths = sys.argv[1:]
+names = set()
+for path in sorted(paths):
+    module = path[:-3].replace("/", ".")
+    for node in ast.parse(open(path).read()).body:
+        members = [(f"{node.name}.", m) for m in node.body] if isinstance(node, ast.ClassDef) else [("", node)]
+        for prefix, m in members:
+            if isinstance(m, ast.FunctionDef) and all(isinstance(d, ast.Name) and d.id == "float64" for d in m.decorator_list):
+                names.add(f"{module}.{prefix}{m.name}")
+print(" ".join(sorted(random.Random(int(seed)).sample(sorted(names), min(int(count), len(names))))))
+EOF
+}
+
 run_target() {
     local name="$1" files="$2" tests="$3" functions="$4" dir="$WORK/$1" names=()
     rm -rf "$dir" && mkdir -p "$dir"
@@ -82,6 +101,10 @@ use_git_change_detection = false
 timeout_constant = 30.0
 timeout_multiplier = 2.0
 EOF
+    if [ -z "$functions" ] && [ -n "${MUTATION_SAMPLE:-}" ]; then
+        functions="$(cd "$ROOT" && sample_functions "${MUTATION_SEED:-19}" "$MUTATION_SAMPLE" $files)"
+        echo "== $name: a sample (seed ${MUTATION_SEED:-19}) of $MUTATION_SAMPLE functions: $functions"
+    fi
     echo "== $name: mutating $files; tests: $tests"
     for f in $functions; do names+=("$(mutant_glob "$f")"); done
     (cd "$dir" && env -u PYTHONPATH JAX_ENABLE_X64=1 "$MUTMUT" run --max-children "$JOBS" "${names[@]}" > mutmut.log 2>&1) || { echo "$name: mutmut failed, see $dir/mutmut.log"; tail -20 "$dir/mutmut.log"; return 1; }

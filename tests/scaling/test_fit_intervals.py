@@ -353,8 +353,9 @@ def test_held_out_refit_takes_the_best_start_not_the_first():
 def test_held_out_runs_of_a_per_bucket_fit_carry_their_bucket():
     """A per-bucket law (data_filtering_utility, buckets in an order that is not alphabetical): the
     held-out runs' bucket labels are the frame's, in the order of holdout_rows (by compute, which is
-    samples_seen, ties in row order), restated here with a plain sort."""
-    rows = [("mq", 1), ("hq", 8), ("lq", 32), ("mq", 16), ("hq", 2), ("lq", 4), ("mq", 32), ("hq", 16), ("lq", 8), ("hq", 32), ("mq", 4), ("lq", 16)]
+    samples_seen, ties in row order), restated here with a plain sort; lq has runs only at 16 and 32
+    epochs, all held out, so its held-out runs are the unseen ones."""
+    rows = [("mq", 1), ("hq", 8), ("lq", 32), ("mq", 16), ("hq", 2), ("mq", 8), ("mq", 32), ("hq", 16), ("hq", 4), ("hq", 32), ("mq", 4), ("lq", 16)]
     frame = pd.DataFrame({"bucket": [b for b, _ in rows], "samples_seen": [12.8e6 * e for _, e in rows], "unique_samples": 12.8e6})
     utility = {"hq": -0.16, "mq": -0.12, "lq": -0.09}
     epochs = np.array([e for _, e in rows], dtype=float)
@@ -372,4 +373,6 @@ def test_held_out_runs_of_a_per_bucket_fit_carry_their_bucket():
     assert len(order) == 6 and holdout.count == 6
     assert holdout.inputs["bucket"] == [rows[i][0] for i in order]
     assert holdout.inputs["samples_seen"] == [12.8e6 * rows[i][1] for i in order]
-    assert holdout.unseen == [False] * 6  # every bucket keeps runs in the refit
+    kept_buckets = {rows[i][0] for i in range(len(rows)) if i not in order}
+    assert kept_buckets == {"hq", "mq"} and holdout.unseen == [rows[i][0] not in kept_buckets for i in order]
+    assert holdout.unseen.count(True) == 2

@@ -427,3 +427,5 @@ def test_the_mixture_search_refuses_a_budget_at_the_epoch_limit():
         optimal_mixture(fit, unions, 511e6)
     shares = optimal_mixture(fit, unions, 510.9e6)
     assert shares.shape == (2,) and shares.sum() == pytest.approx(1.0)
+    one = bare_filtering_fit({"a": -0.05})  # one bucket: the only mixture is all of it
+    np.testing.assert_array_equal(optimal_mixture(one, candidate_unions(one, {"a": 1e6}), 20e6), [1.0])

@@ -118,3 +118,19 @@ def test_training_compute_is_three_eighths_of_n_d_and_the_weight_precision():
     expected = [6 * 1e8 * 2e9, 6 / 16 * 1e9 * 3e10 * 4]
     for name in ("precision", "precision_ptq", "precision_ptq_unified"):
         np.testing.assert_allclose(get_law(name).training_compute(runs), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("share", [0.3, 0.05])
+def test_critical_data_size_with_the_unified_share_is_the_minimum(share):
+    """With the unified form's share s of delta_PTQ, D_crit = argmin over D of B D^-beta + s delta_PTQ
+    (found numerically here): a smaller share moves it to more data."""
+    theta = load_fit("reference/precision").params
+    params, bits_post = 1e9, 4.0
+
+    def quantized(log_tokens):
+        d = math.exp(log_tokens)
+        return B * d**-BETA + share * C_T * math.exp(BIAS) * math.exp(-bits_post / GAMMA_POST) * d**GAMMA_D / params**GAMMA_N
+
+    numeric = math.exp(minimize_scalar(quantized, bounds=(math.log(1e6), math.log(1e20)), method="bounded", options={"xatol": 1e-10}).x)
+    assert float(critical_tokens(theta, params, bits_post, share)) == pytest.approx(numeric, rel=1e-4)
+    assert float(critical_tokens(theta, params, bits_post, share)) > 1.5 * float(critical_tokens(theta, params, bits_post))

@@ -134,3 +134,32 @@ def test_critical_data_size_with_the_unified_share_is_the_minimum(share):
     numeric = math.exp(minimize_scalar(quantized, bounds=(math.log(1e6), math.log(1e20)), method="bounded", options={"xatol": 1e-10}).x)
     assert float(critical_tokens(theta, params, bits_post, share)) == pytest.approx(numeric, rel=1e-4)
     assert float(critical_tokens(theta, params, bits_post, share)) > 1.5 * float(critical_tokens(theta, params, bits_post))
+
+
+def test_each_part_is_checked_against_its_own_floor_and_the_floor_itself_is_refused():
+    """check_domain: activations given apart from the weights are checked against 3.11 bits
+    (n_a gamma_a), not the weights' 0.81; a precision exactly at a floor is refused (the factor is 0)."""
+    theta = load_fit("reference/precision").params
+    check_domain(theta, 8.0, 3.2, 8.0)
+    with pytest.raises(CurascaleError, match="bits_activations = 3 is outside"):
+        check_domain(theta, 8.0, 3.0, 8.0)
+    for part, given in (("weights", 0), ("activations", 1), ("kv_cache", 2)):
+        bits = [8.0, 8.0, 8.0]
+        bits[given] = OFFSET[part] * GAMMA[part]  # the floor itself, as the law computes it
+        with pytest.raises(CurascaleError, match=f"bits_{part} = "):
+            check_domain(theta, *bits)
+
+
+def test_no_ptq_loss_when_the_weights_train_at_the_target_precision():
+    """delta_PTQ is zero for weights trained at or below P_post (docs/laws.md §4): at exactly P_post
+    the loss is the training loss, just above it the PTQ term is there."""
+    fit = load_fit("reference/precision")  # a precision_ptq fit
+    n, d = 1e8, 5e9
+    rows = {"params": [n, n], "tokens": [d, d], "bits_weights": [4.0, 4.5], "bits_activations": [8.0, 8.0], "bits_kv_cache": [8.0, 8.0],
+            "bits_post_training": [4.0, 4.0]}
+    factor = [(1 - math.exp(-w / GAMMA["weights"] + OFFSET["weights"])) * (1 - math.exp(-8 / GAMMA["activations"] + OFFSET["activations"]))
+              * (1 - math.exp(-8 / GAMMA["kv_cache"] + OFFSET["kv_cache"])) for w in (4.0, 4.5)]
+    trained = [A * (n * f) ** -BETA + B * d**-BETA + E for f in factor]
+    delta = C_T * math.exp(BIAS) * math.exp(-4.0 / GAMMA_POST) * d**GAMMA_D / (n * factor[1]) ** GAMMA_N
+    got = fit.predict(rows)
+    assert got[0] == pytest.approx(trained[0], rel=1e-12) and got[1] == pytest.approx(trained[1] + delta, rel=1e-12)

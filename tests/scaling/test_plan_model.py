@@ -473,3 +473,58 @@ def test_optimal_bits_to_a_millionth_of_a_bit_for_other_constants(scale):
     coarse = bits[np.argmax(share(bits) / bits)]
     fine = np.linspace(coarse - 2e-5, coarse + 2e-5, 4001)
     assert optimal_bits(theta) == pytest.approx(float(fine[np.argmax(share(fine) / fine)]), abs=6e-7)
+
+
+@pytest.mark.parametrize("bits_post", [0.0, -2.0, math.inf, math.nan])
+def test_quantizing_to_a_non_positive_or_infinite_precision_is_refused(fits, bits_post):
+    from scaling.plan_model import BF16, quantization_cost
+
+    with pytest.raises(CurascaleError, match="bits_post_training must be a positive number of bits, got"):
+        quantization_cost(fits["precision"], 1e9, 2e10, BF16, bits_post, 3.0)
+    assert quantization_cost(fits["precision"], 1e9, 2e10, BF16, 4.0, 3.0)[0].degradation > 0  # a positive one is costed
+
+
+def finetune_fit():
+    from scaling.fit import Fit
+
+    truth = {"E": 1.8, "A": 400.0, "alpha": 0.34, "B": 2000.0, "beta": 0.37, "sensitivity": 5e-3, "sensitivity_exponent": 0.2, "sensitivity_param_exponent": 0.1}
+    return Fit(law="finetune_degradation", law_version="1", params=truth, objective=None, n_points=0, starts=0, starts_at_best=0,
+               converged=True, data_hash="", target="loss", inputs=["params", "tokens"], source="test/finetune")
+
+
+def test_a_plan_at_exactly_the_finetuning_onset_is_not_past_it():
+    """D* itself: the fine-tuned loss is at its minimum there, nothing is past the onset and nothing lost."""
+    from scaling.plan_model import _overtraining
+
+    n = 1e9
+    onset = (0.37 * 2000.0 / (0.2 * 5e-3 * n**-0.1)) ** (1 / (0.37 + 0.2))
+    record = _overtraining(finetune_fit(), n, onset)
+    assert record["degradation_onset_tokens"] == pytest.approx(onset, rel=1e-12)
+    at = _overtraining(finetune_fit(), n, record["degradation_onset_tokens"])  # the very float the law gives
+    assert at["past_onset"] is False and at["loss_above_onset"] == 0.0
+    assert _overtraining(finetune_fit(), n, onset * 1.001)["past_onset"] is True
+
+
+def test_a_general_loss_exactly_at_the_tolerance_is_allowed():
+    """plan_specialized keeps fractions whose general loss is within the tolerance, bound included: a
+    general fit with B = 0 (the fraction does not change its loss) at tolerance 0 allows every
+    fraction, so the plan is the grid's least domain loss (restated in numpy as in
+    test_specialized_fraction_in_the_plan)."""
+    from scaling.fit import Fit
+    from scaling.plan_model import plan_specialized
+
+    dom = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetition_decay": 15.0, "overfit_scale": 0.02, "overfit_exponent": 1.5}
+    gen = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 0.0, "beta": 0.33}
+
+    def fit_of(law, params):
+        return Fit(law=law, law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+                   data_hash="", target="loss", inputs=[], source=f"test/{law}")
+
+    n, d, u = 1e9, 2e10, 1e9
+    plan = plan_specialized({"specialized_domain": fit_of("specialized_domain", dom), "specialized_general": fit_of("specialized_general", gen)}, n, d, u, 0.0)
+    share = np.arange(1, 501) / 1000
+    repetitions = share * d / u
+    effective = np.where(repetitions >= 1, u + u * 15 * (1 - np.exp(-(np.maximum(repetitions, 1) - 1) / 15)), share * d)
+    domain_loss = 1.5 + 300 / n**0.34 + 800 / effective**0.3 + 0.02 * (repetitions / 15) ** 1.5
+    assert plan["domain_fraction"] == pytest.approx(share[np.argmin(domain_loss)], abs=1e-12)
+    assert plan["general_loss_cost"] == 0.0 and plan["domain_loss"] == pytest.approx(domain_loss.min(), rel=1e-12)

@@ -481,7 +481,28 @@ def test_quantizing_to_a_non_positive_or_infinite_precision_is_refused(fits, bit
 
     with pytest.raises(CurascaleError, match="bits_post_training must be a positive number of bits, got"):
         quantization_cost(fits["precision"], 1e9, 2e10, BF16, bits_post, 3.0)
-    assert quantization_cost(fits["precision"], 1e9, 2e10, BF16, 4.0, 3.0)[0].degradation > 0  # a positive one is costed
+    for positive in (4.0, 1.0, 0.5):  # any positive precision is costed
+        assert quantization_cost(fits["precision"], 1e9, 2e10, BF16, positive, 3.0)[0].degradation > 0
+
+
+def test_the_ptq_cost_uses_the_training_laws_capacity(fits):
+    """delta_PTQ = C_T e^b exp(-P_post / gamma_post) D^gamma_D / (N f(P_train))^gamma_N with f from
+    `training_theta` when given (the precision law that decided training), else from the PTQ fit
+    itself; restated with numpy for a model trained at 6 bits and quantized to 4."""
+    from scaling.plan_model import Precision, quantization_cost
+
+    n, d, post = 1e9, 2e10, 4.0
+    other = {**fits["precision"].params, **{f"gamma_{p}": GAMMA[x] * 1.3 for p, x in zip(("weights", "activations", "kv_cache"), GAMMA)}}
+
+    def delta(gamma):
+        factor = np.prod([1 - np.exp(-6.0 / gamma[x] + OFFSET[x]) for x in GAMMA])
+        return PTQ_SCALE * math.exp(-post / GAMMA_POST) * d**GAMMA_D / (n * factor) ** GAMMA_N
+
+    own = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), post, 3.0)[0]
+    given = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), post, 3.0, training_theta=other)[0]
+    assert own.degradation == pytest.approx(delta(GAMMA), rel=1e-12)
+    assert given.degradation == pytest.approx(delta({x: g * 1.3 for x, g in GAMMA.items()}), rel=1e-12)
+    assert given.degradation > 1.1 * own.degradation  # larger gammas: less capacity at 6 bits, a larger PTQ cost
 
 
 def finetune_fit():

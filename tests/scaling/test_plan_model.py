@@ -549,3 +549,27 @@ def test_a_general_loss_exactly_at_the_tolerance_is_allowed():
     domain_loss = 1.5 + 300 / n**0.34 + 800 / effective**0.3 + 0.02 * (repetitions / 15) ** 1.5
     assert plan["domain_fraction"] == pytest.approx(share[np.argmin(domain_loss)], abs=1e-12)
     assert plan["general_loss_cost"] == 0.0 and plan["domain_loss"] == pytest.approx(domain_loss.min(), rel=1e-12)
+
+
+def test_ptq_notes_and_the_unified_share_of_an_unquantized_model(fits):
+    """Trained at or below the target: no cost, no bound, one `ptq-no-op` info note naming both
+    precisions. Trained at 6 bits without the C_x: the cost is the BF16-form upper bound, said by a
+    `ptq-upper-bound` info note. Trained in BF16 under a unified fit: not quantized, so its share
+    prod_x (1 - exp(-C_x (P_x - P_post))) is 1 (P_x = infinity), not that of 16 bits."""
+    from scaling.fit import Fit
+    from scaling.plan_model import BF16, Precision, quantization_cost
+
+    n, d = 1e9, 2e10
+    low, notes = quantization_cost(fits["precision"], n, d, Precision("int4", 4.0), 4.0, 3.0)
+    assert (low.degradation, low.bound, low.loss_quantized, low.critical_tokens) == (0.0, False, 3.0, math.inf)
+    assert [(note.code, note.severity) for note in notes] == [("ptq-no-op", "info")]
+    assert "int4" in notes[0].message and "4-bit target" in notes[0].message
+    bound, notes = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), 4.0, 3.0)
+    assert bound.bound and [(note.code, note.severity) for note in notes] == [("ptq-upper-bound", "info")]
+    assert "6 bits" in notes[0].message and "upper bound" in notes[0].message
+    c = {"c_weights": 0.5, "c_activations": 0.5, "c_kv_cache": 0.5}  # at 16 bits the share would be (1 - e^-6)^3 = 0.9926
+    unified = Fit(law="precision_ptq_unified", law_version="1", params={**fits["precision"].params, **c}, objective=None, n_points=0, starts=0,
+                  starts_at_best=0, converged=True, data_hash="", target="loss", inputs=[], source="test/unified")
+    bf16 = quantization_cost(unified, n, d, BF16, 4.0, 3.0)[0]
+    bf16_form = PTQ_SCALE * math.exp(-4.0 / GAMMA_POST) * d**GAMMA_D / n**GAMMA_N  # N_eff = N: not quantized
+    assert bf16.degradation == pytest.approx(bf16_form, rel=1e-12) and not bf16.bound

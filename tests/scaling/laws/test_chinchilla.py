@@ -64,6 +64,9 @@ def test_compute_optimal_split_from_epoch_constants_by_hand():
     G = (0.3478 * 482.01 / (0.3658 * 2085.43))^(1/0.7136), N_opt = G (C/6)^(0.3658/0.7136)."""
     g = (0.3478 * 482.01 / (0.3658 * 2085.43)) ** (1 / 0.7136)
     assert g == pytest.approx(0.11965, rel=1e-3)  # by hand: 0.21976^1.40135
+    from scaling.laws.chinchilla import split_constant
+
+    assert split_constant(EPOCH) == pytest.approx(g, rel=1e-12)  # c = 1 unless given (docs/laws.md §1)
     expected = g * (5.76e23 / 6) ** (0.3658 / 0.7136)
     params, tokens = compute_optimal(EPOCH, 5.76e23)
     assert params == pytest.approx(expected, rel=1e-12)

@@ -573,3 +573,32 @@ def test_ptq_notes_and_the_unified_share_of_an_unquantized_model(fits):
     bf16 = quantization_cost(unified, n, d, BF16, 4.0, 3.0)[0]
     bf16_form = PTQ_SCALE * math.exp(-4.0 / GAMMA_POST) * d**GAMMA_D / n**GAMMA_N  # N_eff = N: not quantized
     assert bf16.degradation == pytest.approx(bf16_form, rel=1e-12) and not bf16.bound
+
+
+def test_the_largest_fixed_size_a_budget_trains_on_one_token():
+    """D = 16 C / (6 P N) >= 1 at the lowest precision allowed: with C = 6e18 FLOPs, N D = 1e18 at
+    16 bits (no precision fit), 4e18 at int4 (formats given), 16e18 / 3.1102 at the law's floor
+    P = n_a gamma_a (a precision fit, any P): N exactly there trains on one token, 1% more on none."""
+    from scaling.plan_model import Precision, _check_params_fit_budget
+
+    theta = load_fit("reference/precision").params
+    floor = OFFSET["a"] * GAMMA["a"]  # 3.1102 bits, the highest of the three floors
+    for formats, law, most in ((None, None, 1e18), ((Precision("int4", 4.0), Precision("int8", 8.0)), theta, 4e18), (None, theta, 16e18 / floor)):
+        _check_params_fit_budget(6e18, most, formats, law)
+        with pytest.raises(CurascaleError, match="leaves at most 0.99 training tokens"):
+            _check_params_fit_budget(6e18, most * 1.01, formats, law)
+
+
+def test_the_critical_data_note_and_record(fits):
+    """At exactly D_crit the data do not pass it; past it, one warning note with both figures."""
+    from scaling.plan_model import Precision, quantization_cost
+
+    trained = Precision("6 bits", 6.0)
+    critical = quantization_cost(fits["precision"], 1e9, 1e9, trained, 4.0, 3.0)[0].critical_tokens
+    at, notes = quantization_cost(fits["precision"], 1e9, critical, trained, 4.0, 3.0)
+    assert at.bits_post_training == 4.0 and at.trained_at == "6 bits" and not at.past_critical
+    assert [n.code for n in notes] == ["ptq-upper-bound"] and "C_x were not published" in notes[0].message
+    past, notes = quantization_cost(fits["precision"], 1e9, 2 * critical, trained, 4.0, 3.0)
+    assert past.past_critical and [n.code for n in notes] == ["ptq-upper-bound", "past-critical-data"]
+    assert notes[1].severity == "warning" and notes[1].details == {"tokens": 2 * critical, "critical_tokens": critical}
+    assert notes[1].message == f"the plan's {2 * critical:.3g} tokens pass D_crit = {critical:.3g} for 4-bit quantization: more pretraining data makes the quantized model worse"

@@ -90,6 +90,7 @@ def test_every_query_that_takes_where_checks_it(registries, method):
         ("family = chinchilla", r"unknown column 'chinchilla': a text value needs quotes \('chinchilla'\)"),
         ("family = ", r"^where 'family = ': not one SQL condition \(syntax error at or near \"\)\"\)$"),  # the text and DuckDB's reason
         ("params", "is a DOUBLE, not a condition"),
+        ("1=1) UNION SELECT * FROM runs WHERE (1=1", r"^where '1=1\) UNION SELECT \* FROM runs WHERE \(1=1': give one condition: no UNION, ORDER BY"),
         ("1=1); SELECT (1", r"^where '1=1\); SELECT \(1': give one condition, not several statements$"),  # closes the template's parenthesis
         ("v.runs.params > 1", "unknown column 'v.runs.params'"),
         ("read_text('secret.txt') IS NULL", "function 'read_text' is not allowed"),

@@ -95,11 +95,20 @@ def test_every_query_that_takes_where_checks_it(registries, method):
         ("v.runs.params > 1", "unknown column 'v.runs.params'"),
         ("read_text('secret.txt') IS NULL", "function 'read_text' is not allowed"),
         ("", "give a condition"),
+        ("family + 1 > 2", r": Binder Error: No function matches the given name and argument types '\+\(VARCHAR, INTEGER_LITERAL\)'\. You might"),
     ],
 )
 def test_typos_and_non_conditions_are_named(registries, where, message):
-    with pytest.raises(CurascaleError, match=message):
+    with pytest.raises(CurascaleError, match=message) as caught:
         connect(registries / "db.duckdb").runs(where)
+    if where:  # one line that starts with the condition as given (its repr)
+        assert str(caught.value).startswith(f"where {where!r}: ") and "\n" not in str(caught.value)
+
+
+def test_a_null_condition_is_a_condition(registries):
+    """NULL (no run matches) is accepted, as a comparison with NULL is: DuckDB types it NULL."""
+    registry = connect(registries / "db.duckdb")
+    assert len(registry.runs("NULL")) == 0 and len(registry.runs("params IS NULL AND NULL")) == 0 and len(registry.runs()) == 3
 
 
 def test_unknown_column_from_the_cli_is_one_line_exit_2(registries):

@@ -72,6 +72,13 @@ def test_parameter_and_compute_multipliers_per_precision(fits):
     free = plan_model(1e22, [fits["precision"]])
     assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits"]
     assert plan.constraints[0].cost == pytest.approx(plan.loss - free.loss) and plan.constraints[0].cost > 0
+    # each row's N, D and loss: the compute-optimal split of N D = 16 C / (6 P) with N_eff = N f(P)
+    # (alpha = beta: N = (A f^-alpha / B)^(1 / (2 alpha)) (N D)^(1/2)), restated in numpy
+    for name, bits, factor in (("4 bits", 4.0, f(4.0)), ("8 bits", 8.0, f(8.0)), ("16 bits", 16.0, 1.0)):
+        product = 16 * 1e22 / (6 * bits)
+        n = (A * factor**-ALPHA / B) ** (1 / (2 * ALPHA)) * product**0.5
+        assert rows[name].params == pytest.approx(n, rel=1e-9) and rows[name].tokens == pytest.approx(product / n, rel=1e-9)
+        assert rows[name].loss == pytest.approx(A * (n * factor) ** -ALPHA + B * (product / n) ** -ALPHA + E, rel=1e-12)
 
 
 def test_hardware_format_names(fits):

@@ -193,6 +193,7 @@ def test_one_plan_with_every_constraint(fits):
     free = plan_model(1e22, [fits["data-constrained"], fits["precision"]])
     plan = plan_model(1e22, [fits["data-constrained"], fits["precision"]], precisions="int4,int8,bf16", unique_tokens=5e10, quantize_to=4)
     assert [c.name.split()[0] for c in plan.constraints] == ["training", "5e+10"]
+    assert [c.law for c in plan.constraints] == ["docs/laws.md §4", "docs/laws.md §2"]  # the section each constraint comes from
     assert sum(c.cost for c in plan.constraints) == pytest.approx(plan.loss - free.loss, rel=1e-9)
     assert all(c.cost >= 0 for c in plan.constraints)
     assert plan.epochs == pytest.approx(plan.tokens / 5e10) and plan.precision in ("int4", "int8", "bf16")

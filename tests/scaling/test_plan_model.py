@@ -194,6 +194,11 @@ def test_one_plan_with_every_constraint(fits):
     plan = plan_model(1e22, [fits["data-constrained"], fits["precision"]], precisions="int4,int8,bf16", unique_tokens=5e10, quantize_to=4)
     assert [c.name.split()[0] for c in plan.constraints] == ["training", "5e+10"]
     assert [c.law for c in plan.constraints] == ["docs/laws.md §4", "docs/laws.md §2"]  # the section each constraint comes from
+    # applied in order: the formats' cost is the formats-only plan's loss above the free one, and
+    # each constraint's loss is the plan's loss with it and those before it
+    formats_only = plan_model(1e22, [fits["data-constrained"], fits["precision"]], precisions="int4,int8,bf16")
+    assert plan.constraints[0].loss == pytest.approx(formats_only.loss, rel=1e-12) and plan.constraints[1].loss == pytest.approx(plan.loss, rel=1e-12)
+    assert plan.constraints[0].cost == pytest.approx(formats_only.loss - free.loss, rel=1e-9) and plan.constraints[1].cost > 1e-4
     assert sum(c.cost for c in plan.constraints) == pytest.approx(plan.loss - free.loss, rel=1e-9)
     assert all(c.cost >= 0 for c in plan.constraints)
     assert plan.epochs == pytest.approx(plan.tokens / 5e10) and plan.precision in ("int4", "int8", "bf16")
@@ -571,10 +576,11 @@ def test_ptq_notes_and_the_unified_share_of_an_unquantized_model(fits):
     low, notes = quantization_cost(fits["precision"], n, d, Precision("int4", 4.0), 4.0, 3.0)
     assert (low.degradation, low.bound, low.loss_quantized, low.critical_tokens) == (0.0, False, 3.0, math.inf)
     assert [(note.code, note.severity) for note in notes] == [("ptq-no-op", "info")]
-    assert "int4" in notes[0].message and "4-bit target" in notes[0].message
+    assert notes[0].message == "the model trains at int4, at or below the 4-bit target: post-training quantization costs nothing"
     bound, notes = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), 4.0, 3.0)
     assert bound.bound and [(note.code, note.severity) for note in notes] == [("ptq-upper-bound", "info")]
-    assert "6 bits" in notes[0].message and "upper bound" in notes[0].message
+    assert notes[0].message == ("the PTQ cost of a model trained at 6 bits is the BF16-form upper bound: the unified form's C_x were not "
+                                "published; fit precision_ptq_unified on runs trained low then quantized (docs/laws.md §4)")
     c = {"c_weights": 0.5, "c_activations": 0.5, "c_kv_cache": 0.5}  # at 16 bits the share would be (1 - e^-6)^3 = 0.9926
     unified = Fit(law="precision_ptq_unified", law_version="1", params={**fits["precision"].params, **c}, objective=None, n_points=0, starts=0,
                   starts_at_best=0, converged=True, data_hash="", target="loss", inputs=[], source="test/unified")

@@ -149,3 +149,11 @@ def test_connections_cannot_reach_files_or_unlock_themselves(registries):
             with pytest.raises(duckdb.Error, match="(?i)lock"):
                 con.execute("SET enable_external_access = true")
     assert not (registries / "copied.csv").exists()
+
+
+def test_a_checked_condition_keeps_its_text_and_the_columns_it_was_checked_against():
+    from runs_db.where import check_where, run_columns
+
+    checked = check_where("family = 'chinchilla' AND params > 1e8")
+    assert checked.condition == "family = 'chinchilla' AND params > 1e8" and checked.columns == run_columns()
+    assert checked.select == "SELECT * FROM runs WHERE (\nfamily = 'chinchilla' AND params > 1e8\n)"

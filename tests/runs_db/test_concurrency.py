@@ -84,3 +84,16 @@ def test_second_writer_waits_and_both_succeed(tmp_path):
     assert writer.returncode == 0, err
     assert out.strip() == "5000" and report.inserted == 2
     assert len(connect(db).runs()) == 5002
+
+
+@pytest.mark.parametrize("message, locked", [
+    ('IO Error: Could not set lock on file "r.duckdb": Conflicting lock is held in python (PID 12)', True),
+    ("Conflicting lock is held in another process", True),  # either phrase with "lock" is a lock error
+    ('IO Error: Could not set lock on file "r.duckdb"', True),
+    ("IO Error: could not open file: no such file", False),  # neither phrase
+    ("Conflicting writes to the catalog", False),  # a phrase without "lock"
+])
+def test_lock_errors_are_told_by_their_message(message, locked):
+    from runs_db.db import _is_lock_error
+
+    assert _is_lock_error(RuntimeError(message)) is locked

@@ -34,7 +34,7 @@ def write(tmp_path, name, text):
         ("bool.jsonl", '{"run_id":"t1","params":true,"tokens":2e9,"loss":3.0}\n', 1, "params", "a boolean \\(True\\) is not a number"),
         ("boolloss.jsonl", '{"params":1e8,"loss":false}\n', 1, "loss", "a boolean \\(False\\) is not a number"),
         ("listparams.jsonl", '{"params":[1e8],"loss":3}\n', 1, "params", "not a number: list"),
-        ("dictfamily.jsonl", '{"params":1e8,"loss":3,"family":{"a":1}}\n', 1, "family", "must be text, got dict"),
+        ("dictfamily.jsonl", '{"params":1e8,"loss":3,"family":{"a":1}}\n', 1, "family", "must be text, got dict \\{'a': 1\\}"),
         # trust trial: error 0.5 beside accuracy 0.069 (1 - 0.069 = 0.931); row 2 disagrees by 2e-6, past 1e-6
         ("accerr.csv", "run_id,samples_seen,accuracy,error\na,1e8,0.069,0.5\n", 1, "error", "error 0.5 disagrees with accuracy 0.069 in column 'accuracy'"),
         ("accerr2.csv", "run_id,samples_seen,accuracy,error\na,1e8,0.25,0.75\nb,2e8,0.25,0.750002\n", 2, "error", "error 0.750002 disagrees"),

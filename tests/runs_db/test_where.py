@@ -88,16 +88,27 @@ def test_every_query_that_takes_where_checks_it(registries, method):
     [
         ("famly = 'chinchilla'", "unknown column 'famly': did you mean 'family'?"),
         ("family = chinchilla", r"unknown column 'chinchilla': a text value needs quotes \('chinchilla'\)"),
-        ("family = ", "not one SQL condition"),
+        ("family = ", r"^where 'family = ': not one SQL condition \(syntax error at or near \"\)\"\)$"),  # the text and DuckDB's reason
         ("params", "is a DOUBLE, not a condition"),
+        ("1=1) UNION SELECT * FROM runs WHERE (1=1", r"^where '1=1\) UNION SELECT \* FROM runs WHERE \(1=1': give one condition: no UNION, ORDER BY"),
+        ("1=1); SELECT (1", r"^where '1=1\); SELECT \(1': give one condition, not several statements$"),  # closes the template's parenthesis
         ("v.runs.params > 1", "unknown column 'v.runs.params'"),
         ("read_text('secret.txt') IS NULL", "function 'read_text' is not allowed"),
         ("", "give a condition"),
+        ("family + 1 > 2", r": Binder Error: No function matches the given name and argument types '\+\(VARCHAR, INTEGER_LITERAL\)'\. You might"),
     ],
 )
 def test_typos_and_non_conditions_are_named(registries, where, message):
-    with pytest.raises(CurascaleError, match=message):
+    with pytest.raises(CurascaleError, match=message) as caught:
         connect(registries / "db.duckdb").runs(where)
+    if where:  # one line that starts with the condition as given (its repr)
+        assert str(caught.value).startswith(f"where {where!r}: ") and "\n" not in str(caught.value)
+
+
+def test_a_null_condition_is_a_condition(registries):
+    """NULL (no run matches) is accepted, as a comparison with NULL is: DuckDB types it NULL."""
+    registry = connect(registries / "db.duckdb")
+    assert len(registry.runs("NULL")) == 0 and len(registry.runs("params IS NULL AND NULL")) == 0 and len(registry.runs()) == 3
 
 
 def test_unknown_column_from_the_cli_is_one_line_exit_2(registries):
@@ -138,3 +149,11 @@ def test_connections_cannot_reach_files_or_unlock_themselves(registries):
             with pytest.raises(duckdb.Error, match="(?i)lock"):
                 con.execute("SET enable_external_access = true")
     assert not (registries / "copied.csv").exists()
+
+
+def test_a_checked_condition_keeps_its_text_and_the_columns_it_was_checked_against():
+    from runs_db.where import check_where, run_columns
+
+    checked = check_where("family = 'chinchilla' AND params > 1e8")
+    assert checked.condition == "family = 'chinchilla' AND params > 1e8" and checked.columns == run_columns()
+    assert checked.select == "SELECT * FROM runs WHERE (\nfamily = 'chinchilla' AND params > 1e8\n)"

@@ -287,3 +287,92 @@ def test_predict_interval_of_a_per_bucket_fit_uses_each_rows_bucket():
     expected = np.stack([np.percentile(per_draw, 25, axis=0), np.percentile(per_draw, 75, axis=0)], axis=1)
     np.testing.assert_allclose(fitted.predict_interval(at), expected, rtol=1e-12)
     assert expected[1, 1] - expected[1, 0] != pytest.approx(expected[2, 1] - expected[2, 0], rel=1e-3)  # the buckets differ
+
+
+# ---- several starts: a start on a plateau is not the best, and comes first -----------------------
+def plateau_problem(runs):
+    """Chinchilla with only alpha free (A, B, E, beta fixed at THETA, delta = 10: least squares)."""
+    from scaling.laws import get_law
+    from scaling.problem import Data, Problem
+
+    law = get_law("chinchilla")
+    return Problem(law, Data.from_frame(law, runs), fixed={k: THETA[k] for k in ("A", "B", "E", "beta")}, delta=10.0)
+
+
+def least_squares_alpha(runs, weights):
+    """argmin_alpha sum w_i (log L(alpha) - log L_i)^2 / 2 with A, B, E, beta at THETA, by scipy's
+    bounded scalar search (independent of the project's solver)."""
+    from scipy.optimize import minimize_scalar
+
+    weights = np.asarray(weights, dtype=float)
+    log_loss = np.log(runs["loss"].to_numpy())
+
+    def objective(a):
+        return 0.5 * np.sum(weights * (np.log(chinchilla_numpy({**THETA, "alpha": a}, runs["params"], runs["tokens"]).to_numpy()) - log_loss) ** 2)
+
+    return minimize_scalar(objective, bounds=(0.1, 0.8), method="bounded", options={"xatol": 1e-12}).x
+
+
+def plateau_starts(problem):
+    """Two starts, the first on a plateau: at alpha = 60, N^-alpha underflows to 0 for every run, the
+    gradient is 0 and the solver stays there with a worse objective than the second start's."""
+    from scaling.fit import _minimize
+
+    starts = problem.starts_from([{"alpha": 60.0}, {"alpha": 0.3}])
+    result = _minimize(problem, starts, np.ones((2, len(problem.data))))
+    assert result.u[0, 0] == 60.0 and result.value[0] > 10 * result.value[1]  # the premise: the first start is the worse
+    return starts
+
+
+def test_bootstrap_draws_take_each_resamples_best_start_not_the_first():
+    from scaling.fit import bootstrap_draws
+
+    runs = noisy_runs(seed=21)
+    problem = plateau_problem(runs)
+    draws = bootstrap_draws(problem, plateau_starts(problem), 8, 9)
+    rng = np.random.default_rng(9)
+    counts = [np.bincount(rng.integers(0, len(runs), size=len(runs)), minlength=len(runs)) for _ in range(8)]
+    expected = [least_squares_alpha(runs, c) for c in counts]
+    np.testing.assert_allclose([d["alpha"] for d in draws], expected, rtol=1e-7)
+    assert np.std(expected) > 1e-4  # the resamples differ
+
+
+def test_held_out_refit_takes_the_best_start_not_the_first():
+    from scaling.fit import held_out_error
+
+    runs = noisy_runs(seed=21)
+    problem = plateau_problem(runs)
+    compute = (6 * runs["params"] * runs["tokens"]).to_numpy()
+    held = np.argsort(compute)[-3:]
+    holdout = held_out_error(problem, plateau_starts(problem), held)
+    alpha = least_squares_alpha(runs.drop(index=held), np.ones(len(runs) - 3))
+    truth = chinchilla_numpy({**THETA, "alpha": alpha}, runs["params"].to_numpy()[held], runs["tokens"].to_numpy()[held])
+    np.testing.assert_allclose(holdout.predicted, truth, rtol=1e-7)
+
+
+def test_held_out_runs_of_a_per_bucket_fit_carry_their_bucket():
+    """A per-bucket law (data_filtering_utility, buckets in an order that is not alphabetical): the
+    held-out runs' bucket labels are the frame's, in the order of holdout_rows (by compute, which is
+    samples_seen, ties in row order), restated here with a plain sort; lq has runs only at 16 and 32
+    epochs, all held out, so its held-out runs are the unseen ones."""
+    rows = [("mq", 1), ("hq", 8), ("lq", 32), ("mq", 16), ("hq", 2), ("mq", 8), ("mq", 32), ("hq", 16), ("hq", 4), ("hq", 32), ("mq", 4), ("lq", 16)]
+    frame = pd.DataFrame({"bucket": [b for b, _ in rows], "samples_seen": [12.8e6 * e for _, e in rows], "unique_samples": 12.8e6})
+    utility = {"hq": -0.16, "mq": -0.12, "lq": -0.09}
+    epochs = np.array([e for _, e in rows], dtype=float)
+    frame["error"] = 0.1 + 0.5 * epochs ** np.array([utility[b] for b, _ in rows])  # any positive error falling with epochs
+    from scaling.fit import held_out_error
+    from scaling.laws import get_law
+    from scaling.problem import Data, Problem
+
+    law = get_law("data_filtering_utility")
+    fixed = {"irreducible_error": 0.1, "sample_scale": 0.5, "utility_half_life": 8.0}  # 3 free utilities: 6 runs are enough
+    problem = Problem(law, Data.from_frame(law, frame), fixed=fixed)
+    holdout = held_out_error(problem, problem.start_grid(4, 0), 5)
+    cut = sorted(e for _, e in rows)[-5]  # the 5th largest: 16 epochs, tied with a 6th run, held out with it
+    order = sorted((i for i in range(len(rows)) if rows[i][1] >= cut), key=lambda i: (rows[i][1], i))
+    assert len(order) == 6 and holdout.count == 6
+    assert holdout.inputs["bucket"] == [rows[i][0] for i in order]
+    assert holdout.inputs["samples_seen"] == [12.8e6 * rows[i][1] for i in order]
+    kept_buckets = {rows[i][0] for i in range(len(rows)) if i not in order}
+    assert kept_buckets == {"hq", "mq"} and holdout.unseen == [rows[i][0] not in kept_buckets for i in order]
+    assert holdout.unseen.count(True) == 2

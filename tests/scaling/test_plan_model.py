@@ -72,6 +72,13 @@ def test_parameter_and_compute_multipliers_per_precision(fits):
     free = plan_model(1e22, [fits["precision"]])
     assert [c.name for c in plan.constraints] == ["training formats 4 bits, 8 bits, 16 bits"]
     assert plan.constraints[0].cost == pytest.approx(plan.loss - free.loss) and plan.constraints[0].cost > 0
+    # each row's N, D and loss: the compute-optimal split of N D = 16 C / (6 P) with N_eff = N f(P)
+    # (alpha = beta: N = (A f^-alpha / B)^(1 / (2 alpha)) (N D)^(1/2)), restated in numpy
+    for name, bits, factor in (("4 bits", 4.0, f(4.0)), ("8 bits", 8.0, f(8.0)), ("16 bits", 16.0, 1.0)):
+        product = 16 * 1e22 / (6 * bits)
+        n = (A * factor**-ALPHA / B) ** (1 / (2 * ALPHA)) * product**0.5
+        assert rows[name].params == pytest.approx(n, rel=1e-9) and rows[name].tokens == pytest.approx(product / n, rel=1e-9)
+        assert rows[name].loss == pytest.approx(A * (n * factor) ** -ALPHA + B * (product / n) ** -ALPHA + E, rel=1e-12)
 
 
 def test_hardware_format_names(fits):
@@ -186,6 +193,12 @@ def test_one_plan_with_every_constraint(fits):
     free = plan_model(1e22, [fits["data-constrained"], fits["precision"]])
     plan = plan_model(1e22, [fits["data-constrained"], fits["precision"]], precisions="int4,int8,bf16", unique_tokens=5e10, quantize_to=4)
     assert [c.name.split()[0] for c in plan.constraints] == ["training", "5e+10"]
+    assert [c.law for c in plan.constraints] == ["docs/laws.md §4", "docs/laws.md §2"]  # the section each constraint comes from
+    # applied in order: the formats' cost is the formats-only plan's loss above the free one, and
+    # each constraint's loss is the plan's loss with it and those before it
+    formats_only = plan_model(1e22, [fits["data-constrained"], fits["precision"]], precisions="int4,int8,bf16")
+    assert plan.constraints[0].loss == pytest.approx(formats_only.loss, rel=1e-12) and plan.constraints[1].loss == pytest.approx(plan.loss, rel=1e-12)
+    assert plan.constraints[0].cost == pytest.approx(formats_only.loss - free.loss, rel=1e-9) and plan.constraints[1].cost > 1e-4
     assert sum(c.cost for c in plan.constraints) == pytest.approx(plan.loss - free.loss, rel=1e-9)
     assert all(c.cost >= 0 for c in plan.constraints)
     assert plan.epochs == pytest.approx(plan.tokens / 5e10) and plan.precision in ("int4", "int8", "bf16")
@@ -210,6 +223,22 @@ def test_finetuning_inflection_is_reported_and_warned(fits):
     over = plan_model(1e24, [fits["chinchilla-epoch"], finetune], params=1e9)  # 1.7e14 tokens on 1B parameters
     assert over.overtraining["past_onset"] and over.overtraining["loss_above_onset"] > 0
     assert "past-finetune-onset" in [n.code for n in over.notes]
+    # every figure of the record, restated in numpy: L_ft(N, D) = E + A/N^alpha + B/D^beta + S N^-k D^gamma_s
+    for case in (plan, over):
+        n, d = case.params, case.tokens
+        star = (0.37 * 2000.0 / (0.2 * 5e-3 * n**-0.1)) ** (1 / (0.37 + 0.2))
+
+        def finetuned(tokens):
+            return 1.8 + 400.0 / n**0.34 + 2000.0 / tokens**0.37 + 5e-3 * n**-0.1 * tokens**0.2
+
+        record = case.overtraining
+        assert record["tokens"] == d and record["degradation_onset_tokens"] == pytest.approx(star, rel=1e-9)
+        assert record["finetuned_loss"] == pytest.approx(finetuned(d), rel=1e-12)
+        assert record["finetuned_loss_at_onset"] == pytest.approx(finetuned(star), rel=1e-12)
+        assert record["loss_above_onset"] == pytest.approx(max(finetuned(d) - finetuned(star), 0.0), abs=1e-12)
+        assert record["past_onset"] == (d > star)
+        assert finetuned(star) < min(finetuned(star * 0.99), finetuned(star * 1.01))  # D* is the minimum in D
+    assert over.overtraining["loss_above_onset"] > 0.1 > plan.overtraining["loss_above_onset"] > 0.01
 
 
 def test_fitted_unified_form_replaces_the_upper_bound(fits):
@@ -439,10 +468,12 @@ def test_a_fit_whose_loss_is_not_finite_gives_no_plan():
         plan_model(1e21, [broken], unique_tokens=2e10)
 
 
-@pytest.mark.parametrize("scale", [0.8, 1.3, 1.7])
+@pytest.mark.parametrize("scale", [0.2, 0.8, 1.3, 1.7])
 def test_optimal_bits_to_a_millionth_of_a_bit_for_other_constants(scale):
     """argmax f(P)/P for the Table 2 constants with every gamma scaled (the optimum moves with
-    them), against plain numpy: a 1e-5-bit grid above the domain, then a 1e-8-bit grid."""
+    them), against plain numpy: a 1e-5-bit grid above the domain, then a 1e-8-bit grid. At scale
+    0.2 the optimum (1.40 bits) lies within 1 bit of the domain floor (0.62 bits), where the
+    refinement's lower clamp to the floor decides the grid."""
     from scaling.plan_model import optimal_bits
 
     gamma = {x: g * scale for x, g in GAMMA.items()}
@@ -455,3 +486,133 @@ def test_optimal_bits_to_a_millionth_of_a_bit_for_other_constants(scale):
     coarse = bits[np.argmax(share(bits) / bits)]
     fine = np.linspace(coarse - 2e-5, coarse + 2e-5, 4001)
     assert optimal_bits(theta) == pytest.approx(float(fine[np.argmax(share(fine) / fine)]), abs=6e-7)
+
+
+@pytest.mark.parametrize("bits_post", [0.0, -2.0, math.inf, math.nan])
+def test_quantizing_to_a_non_positive_or_infinite_precision_is_refused(fits, bits_post):
+    from scaling.plan_model import BF16, quantization_cost
+
+    with pytest.raises(CurascaleError, match="bits_post_training must be a positive number of bits, got"):
+        quantization_cost(fits["precision"], 1e9, 2e10, BF16, bits_post, 3.0)
+    for positive in (4.0, 1.0, 0.5):  # any positive precision is costed
+        assert quantization_cost(fits["precision"], 1e9, 2e10, BF16, positive, 3.0)[0].degradation > 0
+
+
+def test_the_ptq_cost_uses_the_training_laws_capacity(fits):
+    """delta_PTQ = C_T e^b exp(-P_post / gamma_post) D^gamma_D / (N f(P_train))^gamma_N with f from
+    `training_theta` when given (the precision law that decided training), else from the PTQ fit
+    itself; restated with numpy for a model trained at 6 bits and quantized to 4."""
+    from scaling.plan_model import Precision, quantization_cost
+
+    n, d, post = 1e9, 2e10, 4.0
+    other = {**fits["precision"].params, **{f"gamma_{p}": GAMMA[x] * 1.3 for p, x in zip(("weights", "activations", "kv_cache"), GAMMA)}}
+
+    def delta(gamma):
+        factor = np.prod([1 - np.exp(-6.0 / gamma[x] + OFFSET[x]) for x in GAMMA])
+        return PTQ_SCALE * math.exp(-post / GAMMA_POST) * d**GAMMA_D / (n * factor) ** GAMMA_N
+
+    own = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), post, 3.0)[0]
+    given = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), post, 3.0, training_theta=other)[0]
+    assert own.degradation == pytest.approx(delta(GAMMA), rel=1e-12)
+    assert given.degradation == pytest.approx(delta({x: g * 1.3 for x, g in GAMMA.items()}), rel=1e-12)
+    assert given.degradation > 1.1 * own.degradation  # larger gammas: less capacity at 6 bits, a larger PTQ cost
+
+
+def finetune_fit():
+    from scaling.fit import Fit
+
+    truth = {"E": 1.8, "A": 400.0, "alpha": 0.34, "B": 2000.0, "beta": 0.37, "sensitivity": 5e-3, "sensitivity_exponent": 0.2, "sensitivity_param_exponent": 0.1}
+    return Fit(law="finetune_degradation", law_version="1", params=truth, objective=None, n_points=0, starts=0, starts_at_best=0,
+               converged=True, data_hash="", target="loss", inputs=["params", "tokens"], source="test/finetune")
+
+
+def test_a_plan_at_exactly_the_finetuning_onset_is_not_past_it():
+    """D* itself: the fine-tuned loss is at its minimum there, nothing is past the onset and nothing lost."""
+    from scaling.plan_model import _overtraining
+
+    n = 1e9
+    onset = (0.37 * 2000.0 / (0.2 * 5e-3 * n**-0.1)) ** (1 / (0.37 + 0.2))
+    record = _overtraining(finetune_fit(), n, onset)
+    assert record["degradation_onset_tokens"] == pytest.approx(onset, rel=1e-12)
+    at = _overtraining(finetune_fit(), n, record["degradation_onset_tokens"])  # the very float the law gives
+    assert at["past_onset"] is False and at["loss_above_onset"] == 0.0
+    assert _overtraining(finetune_fit(), n, onset * 1.001)["past_onset"] is True
+
+
+def test_a_general_loss_exactly_at_the_tolerance_is_allowed():
+    """plan_specialized keeps fractions whose general loss is within the tolerance, bound included: a
+    general fit with B = 0 (the fraction does not change its loss) at tolerance 0 allows every
+    fraction, so the plan is the grid's least domain loss (restated in numpy as in
+    test_specialized_fraction_in_the_plan)."""
+    from scaling.fit import Fit
+    from scaling.plan_model import plan_specialized
+
+    dom = {"E": 1.5, "A": 300.0, "alpha": 0.34, "B": 800.0, "beta": 0.3, "repetition_decay": 15.0, "overfit_scale": 0.02, "overfit_exponent": 1.5}
+    gen = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 0.0, "beta": 0.33}
+
+    def fit_of(law, params):
+        return Fit(law=law, law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0, converged=True,
+                   data_hash="", target="loss", inputs=[], source=f"test/{law}")
+
+    n, d, u = 1e9, 2e10, 1e9
+    plan = plan_specialized({"specialized_domain": fit_of("specialized_domain", dom), "specialized_general": fit_of("specialized_general", gen)}, n, d, u, 0.0)
+    share = np.arange(1, 501) / 1000
+    repetitions = share * d / u
+    effective = np.where(repetitions >= 1, u + u * 15 * (1 - np.exp(-(np.maximum(repetitions, 1) - 1) / 15)), share * d)
+    domain_loss = 1.5 + 300 / n**0.34 + 800 / effective**0.3 + 0.02 * (repetitions / 15) ** 1.5
+    assert plan["domain_fraction"] == pytest.approx(share[np.argmin(domain_loss)], abs=1e-12)
+    assert plan["general_loss_cost"] == 0.0 and plan["domain_loss"] == pytest.approx(domain_loss.min(), rel=1e-12)
+
+
+def test_ptq_notes_and_the_unified_share_of_an_unquantized_model(fits):
+    """Trained at or below the target: no cost, no bound, one `ptq-no-op` info note naming both
+    precisions. Trained at 6 bits without the C_x: the cost is the BF16-form upper bound, said by a
+    `ptq-upper-bound` info note. Trained in BF16 under a unified fit: not quantized, so its share
+    prod_x (1 - exp(-C_x (P_x - P_post))) is 1 (P_x = infinity), not that of 16 bits."""
+    from scaling.fit import Fit
+    from scaling.plan_model import BF16, Precision, quantization_cost
+
+    n, d = 1e9, 2e10
+    low, notes = quantization_cost(fits["precision"], n, d, Precision("int4", 4.0), 4.0, 3.0)
+    assert (low.degradation, low.bound, low.loss_quantized, low.critical_tokens) == (0.0, False, 3.0, math.inf)
+    assert [(note.code, note.severity) for note in notes] == [("ptq-no-op", "info")]
+    assert notes[0].message == "the model trains at int4, at or below the 4-bit target: post-training quantization costs nothing"
+    bound, notes = quantization_cost(fits["precision"], n, d, Precision("6 bits", 6.0), 4.0, 3.0)
+    assert bound.bound and [(note.code, note.severity) for note in notes] == [("ptq-upper-bound", "info")]
+    assert notes[0].message == ("the PTQ cost of a model trained at 6 bits is the BF16-form upper bound: the unified form's C_x were not "
+                                "published; fit precision_ptq_unified on runs trained low then quantized (docs/laws.md §4)")
+    c = {"c_weights": 0.5, "c_activations": 0.5, "c_kv_cache": 0.5}  # at 16 bits the share would be (1 - e^-6)^3 = 0.9926
+    unified = Fit(law="precision_ptq_unified", law_version="1", params={**fits["precision"].params, **c}, objective=None, n_points=0, starts=0,
+                  starts_at_best=0, converged=True, data_hash="", target="loss", inputs=[], source="test/unified")
+    bf16 = quantization_cost(unified, n, d, BF16, 4.0, 3.0)[0]
+    bf16_form = PTQ_SCALE * math.exp(-4.0 / GAMMA_POST) * d**GAMMA_D / n**GAMMA_N  # N_eff = N: not quantized
+    assert bf16.degradation == pytest.approx(bf16_form, rel=1e-12) and not bf16.bound
+
+
+def test_the_largest_fixed_size_a_budget_trains_on_one_token():
+    """D = 16 C / (6 P N) >= 1 at the lowest precision allowed: with C = 6e18 FLOPs, N D = 1e18 at
+    16 bits (no precision fit), 4e18 at int4 (formats given), 16e18 / 3.1102 at the law's floor
+    P = n_a gamma_a (a precision fit, any P): N exactly there trains on one token, 1% more on none."""
+    from scaling.plan_model import Precision, _check_params_fit_budget
+
+    theta = load_fit("reference/precision").params
+    floor = OFFSET["a"] * GAMMA["a"]  # 3.1102 bits, the highest of the three floors
+    for formats, law, most in ((None, None, 1e18), ((Precision("int4", 4.0), Precision("int8", 8.0)), theta, 4e18), (None, theta, 16e18 / floor)):
+        _check_params_fit_budget(6e18, most, formats, law)
+        with pytest.raises(CurascaleError, match="leaves at most 0.99 training tokens"):
+            _check_params_fit_budget(6e18, most * 1.01, formats, law)
+
+
+def test_the_critical_data_note_and_record(fits):
+    """At exactly D_crit the data do not pass it; past it, one warning note with both figures."""
+    from scaling.plan_model import Precision, quantization_cost
+
+    trained = Precision("6 bits", 6.0)
+    critical = quantization_cost(fits["precision"], 1e9, 1e9, trained, 4.0, 3.0)[0].critical_tokens
+    at, notes = quantization_cost(fits["precision"], 1e9, critical, trained, 4.0, 3.0)
+    assert at.bits_post_training == 4.0 and at.trained_at == "6 bits" and not at.past_critical
+    assert [n.code for n in notes] == ["ptq-upper-bound"] and "C_x were not published" in notes[0].message
+    past, notes = quantization_cost(fits["precision"], 1e9, 2 * critical, trained, 4.0, 3.0)
+    assert past.past_critical and [n.code for n in notes] == ["ptq-upper-bound", "past-critical-data"]
+    assert notes[1].severity == "warning" and notes[1].details == {"tokens": 2 * critical, "critical_tokens": critical}
+    assert notes[1].message == f"the plan's {2 * critical:.3g} tokens pass D_crit = {critical:.3g} for 4-bit quantization: more pretraining data makes the quantized model worse"

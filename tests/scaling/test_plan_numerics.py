@@ -380,3 +380,52 @@ def test_tied_unions_rank_the_stricter_first():
     assert loop[2] == pytest.approx(loop[3], rel=1e-15) and loop[3] < loop[1] < loop[0]
     plan = plan_data(with_params(fit, params=params), 30e6)
     assert [c.name for c in plan.candidates] == ["top30", "top40", "top20", "top10"] and plan.best == "top30"
+
+
+# ---- candidate unions of a bare fit (no recorded metadata) and the mixture search's limits ----------
+def bare_filtering_fit(utilities, half_life=4.0):
+    """A data_filtering_utility fit made in memory with per-bucket utilities and nothing recorded
+    beside its parameters (no nested order, bucket sizes or percentile ranges)."""
+    params = {"sample_scale": 0.02, "irreducible_error": 0.1}
+    for bucket, utility in utilities.items():
+        params[f"utility[{bucket}]"], params[f"utility_half_life[{bucket}]"] = utility, half_life
+    return Fit(law="data_filtering_utility", law_version="1", params=params, objective=None, n_points=0, starts=0, starts_at_best=0,
+               converged=True, data_hash="", target="error", inputs=["samples_seen", "unique_samples"], groups=list(utilities), source="test/bare")
+
+
+def test_candidate_unions_of_a_fit_without_metadata_come_from_its_groups():
+    """Buckets a, b, c with utilities -0.05, -0.2, -0.1: best first is b, c, a (by hand); without
+    percentile ranges the unions are named best1..best3; sizes from `bucket_sizes`."""
+    fit = bare_filtering_fit({"a": -0.05, "b": -0.2, "c": -0.1})
+    unions = candidate_unions(fit, {"a": 5e6, "b": 5e6, "c": 5e6})
+    assert unions.buckets == ["b", "c", "a"] and unions.names == ["best1", "best2", "best3"]
+    np.testing.assert_array_equal(unions.shares, [[1, 0, 0], [0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_array_equal(unions.size_samples, [5e6] * 3)
+    with pytest.raises(CurascaleError, match="bucket sizes unknown for a, b, c"):
+        candidate_unions(fit)
+
+
+def test_bucket_sizes_ten_percent_apart_are_not_equal_whatever_their_scale():
+    """The equal-size check is relative (1%): buckets of 10 and 11 samples differ by 10% and are
+    refused, as 10M and 11M are; 10 and 10.05 (0.5%) pass."""
+    fit = bare_filtering_fit({"a": -0.05, "b": -0.2})
+    for small, large in ((10.0, 11.0), (10e6, 11e6)):
+        with pytest.raises(CurascaleError, match="differ"):
+            candidate_unions(fit, {"a": small, "b": large})
+    np.testing.assert_allclose(candidate_unions(fit, {"a": 10.0, "b": 10.05}).size_samples, [10.025, 10.025], rtol=1e-15)
+
+
+def test_the_mixture_search_refuses_a_budget_at_the_epoch_limit():
+    """budget / bucket size must stay below EPOCH_LIMIT (511) epochs: exactly 511 is refused, just
+    under it is searched."""
+    from scaling.plan import EPOCH_LIMIT, optimal_mixture
+
+    assert EPOCH_LIMIT == 511
+    fit = bare_filtering_fit({"a": -0.05, "b": -0.2})
+    unions = candidate_unions(fit, {"a": 1e6, "b": 1e6})
+    with pytest.raises(CurascaleError, match="511 epochs, past the data filtering laws' 511"):
+        optimal_mixture(fit, unions, 511e6)
+    shares = optimal_mixture(fit, unions, 510.9e6)
+    assert shares.shape == (2,) and shares.sum() == pytest.approx(1.0)
+    one = bare_filtering_fit({"a": -0.05})  # one bucket: the only mixture is all of it
+    np.testing.assert_array_equal(optimal_mixture(one, candidate_unions(one, {"a": 1e6}), 20e6), [1.0])

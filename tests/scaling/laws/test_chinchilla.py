@@ -64,6 +64,9 @@ def test_compute_optimal_split_from_epoch_constants_by_hand():
     G = (0.3478 * 482.01 / (0.3658 * 2085.43))^(1/0.7136), N_opt = G (C/6)^(0.3658/0.7136)."""
     g = (0.3478 * 482.01 / (0.3658 * 2085.43)) ** (1 / 0.7136)
     assert g == pytest.approx(0.11965, rel=1e-3)  # by hand: 0.21976^1.40135
+    from scaling.laws.chinchilla import split_constant
+
+    assert split_constant(EPOCH) == pytest.approx(g, rel=1e-12)  # c = 1 unless given (docs/laws.md §1)
     expected = g * (5.76e23 / 6) ** (0.3658 / 0.7136)
     params, tokens = compute_optimal(EPOCH, 5.76e23)
     assert params == pytest.approx(expected, rel=1e-12)
@@ -71,3 +74,19 @@ def test_compute_optimal_split_from_epoch_constants_by_hand():
     # by hand: 0.11965 * (9.6e22)^0.51261 = 0.11965 * 6.04e11 = 7.23e10 parameters, 18.4 tokens each
     assert params == pytest.approx(7.23e10, rel=5e-3)
     assert tokens / params == pytest.approx(18.4, abs=0.1)
+
+
+@pytest.mark.parametrize("capacity", [0.3, 0.8])
+def test_split_of_a_model_with_reduced_capacity_is_its_isoflop_minimum(capacity):
+    """docs/laws.md §1 with N_eff = c N (§4's precision factor): the N minimising
+    A (c N)^-alpha + B D^-beta at fixed N D, on a fine log grid; a smaller c moves the optimum to
+    more parameters. `optimal_params_for_tokens` inverts the split at the same c."""
+    from scaling.laws.chinchilla import optimal_params_for_tokens
+
+    product = 1e21
+    n = np.geomspace(1e6, 1e14, 400_001)
+    brute = n[np.argmin(THETA["A"] * (capacity * n) ** -THETA["alpha"] + THETA["B"] * (product / n) ** -THETA["beta"])]
+    params, tokens = optimal_split(THETA, product, capacity)
+    assert params == pytest.approx(brute, rel=1e-4) and params * tokens == pytest.approx(product, rel=1e-12)
+    assert params > optimal_split(THETA, product)[0] * 1.05  # the capacity matters at this c
+    assert optimal_params_for_tokens(THETA, tokens, capacity) == pytest.approx(params, rel=1e-12)

@@ -81,3 +81,85 @@ def test_critical_data_size_is_the_minimum_of_the_quantized_loss(params, bits_po
     if (params, bits_post) == (30e6, 4.0):  # docs/laws.md §4: about 2.9e10 tokens for a 30M model at 4 bits
         assert float(critical_tokens(theta, params, bits_post)) == pytest.approx(2.9e10, rel=0.01)
     assert float(ptq_degradation_at(theta, params, numeric, bits_post)) > 0
+
+
+def test_unified_form_against_a_numpy_restatement():
+    """docs/laws.md §4 (unified form): L = L_train + delta_PTQ prod_x max(0, 1 - exp(-C_x (P_x - P_post))),
+    written out here with the Table 2 constants and made-up C_x; rows where a part is trained at
+    or below P_post (its share floors at 0: nothing lost), where it is not quantized (1e4 bits:
+    share 1), and ordinary ones."""
+    import jax.numpy as jnp
+
+    from scaling.laws.precision import NO_QUANTIZATION_BITS, trained_precision_factor, unified_quantized_loss
+
+    c = {"weights": 0.6, "activations": 0.9, "kv_cache": 0.5}
+    theta = {**PUBLISHED, **{f"c_{part}": value for part, value in c.items()}}
+    n = np.array([1e8, 3e8, 1e9, 2e9])
+    d = np.array([5e9, 2e10, 2e10, 4e10])
+    bits = {"weights": np.array([6.0, 8.0, 4.0, NO_QUANTIZATION_BITS]), "activations": np.array([8.0, 5.0, 8.0, 16.0]),
+            "kv_cache": np.array([4.0, 8.0, 3.5, 12.0])}
+    post = np.array([3.0, 4.0, 4.0, 4.0])
+    inputs = {"params": jnp.asarray(n), "tokens": jnp.asarray(d), **{f"bits_{p}": jnp.asarray(v) for p, v in bits.items()},
+              "bits_post_training": jnp.asarray(post)}
+    quantized = {p: np.where(v >= NO_QUANTIZATION_BITS, 1.0, 1 - np.exp(-v / GAMMA[p] + OFFSET[p])) for p, v in bits.items()}
+    effective = n * quantized["weights"] * quantized["activations"] * quantized["kv_cache"]
+    trained = A * effective**-BETA + B * d**-BETA + E
+    delta = C_T * math.exp(BIAS) * np.exp(-post / GAMMA_POST) * d**GAMMA_D / effective**GAMMA_N
+    share = np.prod([np.maximum(1 - np.exp(-c[p] * (bits[p] - post)), 0.0) for p in c], axis=0)
+    assert share[2] == 0.0 and 0 < share[0] < share[1] < 1  # row 3 trains weights at P_post: nothing lost
+    np.testing.assert_allclose(np.asarray(trained_precision_factor(theta, inputs)), share, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(unified_quantized_loss(theta, inputs)), trained + delta * share, rtol=1e-12)
+
+
+def test_training_compute_is_three_eighths_of_n_d_and_the_weight_precision():
+    """C = (6/16) N D P_w (docs/laws.md §4): at 16 bits, Chinchilla's 6 N D."""
+    runs = {"params": np.array([1e8, 1e9]), "tokens": np.array([2e9, 3e10]), "bits_weights": np.array([16.0, 4.0]),
+            "bits_activations": np.array([8.0, 8.0]), "bits_kv_cache": np.array([8.0, 8.0])}
+    expected = [6 * 1e8 * 2e9, 6 / 16 * 1e9 * 3e10 * 4]
+    for name in ("precision", "precision_ptq", "precision_ptq_unified"):
+        np.testing.assert_allclose(get_law(name).training_compute(runs), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("share", [0.3, 0.05])
+def test_critical_data_size_with_the_unified_share_is_the_minimum(share):
+    """With the unified form's share s of delta_PTQ, D_crit = argmin over D of B D^-beta + s delta_PTQ
+    (found numerically here): a smaller share moves it to more data."""
+    theta = load_fit("reference/precision").params
+    params, bits_post = 1e9, 4.0
+
+    def quantized(log_tokens):
+        d = math.exp(log_tokens)
+        return B * d**-BETA + share * C_T * math.exp(BIAS) * math.exp(-bits_post / GAMMA_POST) * d**GAMMA_D / params**GAMMA_N
+
+    numeric = math.exp(minimize_scalar(quantized, bounds=(math.log(1e6), math.log(1e20)), method="bounded", options={"xatol": 1e-10}).x)
+    assert float(critical_tokens(theta, params, bits_post, share)) == pytest.approx(numeric, rel=1e-4)
+    assert float(critical_tokens(theta, params, bits_post, share)) > 1.5 * float(critical_tokens(theta, params, bits_post))
+
+
+def test_each_part_is_checked_against_its_own_floor_and_the_floor_itself_is_refused():
+    """check_domain: activations given apart from the weights are checked against 3.11 bits
+    (n_a gamma_a), not the weights' 0.81; a precision exactly at a floor is refused (the factor is 0)."""
+    theta = load_fit("reference/precision").params
+    check_domain(theta, 8.0, 3.2, 8.0)
+    with pytest.raises(CurascaleError, match="bits_activations = 3 is outside"):
+        check_domain(theta, 8.0, 3.0, 8.0)
+    for part, given in (("weights", 0), ("activations", 1), ("kv_cache", 2)):
+        bits = [8.0, 8.0, 8.0]
+        bits[given] = OFFSET[part] * GAMMA[part]  # the floor itself, as the law computes it
+        with pytest.raises(CurascaleError, match=f"bits_{part} = "):
+            check_domain(theta, *bits)
+
+
+def test_no_ptq_loss_when_the_weights_train_at_the_target_precision():
+    """delta_PTQ is zero for weights trained at or below P_post (docs/laws.md §4): at exactly P_post
+    the loss is the training loss, just above it the PTQ term is there."""
+    fit = load_fit("reference/precision")  # a precision_ptq fit
+    n, d = 1e8, 5e9
+    rows = {"params": [n, n], "tokens": [d, d], "bits_weights": [4.0, 4.5], "bits_activations": [8.0, 8.0], "bits_kv_cache": [8.0, 8.0],
+            "bits_post_training": [4.0, 4.0]}
+    factor = [(1 - math.exp(-w / GAMMA["weights"] + OFFSET["weights"])) * (1 - math.exp(-8 / GAMMA["activations"] + OFFSET["activations"]))
+              * (1 - math.exp(-8 / GAMMA["kv_cache"] + OFFSET["kv_cache"])) for w in (4.0, 4.5)]
+    trained = [A * (n * f) ** -BETA + B * d**-BETA + E for f in factor]
+    delta = C_T * math.exp(BIAS) * math.exp(-4.0 / GAMMA_POST) * d**GAMMA_D / (n * factor[1]) ** GAMMA_N
+    got = fit.predict(rows)
+    assert got[0] == pytest.approx(trained[0], rel=1e-12) and got[1] == pytest.approx(trained[1] + delta, rel=1e-12)

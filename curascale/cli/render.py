@@ -64,8 +64,10 @@ def echo(text: str, *, err: bool = False) -> None:
 
 
 def line(template: str, *values: Any, err: bool = False) -> None:
-    """A styled line: `template` is trusted markup with `{}` holes, `values` are escaped."""
-    console(stderr=err).print(template.format(*(escape(v) for v in values)))
+    """A styled line: `template` is trusted markup with `{}` holes, `values` are escaped. Printed
+    whole (the terminal wraps it), never folded by the console's width, so a path or URL in it
+    stays one piece that can be copied."""
+    console(stderr=err).print(template.format(*(escape(v) for v in values)), soft_wrap=True)
 
 
 def echo_json(record: Any) -> None:

@@ -1,7 +1,8 @@
 """Opening the DuckDB registry file: default location, schema migrations, and the write lock.
 
 DuckDB lets one process write a database file at a time; a second writer waits here up to
-`lock_timeout_s` seconds and then fails with `DatabaseLocked` ("database is locked, retry").
+`lock_timeout_s` seconds (default `DEFAULT_LOCK_TIMEOUT_S`, 10 s) and then fails with
+`DatabaseLocked` ("database is locked, retry").
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from curascale.errors import DatabaseError, DatabaseLocked, UserError
 
 DEFAULT_DB = "curascale.duckdb"
 MEMORY = ":memory:"
+
+DEFAULT_LOCK_TIMEOUT_S = 10.0  # how long a second writer waits for the write lock (seconds)
 
 
 def default_path() -> str:
@@ -127,7 +130,7 @@ def check_registry_file(path: str) -> None:
         raise DatabaseError(f"registry {path}: is a SQLite database, not a curascale registry (a DuckDB file)")
 
 
-def open_connection(path: str, *, read_only: bool = False, lock_timeout_s: float = 10.0) -> duckdb.DuckDBPyConnection:
+def open_connection(path: str, *, read_only: bool = False, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> duckdb.DuckDBPyConnection:
     """Open (and migrate, when writable) the registry at `path`, waiting out another writer's lock.
 
     Raises `DatabaseLocked` after `lock_timeout_s`, `DatabaseError` for a file that is not a
@@ -170,7 +173,7 @@ class Database:
     """A registry location. File databases are opened per operation so other processes can write
     between our operations; an in-memory database keeps its one connection."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout_s: float = 10.0):
+    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S):
         self.path = str(path) if path is not None else default_path()
         self.lock_timeout_s = lock_timeout_s
         self._memory = open_connection(MEMORY) if self.path == MEMORY else None

@@ -23,7 +23,7 @@ import pandas as pd
 
 from curascale.errors import IngestError, UserError
 from runs_db.columns import RUN_COLUMNS
-from runs_db.db import Database
+from runs_db.db import DEFAULT_LOCK_TIMEOUT_S, Database
 from runs_db.ingest import RunRecord, ingest_notes, read_runs
 from runs_db.where import UnknownColumn, check_where, unknown_column_hint
 
@@ -72,7 +72,7 @@ def _eval_choices(table: pd.DataFrame) -> str:
 class Registry:
     """A handle on one registry database (a file path or ":memory:")."""
 
-    def __init__(self, path: str | Path | None = None, *, lock_timeout_s: float = 10.0):
+    def __init__(self, path: str | Path | None = None, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S):
         self.db = Database(path, lock_timeout_s=lock_timeout_s)
 
     @property
@@ -366,6 +366,6 @@ class Registry:
         return len(table)
 
 
-def connect(path: str | Path | None = None, *, lock_timeout_s: float = 10.0) -> Registry:
+def connect(path: str | Path | None = None, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Registry:
     """The registry at `path` (default: $CURASCALE_DB or ./curascale.duckdb; ":memory:" for none)."""
     return Registry(path, lock_timeout_s=lock_timeout_s)

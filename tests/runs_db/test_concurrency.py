@@ -97,3 +97,14 @@ def test_lock_errors_are_told_by_their_message(message, locked):
     from runs_db.db import _is_lock_error
 
     assert _is_lock_error(RuntimeError(message)) is locked
+
+
+def test_every_entry_point_waits_the_documented_ten_seconds_by_default(tmp_path):
+    """runs_db/db.py's docstring: a second writer waits 10 s by default; the registry, `connect`
+    and the database all take that one default (a changed default in any of them fails here)."""
+    from runs_db.db import DEFAULT_LOCK_TIMEOUT_S, Database
+    from runs_db.registry import Registry
+
+    assert DEFAULT_LOCK_TIMEOUT_S == 10.0
+    path = tmp_path / "r.duckdb"
+    assert connect(path).db.lock_timeout_s == Registry(path).db.lock_timeout_s == Database(path).lock_timeout_s == 10.0

@@ -63,8 +63,7 @@ def stale_files(folder: Path) -> list[Path]:
 def staging_folder(url: str) -> Path:
     """The local folder where the outputs for `url` are made before they are published there:
     $XDG_CACHE_HOME/curascale/outputs/<sha256 of the URL> (default ~/.cache/...)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curascale" / "outputs" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return io.cache_directory("outputs", hashlib.sha256(url.encode()).hexdigest()[:16])
 
 
 def outputs(folder: Path) -> dict[str, Path]:

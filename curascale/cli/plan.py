@@ -201,7 +201,9 @@ def _data_plan(fit, budget, as_json, plot, bucket_sizes=None, mixtures=False, fo
 
 
 def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, force=False, budget=None, size_notes=()) -> None:
-    from curascale.notes import merge, notes_to_dicts
+    import dataclasses
+
+    from curascale.notes import merge
     from scaling.diagnostics import headline
     from scaling.plan import sweep_data
     from scaling.units import format_quantity, parse_quantity
@@ -213,13 +215,14 @@ def _sweep(fit, text, points, as_json, plot, bucket_sizes=None, mixtures=False, 
     if not low < high:
         raise UserError("--sweep needs LO < HI")
     sweep = sweep_data(fit, low, high, points, bucket_sizes=bucket_sizes, mixtures=mixtures, force=force)
-    rows, notes = sweep.rows, merge(sweep.notes, size_notes)
+    sweep = dataclasses.replace(sweep, notes=merge(sweep.notes, size_notes))
+    rows, notes = sweep.rows, sweep.notes
     if plot is not None:
         from scaling.plots import plot_sweep
 
         plot_sweep(rows, fit, plot, budget)
     if as_json:
-        render.echo_json({"fit": fit.source, "sweep": rows, "notes": notes_to_dicts(notes)})
+        render.echo_json(sweep.to_json())
         return
     shown, previous = [], None
     for row in rows:

@@ -839,7 +839,7 @@ def interval_widens(values: Sequence[PilotValue], prior_plan: str) -> list[Note]
         return []
     return [Note("interval-widens", f"{best.pilot} is expected to lower the regret by {best.regret_reduction:.3g} but to widen the planned metric's "
                  f"interval by {-best.interval_reduction:.3g}: its outcomes would move the decision from {prior_plan} to a plan that is better in "
-                 "expectation but less certain ({}), so its interval reduction is negative".format(best.informs), "info",
+                 f"expectation but less certain ({best.informs}), so its interval reduction is negative", "info",
                  {"pilot": best.pilot, "regret_reduction": best.regret_reduction, "interval_reduction": best.interval_reduction,
                   "interval_reduction_se": best.interval_reduction_se, "prior_plan": prior_plan})]
 

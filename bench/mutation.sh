@@ -39,7 +39,7 @@ pool|curation/pool.py|tests/curation/test_pool.py tests/curation/engines/test_du
 manifest|curation/manifest.py|tests/curation/test_manifest.py
 scaling|scaling/problem.py scaling/solver.py scaling/frames.py scaling/units.py scaling/handoff.py scaling/reference.py|tests/scaling/test_fit_intervals.py tests/scaling/test_handoff.py tests/scaling/test_reference.py
 runs_db|runs_db/*.py|tests/runs_db
-curation|curation/steps/*.py curation/engines/local.py curation/pipeline.py curation/webdataset.py|tests/curation/steps tests/curation/engines/test_local.py tests/curation/test_webdataset.py
+curation|curation/steps/*.py curation/engines/local.py curation/pipeline.py curation/webdataset.py|tests/curation/steps tests/curation/engines/test_local.py tests/curation/engines/test_duplicates.py tests/curation/test_webdataset.py
 }"
 
 mutant_glob() {  # scaling.fit.percentile_intervals -> scaling.fit.x_percentile_intervals__mutmut_*; Class.method -> xǁClassǁmethod

@@ -119,3 +119,14 @@ def test_row_numbers_are_declared_one_based(tmp_path):
     assert excluded.column("row").to_pylist() == [2]
     assert excluded.schema.field("row").metadata == {b"description": b"1-based row within the shard"}
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["duplicates"]["rows"] == "1-based, within the shard"
+
+
+def test_an_output_folder_inside_the_pool_is_refused_before_anything_is_written(demo_pool, tmp_path):
+    import re
+
+    from curascale.errors import CurascaleError
+
+    before = sorted(path.name for path in demo_pool.iterdir())
+    with pytest.raises(CurascaleError, match=re.escape(f"output folder {demo_pool / 'out'} is the pool {demo_pool} or inside it")):
+        LocalEngine(progress=False).run(Pool.open(demo_pool), [Basic()], demo_pool / "out")
+    assert sorted(path.name for path in demo_pool.iterdir()) == before

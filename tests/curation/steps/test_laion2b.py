@@ -9,7 +9,7 @@ from curascale.errors import UserError
 from curation.engines.local import LocalEngine
 from curation.pool import Pool
 from curation.steps import build_step
-from curation.steps.laion2b import Laion2b
+from curation.steps.laion2b import Laion2b, english
 from datacomp_rules import fasttext_language, read_pool, uid_set
 
 
@@ -49,3 +49,12 @@ def test_gcld3_matches_datacomp_on_the_edge_pool(edge_pool, tmp_path):
 def test_unknown_language_id():
     with pytest.raises(UserError, match="language_id must be one of fasttext, gcld3, got 'cld2'"):
         Laion2b(language_id="cld2")
+
+
+def test_english_defaults_to_english_and_returns_a_boolean_mask():
+    # the default language is "en" (lid.176's label, lower case); a missing caption is never English
+    texts = ["a dog running on the beach at sunset", None, "un chien qui court sur la plage au coucher du soleil"]
+    assert english(texts, None).tolist() == [True, False, False]
+    assert english(texts, None, language="fr").tolist() == [False, False, True]
+    # no caption at all: still a boolean mask (it indexes rows), not numpy's float default
+    assert english([], None).dtype == np.bool_ and english([None], None).dtype == np.bool_

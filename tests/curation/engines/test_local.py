@@ -130,3 +130,23 @@ def test_an_output_folder_inside_the_pool_is_refused_before_anything_is_written(
     with pytest.raises(CurascaleError, match=re.escape(f"output folder {demo_pool / 'out'} is the pool {demo_pool} or inside it")):
         LocalEngine(progress=False).run(Pool.open(demo_pool), [Basic()], demo_pool / "out")
     assert sorted(path.name for path in demo_pool.iterdir()) == before
+
+
+def test_bucket_folders_are_checked_before_any_shard_is_read_and_only_when_written(tmp_path):
+    from curascale.errors import CurascaleError
+    from curation.steps.bucketize import Bucketize
+
+    pool, out, elsewhere = tmp_path / "pool", tmp_path / "out", tmp_path / "elsewhere"
+    write_demo_pool(pool, 60, shards=2, seed=3)
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "top0to50p").symlink_to(elsewhere)  # a bucket folder that is a link out of the output folder
+    # not split: no bucket folder is written, so the link is no concern
+    LocalEngine(progress=False).run(Pool.open(pool), [Bucketize(edges=(0, 50), split=False)], out)
+    assert (out / "subset.npy").exists() and list(elsewhere.iterdir()) == []
+    # split: refused before any shard is read (else the broken shard would be the error)
+    opened = Pool.open(pool)
+    sorted(pool.glob("*.parquet"))[0].write_bytes(b"not a parquet file")
+    with pytest.raises(CurascaleError, match="output name 'top0to50p' would leave the output folder"):
+        LocalEngine(progress=False).run(opened, [Bucketize(edges=(0, 50))], out)
+    assert list(elsewhere.iterdir()) == []

@@ -31,8 +31,12 @@ Worlds:
         fixes them at the published values); decision: the top-m union for 1.28B samples seen.
         Initial pilots: every bucket for one and for two epochs (12.8M, 25.6M samples), the fewest
         runs that determine the eight per-bucket parameters. Candidates: single buckets (the law
-        is fitted per bucket, so only those can be refitted) at EPOCH_GRID passes within the pilot
-        budget. Grid: every bucket for the same samples, pilot budget / 4. Pilot budget 51.2M.
+        is fitted per bucket, so only those can be refitted), whole or a random 1/2 or 1/4 of the
+        bucket (`scaling.design.SUBSETS` down to the 4x extrapolation floor under the team's
+        12.8M buckets), at EPOCH_GRID passes, seeing 3.2M to 51.2M samples. Grids: "grid", every
+        bucket for pilot budget / 4 samples (one pass over the whole bucket, a team's habit);
+        "grid-subsets", the same samples over a quarter of each bucket (four passes). Also
+        "design-whole": the design offered the whole-bucket candidates only. Pilot budget 51.2M.
 - chinchilla (LAWS.md §1, Epoch AI fit with its bootstrap SEs, lognormal for A and B): decision: N
         among 21 sizes from N_opt / 10 to 10 N_opt of the published fit on the iso-FLOP line at 1e22
         FLOPs. Initial pilots: N = 20M, 40M, 80M at 10 and 40 tokens per parameter. Candidates:
@@ -44,6 +48,7 @@ Noise: sd 0.01 of the log metric, known to the team.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -56,7 +61,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.design import EPOCH_GRID, DesignProblem, data_problem, design, laplace_truths, model_problem, union_errors  # noqa: E402
+from scaling.design import EPOCH_GRID, SUBSETS, DesignProblem, data_problem, design, laplace_truths, model_problem, union_errors  # noqa: E402
+from scaling.diagnostics import EXTRAPOLATION_FACTOR  # noqa: E402
 from scaling.fit import Fit, fit  # noqa: E402
 from scaling.plan import candidate_unions  # noqa: E402
 from scaling.reference import load_fit  # noqa: E402
@@ -82,7 +88,8 @@ class Scenario:
     problem: Callable  # (Fit, Truths) -> DesignProblem
     log_metric: Callable  # (world params, specs) -> [P]
     regret: Callable  # (world params, Fit) -> (regret, right)
-    grid: Callable  # DesignProblem -> [pilot indices]
+    grid: Callable  # DesignProblem -> {strategy name: [pilot indices]}: the grids a team would train
+    whole: Callable | None = None  # DesignProblem -> [pilot indices]: the candidates without subsets, for "design-whole"
 
 
 # ---- data filtering (LAWS.md §3) ----------------------------------------------------------------
@@ -93,8 +100,8 @@ def data_scenario() -> Scenario:
     budget, pilot_budget = 1.28e9, 4 * size
     fixed = {"sample_scale": reference.params["sample_scale"], "irreducible_error": reference.params["irreducible_error"]}
     metadata = {k: v for k, v in reference.metadata.items() if k != "bucket_size_samples"}  # nested buckets and their ranges, whatever the key; sizes come from the runs
-    candidates = [(b, e * size) for b in nested for e in EPOCH_GRID if e * size <= pilot_budget]
-
+    smallest = size / EXTRAPOLATION_FACTOR  # the team's runs see 12.8M-25.6M samples of 12.8M buckets: no pilot farther below (`grid_floor`)
+    candidates = [(b, e * size / f, size / f) for b in nested for f in SUBSETS for e in EPOCH_GRID if smallest <= e * size / f <= pilot_budget and size / f >= smallest]
     def world(rng):
         params = dict(fixed)
         for b in nested:
@@ -106,15 +113,17 @@ def data_scenario() -> Scenario:
         one = np.eye(len(nested))
         shares = np.array([one[nested.index(s["pool"])] for s in specs])
         samples = np.array([s["samples"] for s in specs])
-        return np.log(union_errors("data_filtering_utility", [params], nested, shares, np.full(len(specs), size), samples)[0])
+        return np.log(union_errors("data_filtering_utility", [params], nested, shares, np.array([s.get("unique_samples", size) for s in specs]), samples)[0])
 
     def runs(specs, log_y):
         return pd.DataFrame({"bucket": [s["pool"] for s in specs], "samples_seen": [s["samples"] for s in specs],
-                             "unique_samples": size, "error": np.exp(log_y)})
+                             "unique_samples": [s.get("unique_samples", size) for s in specs], "error": np.exp(log_y)})
 
     def refit(frame):
         fitted = fit("data_filtering_utility", frame, fixed=fixed, source="team")
         fitted.metadata.update(metadata)
+        fitted.metadata["bucket_size_samples"] = {b: size for b in nested}  # the team knows its buckets (subsampled pilots train on less)
+        fitted.notes = [note for note in fitted.notes if note.code != "inconsistent-bucket-size"]  # ... so the subsets' other sizes are no mistake
         return fitted
 
     def problem(team, truths):
@@ -130,10 +139,14 @@ def data_scenario() -> Scenario:
 
     def grid(problem):
         share = pilot_budget / len(nested)
-        return [i for i, p in enumerate(problem.pilots) if abs(p.spec["samples"] - share) < 1e-6 * share]
+        at = lambda unique: [i for i, p in enumerate(problem.pilots) if abs(p.spec["samples"] - share) < 1e-6 * share and abs(p.spec["unique_samples"] - unique) < 1e-6 * unique]  # noqa: E731
+        return {"grid": at(size), "grid-subsets": at(smallest)}
+
+    def whole(problem):
+        return [i for i, p in enumerate(problem.pilots) if p.spec["unique_samples"] == size]
 
     initial = [{"pool": b, "samples": e * size} for b in nested for e in (1.0, 2.0)]
-    return Scenario("data filtering (T-MARS, 1.28B samples)", budget, pilot_budget, world, initial, runs, refit, problem, log_metric, regret, grid)
+    return Scenario("data filtering (T-MARS, 1.28B samples)", budget, pilot_budget, world, initial, runs, refit, problem, log_metric, regret, grid, whole)
 
 
 def _with_params(template: Fit, params) -> Fit:
@@ -193,7 +206,7 @@ def chinchilla_scenario() -> Scenario:
             if spent + problem.pilots[i].cost <= pilot_budget:
                 chosen.append(i)
                 spent += problem.pilots[i].cost
-        return chosen
+        return {"grid": chosen}
 
     initial = [{"params": n, "tokens": r * n} for n in (20e6, 40e6, 80e6) for r in (10.0, 40.0)]
     return Scenario("Chinchilla (N at 1e22 FLOPs)", budget, pilot_budget, world, initial, runs, refit, problem, log_metric, regret, grid)
@@ -226,10 +239,14 @@ def one_seed(scenario: Scenario, seed: int, truths: int, replicates: int) -> dic
     truth, frame, team, problem = starting_point(scenario, seed, truths)
     specs = [dict(p.spec) for p in problem.pilots]
     names = [p.name for p in problem.pilots]
-    picks = {"none": [], "grid": scenario.grid(problem), "random": random_pilots(problem, scenario.pilot_budget, np.random.default_rng(10_000 + seed))}
+    picks = {"none": [], **scenario.grid(problem), "random": random_pilots(problem, scenario.pilot_budget, np.random.default_rng(10_000 + seed))}
     for fraction in FRACTIONS:
         chosen = design(problem, fraction * scenario.pilot_budget, replicates=replicates, seed=seed)
         picks[f"design@{fraction:g}"] = [names.index(step.pilot) for step in chosen.batch]
+    if scenario.whole is not None:  # the design offered only whole-bucket pilots (the candidates before subsets)
+        kept = scenario.whole(problem)
+        restricted = dataclasses.replace(problem, pilots=tuple(problem.pilots[i] for i in kept), log_outcome=problem.log_outcome[:, kept])
+        picks["design-whole"] = [names.index(step.pilot) for step in design(restricted, scenario.pilot_budget, replicates=replicates, seed=seed).batch]
     noise = np.random.default_rng(20_000 + seed).standard_normal(len(specs))  # the world's noise on each pilot, whoever picks it
     pilot_log = scenario.log_metric(truth, specs) + NOISE * noise
     rows = {}
@@ -257,13 +274,17 @@ def summarize(per_seed: list[dict]) -> dict:
         summary[name] = {"mean_regret": float(regret.mean()), "se_regret": float(regret.std(ddof=1) / np.sqrt(len(regret))),
                          "right_plan": float(right.mean()), "mean_cost": float(cost.mean())}
     design_regret = np.array([r for r, _, _ in rows[f"design@{FRACTIONS[-1]:g}"]])
-    for name in ("grid", "random"):
+    for name in baselines(rows):
         gap = np.array([r for r, _, _ in rows[name]]) - design_regret  # paired by seed: same world, same noise
         summary[f"{name}_minus_design"] = {"mean": float(gap.mean()), "se": float(gap.std(ddof=1) / np.sqrt(len(gap))),
                                            "design_better_seeds": int(np.sum(gap > 0)), "design_worse_seeds": int(np.sum(gap < 0))}
-    summary["design_compute_for_grid_regret"] = compute_ratio(summary, "grid")
-    summary["design_compute_for_random_regret"] = compute_ratio(summary, "random")
+        summary[f"design_compute_for_{name}_regret"] = compute_ratio(summary, name)
     return summary
+
+
+def baselines(rows) -> list[str]:
+    """The strategies the design is compared with: every one but no pilots and the design's own budgets."""
+    return [name for name in rows if name != "none" and not name.startswith("design@")]
 
 
 def compute_ratio(summary: dict, strategy: str) -> float | None:
@@ -290,10 +311,11 @@ def report_lines(scenario: Scenario, summary: dict, seeds: int) -> list[str]:
     for name, row in summary.items():
         if isinstance(row, dict) and "mean_regret" in row:
             lines.append(f"{name:<14}{row['mean_regret']:>14.5f}{row['se_regret']:>10.5f}{row['right_plan']:>12.0%}{row['mean_cost']:>15.3g}")
-    for name in ("grid", "random"):
+    compared = [name for name in summary if f"{name}_minus_design" in summary]
+    for name in compared:
         gap = summary[f"{name}_minus_design"]
         lines.append(f"{name} - design regret, paired by seed: {gap['mean']:.5f} ± {gap['se']:.5f} (design better in {gap['design_better_seeds']} seeds, worse in {gap['design_worse_seeds']})")
-    for name in ("grid", "random"):
+    for name in compared:
         ratio = summary[f"design_compute_for_{name}_regret"]
         if ratio is None:
             lines.append(f"the design does not reach the {name}'s final regret within the pilot budget")
@@ -312,6 +334,9 @@ def main() -> None:
     parser.add_argument("--scenario", choices=("data", "chinchilla", "both"), default="both")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    from scaling.jaxconf import use_compilation_cache
+
+    use_compilation_cache()  # the team's refits repeat a few shapes (runs, epoch axis): compiled once, loaded after
     chosen = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
     report = {}
     for key in chosen:

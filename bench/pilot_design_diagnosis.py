@@ -1,4 +1,4 @@
-"""Why the design does not beat the grid on the data scenario of `bench/pilot_design.py`: the same
+"""Where the regret of the data scenario of `bench/pilot_design.py` comes from: the same
 worlds, initial runs, pilots and noise (seeds 0..n-1), each strategy's pilots refitted by the
 study's team (`scaling.fit.fit`, plain least squares: the plug-in plan) and also planned from the
 posterior mode under the law's weak prior (`scaling.design.laplace_posterior`, the belief the
@@ -35,7 +35,7 @@ def one_seed(scenario, seed: int, truths: int) -> dict:
     truth, frame, team, problem = study.starting_point(scenario, seed, truths)
     specs, names = [dict(p.spec) for p in problem.pilots], [p.name for p in problem.pilots]
     pilot_log = scenario.log_metric(truth, specs) + study.NOISE * np.random.default_rng(20_000 + seed).standard_normal(len(specs))
-    picks = {"none": [], "grid": scenario.grid(problem), "random": study.random_pilots(problem, scenario.pilot_budget, np.random.default_rng(10_000 + seed))}
+    picks = {"none": [], **scenario.grid(problem), "random": study.random_pilots(problem, scenario.pilot_budget, np.random.default_rng(10_000 + seed))}
     for fraction in FRACTIONS:
         picks[f"design@{fraction:g}"] = [names.index(s.pilot) for s in design(problem, fraction * scenario.pilot_budget, replicates=1, seed=seed).batch]
     row = {}
@@ -50,13 +50,13 @@ def one_seed(scenario, seed: int, truths: int) -> dict:
 
 
 def summary_lines(rows: list[dict]) -> list[str]:
-    lines = [f"{'strategy':<12}{'plug-in regret':>22}{'Bayesian-team regret':>24}{'runaway seeds':>15}{'plug-in regret in them':>24}"]
+    lines = [f"{'strategy':<14}{'plug-in regret':>22}{'Bayesian-team regret':>24}{'runaway seeds':>15}{'plug-in regret in them':>24}"]
     for name in rows[0]:
         plug_in, bayes, runaway = (np.array(v) for v in zip(*(r[name] for r in rows)))
         runaway = runaway.astype(bool)
         se = lambda x: x.std(ddof=1) / np.sqrt(len(x))  # noqa: E731
         share = plug_in[runaway].sum() / plug_in.sum() if plug_in.sum() > 0 else 0.0
-        lines.append(f"{name:<12}{plug_in.mean():>14.4f} ± {se(plug_in):.4f}{bayes.mean():>16.4f} ± {se(bayes):.4f}{runaway.sum():>15d}{share:>24.0%}")
+        lines.append(f"{name:<14}{plug_in.mean():>14.4f} ± {se(plug_in):.4f}{bayes.mean():>16.4f} ± {se(bayes):.4f}{runaway.sum():>15d}{share:>24.0%}")
     same = sum(len({r[name][1] for name in r}) == 1 for r in rows)
     lines.append(f"the Bayesian team's regret is the same for every strategy in {same} of {len(rows)} seeds")
     return lines
@@ -68,6 +68,9 @@ def main() -> None:
     parser.add_argument("--truths", type=int, default=128)
     parser.add_argument("--scenario", choices=tuple(study.SCENARIOS), default="data")
     args = parser.parse_args()
+    from scaling.jaxconf import use_compilation_cache
+
+    use_compilation_cache()  # the refits repeat a few shapes
     scenario = study.SCENARIOS[args.scenario]()
     rows = []
     for seed in range(args.seeds):

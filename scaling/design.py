@@ -38,8 +38,8 @@ truths jointly (likelihoods multiply), until the pilot budget is spent or no pil
 The reweighting is the design's linearised stand-in for a refit (cheap enough to run for every
 pilot, world and greedy step); `bench/pilot_design.py` checks the decisions it leads to against a
 team that does refit its law (`scaling.fit.fit`) on all its runs after the pilots and plans from
-the refit. Candidates: data pilots are buckets and top-m unions at EPOCH_GRID passes
-(`data_pilots`); language-model pilots are (N, D) on a small grid, plus unique-token variants under
+the refit. Candidates: data pilots are buckets and top-m unions, whole or a random 1/f of them
+(SUBSETS), at EPOCH_GRID passes (`data_pilots`); language-model pilots are (N, D) on a small grid, plus unique-token variants under
 a data-constrained fit and low-precision variants under a precision fit (`model_pilots`).
 
 This follows the decision-theoretic value of sample information (Raiffa & Schlaifer 1961) and
@@ -65,6 +65,7 @@ from scaling.plan import DATA_FILTERING_LAWS, Unions, candidate_unions, effectiv
 from scaling.units import format_quantity
 
 EPOCH_GRID = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # passes over a pilot's pool
+SUBSETS = (1.0, 2.0, 4.0, 8.0)  # data pilots train on their whole pool or a random 1/f of it
 TOKENS_PER_PARAM = (5.0, 10.0, 20.0, 40.0, 80.0)  # D / N of language-model pilots
 PILOT_SIZES = 6  # language-model pilot sizes: N_max, N_max / 2, ..., N_max / 32
 MIN_PILOT_SAMPLES = 1.0  # a data pilot sees at least one sample
@@ -351,42 +352,54 @@ def grid_floor(fit: Fit, column: str) -> float:
     return float(low) / EXTRAPOLATION_FACTOR if low > 0 else 0.0
 
 
-def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple[str, float]] | None = None, *, smallest: float = 0.0) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
-    """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, at
-    EPOCH_GRID passes over the pool, costing at most `pilot_budget` samples and seeing at least
-    `smallest` (`grid_floor`); or the `requested` (pool, samples) pairs. Returns the pilots, their
-    weights [P, M] and pool sizes [P]."""
+def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] | None = None, *, smallest: float = 0.0, smallest_pool: float = 0.0) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
+    """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, on the
+    whole pool or on a random 1/f of it (f in SUBSETS; a subsampled pilot repeats its subset f
+    times as often for the same samples, so it sees the repetition decay cheaply), at EPOCH_GRID
+    passes over what it trains on, costing at most `pilot_budget` samples, seeing at least
+    `smallest` samples and training on at least `smallest_pool` unique samples (`grid_floor` of
+    samples_seen and unique_samples); or the `requested` (pool, samples) or (pool, samples,
+    unique_samples) items. The data-filtering law takes each run's pool size (LAWS.md §3: S in
+    its epochs n / S), so a subset of a bucket is the bucket's utility and half-life over a
+    smaller S. Returns the pilots, their weights [P, M] and unique samples [P]. Errors:
+    `UserError` for an unknown pool or a subset that is not within its pool."""
     size = float(unions.size_samples[0])
     pools = {b: np.eye(len(unions.buckets))[i] for i, b in enumerate(unions.buckets)}
     pools.update({name: row for name, row in zip(unions.names, unions.shares) if np.count_nonzero(row) > 1})
+    full = {pool: size * float(effective_buckets(row)) for pool, row in pools.items()}
     if requested is None:
-        pairs = [(pool, epochs * size * float(effective_buckets(row))) for pool, row in pools.items() for epochs in EPOCH_GRID]
-        pairs = [(pool, samples) for pool, samples in pairs if smallest <= samples <= pilot_budget * (1 + 1e-12)]
+        items = [(pool, epochs * full[pool] / f, full[pool] / f) for pool in pools for f in SUBSETS for epochs in EPOCH_GRID]
+        items = [(pool, samples, unique) for pool, samples, unique in items
+                 if smallest <= samples <= pilot_budget * (1 + 1e-12) and unique >= smallest_pool * (1 - 1e-12)]
     else:
-        unknown = [pool for pool, _ in requested if pool not in pools]
+        unknown = [item[0] for item in requested if item[0] not in pools]
         if unknown:
             raise UserError(f"candidates: no pool named {unknown[0]!r} (pools: {', '.join(pools)})")
-        pairs = list(requested)
+        items = [(item[0], float(item[1]), float(item[2]) if len(item) > 2 else full[item[0]]) for item in requested]
+        for pool, _, unique in items:
+            if not (np.isfinite(unique) and 0 < unique <= full[pool] * (1 + 1e-12)):
+                raise UserError(f"candidates: a pilot on {pool} trains on a subset of its {format_quantity(full[pool])} unique samples, got {format_quantity(unique)}")
     pilots, rows, sizes = [], [], []
-    for pool, samples in pairs:
-        pool_size = size * float(effective_buckets(pools[pool]))
-        pilots.append(Pilot(f"{pool}@{format_quantity(samples)}", {"pool": pool, "samples": float(samples), "epochs": float(samples / pool_size)}, float(samples)))
+    for pool, samples, unique in items:
+        subset = "" if unique >= full[pool] * (1 - 1e-12) else f",U={format_quantity(unique)}"
+        pilots.append(Pilot(f"{pool}@{format_quantity(samples)}{subset}", {"pool": pool, "samples": float(samples), "unique_samples": float(unique), "epochs": float(samples / unique)}, float(samples)))
         rows.append(pools[pool])
-        sizes.append(pool_size)
+        sizes.append(unique)
     return pilots, np.array(rows, dtype=float).reshape(len(pilots), len(unions.buckets)), np.array(sizes)
 
 
 @float64
 def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: float, *, bucket_sizes: Mapping[str, float] | None = None,
-                 candidates: Sequence[tuple[str, float]] | None = None) -> DesignProblem:
+                 candidates: Sequence[tuple] | None = None) -> DesignProblem:
     """The design problem of a data plan (LAWS.md §3): which top-m union to train on for
-    `budget_samples`, and pilots of buckets and unions costing samples seen."""
+    `budget_samples`, and pilots of buckets and unions, whole or subsampled (`data_pilots`;
+    `candidates`: (pool, samples) or (pool, samples, unique_samples)), costing samples seen."""
     if fit.law not in DATA_FILTERING_LAWS:
         raise UserError(f"a data design needs a data filtering fit ({', '.join(DATA_FILTERING_LAWS)}), got {fit.law}")
     _check_budgets(budget_samples, pilot_budget)
     _check_noise(truths.noise)
     unions = candidate_unions(fit, dict(bucket_sizes or {}))
-    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates, smallest=grid_floor(fit, "samples_seen"))
+    pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates, smallest=grid_floor(fit, "samples_seen"), smallest_pool=grid_floor(fit, "unique_samples"))
     _check_pilots(pilots, pilot_budget, "samples")
     plan_sizes = effective_buckets(unions.shares) * unions.size_samples[0]
     metric = union_errors(fit.law, truths.params, unions.buckets, unions.shares, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))

@@ -55,7 +55,7 @@ def pin_down(parameters: list[str], truths_source: str) -> list[Note]:
                  "lower bounds and a decision all truths agree on is not settled", "warning", {"parameters": parameters})]
 
 
-PILOT_INPUTS = {"samples": "samples_seen", "params": "params", "tokens": "tokens", "unique_tokens": "unique_tokens"}  # pilot spec -> fit input
+PILOT_INPUTS = {"samples": "samples_seen", "unique_samples": "unique_samples", "params": "params", "tokens": "tokens", "unique_tokens": "unique_tokens"}  # pilot spec -> fit input
 
 
 def pilot_extrapolation(fit: Fit, pilots) -> list[Note]:

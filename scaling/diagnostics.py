@@ -508,7 +508,8 @@ def inconsistent_bucket_sizes(sizes: Mapping[str, Sequence[float]]) -> list[Note
     `bucket_size_samples` (the other buckets keep theirs); a plan then needs it from the registry
     or --bucket-sizes. One note per such bucket, naming it and its sizes."""
     return [Note("inconsistent-bucket-size", f"the runs of bucket {bucket} give {len(values)} bucket sizes (unique_samples "
-                 f"{', '.join(f'{v:.4g}' for v in values)}): its size is not recorded; give it to a plan (--bucket-sizes {bucket}=SIZE)",
+                 f"{', '.join(f'{v:.4g}' for v in values)}): its size is not recorded; give it to a plan (--bucket-sizes {bucket}=SIZE). "
+                 "Runs on a random subset of the bucket (subsampled pilots) are fitted with their own sizes",
                  "warning", {"bucket": bucket, "unique_samples": [float(v) for v in values]})
             for bucket, values in sizes.items() if len(values) > 1]
 

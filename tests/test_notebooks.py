@@ -53,10 +53,11 @@ def check_pilot_design(cells):
     study = text_of(cells[4])
     data, chinchilla = study.split("chinchilla\n")
     for part, pilot_budget in ((data, 51.2e6), (chinchilla, 3e19)):
-        rows = {r[0]: [float(v) for v in r[1:]] for r in re.findall(r"^(none|grid|random|design@[\d.]+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$", part, flags=re.M)}
-        assert set(rows) == {"none", "grid", "random", "design@0.125", "design@0.25", "design@0.5", "design@1"}, part
+        rows = {r[0]: [float(v) for v in r[1:]] for r in re.findall(r"^(none|grid|grid-subsets|random|design@[\d.]+|design-whole)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$", part, flags=re.M)}
+        extra = {"grid-subsets", "design-whole"} if pilot_budget == 51.2e6 else set()  # the data plan's subset grid and whole-bucket design
+        assert set(rows) == {"none", "grid", "random", "design@0.125", "design@0.25", "design@0.5", "design@1"} | extra, part
         assert all(r[0] >= 0 and 0 <= r[2] <= 1 for r in rows.values())  # regret and the share of right plans
-        assert rows["none"][3] == 0 and rows["grid"][3] <= pilot_budget * (1 + 1e-9) and rows["random"][3] <= pilot_budget * (1 + 1e-9)
+        assert rows["none"][3] == 0 and all(rows[name][3] <= pilot_budget * (1 + 1e-9) for name in {"grid", "random"} | extra)
         for key, row in rows.items():
             if key.startswith("design@"):
                 assert row[3] <= float(key.split("@")[1]) * pilot_budget * (1 + 1e-9), key  # equal or less compute than the others

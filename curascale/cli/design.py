@@ -12,21 +12,36 @@ from curascale.errors import UserError
 
 
 def parse_candidates(text: str | None, unit: str) -> list[tuple] | None:
-    """'POOL:SAMPLES,...' (samples) or 'N:D,...' (flops) -> [(pool, samples)] or [(N, D)]."""
+    """'POOL:SAMPLES[:UNIQUE],...' (samples; UNIQUE: the pilot trains on a random subset of that
+    many of the pool's samples) or 'N:D,...' (flops) -> [(pool, samples[, unique])] or [(N, D)]."""
     if text is None:
         return None
     from scaling.units import parse_quantity
 
-    pairs = []
+    items = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
+        fields = item.rsplit(":", 2)
+        if unit == "samples" and len(fields) == 3 and fields[0] and _is_quantity(fields[1]):
+            items.append((fields[0], parse_quantity(fields[1], name=f"--candidates {item}"), parse_quantity(fields[2], name=f"--candidates {item}")))
+            continue
         first, sep, second = item.rpartition(":")
         if not sep or not first:
-            raise UserError(f"--candidates takes {'POOL:SAMPLES' if unit == 'samples' else 'N:D'} items separated by commas, got {item!r}")
+            raise UserError(f"--candidates takes {'POOL:SAMPLES[:UNIQUE]' if unit == 'samples' else 'N:D'} items separated by commas, got {item!r}")
         size = parse_quantity(second, name=f"--candidates {item}")
-        pairs.append((first, size) if unit == "samples" else (parse_quantity(first, name=f"--candidates {item}"), size))
-    if not pairs:
+        items.append((first, size) if unit == "samples" else (parse_quantity(first, name=f"--candidates {item}"), size))
+    if not items:
         raise UserError("--candidates is empty")
-    return pairs
+    return items
+
+
+def _is_quantity(text: str) -> bool:
+    from scaling.units import parse_quantity
+
+    try:
+        parse_quantity(text, name="")
+    except UserError:
+        return False
+    return True
 
 
 FLAGS = (  # the library's words for what a user gives at the CLI (regular expressions) -> the flag
@@ -54,7 +69,7 @@ def design_pilots(
     fit_path: Annotated[Optional[str], typer.Option("--fit", help="The fit artifact (a file or a shipped name); it needs bootstrap draws, or --db runs for a Laplace approximation.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Run registry: its newest fit when --fit is absent, its bucket sizes, and its runs for the Laplace approximation.")] = None,
     unit: Annotated[str, typer.Option(help="samples (data plans, docs/laws.md §3) or flops (language models, docs/laws.md §1).")] = "samples",
-    candidates: Annotated[Optional[str], typer.Option(help="Only these pilots: POOL:SAMPLES,... (e.g. tmars_top0to10p:25.6M,top20:51.2M) or N:D,... with --unit flops.")] = None,
+    candidates: Annotated[Optional[str], typer.Option(help="Only these pilots: POOL:SAMPLES[:UNIQUE],... (e.g. tmars_top0to10p:25.6M,top20:51.2M; UNIQUE: train on a random subset of that many samples, e.g. top10:25.6M:3.2M) or N:D,... with --unit flops.")] = None,
     truths: Annotated[int, typer.Option(help="Plausible truths (bootstrap draws subsampled, or Laplace draws).")] = 256,
     replicates: Annotated[int, typer.Option(help="Simulated noisy outcomes per truth and pilot.")] = 4,
     unique_tokens: Annotated[Optional[str], typer.Option("--unique-tokens", help="With --unit flops and a data_constrained fit: the unique tokens the big run has (e.g. 100B); its pilots then include repeated-data variants.")] = None,

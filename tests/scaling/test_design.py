@@ -98,6 +98,52 @@ def test_among_pilots_of_equal_cost_the_repeated_uncertain_bucket_is_ranked_firs
     assert all(p.regret_reduction == 0.0 and p.interval_reduction == 0.0 for p in result.pilots[1:])
 
 
+def half_life_problem(pilot_budget, candidates=None, fit=None):
+    truths = half_life_truths()
+    return data_problem(fit or two_bucket_fit(), Truths(truths, np.full(len(truths), 1 / len(truths)), 0.01, "test"), 8 * S, pilot_budget, candidates=candidates)
+
+
+def test_a_subsampled_pilot_is_the_law_over_its_subset():
+    # LAWS.md §3 takes each run's pool size S: a pilot on a random quarter of bucket A is A's utility
+    # and half-life with S / 4, so 12.8M samples are four passes over it
+    problem = half_life_problem(4 * S, [("A", S, S / 4), ("A", S), ("B", 2 * S, S / 8)])
+    assert [p.name for p in problem.pilots] == ["A@12.8M,U=3.2M", "A@12.8M", "B@25.6M,U=1.6M"]
+    assert [(p.spec["unique_samples"], p.spec["epochs"], p.cost) for p in problem.pilots] == [(S / 4, 4.0, S), (S, 1.0, S), (S / 8, 16.0, 2 * S)]
+    for i, t in enumerate(half_life_truths()):
+        assert problem.log_outcome[i, 0] == pytest.approx(np.log(plain_error(S, S / 4, [B_A], [t["utility_half_life[A]"]])), rel=1e-12)
+        assert problem.log_outcome[i, 1] == pytest.approx(np.log(plain_error(S, S, [B_A], [t["utility_half_life[A]"]])), rel=1e-12)
+        assert problem.log_outcome[i, 2] == pytest.approx(np.log(plain_error(2 * S, S / 8, [B_B], [TAU_B])), rel=1e-12)
+    with pytest.raises(Exception, match="a pilot on A trains on a subset of its 12.8M unique samples, got 25.6M"):
+        half_life_problem(4 * S, [("A", S, 2 * S)])
+
+
+def test_with_one_pass_of_budget_only_a_subsampled_pilot_sees_the_half_life():
+    # a pilot budget of one pass over a bucket: every whole-bucket pilot is one epoch or less and
+    # analytically worthless (its outcome is the same under every truth); repeating a subset of A
+    # is the only way to see A's half-life, and the design finds it among the default candidates
+    problem = half_life_problem(S)
+    whole = [i for i, p in enumerate(problem.pilots) if "U=" not in p.name]
+    assert whole and all(problem.pilots[i].spec["epochs"] <= 1 and np.ptp(problem.log_outcome[:, i]) < 1e-12 for i in whole)
+    pool_size = {"A": S, "B": S, "top20": 2 * S}
+    assert {pool_size[p.spec["pool"]] / p.spec["unique_samples"] for p in problem.pilots} == {1.0, 2.0, 4.0, 8.0}
+    result = design(problem, S, seed=0)
+    first = result.pilots[0]
+    assert first.spec["pool"] == "A" and first.spec["unique_samples"] < S and first.spec["epochs"] > 1
+    assert first.regret_reduction > 0.5 * result.prior_regret
+    assert all(p.regret_reduction == 0.0 for p in result.pilots if "U=" not in p.pilot)
+    assert result.batch and "U=" in result.batch[0].pilot
+
+
+def test_subsets_stop_where_the_fits_runs_stop():
+    # the fit saw buckets of 12.8M only: a subset more than EXTRAPOLATION_FACTOR (4) smaller is a
+    # pool size no run had, left out of the default candidates (top20's eighth, 3.2M, is not)
+    import dataclasses
+
+    ranged = dataclasses.replace(two_bucket_fit(), input_ranges={"samples_seen": [S, 2 * S], "unique_samples": [S, S]})
+    sizes = {p.spec["unique_samples"] for p in half_life_problem(S, fit=ranged).pilots}
+    assert sizes == {2 * S, S, S / 2, S / 4}
+
+
 def test_contrast_variance_is_the_scalar_gaussian_update():
     # plans' metric a_c theta and one pilot observing theta (+ noise sigma): a scalar linear-Gaussian
     # model, where Var(theta | o) = v sigma^2 / (v + sigma^2) with v the truths' variance of theta
@@ -324,6 +370,16 @@ def test_cli_json_shape(fit_file):
     assert sum(p["cost"] for p in record["pilots"] if p["pilot"] in record["batch"]["pilots"]) == record["batch"]["cost"] <= 51.2e6
 
 
+def test_cli_candidates_take_a_subset(fit_file):
+    result = curascale("design-pilots", "--fit", fit_file, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--candidates", "A:12.8M:3.2M,A:12.8M")
+    assert result.returncode == 0, result.stderr
+    pilots = {p["pilot"]: p for p in json.loads(result.stdout)["pilots"]}
+    assert set(pilots) == {"A@12.8M,U=3.2M", "A@12.8M"}
+    assert (pilots["A@12.8M,U=3.2M"]["unique_samples"], pilots["A@12.8M,U=3.2M"]["epochs"]) == (3.2e6, 4.0)
+    assert (pilots["A@12.8M"]["unique_samples"], pilots["A@12.8M"]["epochs"]) == (12.8e6, 1.0)
+    assert pilots["A@12.8M,U=3.2M"]["expected_regret_reduction"] > pilots["A@12.8M"]["expected_regret_reduction"] == 0.0
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -335,6 +391,8 @@ def test_cli_json_shape(fit_file):
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "C:12.8M"), "--candidates: no pool named 'C'"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--noise", "-1"), "--noise must be positive and finite, got -1.0"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:51.2M"), "costs 51.2M samples, more than --pilot-budget=50M"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:25.6M:25.6M"), "--candidates: a pilot on A trains on a subset of its 12.8M unique samples, got 25.6M"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:25.6M:lots"), "--candidates A:25.6M:lots: not a number: 'lots'"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unique-tokens", "1B"), "--unique-tokens is for language-model plans: add --unit flops"),
         (("--budget", "1e22", "--pilot-budget", "1e19", "--unit", "flops"), "a language-model design needs a fit of chinchilla, data_constrained"),
     ],

@@ -37,7 +37,7 @@ plan_model|scaling/plan_model.py|tests/scaling/test_plan_model.py tests/scaling/
 fit|scaling/fit.py|tests/scaling/test_fit_intervals.py|scaling.fit.percentile_intervals scaling.fit.held_out_error scaling.fit.bootstrap_draws scaling.fit.holdout_rows scaling.fit.Fit.predict_interval
 pool|curation/pool.py|tests/curation/test_pool.py tests/curation/engines/test_duplicates.py
 manifest|curation/manifest.py|tests/curation/test_manifest.py
-scaling|scaling/problem.py scaling/frames.py scaling/units.py scaling/handoff.py scaling/reference.py|tests/scaling/test_fit.py tests/scaling/test_bucket_sizes.py tests/scaling/test_fit_files.py tests/scaling/test_fit_intervals.py tests/scaling/test_handoff.py tests/scaling/test_reference.py
+scaling|scaling/problem.py scaling/frames.py scaling/units.py scaling/handoff.py scaling/reference.py|tests/scaling/test_units.py tests/scaling/test_frames.py tests/scaling/test_fit.py tests/scaling/test_bucket_sizes.py tests/scaling/test_fit_files.py tests/scaling/test_fit_intervals.py tests/scaling/test_handoff.py tests/scaling/test_reference.py
 solver|scaling/solver.py|tests/scaling/test_solver.py
 runs_db|runs_db/*.py|tests/runs_db
 curation|curation/steps/*.py curation/engines/local.py curation/pipeline.py curation/webdataset.py|tests/curation/steps tests/curation/engines/test_local.py tests/curation/engines/test_duplicates.py tests/curation/test_webdataset.py

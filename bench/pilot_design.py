@@ -318,11 +318,11 @@ def report_lines(scenario: Scenario, summary: dict, seeds: int) -> list[str]:
     for name in compared:
         ratio = summary[f"design_compute_for_{name}_regret"]
         if ratio is None:
-            lines.append(f"the design does not reach the {name}'s final regret within the pilot budget")
+            lines.append(f"the design's mean regret does not reach the {name}'s final one within the pilot budget")
         elif ratio == FRACTIONS[0] and summary[f"design@{ratio:g}"]["mean_regret"] <= summary[name]["mean_regret"]:
-            lines.append(f"the design reaches the {name}'s final regret with at most {ratio:g} of the pilot compute (the smallest share measured)")
+            lines.append(f"the design's mean regret reaches the {name}'s final one with at most {ratio:g} of the pilot compute (the smallest share measured; means, not a test)")
         else:
-            lines.append(f"the design reaches the {name}'s final regret with {ratio:.2f} of the pilot compute")
+            lines.append(f"the design's mean regret reaches the {name}'s final one with {ratio:.2f} of the pilot compute (means, not a test)")
     return lines
 
 

@@ -37,6 +37,11 @@ def _shown(sizes: Mapping[str, tuple[float, float]]) -> str:
     return ", ".join(f"{b} {x:.4g} vs {y:.4g}" for b, (x, y) in sizes.items())
 
 
+def fit_buckets(fit) -> list[str]:
+    """The buckets of a data-filtering fit: its nested buckets (best first), then any other group."""
+    return list(dict.fromkeys([*(fit.metadata.get("nested_buckets") or []), *(fit.groups or [])]))
+
+
 def check_bucket_names(buckets, given: Mapping[str, float], option: str = "--bucket-sizes") -> None:
     """Every name in `given` must be one of `buckets` (case matters); otherwise CurascaleError
     naming it, the near misses (difflib, case-insensitive) and the buckets there are."""
@@ -64,7 +69,7 @@ def choose_bucket_sizes(
     Raises CurascaleError for a name in `given` that is not a bucket of the fit, and when the
     pool's sizes differ from the fit's by more than `rtol` unless `force` (then a
     ``bucket-sizes-differ`` warning, and the pool's sizes are planned on)."""
-    buckets = list(dict.fromkeys([*(fit.metadata.get("nested_buckets") or []), *(fit.groups or [])]))
+    buckets = fit_buckets(fit)
     fitted = {b: float(s) for b, s in fit.metadata.get("bucket_size_samples", {}).items() if b in buckets}
     sizes, origin, notes = dict(fitted), {b: "fit" for b in fitted}, []
     if registry is not None:

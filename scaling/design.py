@@ -98,8 +98,10 @@ def residual_noise(fit: Fit) -> float | None:
     """The sd of log residuals a fit implies, from its mean Huber loss per point h = objective /
     n_points (delta = fit.delta): inside Huber's quadratic zone sigma^2 = 2 h; in its linear zone
     h / delta + delta / 2 = mean |r| and sigma = sqrt(pi/2) mean |r| (normal residuals); both scaled up
-    for the p fitted parameters (variance by n / (n - p), the mean |r| by the same factor, a
-    conservative choice). None for a fit without an objective (published constants)."""
+    for the p fitted parameters (the variance by n / (n - p), so sigma by its square root in both
+    zones, as the Laplace path's sqrt(r^T r / (n - p)) does; scaling mean |r| by n / (n - p) itself
+    doubled sigma for 9 runs of 7 parameters). None for a fit without an objective (published
+    constants)."""
     if fit.objective is None or not fit.n_points:
         return None
     mean, delta = fit.objective / fit.n_points, fit.delta
@@ -107,7 +109,7 @@ def residual_noise(fit: Fit) -> float | None:
     inflation = fit.n_points / max(fit.n_points - free, 1)  # residuals of fitted parameters are smaller than the noise
     if mean <= 0.5 * delta**2:
         return float(np.sqrt(2 * mean * inflation))
-    return float(np.sqrt(np.pi / 2) * (mean / delta + delta / 2) * inflation)
+    return float(np.sqrt(np.pi / 2) * (mean / delta + delta / 2) * np.sqrt(inflation))
 
 
 def _coordinate_names(problem) -> list[str]:
@@ -355,7 +357,8 @@ def grid_floor(fit: Fit, column: str) -> float:
 def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] | None = None, *, smallest: float = 0.0, smallest_pool: float = 0.0) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
     """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, on the
     whole pool or on a random 1/f of it (f in SUBSETS; a subsampled pilot repeats its subset f
-    times as often for the same samples, so it sees the repetition decay cheaply), at EPOCH_GRID
+    times as often for the same samples, so it sees the repetition decay cheaply; at most one pass
+    over a subset is the whole pool's pilot for those samples and named so), at EPOCH_GRID
     passes over what it trains on, costing at most `pilot_budget` samples, seeing at least
     `smallest` samples and training on at least `smallest_pool` unique samples (`grid_floor` of
     samples_seen and unique_samples); or the `requested` (pool, samples) or (pool, samples,
@@ -368,7 +371,7 @@ def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] 
     pools.update({name: row for name, row in zip(unions.names, unions.shares) if np.count_nonzero(row) > 1})
     full = {pool: size * float(effective_buckets(row)) for pool, row in pools.items()}
     if requested is None:
-        items = [(pool, epochs * full[pool] / f, full[pool] / f) for pool in pools for f in SUBSETS for epochs in EPOCH_GRID]
+        items = [(pool, epochs * full[pool] / f, full[pool] / f) for pool in pools for f in SUBSETS for epochs in EPOCH_GRID if f == 1 or epochs > 1]
         items = [(pool, samples, unique) for pool, samples, unique in items
                  if smallest <= samples <= pilot_budget * (1 + 1e-12) and unique >= smallest_pool * (1 - 1e-12)]
     else:
@@ -379,6 +382,9 @@ def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] 
         for pool, _, unique in items:
             if not (np.isfinite(unique) and 0 < unique <= full[pool] * (1 + 1e-12)):
                 raise UserError(f"candidates: a pilot on {pool} trains on a subset of its {format_quantity(full[pool])} unique samples, got {format_quantity(unique)}")
+    # at most one pass over a subset is the same experiment as the whole pool for those samples
+    # (LAWS.md §3: with n <= S only n enters), so it is named and valued as that one
+    items = [(pool, samples, full[pool] if samples <= unique * (1 + 1e-12) else unique) for pool, samples, unique in items]
     pilots, rows, sizes = [], [], []
     for pool, samples, unique in items:
         subset = "" if unique >= full[pool] * (1 - 1e-12) else f",U={format_quantity(unique)}"
@@ -858,6 +864,26 @@ def interval_widens(values: Sequence[PilotValue], prior_plan: str) -> list[Note]
 
 
 @float64
+def pilots_outside_range(problem: DesignProblem, batch: Sequence[BatchStep]) -> list[Note]:
+    """`pilot-outside-range`: candidate pilots of a data design (metric error) whose outcome is
+    an error of 1 or more under most plausible truths (weighted): the law is evaluated where it
+    does not hold (a run there learns nothing it describes, and an error above 1 cannot be
+    recorded), so their values are guesses. Details: pilots, in_batch, share (of truths, each)."""
+    if problem.metric_name != "error":
+        return []
+    weights = np.asarray(problem.weights, dtype=float) / np.sum(problem.weights)
+    share = weights @ (problem.log_outcome >= 0.0)
+    outside = [(p.name, float(f)) for p, f in zip(problem.pilots, share) if f > 0.5]
+    if not outside:
+        return []
+    names = [name for name, _ in outside]
+    in_batch = [step.pilot for step in batch if step.pilot in names]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return [Note("pilot-outside-range", f"{len(names)} candidate pilot{'s' if len(names) > 1 else ''} ({shown}) would have an error of 1 or more under most "
+                 f"plausible truths: the law does not hold there, so their values are guesses{f'; {len(in_batch)} in the batch' if in_batch else ''}",
+                 "warning", {"pilots": names, "in_batch": in_batch, "share": [f for _, f in outside]})]
+
+
 def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, seed: int = 0, level: float = 0.95, truths_source: str = "") -> Design:
     """Rank every candidate pilot of `problem` by expected value per unit cost and choose a greedy
     batch within `pilot_budget` (see the module docstring). Same inputs and seed, same result."""
@@ -875,7 +901,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
     values = sorted(values, key=_ranking_key)
     batch = greedy_batch(simulator, pilot_budget)
     notes = (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
-    notes += interval_widens(values, prior_plan)
+    notes += interval_widens(values, prior_plan) + pilots_outside_range(problem, batch)
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(

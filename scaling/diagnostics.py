@@ -260,16 +260,17 @@ def extrapolation(input_ranges: Mapping[str, Sequence[float]], points: Mapping[s
     return notes
 
 
-def impossible_errors(errors: Sequence[float], names: Sequence[str]) -> list[Note]:
+def impossible_errors(errors: Sequence[float], names: Sequence[str], *, kind: str = "candidates", where: str = "at this budget") -> list[Note]:
     """`out-of-physical-range`: a predicted error outside (0, 1) (an accuracy above 100% or below
     0%) means the law is evaluated where it does not hold, typically far below the samples seen
-    of the runs it was fitted on."""
+    of the runs it was fitted on. `kind` names the details' list of `names` (plan candidates,
+    predicted points); `where` ends the message's clause."""
     bad = [(name, float(e)) for name, e in zip(names, errors) if not 0.0 < float(e) < 1.0]
     if not bad:
         return []
-    shown = ", ".join(f"{name} {e:.3g}" for name, e in bad[:4])
-    return [Note("out-of-physical-range", f"predicted error outside (0, 1) for {shown}: the law does not hold at this budget; do not use these numbers",
-                 "error", {"candidates": [name for name, _ in bad], "errors": [e for _, e in bad]})]
+    shown = ", ".join(f"{name} {e:.3g}" for name, e in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+    return [Note("out-of-physical-range", f"predicted error outside (0, 1) for {shown}: the law does not hold {where}; do not use these numbers",
+                 "error", {kind: [name for name, _ in bad], "errors": [e for _, e in bad]})]
 
 
 # ---- edges of searches ----------------------------------------------------------------------
@@ -383,11 +384,17 @@ def headline(notes: Sequence[Note]) -> str:
     return f" - WARNING: {', '.join(codes)}" if codes else ""
 
 
-def prediction_notes(fit, points: Mapping[str, Iterable[float]]) -> list[Note]:
-    """The notes of predictions at `points` (input columns): the fit's, then extrapolation."""
+def prediction_notes(fit, points: Mapping[str, Iterable[float]], values: Sequence[float] | None = None) -> list[Note]:
+    """The notes of predictions at `points` (input columns): the fit's, then extrapolation, then
+    predicted `values` of an error or accuracy target outside (0, 1) (`impossible_errors`, points
+    named by their 1-based row)."""
     from curascale.notes import merge
 
-    return merge(carried_notes(fit), extrapolation(fit.input_ranges, points))
+    impossible = []
+    if values is not None and fit.target in ("error", "accuracy"):
+        errors = [float(v) if fit.target == "error" else 1.0 - float(v) for v in values]
+        impossible = impossible_errors(errors, [f"point {i + 1}" for i in range(len(errors))], kind="points", where="at these inputs")
+    return merge(carried_notes(fit), extrapolation(fit.input_ranges, points), impossible)
 
 
 MODEL_PLAN_PARAMETERS = ("A", "B", "alpha", "beta")  # the compute-optimal split (LAWS.md §1)

@@ -88,7 +88,8 @@ def candidate_unions(fit: Fit, bucket_sizes: dict[str, float] | None = None) -> 
     sizes = {**fit.metadata.get("bucket_size_samples", {}), **(bucket_sizes or {})}
     missing = [b for b in nested if b not in sizes]
     if missing:
-        raise UserError(f"bucket sizes unknown for {', '.join(missing)}: give bucket_sizes (--bucket-sizes {missing[0]}=128M,...), register the buckets, or fit on runs with unique_samples")
+        raise UserError(f"bucket sizes unknown for {', '.join(missing)}: give bucket_sizes (--bucket-sizes {missing[0]}=128M,...) or register the buckets "
+                        "(a fit records a bucket's size only when all its runs give the same unique_samples)")
     order = sorted(nested, key=lambda b: fit.params[f"utility[{b}]"])  # most negative utility = best first
     percentiles = fit.metadata.get("bucket_percentile_ranges", {})
     size = np.array([sizes[b] for b in order], dtype=float)

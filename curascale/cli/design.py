@@ -73,6 +73,7 @@ def design_pilots(
     truths: Annotated[int, typer.Option(help="Plausible truths (bootstrap draws subsampled, or Laplace draws).")] = 256,
     replicates: Annotated[int, typer.Option(help="Simulated noisy outcomes per truth and pilot.")] = 4,
     unique_tokens: Annotated[Optional[str], typer.Option("--unique-tokens", help="With --unit flops and a data_constrained fit: the unique tokens the big run has (e.g. 100B); its pilots then include repeated-data variants.")] = None,
+    bucket_sizes: Annotated[Optional[str], typer.Option("--bucket-sizes", help="Data plans: name=size,... samples per bucket, overriding the fit's and the registry's (e.g. hq=12.8M,lq=12.8M; needed after subsampled pilots, whose runs give other sizes).")] = None,
     noise: Annotated[Optional[float], typer.Option(help="Residual sd of the log metric (default: from the fit).")] = None,
     top: Annotated[int, typer.Option(help="Rows of the ranked table.")] = 15,
     seed: Annotated[int, typer.Option(help="Seed of the truths' subsample and the simulated outcomes.")] = 0,
@@ -104,9 +105,18 @@ def design_pilots(
         figure_paths(plot)  # a bad suffix fails before the design runs
     if fit_path is None and db is None:
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
-    fit, bucket_sizes = _sources(fit_path, db, unit)
+    if bucket_sizes is not None and unit != "samples":
+        raise UserError("--bucket-sizes is for data plans (--unit samples)")
+    fit, sizes = _sources(fit_path, db, unit)
+    if bucket_sizes is not None:
+        from curascale.cli.options import numbers, parse_pairs
+        from scaling.bucket_sizes import check_bucket_names, fit_buckets
+
+        given = numbers(parse_pairs([p for p in bucket_sizes.split(",") if p], "--bucket-sizes"), "--bucket-sizes")
+        check_bucket_names(fit_buckets(fit), given)
+        sizes = {**(sizes or {}), **given}
     try:
-        result = run_design(fit, total, pilots, unit=unit, db=db, bucket_sizes=bucket_sizes, candidates=parse_candidates(candidates, unit),
+        result = run_design(fit, total, pilots, unit=unit, db=db, bucket_sizes=sizes, candidates=parse_candidates(candidates, unit),
                             truths=truths, replicates=replicates, noise=noise, seed=seed, unique_tokens=unique)
     except UserError as error:
         raise UserError(flag_message(str(error), fit.source or fit.law, fit_path)) from None

@@ -179,7 +179,7 @@ def _print_holdout(fitted) -> None:
 
 
 def predict(
-    fit_file: Annotated[Path, typer.Argument(metavar="FIT.json", help="A fit artifact written by `curascale fit --out`.")],
+    fit_file: Annotated[str, typer.Argument(metavar="FIT.json", help="A fit artifact written by `curascale fit --out`, or a shipped fit's name (e.g. reference/chinchilla-epoch).")],
     csv: Annotated[Optional[Path], typer.Option(help="Predict every row of this CSV.")] = None,
     map_: MapOption = None,
     at: Annotated[Optional[list[str]], typer.Option(help="name=value,...: one point, e.g. params=1.4e9,tokens=2.8e10 (repeat for more).")] = None,
@@ -189,9 +189,9 @@ def predict(
     """Predictions of a saved fit, with bootstrap intervals when the fit has draws."""
     import pandas as pd
 
-    from scaling.fit import Fit
+    from scaling.reference import load_fit
 
-    fitted = Fit.load(fit_file)
+    fitted = load_fit(fit_file)
     if (csv is None) == (not at):
         raise UserError("give either --csv FILE or --at name=value,...")
     if csv is not None:
@@ -211,7 +211,7 @@ def predict(
 
     values = fitted.predict(frame)
     intervals = fitted.predict_interval(frame)
-    notes = prediction_notes(fitted, {c: frame[c].to_numpy(dtype=float) for c in fitted.inputs if c in frame})
+    notes = prediction_notes(fitted, {c: frame[c].to_numpy(dtype=float) for c in fitted.inputs if c in frame}, values)
     columns = [c for c in (*fitted.inputs, fitted.law_spec.group_by) if c and c in frame]
     records = [
         {"inputs": {c: (row[c] if isinstance(row[c], str) else float(row[c])) for c in columns}, "value": float(v), "interval": None if intervals is None else [float(x) for x in intervals[i]]}

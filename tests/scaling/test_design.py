@@ -132,6 +132,10 @@ def test_with_one_pass_of_budget_only_a_subsampled_pilot_sees_the_half_life():
     assert first.regret_reduction > 0.5 * result.prior_regret
     assert all(p.regret_reduction == 0.0 for p in result.pilots if "U=" not in p.pilot)
     assert result.batch and "U=" in result.batch[0].pilot
+    # at most one pass over a subset is the whole bucket's pilot (with n <= S only n enters): not offered twice
+    assert all(p.spec["epochs"] > 1 for p in problem.pilots if "U=" in p.name)
+    same = half_life_problem(S, [("A", S / 2, S / 2), ("A", S / 4, S / 2)])
+    assert [(p.name, p.spec["unique_samples"]) for p in same.pilots] == [("A@6.4M", S), ("A@3.2M", S)]
 
 
 def test_subsets_stop_where_the_fits_runs_stop():
@@ -142,6 +146,17 @@ def test_subsets_stop_where_the_fits_runs_stop():
     ranged = dataclasses.replace(two_bucket_fit(), input_ranges={"samples_seen": [S, 2 * S], "unique_samples": [S, S]})
     sizes = {p.spec["unique_samples"] for p in half_life_problem(S, fit=ranged).pilots}
     assert sizes == {2 * S, S, S / 2, S / 4}
+
+
+def test_pilots_whose_error_would_be_above_one_are_noted():
+    # (a n / 1e5)^b + d with a = 0.025, b = -0.16, d = 0.1: 1M samples give 0.25^-0.16 + 0.1 = 1.35, beyond any
+    # error; 12.8M give 3.2^-0.16 + 0.1 = 0.93
+    assert (SCALE * 1e6 / 1e5) ** B_A + IRREDUCIBLE > 1 > (SCALE * S / 1e5) ** B_A + IRREDUCIBLE
+    result = design(half_life_problem(4 * S, [("A", 1e6), ("A", S), ("A", 2 * S)]), 4 * S, seed=0)
+    (note,) = [n for n in result.notes if n.code == "pilot-outside-range"]
+    assert note.details["pilots"] == ["A@1M"] and note.details["share"] == [pytest.approx(1.0, rel=1e-12)] and note.severity == "warning"
+    assert note.details["in_batch"] == [p for p in (s.pilot for s in result.batch) if p == "A@1M"]
+    assert not [n for n in design(half_life_problem(4 * S, [("A", S), ("A", 2 * S)]), 4 * S, seed=0).notes if n.code == "pilot-outside-range"]
 
 
 def test_contrast_variance_is_the_scalar_gaussian_update():
@@ -172,7 +187,7 @@ def test_residual_noise_inverts_the_huber_objective():
     assert residual_noise(quadratic) == pytest.approx(0.02 * np.sqrt(20 / (20 - free)), rel=1e-12)
     r, delta = 0.05, 1e-3  # every residual 0.05, in Huber's linear zone
     linear = Fit(**{**fit.__dict__, "objective": 20 * delta * (r - delta / 2), "n_points": 20, "delta": delta})
-    assert residual_noise(linear) == pytest.approx(np.sqrt(np.pi / 2) * r * 20 / (20 - free), rel=1e-12)
+    assert residual_noise(linear) == pytest.approx(np.sqrt(np.pi / 2) * r * np.sqrt(20 / (20 - free)), rel=1e-12)
     assert residual_noise(fit) is None  # published constants: no objective
 
 
@@ -370,6 +385,29 @@ def test_cli_json_shape(fit_file):
     assert sum(p["cost"] for p in record["pilots"] if p["pilot"] in record["batch"]["pilots"]) == record["batch"]["cost"] <= 51.2e6
 
 
+def test_cli_bucket_sizes_after_subsampled_pilots(tmp_path):
+    # runs on subsets give a bucket several unique_samples, so the fit records no size: the design
+    # asks for it and takes it from --bucket-sizes, as plan-curation does
+    fit = two_bucket_fit(half_life_truths(24))
+    fit.objective, fit.n_points = 12 * 1e-3 * (0.01 - 5e-4), 12
+    fit.metadata = {k: v for k, v in fit.metadata.items() if k != "bucket_size_samples"}
+    path = tmp_path / "subsampled.json"
+    path.write_text(json.dumps(fit.to_dict()))
+    args = ("design-pilots", "--fit", str(path), "--budget", "102.4M", "--pilot-budget", "51.2M", "--json")
+    missing = curascale(*args)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "bucket sizes unknown for A, B: give bucket_sizes (--bucket-sizes A=128M,...) or register the buckets" in missing.stderr, missing.stderr
+    given = curascale(*args, "--bucket-sizes", "A=12.8M,B=12.8M")
+    assert given.returncode == 0, given.stderr
+    sized = tmp_path / "sized.json"  # the same fit with its sizes recorded: the same design
+    sized.write_text(json.dumps({**fit.to_dict(), "metadata": two_bucket_fit().metadata}))
+    assert json.loads(given.stdout)["pilots"] == json.loads(curascale("design-pilots", "--fit", str(sized), *args[3:]).stdout)["pilots"]
+    wrong = curascale(*args, "--bucket-sizes", "C=12.8M")
+    assert wrong.returncode == 2 and "--bucket-sizes: no bucket 'C' in the fit (its buckets: A, B)" in wrong.stderr, wrong.stderr
+    flops = curascale(*args, "--bucket-sizes", "A=12.8M", "--unit", "flops")
+    assert flops.returncode == 2 and "--bucket-sizes is for data plans (--unit samples)" in flops.stderr, flops.stderr
+
+
 def test_cli_candidates_take_a_subset(fit_file):
     result = curascale("design-pilots", "--fit", fit_file, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--candidates", "A:12.8M:3.2M,A:12.8M")
     assert result.returncode == 0, result.stderr
@@ -393,6 +431,7 @@ def test_cli_candidates_take_a_subset(fit_file):
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:51.2M"), "costs 51.2M samples, more than --pilot-budget=50M"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:25.6M:25.6M"), "--candidates: a pilot on A trains on a subset of its 12.8M unique samples, got 25.6M"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:25.6M:lots"), "--candidates A:25.6M:lots: not a number: 'lots'"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:6.4M:6.4M,A:6.4M"), "candidate A@6.4M is given 2 times"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unique-tokens", "1B"), "--unique-tokens is for language-model plans: add --unit flops"),
         (("--budget", "1e22", "--pilot-budget", "1e19", "--unit", "flops"), "a language-model design needs a fit of chinchilla, data_constrained"),
     ],

@@ -41,3 +41,22 @@ def test_an_empty_prediction_cell_names_the_file(fit_file, tmp_path):
     result = curascale("predict", fit_file, "--csv", str(points))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {points}: column 'tokens' is missing or not finite in row 2"
+
+
+def test_a_predicted_error_above_one_is_noted_and_a_shipped_name_is_a_fit():
+    # the shipped T-MARS fit (Goyal et al.'s utility law, a = 0.025, b = -0.1569...) at 6.4M samples of its best bucket:
+    # (0.025 * 64)^b + 0.1 > 1, outside what an error can be; at 128M samples (ten passes) the error is a real one
+    import json
+
+    fit = load_fit("reference/tmars-imagenet-utility")
+    b = fit.params["utility[tmars_top0to10p]"]
+    assert (0.025 * 6.4e6 / 1e5) ** b + 0.1 > 1
+    result = curascale("predict", "reference/tmars-imagenet-utility", "--json", "--at", "samples_seen=6.4M,unique_samples=12.8M,bucket=tmars_top0to10p",
+                       "--at", "samples_seen=128M,unique_samples=12.8M,bucket=tmars_top0to10p")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["predictions"][0]["value"] == pytest.approx((fit.params["sample_scale"] * 6.4e6 / 1e5) ** b + 0.1, rel=1e-9)
+    assert 0 < record["predictions"][1]["value"] < 1
+    impossible = [n for n in record["notes"] if n["code"] == "out-of-physical-range"]
+    assert len(impossible) == 1 and impossible[0]["severity"] == "error"
+    assert impossible[0]["details"] == {"points": ["point 1"], "errors": [record["predictions"][0]["value"]]}

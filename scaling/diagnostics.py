@@ -7,7 +7,8 @@ Rules and their codes:
 
 - ``not-identifiable``: a bootstrap interval spanning more than `SPAN_FACTOR` (or crossing zero),
   or near rank-deficient J^T J at the optimum (J = d residuals / d coordinates, by `jax.jacfwd`):
-  the parameters in the near-null directions are named.
+  the parameters in the near-null directions are named; without draws, also a log-scale
+  parameter whose Laplace interval (the others held) spans more than `SPAN_FACTOR` (`loose_scales`).
 - ``single-level-input``: an input column with one distinct value when the law needs it to vary
   (the parameters its null directions leave undetermined are named); ``constant-target``: a
   target that takes one value.
@@ -127,6 +128,40 @@ def rank_deficiency(jacobian: np.ndarray, names: Sequence[str]) -> list[Note]:
     return [Note("not-identifiable", f"{', '.join(involved)} {told}: J^T J at the optimum is near singular "
                  f"(smallest relative singular value {min(relative):.1e}); {advice}",
                  "error", {"parameters": involved, "relative_singular_values": relative, "rule": "jacobian"})]
+
+
+LOG_SCALE = ("log", "negative-log")  # coordinates that are the log of a parameter (or of minus it)
+
+
+def loose_scales(jacobian: np.ndarray, residuals: np.ndarray, names: Sequence[str], transforms: Sequence[str], skip: Iterable[str] = ()) -> list[Note]:
+    """`not-identifiable` (rule "laplace") for a fit without bootstrap draws: a log-scale
+    coordinate k (LOG_SCALE) whose 95% Laplace interval, holding the others at the optimum, spans
+    more than `SPAN_FACTOR`: 2 * 1.96 sigma / ||J_k|| > ln(SPAN_FACTOR), sigma^2 = r^T r / (n - p)
+    (J: [n, p] d residuals / d coordinates, r: the log residuals [n]). A parameter that ran off
+    to where the runs cannot see it (a half-life of 1e12 epochs from two passes) has a column near
+    zero; the rank test, on unit-norm columns, does not see that. Conditional on the others, so it
+    flags no more than the marginal interval (the bootstrap's `wide_intervals`) would. None when
+    the runs cannot estimate sigma (n <= p) or fit exactly. `skip`: names another rule has named."""
+    jacobian, residuals = np.asarray(jacobian, dtype=float), np.asarray(residuals, dtype=float)
+    n, p = jacobian.shape
+    if n <= p or not np.all(np.isfinite(jacobian)) or not np.all(np.isfinite(residuals)):
+        return []
+    sigma = float(np.sqrt(residuals @ residuals / (n - p)))
+    if sigma == 0.0:
+        return []
+    norms = np.linalg.norm(jacobian, axis=0)
+    log_factor = 2 * 1.959963984540054 * sigma / np.maximum(norms, np.finfo(float).tiny)  # ln of the interval's span
+    skipped = set(skip)
+    loose = [(str(name), float(np.exp(min(f, 690.0)))) for name, kind, f in zip(names, transforms, log_factor)
+             if kind in LOG_SCALE and f > np.log(SPAN_FACTOR) and name not in skipped]
+    if not loose:
+        return []
+    several = len(loose) > 1
+    shown = ", ".join(name for name, _ in loose)
+    return [Note("not-identifiable", f"{shown} {'are' if several else 'is'} not determined by these runs: with the other parameters held at the fit, "
+                 f"{'each' if several else 'its'} 95% interval spans more than {SPAN_FACTOR:g}x (noise {sigma:.2g} in log units); "
+                 f"add runs that vary what {'they describe' if several else 'it describes'}, or bootstrap",
+                 "error", {"parameters": [name for name, _ in loose], "interval_factors": [f for _, f in loose], "noise": sigma, "rule": "laplace"})]
 
 
 def constant_target(target: np.ndarray, name: str, parameters: Sequence[str]) -> list[Note]:
@@ -325,6 +360,8 @@ def holdout_ties(requested: int, held: int, compute: float) -> list[Note]:
 # ---- applying the rules ---------------------------------------------------------------------
 def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Mapping[str, Sequence[float]] | None = None) -> list[Note]:
     """Every fit rule for a fitted `problem` (scaling.problem.Problem) at coordinates `u`."""
+    import jax.numpy as jnp
+
     data, names = problem.data, problem.coordinate_names()
     held = [*problem.fixed, *problem.tied]
     jacobian = _jacobian(problem, u)
@@ -335,6 +372,8 @@ def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Ma
         *flat,
         *single_level_inputs(data.inputs, levels),
         *([] if flat else rank_deficiency(jacobian, names)),
+        *([] if flat or intervals else loose_scales(jacobian, np.asarray(problem.residuals(jnp.asarray(u, dtype=float))), names,
+                                                    [p.transform.name for p, size in zip(problem.free, problem.sizes) for _ in range(size)], undetermined)),
         *wide_intervals(intervals or {}, held),
         *out_of_physical_range(problem.law, params, held),
         *unit_mistakes(data.inputs),

@@ -101,3 +101,46 @@ def test_the_fit_json_summary_has_ranges_metadata_fixed_and_tied():
     assert summary["fixed"] == {"E": 1.8} and summary["tied"] == {"alpha": "beta"}
     assert summary["input_ranges"]["params"] == [runs.params.iloc[::8].min(), runs.params.iloc[::8].max()]
     assert summary["metadata"] == fitted.metadata
+
+
+def test_a_log_scale_parameter_the_runs_cannot_bound_is_not_identifiable_without_a_bootstrap():
+    # J [4, 3], r [4] by hand: sigma^2 = r.r / (n - p) = 4e-4 / 1; column norms sqrt(30), 1.414e-3, 1e-3;
+    # 95% span exp(2 * 1.96 * sigma / norm): 1.01 for the first, e^55.4 for the second (log scale: named),
+    # the third is an identity coordinate (an exponent's shift, not a scale): not this rule's
+    jacobian = np.array([[1.0, 1e-3, 1e-3], [2.0, 0.0, 0.0], [3.0, 1e-3, 0.0], [4.0, 0.0, 0.0]])
+    residuals = np.array([0.01, -0.01, 0.01, -0.01])
+    [note] = diagnostics.loose_scales(jacobian, residuals, ["A", "tau", "c"], ["log", "negative-log", "identity"])
+    sigma = np.sqrt(4e-4 / 1)
+    assert note.code == "not-identifiable" and note.severity == "error" and note.details["rule"] == "laplace"
+    assert note.details["parameters"] == ["tau"] and note.details["noise"] == pytest.approx(sigma, rel=1e-12)
+    assert note.details["interval_factors"] == [pytest.approx(np.exp(2 * 1.959963984540054 * sigma / np.sqrt(2e-6)), rel=1e-9)]
+    assert note.message.startswith("tau is not determined by these runs")
+    assert diagnostics.loose_scales(jacobian, residuals, ["A", "tau", "c"], ["log", "log", "identity"], skip=["tau"]) == []
+    assert diagnostics.loose_scales(jacobian, np.zeros(4), ["A", "tau", "c"], ["log"] * 3) == []  # an exact fit: no noise to judge by
+    assert diagnostics.loose_scales(jacobian[:3], residuals[:3], ["A", "tau", "c"], ["log"] * 3) == []  # n <= p: no noise estimate
+
+
+def test_a_half_life_that_two_passes_cannot_see_is_named_by_a_fit_without_draws():
+    # two buckets, runs at 0.5 to 3 passes with +-1% noise; hq's half-life is 3 epochs (seen), lq's 40 (a
+    # decay of 5% over three passes, below the noise): the fit without bootstrap names lq's half-life
+    # only, and a plan made from it carries the note
+    S, a, d = 12.8e6, 0.025, 0.1
+
+    def error(n, b, tau):  # LAWS.md §3, utility form, restated
+        value = (a * min(S, n) / 1e5) ** b + d
+        for k in range(1, int(np.floor(n / S)) + 1):
+            value *= (min(S * (k + 1), n) / (S * k)) ** (b * 0.5 ** (k / tau))
+        return value
+
+    signs = [1, -1, -1, 1, 1, -1, 1, -1, -1, 1, 1, -1]
+    rows = [{"bucket": bucket, "samples_seen": e * S, "unique_samples": S, "error": error(e * S, b, tau)}
+            for bucket, b, tau in (("hq", -0.16, 3.0), ("lq", -0.12, 40.0)) for e in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)]
+    frame = pd.DataFrame(rows)
+    frame["error"] *= np.exp(0.01 * np.array(signs))
+    fitted = fit("data_filtering_utility", frame, fixed={"sample_scale": a, "irreducible_error": d})
+    [note] = [n for n in fitted.notes if n.code == "not-identifiable"]
+    assert note.details["parameters"] == ["utility_half_life[lq]"] and note.details["rule"] == "laplace"
+    assert note.details["interval_factors"][0] > 10
+    from scaling.plan import plan_data
+
+    assert "not-identifiable" in [n.code for n in plan_data(fitted, 1.28e9).notes]  # carried (here the choice does not turn on it)

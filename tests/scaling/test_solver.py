@@ -306,7 +306,7 @@ def test_stop_rules_on_a_quadratic_at_their_thresholds(options, expected_u, iter
     """Least squares on four points (all within delta): the stop rules' thresholds computed by hand."""
     result = solve_one(QUADRATIC, [1.0], options)
     assert result.iterations.tolist() == [iterations] and result.converged.tolist() == [True]
-    np.testing.assert_allclose(result.u, [[expected_u]], rtol=1e-15)
+    np.testing.assert_allclose(result.u, [[expected_u]], rtol=0, atol=1e-15)
     np.testing.assert_allclose(result.value, [2.0 + 2.0 * expected_u**2], rtol=1e-15)
 
 
@@ -334,7 +334,7 @@ def test_one_damped_majoriser_step_restated_in_numpy():
     solver = BatchedSolver(linear, options)
     data = {"design": design, "y": y}
     result = solver.minimize(u0[None, :], weights[None, :].astype(float), data)
-    np.testing.assert_allclose(result.u, [u1], rtol=1e-13)
+    np.testing.assert_allclose(result.u, [u1], rtol=0, atol=1e-13)
     np.testing.assert_allclose(result.value, [f1], rtol=1e-13)
     assert result.iterations.dtype == np.int64 and result.iterations.tolist() == [1]
     assert result.converged.tolist() == [False]  # stopped by the cap, not by a tolerance

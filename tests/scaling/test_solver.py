@@ -33,6 +33,22 @@ def test_cholesky_solve_matches_numpy(size):
 
 
 @float64
+def test_cholesky_is_written_out_up_to_its_size_limit():
+    """Up to UNROLLED_CHOLESKY_MAX (12) coordinates the solve is written out in elementwise
+    arithmetic (4x faster than the library's under vmap, measured in _solve_spd); above it the
+    library's Cholesky is called."""
+    import jax
+
+    from scaling.solver import UNROLLED_CHOLESKY_MAX
+
+    def program(size):
+        return str(jax.make_jaxpr(_solve_spd)(np.eye(size), np.ones(size)))
+
+    assert UNROLLED_CHOLESKY_MAX == 12
+    assert "cholesky" not in program(12) and "cholesky" in program(13)
+
+
+@float64
 def test_huber_matches_its_definition():
     r = np.array([-0.5, -1e-3, -2e-4, 0.0, 3e-4, 1e-3, 2.0])
     np.testing.assert_allclose(np.asarray(huber(r, 1e-3)), numpy_huber(r, 1e-3), rtol=1e-15, atol=0)
@@ -180,3 +196,177 @@ def test_cache_directory_follows_xdg(tmp_path):
     (tmp_path / "curascale").write_text("not a folder")
     out = subprocess.run([sys.executable, "-c", CACHE_PROGRAM, str(tmp_path / "curascale" / "jax")], capture_output=True, text=True, env=env, check=True)
     assert json.loads(out.stdout)["path"] is None
+
+
+# Small problems whose every step can be followed by hand: residuals r = design @ u - y, so the
+# Jacobian is the design, and dyadic data keep every quantity exact in floating point.
+
+
+def linear(u, data):
+    return data["design"] @ u - data["y"]
+
+
+def line_data(x, y):
+    return {"design": np.stack([np.ones_like(x), x], axis=1), "y": y}
+
+
+def constant_data(y):
+    return {"design": np.ones((len(y), 1)), "y": np.asarray(y, dtype=float)}
+
+
+def solve_one(data, start, options, **kwargs):
+    solver = BatchedSolver(linear, options)
+    return solver.minimize(np.array([start], dtype=float), np.ones((1, len(data["y"]))), data, **kwargs)
+
+
+X8 = np.arange(8) * 0.25
+
+
+@pytest.mark.parametrize(
+    "data, start, delta, iterations",
+    [
+        # 8 points, 4 per coordinate, settle the start at once: the certificate (promised 0 <= 0) stops it
+        (line_data(X8, 0.5 + 2.0 * X8), [0.5, 2.0], 0.02, 1),
+        # 7 points are too few to settle: a chunk of null steps stalls (f - f_end = 0 <= 0), the polish's
+        # first step certifies
+        (line_data(X8[:7], 0.5 + 2.0 * X8[:7]), [0.5, 2.0], 0.02, 8 + 1),
+        # the two points at |r| = delta exactly count as inside: 5 >= 4 settle, and g = 0 + 0 + 0 - 1 + 1 = 0
+        (constant_data([0.0, 0.0, 0.0, 1.0, -1.0]), [0.0], 1.0, 1),
+    ],
+)
+def test_a_start_at_a_stationary_point_stops_by_the_certificate(data, start, delta, iterations):
+    """At a stationary point the gradient is exactly 0, so every step is a null step. A start
+    settled at once (weighted points inside delta >= settled_points * P, damping at its initial
+    value) is certified in its first step; one that is not settled runs a chunk, stalls, and its
+    polish certifies it in one step. Either way the start keeps its point and its value."""
+    options = SolverOptions(delta=delta)
+    result = solve_one(data, start, options)
+    r = data["design"] @ np.array(start) - data["y"]
+    assert result.iterations.tolist() == [iterations] and result.converged.tolist() == [True]
+    np.testing.assert_array_equal(result.u, [start])
+    assert result.value.tolist() == [numpy_huber(r, delta).sum()]
+
+
+@pytest.mark.parametrize(
+    "options, iterations",
+    [
+        # exact damping: the majoriser keeps 8 null steps (f_trial == f); the polish's steps are 0/0
+        # (no curvature on the linear arms), rejected, lam 1 -> 2 -> 4, and lam >= max_damping stops it
+        # in its third step
+        (SolverOptions(delta=0.25, initial_damping=1.0, shrink=0.5, grow=2.0, max_damping=4.0), 8 + 3),
+        # default damping: lam grows 1e-3 -> 1e5 in the polish's chunk, never stuck; the chunk stalls
+        # and a polished start is not polished again
+        (SolverOptions(delta=0.25), 8 + 8),
+    ],
+)
+def test_a_flat_minimum_keeps_null_steps_and_stops(options, iterations):
+    """y = -1, 1 with delta 0.25 and u = 0: both points lie on Huber's linear arms with opposite
+    slopes, so f is flat between them (f = 2 * 0.25 * (1 - 0.125) = 0.4375) and the gradient is
+    exactly 0. A step that does not raise f is kept (f_trial <= f), so the majoriser's chunk keeps
+    its null steps and stalls; the schedule then gives the counts above."""
+    result = solve_one(constant_data([-1.0, 1.0]), [0.0], options)
+    assert result.iterations.tolist() == [iterations] and result.converged.tolist() == [True]
+    assert result.u.tolist() == [[0.0]] and result.value.tolist() == [0.4375]
+
+
+def test_failed_steps_grow_the_damping_up_to_its_cap():
+    """A residual whose Jacobian has the wrong sign (value u - 1, derivative -1): every step goes
+    uphill and is rejected, so lam doubles 1 -> 2 -> 4 over a chunk of 2 and f does not move: the
+    chunk stalls with lam = max_damping = 4, which is not below the cap, so the start is not
+    polished: 2 steps, still at its start (f = 4 * 0.5 = 2)."""
+    import jax
+
+    def uphill(u, data):
+        return 2.0 * jax.lax.stop_gradient(u[0]) - u[0] - data["y"]
+
+    options = SolverOptions(delta=10.0, chunk=2, initial_damping=1.0, grow=2.0, max_damping=4.0)
+    result = BatchedSolver(uphill, options).minimize(np.zeros((1, 1)), np.ones((1, 4)), {"y": np.ones(4)})
+    assert result.iterations.tolist() == [2] and result.converged.tolist() == [True]
+    assert result.u.tolist() == [[0.0]] and result.value.tolist() == [2.0]
+
+
+QUADRATIC = constant_data([-1.0, -1.0, 1.0, 1.0])  # delta 10: f(u) = 0.5 sum (u - y)^2 = 2 + 2 u^2, g = 4u, M = 4
+
+
+@pytest.mark.parametrize(
+    "options, expected_u, iterations",
+    [
+        # settled at once (4 points inside, 4 >= 4): the Newton decrement g^2 / (2M) = 2u^2 = 2 equals
+        # stall_tol * f = 0.5 * 4 at u = 1, so the certificate stops the start in its first step, which
+        # is still taken: u - g / (M + lam M) with lam = 1e-3
+        (SolverOptions(delta=10.0, stall_tol=0.5), 1.0 - 4.0 / (4.0 + 4.0 * 1e-3), 1),
+        # never settled (8 > 4 points): with lam = 1 a step halves u (u - 4u / (4 + 4)); the chunk of one
+        # step lowers f from 4 to 2.5, by 1.5 <= polish_tol * f_end = 0.75 * 2.5, so it stalls; the
+        # polish's step from u = 0.5 (lam back to 1) is certified (decrement 0.5 <= 0.5 * 2.5) and lands
+        # on 0.25
+        (SolverOptions(delta=10.0, settled_points=8.0, chunk=1, initial_damping=1.0, shrink=0.5, polish_tol=0.75, stall_tol=0.5), 0.25, 2),
+    ],
+)
+def test_stop_rules_on_a_quadratic_at_their_thresholds(options, expected_u, iterations):
+    """Least squares on four points (all within delta): the stop rules' thresholds computed by hand."""
+    result = solve_one(QUADRATIC, [1.0], options)
+    assert result.iterations.tolist() == [iterations] and result.converged.tolist() == [True]
+    np.testing.assert_allclose(result.u, [[expected_u]], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(result.value, [2.0 + 2.0 * expected_u**2], rtol=1e-15)
+
+
+def test_one_damped_majoriser_step_restated_in_numpy():
+    """One chunk of one step, capped at one iteration: u1 = u0 - (M + lam max(diag M) I)^-1 g with
+    M = J^T diag(w c) J, c = 1 inside delta and delta / |r| outside (the majoriser's curvature,
+    Holland & Welsch 1977), restated in numpy; residuals inside delta, outside it below 1 and
+    above 1, uneven weights. The start is integer (it is read as float) and the weights too (they
+    are counts, as a bootstrap's are: the same single compiled chunk)."""
+    design = np.array([[1.0, 0.0], [1.0, 0.5], [1.0, 1.0], [1.0, 1.5], [1.0, 2.0], [1.0, 3.0]])
+    y = np.array([1.02, 1.3, 1.6, 1.95, 4.0, 0.5])
+    weights = np.array([1, 2, 1, 3, 1, 2])
+    delta, lam = 0.1, 0.5
+    u0 = np.array([1, 0])
+    r = design @ u0 - y
+    assert (np.abs(r) <= delta).sum() == 1 and ((np.abs(r) > delta) & (np.abs(r) < 1)).sum() == 4 and (np.abs(r) > 1).sum() == 1
+    c = np.where(np.abs(r) <= delta, 1.0, delta / np.abs(r))
+    matrix = design.T @ ((weights * c)[:, None] * design)
+    gradient = design.T @ (weights * np.where(np.abs(r) <= delta, r, delta * np.sign(r)))
+    u1 = u0 - np.linalg.solve(matrix + lam * np.max(np.diag(matrix)) * np.eye(2), gradient)
+    f0, f1 = ((weights * numpy_huber(design @ u - y, delta)).sum() for u in (u0, u1))
+    assert f1 < f0  # the step is kept
+
+    options = SolverOptions(delta=delta, chunk=1, max_iterations=1, initial_damping=lam)
+    solver = BatchedSolver(linear, options)
+    data = {"design": design, "y": y}
+    result = solver.minimize(u0[None, :], weights[None, :].astype(float), data)
+    np.testing.assert_allclose(result.u, [u1], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(result.value, [f1], rtol=1e-13)
+    assert result.iterations.dtype == np.int64 and result.iterations.tolist() == [1]
+    assert result.converged.tolist() == [False]  # stopped by the cap, not by a tolerance
+    counted = solver.minimize(u0[None, :], weights[None, :], data)  # integer weights
+    np.testing.assert_array_equal(counted.u, result.u)
+    assert solver._chunk._cache_size() == 1 and solver._value._cache_size() == 1
+
+
+def test_progress_reports_finished_starts_after_each_chunk():
+    """y = 0, 0, 10 with delta 1: the Huber minimum is u = 0.5 (2u - 1 = 0, the outlier on its
+    linear arm), f = 2 * 0.125 + (9.5 - 0.5) = 9.25. Only 2 points lie inside delta (< 4), so the
+    start at 0 never settles: its majoriser steps contract u - 0.5 about 20-fold each (curvature
+    2 + 1/9.5 against the slope's 2), the first chunk is not stalled, the second is (f moves by
+    ~1e-22), and the polish's first Newton step is certified: 8 + 8 + 1 steps. The start at 0.5
+    has g = 0.5 + 0.5 - 1 = 0: a stalled chunk of null steps and a certified polish step, 8 + 1.
+    progress(finished, total) is called after each chunk: (0, 2), (1, 2), (2, 2)."""
+    calls = []
+
+    def progress(finished, total):
+        calls.append((finished, total))
+        assert len(calls) < 20, "the solver does not finish"
+
+    solver = BatchedSolver(linear, SolverOptions(delta=1.0))
+    result = solver.minimize(np.array([[0.0], [0.5]]), np.ones((2, 3)), constant_data([0.0, 0.0, 10.0]), progress=progress)
+    assert result.iterations.tolist() == [17, 9] and result.converged.all()
+    np.testing.assert_allclose(result.u, [[0.5], [0.5]], atol=1e-12)
+    np.testing.assert_allclose(result.value, [9.25, 9.25], rtol=1e-15)
+    assert calls == [(0, 2), (1, 2), (2, 2)]
+
+
+def test_a_pool_is_padded_to_the_next_power_of_two():
+    """The block of a pool of n starts (up to the block size) is the smallest power of two >= n."""
+    from scaling.solver import _padded
+
+    assert [_padded(n) for n in range(1, 300)] == [1 << (n - 1).bit_length() for n in range(1, 300)]

@@ -9,7 +9,7 @@ from scaling.units import format_quantity, parse_quantity
 
 @pytest.mark.parametrize("text, value", [
     ("128M", 128e6), ("1.28B", 1.28e9), ("1.28b", 1.28e9), ("3e9", 3e9), ("1.4T", 1.4e12), ("12K", 12e3), ("2G", 2e9),
-    ("2P", 2e15), (" 51.2M ", 51.2e6), ("1_000_000", 1e6), ("0.5", 0.5), (7, 7.0),
+    ("2P", 2e15), (" 51.2M ", 51.2e6), ("1_000_000", 1e6), ("1_000_", 1e3), ("12__8M", 128e6), ("0.5", 0.5), (7, 7.0),
 ])
 def test_parse_quantity_reads_every_suffix(text, value):
     assert parse_quantity(text) == value
@@ -40,7 +40,7 @@ def test_parse_quantity_default_name_and_signed_values():
 
 
 @pytest.mark.parametrize("value, text", [
-    (1.28e8, "128M"), (1.28e9, "1.28B"), (3.2e6, "3.2M"), (999.0, "999"), (1e3, "1K"), (1e12, "1T"), (2.5e14, "250T"),
+    (1.28e8, "128M"), (1.28e9, "1.28B"), (3.2e6, "3.2M"), (999.0, "999"), (1e3, "1K"), (1e6, "1M"), (1e9, "1B"), (1e12, "1T"), (2.5e14, "250T"),
     (999_999_999_999_999.0, "1000T"), (1e15, "1e+15"), (1e20, "1e+20"), (0.25, "0.25"), (-3.2e6, "-3.2M"),
     (float("inf"), "inf"), (float("nan"), "nan"), (123456789.0, "123.5M"),
 ])

@@ -38,8 +38,8 @@ truths jointly (likelihoods multiply), until the pilot budget is spent or no pil
 The reweighting is the design's linearised stand-in for a refit (cheap enough to run for every
 pilot, world and greedy step); `bench/pilot_design.py` checks the decisions it leads to against a
 team that does refit its law (`scaling.fit.fit`) on all its runs after the pilots and plans from
-the refit. Candidates: data pilots are buckets and top-m unions, whole or a random 1/f of them
-(SUBSETS), at EPOCH_GRID passes (`data_pilots`); language-model pilots are (N, D) on a small grid, plus unique-token variants under
+the refit. Candidates: data pilots are buckets (top-m unions only when asked for), whole or a
+random 1/f of them (SUBSETS), at EPOCH_GRID passes (`data_pilots`); language-model pilots are (N, D) on a small grid, plus unique-token variants under
 a data-constrained fit and low-precision variants under a precision fit (`model_pilots`).
 
 This follows the decision-theoretic value of sample information (Raiffa & Schlaifer 1961) and
@@ -355,8 +355,8 @@ def grid_floor(fit: Fit, column: str) -> float:
 
 
 def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] | None = None, *, smallest: float = 0.0, smallest_pool: float = 0.0) -> tuple[list[Pilot], np.ndarray, np.ndarray]:
-    """Candidate data pilots: each bucket alone and each union of the best m >= 2 buckets, on the
-    whole pool or on a random 1/f of it (f in SUBSETS; a subsampled pilot repeats its subset f
+    """Candidate data pilots: each bucket alone (a union of the best m >= 2 buckets only when
+    `requested`: the fit cannot take a union's run), on the whole pool or on a random 1/f of it (f in SUBSETS; a subsampled pilot repeats its subset f
     times as often for the same samples, so it sees the repetition decay cheaply; at most one pass
     over a subset is the whole pool's pilot for those samples and named so), at EPOCH_GRID
     passes over what it trains on, costing at most `pilot_budget` samples, seeing at least
@@ -370,8 +370,8 @@ def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] 
     pools = {b: np.eye(len(unions.buckets))[i] for i, b in enumerate(unions.buckets)}
     pools.update({name: row for name, row in zip(unions.names, unions.shares) if np.count_nonzero(row) > 1})
     full = {pool: size * float(effective_buckets(row)) for pool, row in pools.items()}
-    if requested is None:
-        items = [(pool, epochs * full[pool] / f, full[pool] / f) for pool in pools for f in SUBSETS for epochs in EPOCH_GRID if f == 1 or epochs > 1]
+    if requested is None:  # single buckets: the data-filtering fit takes a run of one bucket, not of a union (`union_pilots` notes requested ones)
+        items = [(pool, epochs * full[pool] / f, full[pool] / f) for pool in unions.buckets for f in SUBSETS for epochs in EPOCH_GRID if f == 1 or epochs > 1]
         items = [(pool, samples, unique) for pool, samples, unique in items
                  if smallest <= samples <= pilot_budget * (1 + 1e-12) and unique >= smallest_pool * (1 - 1e-12)]
     else:

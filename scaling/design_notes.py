@@ -75,12 +75,27 @@ def pilot_extrapolation(fit: Fit, pilots) -> list[Note]:
     return notes
 
 
+def union_pilots(fit: Fit, pilots) -> list[Note]:
+    """`pilot-not-fittable`: candidate data pilots on a union of buckets (`scaling.design.PilotValue`s
+    whose pool is not one of the fit's buckets). The data-filtering fit takes runs of one bucket
+    (LAWS.md §3, per-bucket utility and half-life), so a union's run cannot be refitted: its value
+    is what a team that updates its belief on it would gain, not what `curascale fit` can use.
+    Details: pilots."""
+    buckets = set(fit.groups or [])
+    named = [p.pilot for p in pilots if "pool" in p.spec and buckets and p.spec["pool"] not in buckets]
+    if not named:
+        return []
+    shown = ", ".join(named[:4]) + (f" and {len(named) - 4} more" if len(named) > 4 else "")
+    return [Note("pilot-not-fittable", f"{shown} train{'s' if len(named) == 1 else ''} on a union of buckets: the fit takes runs of one bucket, so "
+                 "such a run cannot be refitted; its value assumes a team that updates on it", "warning", {"pilots": named})]
+
+
 def with_plan_notes(design, fit: Fit, *, unit: str, bucket_sizes: Mapping[str, float] | None = None, unique_tokens: float | None = None):
     """`design` (a `scaling.design.Design`) with its notes: the planner's for the same fit, budget
-    (and `unique_tokens`), then `pin_down`, then `pilot_extrapolation`, then the design's own (without the no-pilot-value claim when a
+    (and `unique_tokens`), then `pin_down`, then `pilot_extrapolation`, then `union_pilots`, then the design's own (without the no-pilot-value claim when a
     deciding parameter is not identified)."""
     missing = unidentified(fit, unit)
     own = [note for note in design.notes if not (missing and note.code == NO_PILOT_VALUE)]
     notes = merge(plan_notes(fit, design.budget, unit=unit, bucket_sizes=bucket_sizes, unique_tokens=unique_tokens), pin_down(missing, design.truths_source),
-                  pilot_extrapolation(fit, design.pilots), own)
+                  pilot_extrapolation(fit, design.pilots), union_pilots(fit, design.pilots), own)
     return dataclasses.replace(design, notes=tuple(notes))

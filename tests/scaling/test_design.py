@@ -140,12 +140,24 @@ def test_with_one_pass_of_budget_only_a_subsampled_pilot_sees_the_half_life():
 
 def test_subsets_stop_where_the_fits_runs_stop():
     # the fit saw buckets of 12.8M only: a subset more than EXTRAPOLATION_FACTOR (4) smaller is a
-    # pool size no run had, left out of the default candidates (top20's eighth, 3.2M, is not)
+    # pool size no run had, left out of the default candidates
     import dataclasses
 
     ranged = dataclasses.replace(two_bucket_fit(), input_ranges={"samples_seen": [S, 2 * S], "unique_samples": [S, S]})
     sizes = {p.spec["unique_samples"] for p in half_life_problem(S, fit=ranged).pilots}
-    assert sizes == {2 * S, S, S / 2, S / 4}
+    assert sizes == {S, S / 2, S / 4}
+
+
+def test_union_pilots_are_offered_only_when_asked_for_and_noted():
+    # the data-filtering fit takes runs of one bucket: a union's run cannot be refitted, so the default
+    # candidates are single buckets; a requested union is valued (the law predicts it) and noted
+    from scaling.design_notes import union_pilots
+
+    assert {p.spec["pool"] for p in half_life_problem(4 * S).pilots} == {"A", "B"}
+    result = design(half_life_problem(4 * S, [("top20", 2 * S), ("A", 2 * S)]), 4 * S, seed=0)
+    [note] = union_pilots(two_bucket_fit(), result.pilots)
+    assert note.code == "pilot-not-fittable" and note.details == {"pilots": ["top20@25.6M"]} and note.severity == "warning"
+    assert union_pilots(two_bucket_fit(), [p for p in result.pilots if p.spec["pool"] == "A"]) == []
 
 
 def test_pilots_whose_error_would_be_above_one_are_noted():

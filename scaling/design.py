@@ -379,9 +379,12 @@ def data_pilots(unions: Unions, pilot_budget: float, requested: Sequence[tuple] 
         if unknown:
             raise UserError(f"candidates: no pool named {unknown[0]!r} (pools: {', '.join(pools)})")
         items = [(item[0], float(item[1]), float(item[2]) if len(item) > 2 else full[item[0]]) for item in requested]
-        for pool, _, unique in items:
+        for pool, samples, unique in items:
             if not (np.isfinite(unique) and 0 < unique <= full[pool] * (1 + 1e-12)):
                 raise UserError(f"candidates: a pilot on {pool} trains on a subset of its {format_quantity(full[pool])} unique samples, got {format_quantity(unique)}")
+            if samples / unique >= data_filtering.MAX_EPOCHS - 1:
+                raise UserError(f"candidates: {pool}:{format_quantity(samples)}:{format_quantity(unique)} is {samples / unique:.3g} passes over its samples; "
+                                f"the data filtering laws handle fewer than {data_filtering.MAX_EPOCHS - 1}")
     # at most one pass over a subset is the same experiment as the whole pool for those samples
     # (LAWS.md §3: with n <= S only n enters), so it is named and valued as that one
     items = [(pool, samples, full[pool] if samples <= unique * (1 + 1e-12) else unique) for pool, samples, unique in items]
@@ -408,6 +411,10 @@ def data_problem(fit: Fit, truths: Truths, budget_samples: float, pilot_budget: 
     pilots, pilot_weights, pilot_sizes = data_pilots(unions, pilot_budget, candidates, smallest=grid_floor(fit, "samples_seen"), smallest_pool=grid_floor(fit, "unique_samples"))
     _check_pilots(pilots, pilot_budget, "samples")
     plan_sizes = effective_buckets(unions.shares) * unions.size_samples[0]
+    passes = float(budget_samples) / float(np.min(plan_sizes))
+    if passes >= data_filtering.MAX_EPOCHS - 1:
+        raise UserError(f"the budget ({format_quantity(budget_samples)} samples) is {passes:.3g} passes over {unions.names[int(np.argmin(plan_sizes))]}; the data filtering "
+                        f"laws handle fewer than {data_filtering.MAX_EPOCHS - 1} (a FLOPs budget is --unit flops)")
     metric = union_errors(fit.law, truths.params, unions.buckets, unions.shares, plan_sizes, np.full(len(plan_sizes), float(budget_samples)))
     outcome = np.log(union_errors(fit.law, truths.params, unions.buckets, pilot_weights, pilot_sizes, np.array([p.cost for p in pilots])))
     return DesignProblem(tuple(unions.names), metric, tuple(pilots), outcome, truths.weights, truths.noise, "samples", "error", float(budget_samples))

@@ -444,6 +444,8 @@ def test_cli_candidates_take_a_subset(fit_file):
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:25.6M:25.6M"), "--candidates: a pilot on A trains on a subset of its 12.8M unique samples, got 25.6M"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:25.6M:lots"), "--candidates A:25.6M:lots: not a number: 'lots'"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:6.4M:6.4M,A:6.4M"), "candidate A@6.4M is given 2 times"),
+        (("--budget", "1.28B", "--pilot-budget", "50M", "--candidates", "A:12.8M:100"), "--candidates: A:12.8M:100 is 1.28e+05 passes over its samples; the data filtering laws handle fewer than 511"),
+        (("--budget", "1e22", "--pilot-budget", "50M"), "--budget (1e+22 samples) is 7.81e+14 passes over top10; the data filtering laws handle fewer than 511 (a FLOPs budget is --unit flops)"),
         (("--budget", "1.28B", "--pilot-budget", "50M", "--unique-tokens", "1B"), "--unique-tokens is for language-model plans: add --unit flops"),
         (("--budget", "1e22", "--pilot-budget", "1e19", "--unit", "flops"), "a language-model design needs a fit of chinchilla, data_constrained"),
     ],

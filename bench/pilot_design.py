@@ -101,7 +101,8 @@ def data_scenario() -> Scenario:
     fixed = {"sample_scale": reference.params["sample_scale"], "irreducible_error": reference.params["irreducible_error"]}
     metadata = {k: v for k, v in reference.metadata.items() if k != "bucket_size_samples"}  # nested buckets and their ranges, whatever the key; sizes come from the runs
     smallest = size / EXTRAPOLATION_FACTOR  # the team's runs see 12.8M-25.6M samples of 12.8M buckets: no pilot farther below (`grid_floor`)
-    candidates = [(b, e * size / f, size / f) for b in nested for f in SUBSETS for e in EPOCH_GRID if smallest <= e * size / f <= pilot_budget and size / f >= smallest]
+    candidates = [(b, e * size / f, size / f) for b in nested for f in SUBSETS for e in EPOCH_GRID
+                  if (f == 1 or e > 1) and smallest <= e * size / f <= pilot_budget and size / f >= smallest]  # one pass over a subset is the whole bucket's pilot
     def world(rng):
         params = dict(fixed)
         for b in nested:

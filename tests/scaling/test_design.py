@@ -558,6 +558,13 @@ def test_reduction_standard_error_is_the_clustered_se_over_truths():
     se_regret, se_width = reduction_se(Outlook(0, 0, {}, before_r, before_w), Outlook(0, 0, {}, after_r, after_w), np.ones(10))
     assert se_regret == pytest.approx(np.std(before_r - after_r, ddof=1) / np.sqrt(10), rel=1e-12)
     assert se_width == pytest.approx(np.std(before_w - after_w, ddof=1) / np.sqrt(10), rel=1e-12)
+    # unequal weights (bootstrap draws reweighted): the weighted-mean SE written out with loops
+    weights = np.arange(1.0, 11.0)
+    w = weights / weights.sum()
+    d = before_r - after_r
+    mean = sum(w[t] * d[t] for t in range(10))
+    by_hand = np.sqrt(10 / 9 * sum(w[t] ** 2 * (d[t] - mean) ** 2 for t in range(10)))
+    assert reduction_se(Outlook(0, 0, {}, before_r, before_w), Outlook(0, 0, {}, after_r, after_w), weights)[0] == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_a_batch_whose_regret_estimate_rises_is_reported_as_chosen_by_interval():

@@ -144,3 +144,12 @@ def test_a_half_life_that_two_passes_cannot_see_is_named_by_a_fit_without_draws(
     from scaling.plan import plan_data
 
     assert "not-identifiable" in [n.code for n in plan_data(fitted, 1.28e9).notes]  # carried (here the choice does not turn on it)
+
+
+def test_the_tokens_per_parameter_rule_stops_at_1e5():
+    # heavily over-trained small models (a 135M model on 2T tokens: 1.5e4 tokens a parameter) are runs, not
+    # unit mistakes; 2e5 a parameter is past any run
+    assert diagnostics.tokens_per_parameter({"params": np.array([1.35e8, 1e9]), "tokens": np.array([2e12, 2e10])}) == []
+    [note] = diagnostics.tokens_per_parameter({"params": np.array([1e8, 1e9]), "tokens": np.array([2e13, 2e10])})
+    assert note.details["bounds"] == [0.01, 1e5] and note.details["max"] == pytest.approx(2e5)
+    assert diagnostics.tokens_per_parameter({"params": np.array([1e8]), "tokens": np.array([1e13])}) == []  # exactly 1e5: inside

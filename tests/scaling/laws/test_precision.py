@@ -94,11 +94,11 @@ def test_unified_form_against_a_numpy_restatement():
 
     c = {"weights": 0.6, "activations": 0.9, "kv_cache": 0.5}
     theta = {**PUBLISHED, **{f"c_{part}": value for part, value in c.items()}}
-    n = np.array([1e8, 3e8, 1e9, 2e9])
-    d = np.array([5e9, 2e10, 2e10, 4e10])
-    bits = {"weights": np.array([6.0, 8.0, 4.0, NO_QUANTIZATION_BITS]), "activations": np.array([8.0, 5.0, 8.0, 16.0]),
-            "kv_cache": np.array([4.0, 8.0, 3.5, 12.0])}
-    post = np.array([3.0, 4.0, 4.0, 4.0])
+    n = np.array([1e8, 3e8, 1e9, 2e9, 5e8])
+    d = np.array([5e9, 2e10, 2e10, 4e10, 1e10])
+    bits = {"weights": np.array([6.0, 8.0, 4.0, NO_QUANTIZATION_BITS, 8.0]), "activations": np.array([8.0, 5.0, 8.0, 16.0, 8.0]),
+            "kv_cache": np.array([4.0, 8.0, 3.5, 12.0, 3.5])}
+    post = np.array([3.0, 4.0, 4.0, 4.0, 4.0])
     inputs = {"params": jnp.asarray(n), "tokens": jnp.asarray(d), **{f"bits_{p}": jnp.asarray(v) for p, v in bits.items()},
               "bits_post_training": jnp.asarray(post)}
     quantized = {p: np.where(v >= NO_QUANTIZATION_BITS, 1.0, 1 - np.exp(-v / GAMMA[p] + OFFSET[p])) for p, v in bits.items()}
@@ -107,6 +107,10 @@ def test_unified_form_against_a_numpy_restatement():
     delta = C_T * math.exp(BIAS) * np.exp(-post / GAMMA_POST) * d**GAMMA_D / effective**GAMMA_N
     share = np.prod([np.maximum(1 - np.exp(-c[p] * (bits[p] - post)), 0.0) for p in c], axis=0)
     assert share[2] == 0.0 and 0 < share[0] < share[1] < 1  # row 3 trains weights at P_post: nothing lost
+    # row 5: only the KV cache is trained below P_post (3.5 < 4): its own term 1 - e^(0.25) is negative, and the
+    # floor (not a part at P_post) makes the share 0, so quantizing costs nothing rather than lowering the loss
+    assert 1 - np.exp(-c["kv_cache"] * (3.5 - 4.0)) < 0 and share[4] == 0.0
+    assert all(1 - np.exp(-c[p] * (bits[p][4] - 4.0)) > 0 for p in ("weights", "activations"))
     np.testing.assert_allclose(np.asarray(trained_precision_factor(theta, inputs)), share, rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(unified_quantized_loss(theta, inputs)), trained + delta * share, rtol=1e-12)
 

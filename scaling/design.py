@@ -870,7 +870,6 @@ def interval_widens(values: Sequence[PilotValue], prior_plan: str) -> list[Note]
                   "interval_reduction_se": best.interval_reduction_se, "prior_plan": prior_plan})]
 
 
-@float64
 def pilots_outside_range(problem: DesignProblem, batch: Sequence[BatchStep]) -> list[Note]:
     """`pilot-outside-range`: candidate pilots of a data design (metric error) whose outcome is
     an error of 1 or more under most plausible truths (weighted): the law is evaluated where it
@@ -891,6 +890,7 @@ def pilots_outside_range(problem: DesignProblem, batch: Sequence[BatchStep]) -> 
                  "warning", {"pilots": names, "in_batch": in_batch, "share": [f for _, f in outside]})]
 
 
+@float64
 def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, seed: int = 0, level: float = 0.95, truths_source: str = "") -> Design:
     """Rank every candidate pilot of `problem` by expected value per unit cost and choose a greedy
     batch within `pilot_budget` (see the module docstring). Same inputs and seed, same result."""

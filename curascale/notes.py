@@ -71,3 +71,9 @@ def merge(*groups: Iterable[Note]) -> list[Note]:
                 seen.add(key)
                 merged.append(note)
     return merged
+
+
+def listed(items: Iterable[str], most: int = 4) -> str:
+    """The first `most` items comma-separated, then "and N more" for the rest (for note messages)."""
+    items = list(items)
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -57,7 +57,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from curascale.errors import UserError
-from curascale.notes import Note, notes_to_dicts
+from curascale.notes import Note, listed, notes_to_dicts
 from scaling.jaxconf import float64
 from scaling.fit import Fit
 from scaling.laws import data_filtering
@@ -884,8 +884,7 @@ def pilots_outside_range(problem: DesignProblem, batch: Sequence[BatchStep]) -> 
         return []
     names = [name for name, _ in outside]
     in_batch = [step.pilot for step in batch if step.pilot in names]
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    return [Note("pilot-outside-range", f"{len(names)} candidate pilot{'s' if len(names) > 1 else ''} ({shown}) would have an error of 1 or more under most "
+    return [Note("pilot-outside-range", f"{len(names)} candidate pilot{'s' if len(names) > 1 else ''} ({listed(names)}) would have an error of 1 or more under most "
                  f"plausible truths: the law does not hold there, so their values are guesses{f'; {len(in_batch)} in the batch' if in_batch else ''}",
                  "warning", {"pilots": names, "in_batch": in_batch, "share": [f for _, f in outside]})]
 

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Mapping
 
 from curascale.errors import CurascaleError
-from curascale.notes import Note, merge
+from curascale.notes import Note, listed, merge
 from scaling import diagnostics
 from scaling.fit import Fit
 
@@ -68,8 +68,7 @@ def pilot_extrapolation(fit: Fit, pilots) -> list[Note]:
         named = [(p.pilot, p.spec[key]) for p in pilots if key in p.spec]
         for note in diagnostics.extrapolation(fit.input_ranges or {}, {column: [value for _, value in named]}):
             outside = [named[row - 1][0] for row in note.details["rows"]]
-            shown = ", ".join(outside[:4]) + (f" and {len(outside) - 4} more" if len(outside) > 4 else "")
-            notes.append(Note("pilot-extrapolation", f"{len(outside)} candidate pilot{'s' if len(outside) > 1 else ''} ({shown}) {'lie' if len(outside) > 1 else 'lies'} outside the fit's "
+            notes.append(Note("pilot-extrapolation", f"{len(outside)} candidate pilot{'s' if len(outside) > 1 else ''} ({listed(outside)}) {'lie' if len(outside) > 1 else 'lies'} outside the fit's "
                               f"{column} range: {note.message}; their values are the law's guesses where no run was", "warning",
                               {**note.details, "pilots": outside}))
     return notes
@@ -85,8 +84,7 @@ def union_pilots(fit: Fit, pilots) -> list[Note]:
     named = [p.pilot for p in pilots if "pool" in p.spec and buckets and p.spec["pool"] not in buckets]
     if not named:
         return []
-    shown = ", ".join(named[:4]) + (f" and {len(named) - 4} more" if len(named) > 4 else "")
-    return [Note("pilot-not-fittable", f"{shown} train{'s' if len(named) == 1 else ''} on a union of buckets: the fit takes runs of one bucket, so "
+    return [Note("pilot-not-fittable", f"{listed(named)} train{'s' if len(named) == 1 else ''} on a union of buckets: the fit takes runs of one bucket, so "
                  "such a run cannot be refitted; its value assumes a team that updates on it", "warning", {"pilots": named})]
 
 

@@ -49,7 +49,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from curascale.errors import CurascaleError
-from curascale.notes import Note
+from curascale.notes import Note, listed
 from scaling.jaxconf import float64
 
 SPAN_FACTOR = 10.0  # a bootstrap interval wider than this factor does not pin its parameter down
@@ -303,7 +303,7 @@ def impossible_errors(errors: Sequence[float], names: Sequence[str], *, kind: st
     bad = [(name, float(e)) for name, e in zip(names, errors) if not 0.0 < float(e) < 1.0]
     if not bad:
         return []
-    shown = ", ".join(f"{name} {e:.3g}" for name, e in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+    shown = listed(f"{name} {e:.3g}" for name, e in bad)
     return [Note("out-of-physical-range", f"predicted error outside (0, 1) for {shown}: the law does not hold {where}; do not use these numbers",
                  "error", {kind: [name for name, _ in bad], "errors": [e for _, e in bad]})]
 
@@ -373,7 +373,7 @@ def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Ma
         *single_level_inputs(data.inputs, levels),
         *([] if flat else rank_deficiency(jacobian, names)),
         *([] if flat or intervals else loose_scales(jacobian, np.asarray(problem.residuals(jnp.asarray(u, dtype=float))), names,
-                                                    [p.transform.name for p, size in zip(problem.free, problem.sizes) for _ in range(size)], undetermined)),
+                                                    problem.coordinate_transforms(), undetermined)),
         *wide_intervals(intervals or {}, held),
         *out_of_physical_range(problem.law, params, held),
         *unit_mistakes(data.inputs),

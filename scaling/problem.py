@@ -148,6 +148,11 @@ class Problem:
             names += [f"{p.name}[{g}]" for g in self.data.groups] if p.per_group else [p.name]
         return names
 
+    def coordinate_transforms(self) -> list[str]:
+        """The transform name of each coordinate ('log', 'negative-log', 'identity', ...), in the
+        order of `coordinate_names`."""
+        return [p.transform.name for p, size in zip(self.free, self.sizes) for _ in range(size)]
+
     def theta(self, u: jnp.ndarray) -> dict[str, jnp.ndarray]:
         """Natural parameters from unconstrained coordinates u (shape [dimension])."""
         theta = {}

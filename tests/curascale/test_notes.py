@@ -26,3 +26,10 @@ def test_merge_keeps_order_and_drops_exact_repeats():
 
 def test_wave_one_string_warnings_still_load():
     assert notes_from_dicts(["more data hurts"]) == [Note("legacy", "more data hurts")]
+
+
+def test_listed_shows_four_then_counts_the_rest():
+    from curascale.notes import listed
+
+    assert listed([]) == "" and listed(["a"]) == "a" and listed("abcd") == "a, b, c, d"
+    assert listed("abcdef") == "a, b, c, d and 2 more" and listed("abc", most=2) == "a, b and 1 more"

@@ -1,7 +1,7 @@
 """Simulation study of `scaling.design`: do designed pilots lead to better plans than a grid or random
 pilots of the same compute, when the team refits its law on its runs?
 
-    python bench/pilot_design.py [--seeds 50] [--scenario data|chinchilla|both] [--json out.json]
+    python bench/pilot_design.py [--seeds 50] [--scenario data|chinchilla|both] [--workers 2] [--json out.json]
 
 For each seed a synthetic world (the truth) is drawn around a published fit. The team has trained a
 few initial pilots (observed in the world: log metric + noise) and fitted the law on them with
@@ -258,12 +258,37 @@ def one_seed(scenario: Scenario, seed: int, truths: int, replicates: int) -> dic
     return rows
 
 
-def run(scenario: Scenario, seeds: int, truths: int = 256, replicates: int = 1) -> dict:
-    per_seed = []
-    for seed in range(seeds):
-        per_seed.append(one_seed(scenario, seed, truths, replicates))
-        print(f"seed {seed}: " + json.dumps(per_seed[-1]), file=sys.stderr, flush=True)  # progress, and the raw rows
-    return summarize(per_seed)
+_BUILT: dict[str, Scenario] = {}
+
+
+def _seed_in_worker(key: str, seed: int, truths: int, replicates: int) -> dict:
+    """`one_seed` in a worker process (scenarios hold closures: each process builds its own)."""
+    if key not in _BUILT:
+        from scaling.jaxconf import use_compilation_cache
+
+        use_compilation_cache()
+        _BUILT[key] = SCENARIOS[key]()
+    return one_seed(_BUILT[key], seed, truths, replicates)
+
+
+def run(key: str, seeds: int, truths: int = 256, replicates: int = 4, workers: int = 1) -> dict:
+    """`one_seed` for seeds 0..seeds-1 (in `workers` processes; the rows do not depend on how many),
+    the raw rows printed to stderr as they come, then `summarize`d in seed order."""
+    rows: dict[int, dict] = {}
+    if workers <= 1:
+        for seed in range(seeds):
+            rows[seed] = _seed_in_worker(key, seed, truths, replicates)
+            print(f"seed {seed}: " + json.dumps(rows[seed]), file=sys.stderr, flush=True)  # progress, and the raw rows
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_seed_in_worker, key, seed, truths, replicates): seed for seed in range(seeds)}
+            for future in as_completed(futures):
+                rows[futures[future]] = future.result()
+                print(f"seed {futures[future]}: " + json.dumps(rows[futures[future]]), file=sys.stderr, flush=True)
+    return summarize([rows[seed] for seed in range(seeds)])
 
 
 def summarize(per_seed: list[dict]) -> dict:
@@ -330,8 +355,9 @@ def report_lines(scenario: Scenario, summary: dict, seeds: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--truths", type=int, default=256, help="the team's plausible truths (Laplace draws)")
-    parser.add_argument("--replicates", type=int, default=1, help="simulated outcomes per truth in the design")
+    parser.add_argument("--truths", type=int, default=256, help="the team's plausible truths (Laplace draws; the command's default)")
+    parser.add_argument("--replicates", type=int, default=4, help="simulated outcomes per truth in the design (the command's default)")
+    parser.add_argument("--workers", type=int, default=1, help="processes running seeds side by side")
     parser.add_argument("--scenario", choices=("data", "chinchilla", "both"), default="both")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -343,7 +369,7 @@ def main() -> None:
     for key in chosen:
         scenario = SCENARIOS[key]()
         start = time.perf_counter()
-        summary = run(scenario, args.seeds, args.truths, args.replicates)
+        summary = run(key, args.seeds, args.truths, args.replicates, args.workers)
         summary["seconds"] = time.perf_counter() - start
         report[key] = summary
         print("\n" + "\n".join(report_lines(scenario, summary, args.seeds)) + f"\n({summary['seconds']:.0f} s)")

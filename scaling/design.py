@@ -34,6 +34,11 @@ same seed. A batch of pilots is chosen greedily: the pilot adding most expected 
 per unit of compute (then interval reduction, then reduction of the linearised variance of the
 decision's contrasts, `contrast_variance`) given those already chosen, whose outcomes update the
 truths jointly (likelihoods multiply), until the pilot budget is spent or no pilot adds value.
+The greedy batch is then compared, in the same simulated worlds, with the uniform batches of data
+pilots (`uniform_batches`: every pool at the same samples, whole or the same share of it), and the
+one of least expected regret is proposed (`best_batch`; the `uniform-batch` note says when that is
+not the greedy one): greedy choice is myopic, and pinning every pool's half-life at once can be
+worth more than its first pilot shows.
 
 The reweighting is the design's linearised stand-in for a refit (cheap enough to run for every
 pilot, world and greedy step); `bench/pilot_design.py` checks the decisions it leads to against a
@@ -674,7 +679,8 @@ class PilotValue:
 class BatchStep:
     """One pilot added to the greedy batch, the batch's expected regret and interval width after
     it, and the criterion that chose it: 'regret reduction', 'interval reduction' or 'linearised
-    variance' (`greedy_batch`)."""
+    variance' (`greedy_batch`), 'uniform batch' (`uniform_batches`, chosen over the greedy one) or
+    'exchange' (brought in by `exchange`)."""
 
     pilot: str
     cost: float
@@ -682,6 +688,18 @@ class BatchStep:
     regret: float
     width: float
     chosen_by: str = "regret reduction"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A uniform batch the greedy one is compared with (`uniform_batches`): its name, pilots, cost
+    and the expected regret and interval width after it, in the same simulated worlds."""
+
+    name: str
+    pilots: tuple[str, ...]
+    cost: float
+    regret: float
+    width: float
 
 
 @dataclass(frozen=True)
@@ -706,6 +724,8 @@ class Design:
     seed: int
     notes: tuple[Note, ...] = field(default_factory=tuple)  # curascale.notes.Note; scaling.design_notes adds the planner's
     runs: RunsUsed | None = None  # the runs the noise (and Laplace truths) come from
+    alternatives: tuple[Alternative, ...] = ()  # the uniform batches compared with the greedy one
+    batch_source: str = "greedy"  # 'greedy', or the name of the uniform batch proposed instead
 
     @property
     def batch_regret_reduction(self) -> float:
@@ -735,6 +755,8 @@ class Design:
                 "expected_regret_reduction": self.batch_regret_reduction, "chosen_by": self.batch_chosen_by,
                 "interval_reduction": self.prior_width - (self.batch[-1].width if self.batch else self.prior_width),
                 "steps": [{"pilot": s.pilot, "cost": s.cost, "cumulative_cost": s.cumulative_cost, "expected_regret": s.regret, "interval_width": s.width, "chosen_by": s.chosen_by} for s in self.batch],
+                "source": self.batch_source,
+                "alternatives": [{"name": a.name, "pilots": list(a.pilots), "cost": a.cost, "expected_regret": a.regret, "interval_width": a.width} for a in self.alternatives],
             },
             "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates,
                        "runs": None if self.runs is None else {"count": self.runs.count, "source": self.runs.source}},
@@ -817,6 +839,117 @@ def greedy_batch(simulator: Simulator, pilot_budget: float, *, tolerance: float 
         log_likelihood = log_likelihood + simulator.log_likelihood(index)
         spent += problem.pilots[index].cost
         steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, current.regret, current.width, chosen_by))
+
+
+def uniform_batches(problem: DesignProblem, pilot_budget: float) -> list[tuple[str, tuple[int, ...]]]:
+    """The uniform batches a team would train without a design, from the data candidates: for each
+    subset share 1/f of the pools (f = a pool's largest candidate unique_samples over the pilot's),
+    one pilot of every candidate pool at the same samples seen, the most samples whose batch fits
+    `pilot_budget`. Returns (name, pilot indices in candidate order) per share, whole pools first;
+    [] for language-model candidates (no pools) or fewer than two pools.
+
+    They are the baselines a pilot-by-pilot greedy batch can miss: it buys the pilot of most value
+    per cost given those before it, and a batch that pins every pool's half-life at once can be
+    worth more than its first pilot says (bench/pilot_design.py, data plan: every bucket's quarter
+    at four passes beat the greedy batch in mean regret until `design` compared the two)."""
+    pools: dict[str, list[int]] = {}
+    for index, pilot in enumerate(problem.pilots):
+        if "pool" not in pilot.spec:
+            return []
+        pools.setdefault(pilot.spec["pool"], []).append(index)
+    if len(pools) < 2:
+        return []
+    full = {pool: max(problem.pilots[i].spec["unique_samples"] for i in indices) for pool, indices in pools.items()}
+    groups: dict[tuple[float, float], dict[str, int]] = {}
+    for pool, indices in pools.items():
+        for i in indices:
+            spec = problem.pilots[i].spec
+            key = (float(f"{full[pool] / spec['unique_samples']:.9g}"), float(f"{spec['samples']:.12g}"))
+            groups.setdefault(key, {}).setdefault(pool, i)
+    best: dict[float, tuple[float, tuple[int, ...]]] = {}
+    for (share, samples), members in groups.items():
+        indices = tuple(sorted(members.values()))
+        if len(members) == len(pools) and sum(problem.pilots[i].cost for i in indices) <= pilot_budget * (1 + 1e-12) and samples > best.get(share, (0.0, ()))[0]:
+            best[share] = (samples, indices)
+    named = []
+    for share in sorted(best):
+        samples, indices = best[share]
+        part = "whole" if share == 1 else f"1/{share:g} of it"
+        named.append((f"every pool {part}, {format_quantity(samples)} samples each", indices))
+    return named
+
+
+def batch_steps(simulator: Simulator, indices: Sequence[int], chosen_by: str) -> tuple[BatchStep, ...]:
+    """The pilots `indices` as batch steps: each with the expected regret and interval width after
+    it and those before it (outcomes update the truths jointly, as in `greedy_batch`)."""
+    problem = simulator.problem
+    log_likelihood, spent, steps = 0.0, 0.0, []
+    for index in indices:
+        log_likelihood = log_likelihood + simulator.log_likelihood(index)
+        after = simulator.outlook(log_likelihood)
+        spent += problem.pilots[index].cost
+        steps.append(BatchStep(problem.pilots[index].name, problem.pilots[index].cost, spent, after.regret, after.width, chosen_by))
+    return tuple(steps)
+
+
+def exchange(simulator: Simulator, steps: Sequence[BatchStep], pilot_budget: float, *, rounds: int = 10, tolerance: float = 1e-12) -> tuple[BatchStep, ...]:
+    """Improve a batch by exchange (Fedorov 1972; Cook & Nachtsheim 1980): each round makes the one
+    move of least expected regret among replacing one of its pilots by a candidate outside it, or
+    adding a candidate, within `pilot_budget`, if that lowers the batch's expected regret in the
+    same simulated worlds by more than `tolerance` (relative to the prior regret); at most
+    `rounds` moves. A greedy batch buys each pilot for its value given those before it; exchange
+    revisits the early choices once the later ones are known (bench/pilot_design.py, data plan).
+    Pilots brought in are marked 'exchange'; the others keep their criterion."""
+    problem = simulator.problem
+    names = [p.name for p in problem.pilots]
+    batch = [names.index(s.pilot) for s in steps]
+    criterion = {names.index(s.pilot): s.chosen_by for s in steps}
+    cost = lambda chosen: sum(problem.pilots[i].cost for i in chosen)  # noqa: E731
+    regret = lambda chosen: simulator.outlook(sum((simulator.log_likelihood(i) for i in chosen), start=np.zeros_like(simulator.log_prior))).regret  # noqa: E731
+    current = steps[-1].regret if steps else simulator.outlook().regret
+    floor = tolerance * max(simulator.outlook().regret, np.finfo(float).tiny)
+    for _ in range(rounds):
+        best = None
+        for position in range(len(batch) + 1):
+            for candidate in range(len(names)):
+                if candidate in batch:
+                    continue
+                moved = batch[:position] + [candidate] + batch[position + 1:]
+                if cost(moved) > pilot_budget * (1 + 1e-12):
+                    continue
+                value = regret(moved)
+                if best is None or value < best[0]:
+                    best = (value, moved, candidate)
+        if best is None or not best[0] < current - floor:
+            break
+        current, batch = best[0], best[1]
+        criterion[best[2]] = "exchange"
+    if [names.index(s.pilot) for s in steps] == batch:
+        return tuple(steps)
+    return tuple(dataclasses.replace(step, chosen_by=criterion[names.index(step.pilot)]) for step in batch_steps(simulator, batch, ""))
+
+
+def best_batch(simulator: Simulator, greedy: Sequence[BatchStep], pilot_budget: float, prior: Outlook) -> tuple[tuple[BatchStep, ...], str, tuple[Alternative, ...], list[Note]]:
+    """The greedy batch, or the uniform batch (`uniform_batches`) of lower expected regret in the
+    same simulated worlds (the least; ties keep the greedy one). Returns the batch, its source
+    ('greedy' or the uniform batch's name), every batch compared (greedy first) and the
+    `uniform-batch` note when a uniform one is proposed (details: greedy, greedy_regret, chosen,
+    regret)."""
+    greedy = tuple(greedy)
+    greedy_regret = greedy[-1].regret if greedy else prior.regret
+    compared = [Alternative("greedy", tuple(s.pilot for s in greedy), greedy[-1].cumulative_cost if greedy else 0.0, greedy_regret, greedy[-1].width if greedy else prior.width)]
+    steps = {}
+    for name, indices in uniform_batches(simulator.problem, pilot_budget):
+        steps[name] = batch_steps(simulator, indices, "uniform batch")
+        last = steps[name][-1]
+        compared.append(Alternative(name, tuple(s.pilot for s in steps[name]), last.cumulative_cost, last.regret, last.width))
+    best = min(compared[1:], key=lambda a: (a.regret, a.cost, a.name), default=None)
+    if best is None or not best.regret < greedy_regret - 1e-12 * max(prior.regret, np.finfo(float).tiny):
+        return greedy, "greedy", tuple(compared), []
+    note = Note("uniform-batch", f"the uniform batch '{best.name}' has a lower expected regret ({best.regret:.4g}) than the pilot-by-pilot greedy batch "
+                f"({greedy_regret:.4g}: {listed(compared[0].pilots) if greedy else 'no pilot'}) in the same simulated worlds, so it is the batch proposed", "info",
+                {"greedy": list(compared[0].pilots), "greedy_regret": float(greedy_regret), "chosen": best.name, "regret": float(best.regret)})
+    return steps[best.name], best.name, tuple(compared), [note]
 
 
 MIN_TRUTHS = 32  # fewer plausible truths than this cannot tell pilots' values apart (finding 3 of the pilot trial: 5 truths, values 2-9x apart across seeds)
@@ -905,15 +1038,16 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
         values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices),
                                  after.choices, *reduction_se(prior, after, problem.weights)))
     values = sorted(values, key=_ranking_key)
-    batch = greedy_batch(simulator, pilot_budget)
-    notes = (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
+    batch, source, compared, chosen_note = best_batch(simulator, greedy_batch(simulator, pilot_budget), pilot_budget, prior)
+    batch = exchange(simulator, batch, pilot_budget)
+    notes = chosen_note + (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
     notes += interval_widens(values, prior_plan) + pilots_outside_range(problem, batch)
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(
         problem.budget, float(pilot_budget), problem.unit, problem.metric_name, prior_plan, prior.regret, prior.width, prior.choices,
         tuple(values), batch, len(problem.weights), truths_source,
-        problem.noise, replicates, seed, tuple(notes),
+        problem.noise, replicates, seed, tuple(notes), alternatives=compared, batch_source=source,
     )
 
 

@@ -2,6 +2,7 @@
 Laplace approximation against finite differences, the noise from a fit's objective, determinism,
 the JSON shape and the CLI's one-line errors."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from scaling.design import DesignProblem, Pilot, Truths, contrast_variance, data_problem, design, iso_flop_optimum, laplace_truths, model_problem, residual_noise
+from scaling.design import (DesignProblem, Pilot, Simulator, Truths, contrast_variance, data_problem, design, exchange, greedy_batch, iso_flop_optimum, laplace_truths, model_problem,
+                            residual_noise, uniform_batches)
 from scaling.fit import Fit
 
 S = 12.8e6  # samples per bucket
@@ -631,3 +633,93 @@ def _safe_or_bold(offset):
     problem = DesignProblem(("safe", "bold"), metric, (Pilot("see-theta", {}, 1.0),), theta[:, None], np.full(400, 1 / 400), 0.1, "samples", "error", 1.0)
     result = design(problem, 1.0, seed=0)
     return result, result.pilots[0]
+
+
+# ---- the greedy batch against the uniform batches ---------------------------------------------
+def data_pilot(pool, samples, unique, cost=None):
+    return Pilot(f"{pool}@{samples:g},U={unique:g}", {"pool": pool, "samples": float(samples), "unique_samples": float(unique), "epochs": samples / unique}, float(cost or samples))
+
+
+def test_uniform_batches_take_every_pool_at_the_most_samples_that_fit_per_share():
+    """Pools a and b of 8 unique samples: whole at 4 and 8 samples, a half (4 unique) at 8 and 16,
+    and a quarter at 16 only for a: with 20 samples of budget, the whole pools' batch is 8 each
+    (2 x 8 <= 20; 2 x 16 is not whole), the half's 8 each (2 x 16 > 20), no quarter batch (b has
+    none)."""
+    pilots = [data_pilot("a", 4, 8), data_pilot("a", 8, 8), data_pilot("b", 4, 8), data_pilot("b", 8, 8),
+              data_pilot("a", 8, 4), data_pilot("a", 16, 4), data_pilot("b", 8, 4), data_pilot("b", 16, 4), data_pilot("a", 16, 2)]
+    problem = DesignProblem(("x", "y"), np.zeros((2, 2)), tuple(pilots), np.zeros((2, len(pilots))), np.full(2, 0.5), 0.01, "samples", "error", 100.0)
+    assert uniform_batches(problem, 20.0) == [("every pool whole, 8 samples each", (1, 3)), ("every pool 1/2 of it, 8 samples each", (4, 6))]
+    assert uniform_batches(problem, 15.9) == [("every pool whole, 4 samples each", (0, 2))]  # 2 x 8 > 15.9; the half has nothing at 4
+    one_pool = dataclasses.replace(problem, pilots=tuple(pilots[:2]), log_outcome=np.zeros((2, 2)))
+    assert uniform_batches(one_pool, 20.0) == []
+    models = dataclasses.replace(problem, pilots=(Pilot("N=1e6,D=2e7", {"params": 1e6, "tokens": 2e7}, 1.2e14),) * 2, log_outcome=np.zeros((2, 2)))
+    assert uniform_batches(models, 1e15) == []
+
+
+def xor_problem():
+    """Plan x is best when s1 s2 > 0, plan y otherwise (regret 1 for the wrong one), plus 0.25 s3
+    on both plans; pilot a@1 shows s1, b@1 shows s2 (log outcome 0.1 s), a@2 shows s3 at twice the
+    cost. 16 truths: every (s1, s2, s3) twice (a world's own truth is left out of its posterior, its
+    twin stays). Neither a@1 nor b@1 alone says which plan is best (s1 s2 needs both); a@2 only
+    narrows the interval."""
+    signs = np.array([(s1, s2, s3) for s1 in (-1, 1) for s2 in (-1, 1) for s3 in (-1, 1)] * 2, dtype=float)
+    wrong_x = (signs[:, 0] * signs[:, 1] < 0).astype(float)
+    metric = np.stack([wrong_x, 1 - wrong_x], axis=1) + 0.25 * signs[:, [2]] + 2.0
+    pilots = (data_pilot("a", 1, 1), data_pilot("b", 1, 1), data_pilot("a", 2, 1))
+    return DesignProblem(("x", "y"), metric, pilots, 0.1 * signs, np.full(16, 1 / 16), 0.01, "samples", "error", 100.0)
+
+
+def test_a_uniform_batch_of_lower_regret_replaces_the_myopic_greedy_one():
+    """The greedy batch cannot see that a@1 and b@1 are worth everything together and nothing
+    alone: it buys a@2 (interval) and stops with the budget spent, expected regret 1 (the
+    leave-one-out prior's: a world's remaining truths favour the wrong plan, 4 to 3). The uniform
+    batch {a@1, b@1} pins s1 s2: regret 0 in every world. `design` proposes it, says so in a note,
+    and lists both batches."""
+    problem = xor_problem()
+    simulator = Simulator(problem, replicates=1, seed=0)
+    assert simulator.outlook().regret == 1.0
+    greedy = greedy_batch(simulator, 2.0)
+    assert [s.pilot for s in greedy] == ["a@2,U=1"] and greedy[-1].regret == 1.0
+    result = design(problem, 2.0, replicates=1, seed=0)
+    assert [s.pilot for s in result.batch] == ["a@1,U=1", "b@1,U=1"] and result.batch[-1].regret == 0.0
+    assert [s.chosen_by for s in result.batch] == ["uniform batch"] * 2 and result.batch_source == "every pool whole, 1 samples each"
+    assert [(a.name, a.pilots, a.regret) for a in result.alternatives] == [("greedy", ("a@2,U=1",), 1.0), ("every pool whole, 1 samples each", ("a@1,U=1", "b@1,U=1"), 0.0)]
+    note = next(n for n in result.notes if n.code == "uniform-batch")
+    assert note.details == {"greedy": ["a@2,U=1"], "greedy_regret": 1.0, "chosen": "every pool whole, 1 samples each", "regret": 0.0}
+    out = result.to_dict()["batch"]
+    assert out["source"] == "every pool whole, 1 samples each" and out["pilots"] == ["a@1,U=1", "b@1,U=1"] and len(out["alternatives"]) == 2
+
+
+def test_the_greedy_batch_stays_when_no_uniform_batch_is_better():
+    """With a budget of 1 no uniform batch fits (two pools at 1 sample each cost 2): the greedy batch
+    stays, alone in the comparison and without the note; with the xor problem's outcomes made equal
+    for a@1 and b@1 (both show s1: together they are worth no more than either), the uniform batch
+    has the greedy batch's regret and the greedy one stays (ties keep it)."""
+    problem = xor_problem()
+    result = design(problem, 1.0, replicates=1, seed=0)
+    assert result.batch_source == "greedy" and [a.name for a in result.alternatives] == ["greedy"]
+    assert not any(n.code == "uniform-batch" for n in result.notes)
+    same = problem.log_outcome.copy()
+    same[:, 1] = same[:, 0]
+    tied = design(dataclasses.replace(problem, log_outcome=same), 2.0, replicates=1, seed=0)
+    assert tied.batch_source == "greedy" and tied.alternatives[1].regret >= tied.alternatives[0].regret
+
+
+def test_exchange_revisits_a_greedy_choice_once_the_later_ones_are_known():
+    """The xor problem with b's pilot at 3 samples (cost 1: no uniform batch exists) and a budget of
+    3: greedy buys a@2 (the interval) and then one of a@1 / b@3, expected regret 1; exchange swaps
+    a@2 for the other of the pair, and the pair pins s1 s2: regret 0. Exchange then stops (nothing
+    is below 0); the swapped-in pilot is marked 'exchange'."""
+    problem = xor_problem()
+    pilots = (problem.pilots[0], data_pilot("b", 3, 1, cost=1.0), problem.pilots[2])
+    problem = dataclasses.replace(problem, pilots=pilots)
+    simulator = Simulator(problem, replicates=1, seed=0)
+    greedy = greedy_batch(simulator, 3.0)
+    assert greedy[0].pilot == "a@2,U=1" and len(greedy) == 2 and greedy[-1].regret == 1.0
+    assert uniform_batches(problem, 3.0) == []
+    improved = exchange(simulator, greedy, 3.0)
+    assert sorted(s.pilot for s in improved) == ["a@1,U=1", "b@3,U=1"] and improved[-1].regret == 0.0
+    assert [s.chosen_by for s in improved].count("exchange") == 1 and improved[-1].cumulative_cost == 2.0
+    result = design(problem, 3.0, replicates=1, seed=0)
+    assert [s.pilot for s in result.batch] == [s.pilot for s in improved] and result.batch_source == "greedy"
+    assert exchange(simulator, improved, 3.0) == improved  # no move lowers a regret of 0

@@ -723,3 +723,6 @@ def test_exchange_revisits_a_greedy_choice_once_the_later_ones_are_known():
     result = design(problem, 3.0, replicates=1, seed=0)
     assert [s.pilot for s in result.batch] == [s.pilot for s in improved] and result.batch_source == "greedy"
     assert exchange(simulator, improved, 3.0) == improved  # no move lowers a regret of 0
+    assert design(problem, 3.0, replicates=1, seed=0, exchange_rounds=0).batch == greedy and exchange(simulator, greedy, 3.0, rounds=0) == greedy
+    models = dataclasses.replace(problem, unit="flops")  # language-model designs take no exchange by default (EXCHANGE_ROUNDS)
+    assert design(models, 3.0, replicates=1, seed=0).batch == greedy

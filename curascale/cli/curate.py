@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import DbOption
+from curascale.cli.options import DbOption, at_least
 from curascale.errors import UserError
 from curation.scores import DEFAULT_SCORE_COLUMN
 
@@ -59,7 +59,7 @@ def demo_pool(
     shards: Annotated[int, typer.Option(help="Parquet shards.")] = 4,
     with_npz: Annotated[bool, typer.Option("--with-npz", help="Also write CLIP embeddings (.npz) beside each shard.")] = False,
     with_images: Annotated[int, typer.Option("--with-images", help="Also write images for the first M samples as WebDataset tars in OUT_DIR/images/, some with rendered text.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed: the same arguments write the same bytes.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed: the same arguments write the same bytes.", callback=at_least(0, "--seed"))] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Clear OUT_DIR first when it holds an earlier pool (only pool files: shards, embeddings, images/).")] = False,
 ) -> None:
     """Write a realistic synthetic DataComp pool."""
@@ -176,7 +176,7 @@ def image_based(
     arch: Annotated[str, typer.Option(help="With --threshold/--fraction: b32 or l14 CLIP score to intersect with.")] = "l14",
     threshold: Annotated[Optional[float], typer.Option(help="Also require CLIP score >= THRESHOLD (image_based_intersect_clip_score).")] = None,
     fraction: Annotated[Optional[float], typer.Option(help="Also require the top FRACTION of the pool by CLIP score.")] = None,
-    seed: Annotated[int, typer.Option(help="k-means seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="k-means seed.", callback=at_least(0, "--seed"))] = 0,
     lid_model: LidOption = None,
     exclusions: ExclusionsOption = False,
     subset_only: SubsetOnlyOption = False,
@@ -264,7 +264,7 @@ def tmars(
     address: Annotated[Optional[str], typer.Option(help="Ray: join this cluster ('auto' or host:port) instead of starting a local instance.")] = None,
     num_gpus: Annotated[float, typer.Option(help="Ray: GPUs per CLIP actor.")] = 0.0,
     actors: Annotated[int, typer.Option(help="Ray: actors per model step.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed for random CLIP weights (--pretrained none).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for random CLIP weights (--pretrained none).", callback=at_least(0, "--seed"))] = 0,
 ) -> None:
     """T-MARS: detect text, mask it, re-score with CLIP, keep the best pairs."""
     from curation.tmars import TmarsOptions, run_tmars

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
+from curascale.cli.options import at_least
 from curascale.errors import UserError
 
 
@@ -75,8 +76,8 @@ def design_pilots(
     unique_tokens: Annotated[Optional[str], typer.Option("--unique-tokens", help="With --unit flops and a data_constrained fit: the unique tokens the big run has (e.g. 100B); its pilots then include repeated-data variants.")] = None,
     bucket_sizes: Annotated[Optional[str], typer.Option("--bucket-sizes", help="Data plans: name=size,... samples per bucket, overriding the fit's and the registry's (e.g. hq=12.8M,lq=12.8M; needed after subsampled pilots, whose runs give other sizes).")] = None,
     noise: Annotated[Optional[float], typer.Option(help="Residual sd of the log metric (default: from the fit).")] = None,
-    top: Annotated[int, typer.Option(help="Rows of the ranked table.")] = 15,
-    seed: Annotated[int, typer.Option(help="Seed of the truths' subsample and the simulated outcomes.")] = 0,
+    top: Annotated[int, typer.Option(help="Rows of the ranked table.", callback=at_least(1, "--top"))] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the truths' subsample and the simulated outcomes.", callback=at_least(0, "--seed"))] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Save value against cost here (.png or .pdf; both are written).")] = None,
 ) -> None:
@@ -109,7 +110,7 @@ def design_pilots(
         raise UserError("--bucket-sizes is for data plans (--unit samples)")
     fit, sizes = _sources(fit_path, db, unit)
     if bucket_sizes is not None:
-        from curascale.cli.options import numbers, parse_pairs
+        from curascale.cli.options import numbers, parse_pairs, at_least
         from scaling.bucket_sizes import check_bucket_names, fit_buckets
 
         given = numbers(parse_pairs([p for p in bucket_sizes.split(",") if p], "--bucket-sizes"), "--bucket-sizes")
@@ -179,4 +180,8 @@ def _print(result, top: int) -> None:
                     f"{result.prior_width:.4g}", f"{result.batch[-1].width:.4g}")
     else:
         render.line("batch: no pilot within {} {} is expected to change the decision", format_quantity(result.pilot_budget), unit)
+    if result.batch and result.fresh_regret is not None:
+        render.line("on fresh simulated outcomes (not the ones that chose it) the batch's expected regret is {} ± {}", f"{result.fresh_regret:.4g}", f"{result.fresh_regret_se:.2g}")
+    if result.batch and result.batch_source != "greedy":
+        render.line("batch from: {} (compared: {})", result.batch_source, "; ".join(f"{a.name} {a.regret:.4g}" for a in result.alternatives))
     render.notes(result.notes)

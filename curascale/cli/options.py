@@ -16,6 +16,18 @@ DbOption = Annotated[
 MapOption = Annotated[Optional[list[str]], typer.Option("--map", help="target=source: read column TARGET from SOURCE (e.g. params=N_params).")]
 
 
+def at_least(low: int, flag: str):
+    """A typer callback refusing an integer option below `low` with one line naming `flag` (a
+    negative --seed reached numpy's generator and ended in a traceback)."""
+
+    def check(value):
+        if value is not None and value < low:
+            raise UserError(f"{flag} must be >= {low}, got {value}")
+        return value
+
+    return check
+
+
 def _print_version(value: bool) -> None:
     if value:
         from curascale import __version__

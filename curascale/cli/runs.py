@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import DbOption, parse_pairs
+from curascale.cli.options import DbOption, at_least, parse_pairs
 from curascale.errors import UserError
 
 app = typer.Typer(help="The run registry: pools, training runs and their evals in an embedded DuckDB file.", no_args_is_help=True, rich_markup_mode=None)
@@ -58,7 +58,7 @@ def example_datacomp(
     folder: Annotated[Path, typer.Argument(help="A new (or empty) folder for the run.")],
     scale: Annotated[str, typer.Option(help="DataComp scale recorded in info.pkl: small, medium, large or xlarge.")] = "small",
     samples_seen: Annotated[str, typer.Option(help="Samples seen recorded in info.pkl (train_num_samples), e.g. 12.8M.")] = "12.8M",
-    seed: Annotated[int, typer.Option(help="Seed of the made-up scores: the same arguments write the same bytes.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the made-up scores: the same arguments write the same bytes.", callback=at_least(0, "--seed"))] = 0,
 ) -> None:
     """Write an example DataComp run folder (eval_results.jsonl and info.pkl, made-up scores) to try `runs ingest FOLDER` on."""
     from runs_db.demo import write_datacomp_run

@@ -162,6 +162,26 @@ def test_union_pilots_are_offered_only_when_asked_for_and_noted():
     assert union_pilots(two_bucket_fit(), [p for p in result.pilots if p.spec["pool"] == "A"]) == []
 
 
+def test_default_pilots_whose_error_would_be_above_one_are_left_out():
+    """A trial's batch was four fifths pilots the design itself said would have an error of 1 or
+    more (the law does not hold there; `runs ingest` refuses such an error). The default grid now
+    leaves them out, by the law restated here (`plain_error`: a pilot is out when most truths give
+    it an error >= 1), and says which in an info note the design passes on; named candidates stay
+    (the test below)."""
+    problem = half_life_problem(4 * S)
+    (note,) = problem.notes
+    assert note.code == "pilot-outside-range" and note.severity == "info" and note.details["left_out"] is True and note.details["in_batch"] == []
+
+    def share_above_one(pool, samples, unique):
+        utility = {"A": B_A, "B": B_B}[pool]
+        return np.mean([plain_error(samples, unique, [utility], [t[f"utility_half_life[{pool}]"]]) >= 1 for t in half_life_truths()])
+    for pilot in problem.pilots:
+        assert share_above_one(pilot.spec["pool"], pilot.spec["samples"], pilot.spec["unique_samples"]) <= 0.5, pilot.name
+    assert len(note.details["pilots"]) >= 4 and {"A@3.2M", "B@3.2M", "A@6.4M", "B@6.4M"} <= set(note.details["pilots"])
+    assert all(f > 0.5 for f in note.details["share"]) and not {p.name for p in problem.pilots} & set(note.details["pilots"])
+    assert note in design(problem, 4 * S, seed=0).notes
+
+
 def test_pilots_whose_error_would_be_above_one_are_noted():
     # (a n / 1e5)^b + d with a = 0.025, b = -0.16, d = 0.1: 1M samples give 0.25^-0.16 + 0.1 = 1.35, beyond any
     # error; 12.8M give 3.2^-0.16 + 0.1 = 0.93
@@ -688,6 +708,9 @@ def test_a_uniform_batch_of_lower_regret_replaces_the_myopic_greedy_one():
     assert note.details == {"greedy": ["a@2,U=1"], "greedy_regret": 1.0, "chosen": "every pool whole, 1 samples each", "regret": 0.0}
     out = result.to_dict()["batch"]
     assert out["source"] == "every pool whole, 1 samples each" and out["pilots"] == ["a@1,U=1", "b@1,U=1"] and len(out["alternatives"]) == 2
+    # re-scored on fresh outcomes (noise from the seed sequence (0, 1), not 0): the pair still pins s1 s2
+    assert not np.array_equal(Simulator(problem, replicates=1, seed=(0, 1)).observed, simulator.observed)
+    assert (result.fresh_regret, out["expected_regret_fresh"]) == (0.0, 0.0) and out["expected_regret_fresh_se"] == 0.0
 
 
 def test_the_greedy_batch_stays_when_no_uniform_batch_is_better():
@@ -721,7 +744,8 @@ def test_exchange_revisits_a_greedy_choice_once_the_later_ones_are_known():
     assert sorted(s.pilot for s in improved) == ["a@1,U=1", "b@3,U=1"] and improved[-1].regret == 0.0
     assert [s.chosen_by for s in improved].count("exchange") == 1 and improved[-1].cumulative_cost == 2.0
     result = design(problem, 3.0, replicates=1, seed=0)
-    assert [s.pilot for s in result.batch] == [s.pilot for s in improved] and result.batch_source == "greedy"
+    assert [s.pilot for s in result.batch] == [s.pilot for s in improved] and result.batch_source == "greedy, then exchange"
+    assert [(a.name, a.regret) for a in result.alternatives] == [("greedy", 1.0), ("greedy, then exchange", 0.0)]  # the proposal is listed with what it came from
     assert exchange(simulator, improved, 3.0) == improved  # no move lowers a regret of 0
     assert design(problem, 3.0, replicates=1, seed=0, exchange_rounds=0).batch == greedy and exchange(simulator, greedy, 3.0, rounds=0) == greedy
     models = dataclasses.replace(problem, unit="flops")  # language-model designs take no exchange by default (EXCHANGE_ROUNDS)

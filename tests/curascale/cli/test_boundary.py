@@ -43,3 +43,19 @@ def test_other_errors_are_not_swallowed(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["curascale"])
     with pytest.raises(ZeroDivisionError):
         run(app_raising(ZeroDivisionError("a bug must stay visible")))
+
+
+@pytest.mark.parametrize("args, line", [
+    (("curate", "demo-pool", "pool-out", "--rows", "10", "--seed", "-1"), "error: --seed must be >= 0, got -1"),
+    (("fit", "chinchilla", "--csv", "runs.csv", "--seed", "-2"), "error: --seed must be >= 0, got -2"),
+    (("design-pilots", "--fit", "fit.json", "--budget", "1B", "--pilot-budget", "1M", "--seed", "-1"), "error: --seed must be >= 0, got -1"),
+    (("design-pilots", "--fit", "fit.json", "--budget", "1B", "--pilot-budget", "1M", "--top", "0"), "error: --top must be >= 1, got 0"),
+])
+def test_integer_options_below_their_floor_are_one_line_exit_2(tmp_path, args, line):
+    """A negative --seed reached numpy's generator (a traceback, exit 1) in design-pilots and curate
+    demo-pool; `--top 0` printed an empty table. Refused while the options are parsed (the
+    `at_least` callback), before any file is read or written."""
+    from tests.cli import curascale
+
+    result = curascale(*args, check=False, cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (2, line) and list(tmp_path.iterdir()) == []

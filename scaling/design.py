@@ -740,6 +740,7 @@ class Design:
     runs: RunsUsed | None = None  # the runs the noise (and Laplace truths) come from
     alternatives: tuple[Alternative, ...] = ()  # the uniform batches compared with the greedy one
     fresh_regret: float | None = None  # the proposed batch's expected regret on fresh simulated outcomes (`fresh_outlook`)
+    fit: Mapping[str, Any] = field(default_factory=dict)  # which fit the design is for (`design_pilots`: law, source, data_hash)
     fresh_regret_se: float = 0.0  # its Monte Carlo standard error (of the reduction from the prior, `reduction_se`)
     batch_source: str = "greedy"  # 'greedy' or the uniform batch's name, then ', then exchange' when exchange changed it
 
@@ -778,6 +779,7 @@ class Design:
             "truths": {"count": self.truths, "source": self.truths_source, "noise": self.noise, "replicates": self.replicates,
                        "runs": None if self.runs is None else {"count": self.runs.count, "source": self.runs.source}},
             "seed": self.seed,
+            "fit": dict(self.fit),
             "notes": notes_to_dicts(self.notes),
         }
 
@@ -1084,7 +1086,8 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
         values.append(PilotValue(pilot.name, dict(pilot.spec), pilot.cost, regret, width, regret / pilot.cost, width / pilot.cost, _informs(prior_plan, after.choices),
                                  after.choices, *reduction_se(prior, after, problem.weights)))
     values = sorted(values, key=_ranking_key)
-    batch, source, compared, chosen_note = best_batch(simulator, greedy_batch(simulator, pilot_budget), pilot_budget, prior)
+    greedy = greedy_batch(simulator, pilot_budget) if prior.regret > 0 or prior.width > 0 else ()  # nothing to improve or narrow: no batch (a trial saw 41 pilots bought)
+    batch, source, compared, chosen_note = best_batch(simulator, greedy, pilot_budget, prior)
     exchanged = exchange(simulator, batch, pilot_budget, rounds=EXCHANGE_ROUNDS.get(problem.unit, 0) if exchange_rounds is None else exchange_rounds)
     if exchanged != batch:  # the proposal is no longer the batch compared: say so, and list it
         source = f"{source}, then exchange"
@@ -1129,7 +1132,8 @@ def design_pilots(fit: Fit, budget: float, pilot_budget: float, *, unit: str = "
     else:
         problem = model_problem(fit, plausible, budget, pilot_budget, candidates=candidates, unique_tokens=unique_tokens)
     result = design(problem, pilot_budget, replicates=replicates, seed=seed, truths_source=plausible.source)
-    result = dataclasses.replace(result, runs=runs, notes=(*plausible.notes, *truths_capped(truths, len(plausible.weights), plausible.source), *result.notes))
+    result = dataclasses.replace(result, runs=runs, notes=(*plausible.notes, *truths_capped(truths, len(plausible.weights), plausible.source), *result.notes),
+                                 fit={"law": fit.law, "source": fit.source, "data_hash": fit.data_hash})
     from scaling.design_notes import with_plan_notes
 
     return with_plan_notes(result, fit, unit=unit, bucket_sizes=bucket_sizes, unique_tokens=unique_tokens)

@@ -73,7 +73,7 @@ def design_pilots(
     candidates: Annotated[Optional[str], typer.Option(help="Only these pilots: POOL:SAMPLES[:UNIQUE],... (e.g. tmars_top0to10p:25.6M,top20:51.2M; UNIQUE: train on a random subset of that many samples, e.g. top10:25.6M:3.2M) or N:D,... with --unit flops.")] = None,
     truths: Annotated[int, typer.Option(help="Plausible truths (bootstrap draws subsampled, or Laplace draws).")] = 256,
     replicates: Annotated[int, typer.Option(help="Simulated noisy outcomes per truth and pilot.")] = 4,
-    unique_tokens: Annotated[Optional[str], typer.Option("--unique-tokens", help="With --unit flops and a data_constrained fit: the unique tokens the big run has (e.g. 100B); its pilots then include repeated-data variants.")] = None,
+    unique_tokens: Annotated[Optional[str], typer.Option("--unique-tokens", help="With --unit flops and a data_constrained fit: the unique tokens the big run has (e.g. 100B), so its plans repeat data (the pilots come with repeated-data variants with or without it).")] = None,
     bucket_sizes: Annotated[Optional[str], typer.Option("--bucket-sizes", help="Data plans: name=size,... samples per bucket, overriding the fit's and the registry's (e.g. hq=12.8M,lq=12.8M; needed after subsampled pilots, whose runs give other sizes).")] = None,
     noise: Annotated[Optional[float], typer.Option(help="Residual sd of the log metric (default: from the fit).")] = None,
     top: Annotated[int, typer.Option(help="Rows of the ranked table.", callback=at_least(1, "--top"))] = 15,
@@ -126,7 +126,9 @@ def design_pilots(
 
         plot_design(result, plot)
     if as_json:
-        render.echo_json(result.to_dict())
+        record = result.to_dict()
+        record["fit"]["file"] = fit_path if fit_path is not None else f"{db} (its newest fit)"
+        render.echo_json(record)
         return
     _print(result, top)
 

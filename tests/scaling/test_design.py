@@ -410,8 +410,10 @@ def test_cli_json_shape(fit_file):
     result = curascale("design-pilots", "--fit", fit_file, "--budget", "102.4M", "--pilot-budget", "51.2M", "--json", "--seed", "2")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
-    assert set(record) == {"budget", "pilot_budget", "unit", "metric", "prior", "pilots", "batch", "truths", "seed", "notes"}
+    assert set(record) == {"budget", "pilot_budget", "unit", "metric", "prior", "pilots", "batch", "truths", "seed", "fit", "notes"}
     assert record["budget"] == 102.4e6 and record["pilot_budget"] == 51.2e6 and record["seed"] == 2
+    assert record["fit"] == {"law": "data_filtering_utility", "source": "two-buckets", "data_hash": "", "file": fit_file}  # which fit (a registry's newest is picked silently)
+    assert set(record["batch"]) >= {"source", "alternatives", "expected_regret_fresh", "expected_regret_fresh_se"} and record["batch"]["alternatives"][0]["name"] == "greedy"
     assert record["truths"]["source"] == "bootstrap" and record["truths"]["count"] == 24
     assert set(record["pilots"][0]) >= {"pilot", "pool", "samples", "epochs", "cost", "expected_regret_reduction", "interval_reduction", "informs"}
     per_cost = [p["regret_reduction_per_cost"] for p in record["pilots"]]
@@ -750,3 +752,13 @@ def test_exchange_revisits_a_greedy_choice_once_the_later_ones_are_known():
     assert design(problem, 3.0, replicates=1, seed=0, exchange_rounds=0).batch == greedy and exchange(simulator, greedy, 3.0, rounds=0) == greedy
     models = dataclasses.replace(problem, unit="flops")  # language-model designs take no exchange by default (EXCHANGE_ROUNDS)
     assert design(models, 3.0, replicates=1, seed=0).batch == greedy
+
+
+def test_no_batch_when_no_pilot_can_change_the_decision_or_its_interval():
+    """Every truth gives the plans the same metric (0 and 1): the prior regret and the interval
+    width are 0, nothing can improve, and no pilot is proposed (a trial's data-constrained design
+    bought 41 pilots here, 'chosen by interval reduction: width 0 -> 6.4e-08')."""
+    problem = dataclasses.replace(xor_problem(), metric=np.tile([0.0, 1.0], (16, 1)))
+    result = design(problem, 2.0, replicates=1, seed=0)
+    assert (result.prior_regret, result.prior_width, result.batch) == (0.0, 0.0, ())
+    assert [n.code for n in result.notes] == ["no-pilot-value"] and result.to_dict()["batch"]["pilots"] == []

@@ -693,8 +693,8 @@ class PilotValue:
 class BatchStep:
     """One pilot added to the greedy batch, the batch's expected regret and interval width after
     it, and the criterion that chose it: 'regret reduction', 'interval reduction' or 'linearised
-    variance' (`greedy_batch`), 'uniform batch' (`uniform_batches`, chosen over the greedy one) or
-    'exchange' (brought in by `exchange`)."""
+    variance' (`greedy_batch`), 'uniform batch' (`uniform_batches`, chosen over the greedy one),
+    'exchange' (brought in by `exchange`) or 'kept by exchange'."""
 
     pilot: str
     cost: float
@@ -918,7 +918,8 @@ def exchange(simulator: Simulator, steps: Sequence[BatchStep], pilot_budget: flo
     same simulated worlds by more than `tolerance` (relative to the prior regret); at most
     `rounds` moves. A greedy batch buys each pilot for its value given those before it; exchange
     revisits the early choices once the later ones are known (bench/pilot_design.py, data plan).
-    Pilots brought in are marked 'exchange'; the others keep their criterion."""
+    Pilots brought in are marked 'exchange', the others 'kept by exchange' (a step's figures are
+    then those of the new order, which no longer show why it was first chosen)."""
     if rounds <= 0:
         return tuple(steps)
     problem = simulator.problem
@@ -947,7 +948,8 @@ def exchange(simulator: Simulator, steps: Sequence[BatchStep], pilot_budget: flo
         criterion[best[2]] = "exchange"
     if [names.index(s.pilot) for s in steps] == batch:
         return tuple(steps)
-    return tuple(dataclasses.replace(step, chosen_by=criterion[names.index(step.pilot)]) for step in batch_steps(simulator, batch, ""))
+    return tuple(dataclasses.replace(step, chosen_by="exchange" if criterion[names.index(step.pilot)] == "exchange" else "kept by exchange")
+                 for step in batch_steps(simulator, batch, ""))
 
 
 def best_batch(simulator: Simulator, greedy: Sequence[BatchStep], pilot_budget: float, prior: Outlook) -> tuple[tuple[BatchStep, ...], str, tuple[Alternative, ...], list[Note]]:

@@ -997,15 +997,20 @@ def indistinguishable(values: Sequence[PilotValue], truths: int) -> list[Note]:
                  {"truths": int(truths), "pilots": [v.pilot for v in values[:2]], "se": se})]
 
 
-def batch_by_interval(prior: Outlook, batch: Sequence[BatchStep]) -> list[Note]:
+def batch_by_interval(prior: Outlook, batch: Sequence[BatchStep], fresh_regret: float | None = None, fresh_se: float = 0.0) -> list[Note]:
     """`batch-by-interval`: the batch's own expected regret estimate does not fall (the pilots were
     chosen by interval reduction or the linearised variance of the decision): the batch is
-    reported as shrinking the interval, never as reducing regret."""
+    reported as shrinking the interval, never as reducing regret. The message gives the batch's
+    regret on fresh outcomes with its SE (`fresh_outlook`), so a reader can tell simulation error
+    from a batch that makes the decision worse. Details: prior_regret, batch_regret, prior_width,
+    batch_width, fresh_regret, fresh_regret_se."""
     if not batch or batch[-1].regret < prior.regret:
         return []
-    return [Note("batch-by-interval", f"the batch's expected regret estimate does not fall ({prior.regret:.4g} -> {batch[-1].regret:.4g}, within "
-                 f"simulation error): it is chosen by interval reduction (width {prior.width:.4g} -> {batch[-1].width:.4g}), not by regret", "info",
-                 {"prior_regret": prior.regret, "batch_regret": batch[-1].regret, "prior_width": prior.width, "batch_width": batch[-1].width})]
+    fresh = f"; on fresh simulated outcomes {fresh_regret:.4g} ± {fresh_se:.2g}" if fresh_regret is not None else ""
+    return [Note("batch-by-interval", f"the batch's expected regret estimate does not fall ({prior.regret:.4g} -> {batch[-1].regret:.4g}{fresh}): it is chosen "
+                 f"by interval reduction (width {prior.width:.4g} -> {batch[-1].width:.4g}), not by regret", "info",
+                 {"prior_regret": prior.regret, "batch_regret": batch[-1].regret, "prior_width": prior.width, "batch_width": batch[-1].width,
+                  "fresh_regret": fresh_regret, "fresh_regret_se": fresh_se})]
 
 
 def interval_widens(values: Sequence[PilotValue], prior_plan: str) -> list[Note]:
@@ -1098,7 +1103,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
         compared = (*compared, Alternative(source, tuple(s.pilot for s in exchanged), last.cumulative_cost, last.regret, last.width))
     batch = exchanged
     fresh, fresh_se = fresh_outlook(problem, batch, replicates=replicates, seed=seed, level=level) if batch else (prior, 0.0)
-    notes = list(problem.notes) + chosen_note + (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch)  # regret 0: no-pilot-value says it
+    notes = list(problem.notes) + chosen_note + (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch, fresh.regret, fresh_se)  # regret 0: no-pilot-value says it
     notes += interval_widens(values, prior_plan) + pilots_outside_range(problem, batch)
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))

@@ -599,6 +599,8 @@ def test_a_batch_whose_regret_estimate_rises_is_reported_as_chosen_by_interval()
     batch = (BatchStep("a", 1.0, 1.0, 3e-4, 0.011, "interval reduction"), BatchStep("b", 1.0, 2.0, 4.521e-4, 0.009055, "interval reduction"))
     [note] = batch_by_interval(prior, batch)
     assert note.code == "batch-by-interval" and note.details["batch_regret"] == 4.521e-4
+    [fresh] = batch_by_interval(prior, batch, 2.5e-4, 4e-5)  # a trial: 'within simulation error' was said with no figure behind it
+    assert "on fresh simulated outcomes 0.00025 ± 4e-05" in fresh.message and (fresh.details["fresh_regret"], fresh.details["fresh_regret_se"]) == (2.5e-4, 4e-5)
     result = Design(10.0, 2.0, "flops", "loss", "p", prior.regret, prior.width, {}, (), batch, 5, "bootstrap", 0.01, 1, 0)
     assert result.batch_regret_reduction == 0.0 and result.batch_chosen_by == "interval reduction"
     assert result.to_dict()["batch"]["chosen_by"] == "interval reduction"

@@ -1055,6 +1055,22 @@ def pilots_outside_range(problem: DesignProblem, batch: Sequence[BatchStep]) -> 
                  "warning", {"pilots": names, "in_batch": in_batch, "share": [f for _, f in outside]})]
 
 
+def budget_unspent(problem: DesignProblem, batch: Sequence[BatchStep], pilot_budget: float, share: float = 0.1) -> list[Note]:
+    """`budget-unspent`: the batch leaves more than `share` of the pilot budget although a candidate
+    outside it would fit what is left: no further pilot adds value in the simulation (regret,
+    interval or the decision's linearised variance), so the rest is not spent. Details: spent,
+    pilot_budget, remaining, fitting (candidates that would fit)."""
+    spent = batch[-1].cumulative_cost if batch else 0.0
+    remaining = pilot_budget - spent
+    chosen = {step.pilot for step in batch}
+    fitting = [p.name for p in problem.pilots if p.name not in chosen and p.cost <= remaining * (1 + 1e-12)]
+    if remaining <= share * pilot_budget or not fitting or not batch:
+        return []
+    return [Note("budget-unspent", f"the batch spends {format_cost(spent, problem.unit)} of {format_cost(pilot_budget, problem.unit)} {problem.unit}: "
+                 f"{len(fitting)} more candidate{'s' if len(fitting) > 1 else ''} would fit the rest, but none adds value in the simulated worlds", "info",
+                 {"spent": float(spent), "pilot_budget": float(pilot_budget), "remaining": float(remaining), "fitting": len(fitting)})]
+
+
 def fresh_outlook(problem: DesignProblem, batch: Sequence[BatchStep], *, replicates: int, seed: int, level: float = 0.95) -> tuple[Outlook, float]:
     """The batch's outlook on fresh simulated outcomes (the same truths, noise from the seed
     sequence (seed, 1) instead of seed) and the standard error of its regret reduction from the
@@ -1104,7 +1120,7 @@ def design(problem: DesignProblem, pilot_budget: float, *, replicates: int = 4, 
     batch = exchanged
     fresh, fresh_se = fresh_outlook(problem, batch, replicates=replicates, seed=seed, level=level) if batch else (prior, 0.0)
     notes = list(problem.notes) + chosen_note + (indistinguishable(values, len(problem.weights)) if prior.regret > 0 else []) + batch_by_interval(prior, batch, fresh.regret, fresh_se)  # regret 0: no-pilot-value says it
-    notes += interval_widens(values, prior_plan) + pilots_outside_range(problem, batch)
+    notes += interval_widens(values, prior_plan) + pilots_outside_range(problem, batch) + budget_unspent(problem, batch, pilot_budget)
     if prior.regret <= 0:
         notes.append(Note("no-pilot-value", "every plausible truth agrees on the best plan: no pilot can improve the decision", "info"))
     return Design(

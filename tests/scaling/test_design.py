@@ -764,3 +764,19 @@ def test_no_batch_when_no_pilot_can_change_the_decision_or_its_interval():
     result = design(problem, 2.0, replicates=1, seed=0)
     assert (result.prior_regret, result.prior_width, result.batch) == (0.0, 0.0, ())
     assert [n.code for n in result.notes] == ["no-pilot-value"] and result.to_dict()["batch"]["pilots"] == []
+
+
+def test_a_batch_that_leaves_budget_unspent_says_so():
+    """Plan x is best iff s1 > 0; pilot a@1 shows s1, c@1 shows nothing (the same outcome under every
+    truth). With 3 of budget the batch is a@1 alone (regret 0; c@1 adds nothing, and the uniform
+    batch {a@1, c@1} only ties): 2 of 3 stay unspent though c@1 fits, and a note says so. With a
+    budget of 1.05 what is left (0.05) is under a tenth of it: no note."""
+    signs = np.array([(s1, s2) for s1 in (-1, 1) for s2 in (-1, 1)] * 2, dtype=float)
+    metric = np.stack([(signs[:, 0] < 0).astype(float), (signs[:, 0] > 0).astype(float)], axis=1)
+    pilots = (data_pilot("a", 1, 1), data_pilot("c", 1, 1))
+    problem = DesignProblem(("x", "y"), metric, pilots, np.stack([0.1 * signs[:, 0], np.zeros(8)], axis=1), np.full(8, 1 / 8), 0.01, "samples", "error", 100.0)
+    result = design(problem, 3.0, replicates=1, seed=0)
+    assert [s.pilot for s in result.batch] == ["a@1,U=1"] and result.batch[-1].regret == 0.0 and result.batch_source == "greedy"
+    [note] = [n for n in result.notes if n.code == "budget-unspent"]
+    assert note.details == {"spent": 1.0, "pilot_budget": 3.0, "remaining": 2.0, "fitting": 1} and note.severity == "info"
+    assert not [n for n in design(problem, 1.05, replicates=1, seed=0).notes if n.code == "budget-unspent"]

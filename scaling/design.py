@@ -652,6 +652,11 @@ class Simulator:
         gap = self.observed[:, pilot, None] - self.problem.log_outcome[None, :, pilot]
         return -0.5 * (gap / self.spread[pilot]) ** 2
 
+    def joint_log_likelihood(self, pilots: Sequence[int]) -> np.ndarray:
+        """[J, T]: log p(o_j | theta_s) of the pilots `pilots` together (their outcomes are
+        independent given a truth, so the log likelihoods add)."""
+        return sum((self.log_likelihood(i) for i in pilots), start=np.zeros_like(self.log_prior))
+
     def outlook(self, log_likelihood: np.ndarray | float = 0.0) -> Outlook:
         log_w = self.log_prior + log_likelihood
         log_w = log_w - log_w.max(axis=1, keepdims=True)
@@ -706,7 +711,8 @@ class BatchStep:
 
 @dataclass(frozen=True)
 class Alternative:
-    """A uniform batch the greedy one is compared with (`uniform_batches`): its name, pilots, cost
+    """A batch `design` compared (`best_batch`: the greedy one, the uniform ones of
+    `uniform_batches`; then the proposal after `exchange` when it changed): its name, pilots, cost
     and the expected regret and interval width after it, in the same simulated worlds."""
 
     name: str
@@ -738,11 +744,11 @@ class Design:
     seed: int
     notes: tuple[Note, ...] = field(default_factory=tuple)  # curascale.notes.Note; scaling.design_notes adds the planner's
     runs: RunsUsed | None = None  # the runs the noise (and Laplace truths) come from
-    alternatives: tuple[Alternative, ...] = ()  # the uniform batches compared with the greedy one
-    fresh_regret: float | None = None  # the proposed batch's expected regret on fresh simulated outcomes (`fresh_outlook`)
-    fit: Mapping[str, Any] = field(default_factory=dict)  # which fit the design is for (`design_pilots`: law, source, data_hash)
-    fresh_regret_se: float = 0.0  # its Monte Carlo standard error (of the reduction from the prior, `reduction_se`)
+    alternatives: tuple[Alternative, ...] = ()  # every batch compared (`Alternative`), greedy first
     batch_source: str = "greedy"  # 'greedy' or the uniform batch's name, then ', then exchange' when exchange changed it
+    fresh_regret: float | None = None  # the proposed batch's expected regret on fresh simulated outcomes (`fresh_outlook`)
+    fresh_regret_se: float = 0.0  # its Monte Carlo standard error (of the reduction from the prior, `reduction_se`)
+    fit: Mapping[str, Any] = field(default_factory=dict)  # which fit the design is for (`design_pilots`: law, source, data_hash)
 
     @property
     def batch_regret_reduction(self) -> float:
@@ -927,9 +933,10 @@ def exchange(simulator: Simulator, steps: Sequence[BatchStep], pilot_budget: flo
     batch = [names.index(s.pilot) for s in steps]
     criterion = {names.index(s.pilot): s.chosen_by for s in steps}
     cost = lambda chosen: sum(problem.pilots[i].cost for i in chosen)  # noqa: E731
-    regret = lambda chosen: simulator.outlook(sum((simulator.log_likelihood(i) for i in chosen), start=np.zeros_like(simulator.log_prior))).regret  # noqa: E731
-    current = steps[-1].regret if steps else simulator.outlook().regret
-    floor = tolerance * max(simulator.outlook().regret, np.finfo(float).tiny)
+    regret = lambda chosen: simulator.outlook(simulator.joint_log_likelihood(chosen)).regret  # noqa: E731
+    prior_regret = simulator.outlook().regret
+    current = steps[-1].regret if steps else prior_regret
+    floor = tolerance * max(prior_regret, np.finfo(float).tiny)
     for _ in range(rounds):
         best = None
         for position in range(len(batch) + 1):
@@ -1079,8 +1086,7 @@ def fresh_outlook(problem: DesignProblem, batch: Sequence[BatchStep], *, replica
     on other seeds); these are not chosen on, so they are not."""
     simulator = Simulator(problem, replicates=replicates, seed=(seed, 1), level=level)
     names = [p.name for p in problem.pilots]
-    log_likelihood = sum((simulator.log_likelihood(names.index(s.pilot)) for s in batch), start=np.zeros_like(simulator.log_prior))
-    after = simulator.outlook(log_likelihood)
+    after = simulator.outlook(simulator.joint_log_likelihood([names.index(s.pilot) for s in batch]))
     return after, reduction_se(simulator.outlook(), after, problem.weights)[0]
 
 

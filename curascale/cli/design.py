@@ -110,7 +110,7 @@ def design_pilots(
         raise UserError("--bucket-sizes is for data plans (--unit samples)")
     fit, sizes = _sources(fit_path, db, unit)
     if bucket_sizes is not None:
-        from curascale.cli.options import numbers, parse_pairs, at_least
+        from curascale.cli.options import numbers, parse_pairs
         from scaling.bucket_sizes import check_bucket_names, fit_buckets
 
         given = numbers(parse_pairs([p for p in bucket_sizes.split(",") if p], "--bucket-sizes"), "--bucket-sizes")

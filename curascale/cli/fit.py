@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import DbOption, MapOption, VersionOption, at_least, check_names, comma_pairs, numbers, parse_pairs
+from curascale.cli.options import DbOption, MapOption, VersionOption, check_names, comma_pairs, numbers, parse_pairs
 from curascale.errors import UserError
 
 BOOTSTRAP_STARTS = 4  # scaling.fit.fit refits every draw from this many minima of the full fit
@@ -67,7 +67,7 @@ def fit_command(
     delta: Annotated[float, typer.Option(help="Huber delta on log predictions.")] = 1e-3,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws over runs for intervals (0: none).")] = 0,
     holdout_largest: Annotated[int, typer.Option(help="Also fit without the K largest-compute runs (runs tied at the cut go together) and list their observed, predicted and relative error.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.", callback=at_least(0, "--seed"))] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Save the fit artifact (JSON) here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Save observed vs fitted curves here: x.png or x.pdf (both are written).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,

@@ -70,6 +70,28 @@ def use_compilation_cache(directory: str | os.PathLike | None = None) -> Path | 
     return path
 
 
+MAX_CPU_DEVICES = 8  # each CPU device compiles the solver's chunk once (its own cache entry)
+
+
+def use_cpu_cores(count: int | None = None) -> int:
+    """Split JAX's CPU into `count` devices (default: the cores this process may run on, at most
+    MAX_CPU_DEVICES), so that the batched solver advances one block of starts on each at once
+    (scaling.solver); the results are the same bytes, each start's steps being its own.
+
+    Process-wide and possible only before JAX's first computation (JAX's rule), so only the
+    command line calls it, first thing; a library user may. Returns the number of CPU devices
+    the process has (unchanged, and no error, when JAX has already computed or the platform is
+    not the CPU)."""
+    import jax
+
+    wanted = count or min(MAX_CPU_DEVICES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    try:
+        jax.config.update("jax_num_cpu_devices", max(1, int(wanted)))
+    except RuntimeError:  # JAX has computed already: its devices stay
+        pass
+    return len(jax.devices("cpu"))
+
+
 CACHE_SWITCH = "CURASCALE_COMPILE_CACHE"  # off, 0, no or false: no persistent cache of compiled fits
 CACHE_WARNING = r"Error (reading|writing) persistent compilation cache"  # the start of JAX's warnings about an entry (jax/_src/compiler.py)
 

@@ -28,10 +28,18 @@ the chunk once and a second process finds it in the persistent cache (scaling.ja
 small (128 starts): measured on Chinchilla's 4,500 starts (CPU s of the solve, compiled, loaded
 machine): 128: 5.5-6.0, 256: 5.8, 512: 6.6, 1024: 10.9 (a padded tail of stragglers runs at full
 width); the former two shapes (1024, tail 128): 6.9 and a second compile.
+
+Several devices (the CPU split by `scaling.jaxconf.use_cpu_cores`, as the command line does): each
+round dispatches one block to every device before waiting for any, from a thread per device (a
+device's first call compiles the chunk for it, so they compile at once), and the devices run at
+once. Each start's steps are its own whatever its block-mates, so the results are the same bytes on
+any number of devices (tests/scaling/test_solver.py).
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -179,31 +187,90 @@ class BatchedSolver:
 
     @float64
     def minimize(self, starts: np.ndarray, weights: np.ndarray, data, progress: Callable[[int, int], None] | None = None) -> SolverResult:
-        u = np.array(starts, dtype=float)
-        weights = np.asarray(weights, dtype=float)
+        u, weights = np.array(starts, dtype=float), np.asarray(weights, dtype=float)
+        pool = _Pool(self.options, u, weights, self.value(u, weights, data), progress)
+        devices = jax.local_devices()
+        if len(devices) == 1:
+            self._work(pool, None, data)
+        else:  # a worker thread per device: each refills its device as soon as its block is back
+            x64 = jax.config.jax_enable_x64  # JAX's x64 mode is per thread
+            with ThreadPoolExecutor(len(devices)) as workers:
+                try:
+                    for finished in [workers.submit(self._work, pool, device, jax.device_put(data, device), x64) for device in devices]:
+                        finished.result()
+                except BaseException:  # Ctrl-C or a worker's error: the others stop after their chunk
+                    pool.fail()
+                    raise
+        return pool.result()
+
+    def _work(self, pool: "_Pool", device, data, x64: bool = True) -> None:
+        """Chunks of blocks of starts on one device (None: the default one), one after another, until no start is left running."""
+        with jax.enable_x64(x64):
+            while (taken := pool.take()) is not None:
+                active, inputs = taken
+                try:
+                    out = [np.asarray(x) for x in self._chunk(*(inputs if device is None else jax.device_put(inputs, device)), data)]
+                except BaseException:
+                    pool.fail()  # the other workers stop instead of waiting for this block
+                    raise
+                pool.give_back(active, out)
+
+
+class _Pool:
+    """Every start's state between chunks, and the starts still running, in order (a block takes the
+    first ones, survivors go to the back); shared by the devices' workers under one lock."""
+
+    def __init__(self, options: SolverOptions, u: np.ndarray, weights: np.ndarray, value: np.ndarray, progress):
         count = len(u)
-        value = self.value(u, weights, data)
-        lam = np.full(count, self.options.initial_damping)
-        done = ~np.isfinite(value)
-        iterations = np.zeros(count, dtype=np.int64)
-        capped = np.zeros(count, dtype=bool)
-        certified = np.zeros(count, dtype=bool)  # stopped by the Gauss-Newton certificate: no polish
-        majorise = np.ones(count)  # 1: IRLS on the majoriser; 0: the polish (Gauss-Newton on the inside points)
-        tolerance = np.full(count, self.options.polish_tol)
-        pool = np.flatnonzero(~done)  # starts still running, in order; the block takes the first ones
-        size = min(_padded(count), self.options.block)  # the one compiled block shape of this fit
-        while pool.size:
-            active = pool[:size]
-            index = np.concatenate([active, np.repeat(active[:1], size - active.size)])  # a short tail is padded with copies
-            out = self._chunk(*(jnp.asarray(x[index]) for x in (u, lam, value, done, iterations, majorise, tolerance, weights)), data)
-            u[active], lam[active], value[active], done[active], certified[active], iterations[active] = (np.asarray(x)[: active.size] for x in out)
-            polish = active[done[active] & ~certified[active] & (majorise[active] > 0) & (lam[active] < self.options.max_damping)]
-            done[polish], majorise[polish], tolerance[polish] = False, 0.0, self.options.stall_tol
-            lam[polish] = self.options.initial_damping
-            capped[active] = ~done[active] & (iterations[active] >= self.options.max_iterations)
-            done[active] |= capped[active]
-            pool = np.concatenate([pool[size:], active[~done[active]]])
-            if progress is not None:
-                progress(count - pool.size, count)
-        finite = np.isfinite(value)
-        return SolverResult(u, np.where(finite, value, np.inf), finite & ~capped, iterations)
+        self.options, self.progress, self.count = options, progress, count
+        self.size = min(_padded(count), options.block)  # the one compiled block shape of this fit
+        self.u, self.weights, self.value = u, weights, value
+        self.lam = np.full(count, options.initial_damping)
+        self.done = ~np.isfinite(value)
+        self.iterations = np.zeros(count, dtype=np.int64)
+        self.capped = np.zeros(count, dtype=bool)
+        self.certified = np.zeros(count, dtype=bool)  # stopped by the Gauss-Newton certificate: no polish
+        self.majorise = np.ones(count)  # 1: IRLS on the majoriser; 0: the polish (Gauss-Newton on the inside points)
+        self.tolerance = np.full(count, options.polish_tol)
+        self.running = np.flatnonzero(~self.done)
+        self.taken = 0  # starts in blocks taken and not yet given back
+        self.failed = False
+        self.turn = threading.Condition()
+
+    def take(self) -> tuple[np.ndarray, tuple] | None:
+        """(starts, the chunk's inputs for them, padded to the block) or None when none is left."""
+        with self.turn:
+            while not self.running.size and self.taken and not self.failed:  # survivors of a block out may come back
+                self.turn.wait()
+            if not self.running.size or self.failed:
+                return None
+            active, self.running = self.running[: self.size], self.running[self.size :]
+            self.taken += active.size
+            index = np.concatenate([active, np.repeat(active[:1], self.size - active.size)])  # a short tail is padded with copies
+            return active, tuple(x[index] for x in (self.u, self.lam, self.value, self.done, self.iterations, self.majorise, self.tolerance, self.weights))
+
+    def give_back(self, active: np.ndarray, out) -> None:
+        """A chunk's outputs for `active`: a stalled majoriser phase goes on to the polish, the
+        iteration cap stops a start, the survivors go to the back."""
+        options = self.options
+        with self.turn:
+            self.u[active], self.lam[active], self.value[active], self.done[active], self.certified[active], self.iterations[active] = (x[: active.size] for x in out)
+            polish = active[self.done[active] & ~self.certified[active] & (self.majorise[active] > 0) & (self.lam[active] < options.max_damping)]
+            self.done[polish], self.majorise[polish], self.tolerance[polish] = False, 0.0, options.stall_tol
+            self.lam[polish] = options.initial_damping
+            self.capped[active] = ~self.done[active] & (self.iterations[active] >= options.max_iterations)
+            self.done[active] |= self.capped[active]
+            self.running = np.concatenate([self.running, active[~self.done[active]]])
+            self.taken -= active.size
+            if self.progress is not None:
+                self.progress(self.count - self.running.size - self.taken, self.count)
+            self.turn.notify_all()
+
+    def fail(self) -> None:
+        with self.turn:
+            self.failed = True
+            self.turn.notify_all()
+
+    def result(self) -> SolverResult:
+        finite = np.isfinite(self.value)
+        return SolverResult(self.u, np.where(finite, self.value, np.inf), finite & ~self.capped, self.iterations)

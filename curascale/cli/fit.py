@@ -129,9 +129,10 @@ def _with_registered_buckets(metadata: dict, db, groups) -> dict:
 
 def _run_fit(law, frame, *, source, as_json, **options):
     from scaling.fit import fit
-    from scaling.jaxconf import CACHE_SWITCH, cache_trouble, use_compilation_cache
+    from scaling.jaxconf import CACHE_SWITCH, cache_trouble, use_compilation_cache, use_cpu_cores
 
     directory = use_compilation_cache()  # a second `curascale fit` of the same shapes does not compile again
+    use_cpu_cores()  # blocks of starts on every core at once
     with cache_trouble() as trouble, render.progress(not as_json) as report:
         fitted = fit(law, frame, source=source, progress=report, **options)
     if trouble:  # the fit compiled instead: same results, one line on stderr (stdout may be the JSON)

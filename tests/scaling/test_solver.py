@@ -132,6 +132,40 @@ def test_certificate_stops_a_converged_start_within_one_chunk():
     np.testing.assert_allclose(result.value, 0.5 * np.sum((design @ line - y) ** 2), rtol=1e-9)
 
 
+DEVICES_PROGRAM = """
+import json, sys
+import numpy as np
+from scaling.jaxconf import use_cpu_cores
+devices = use_cpu_cores(int(sys.argv[1]))
+from scaling.solver import BatchedSolver, SolverOptions
+rng = np.random.default_rng(1)
+x = np.linspace(0, 1, 30)
+y = 0.3 + 1.7 * x + 0.01 * rng.standard_normal(30)
+y[::7] += 0.5
+weights = np.ones((140, 30))
+weights[np.arange(140), np.arange(140) % 30] = 0.0
+solver = BatchedSolver(lambda u, data: u[0] + u[1] * data["x"] + 0.3 * u[1] ** 2 * data["x"] ** 2 - data["y"], SolverOptions(delta=0.02, block=16))
+result = solver.minimize(rng.normal(scale=3.0, size=(140, 2)), weights, {"x": x, "y": y})
+import jax
+jax.numpy.ones(1) + 1
+print(json.dumps({"devices": devices, "again": use_cpu_cores(5), "u": result.u.tolist(), "value": result.value.tolist(), "iterations": result.iterations.tolist()}))
+"""
+
+
+@pytest.mark.parametrize("devices", [2, 3])
+def test_blocks_on_several_cpu_devices_give_the_same_bytes(devices):
+    """`use_cpu_cores(k)` splits the CPU into k devices and the solver advances one block on each at
+    once (140 starts in blocks of 16: 9 blocks, so some rounds leave a device idle and starts move
+    between devices from chunk to chunk); every start's coordinates, objective and step count are the
+    same bytes as on one device. Once JAX has computed, the count stays and no error is raised."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    run = lambda k: json.loads(subprocess.run([sys.executable, "-c", DEVICES_PROGRAM, str(k)], capture_output=True, text=True, env=env, timeout=600, check=True).stdout)
+    one, several = run(1), run(devices)
+    assert (one["devices"], one["again"], several["devices"], several["again"]) == (1, 1, devices, devices)
+    assert several["u"] == one["u"] and several["value"] == one["value"] and several["iterations"] == one["iterations"]
+    assert len(set(one["iterations"])) > 3  # starts finish at different chunks: the pool is reshuffled
+
+
 FLOAT32_PROGRAM = """
 import json, jax, jax.numpy as jnp, numpy as np, pandas as pd
 before = bool(jax.config.jax_enable_x64)

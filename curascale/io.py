@@ -13,6 +13,9 @@ Rules (the same for fits, plots, exports, pools and manifests):
 - A set of outputs that belong together (a subset, its manifest and sidecar) is published with
   `publish_set`: staged files plus a journal, then renamed into place; an interrupted publish is
   rolled forward by `recover_set`, so a reader that recovers first sees one complete set.
+- Outputs of one command in different places (a fit's artifact and its figure) are written under
+  `interrupts_deferred`: a Ctrl-C or SIGTERM arriving while they are written takes effect after the
+  last one, so an interrupted command leaves all of them or none new.
 - Disk full and permission errors become one-line `CurascaleError`s and leave no temp file.
 - A URL (``s3://bucket/key``, ``gs://...``, any fsspec protocol) goes through the remote branch,
   `curascale.io_remote`: the same rules as far as the store allows (a temporary key moved into
@@ -134,12 +137,43 @@ def write_json(path: str | os.PathLike, record, *, indent: int | None = 1) -> No
 
 def cache_directory(*parts: str) -> Path:
     """The user's cache folder for curascale: $XDG_CACHE_HOME/curascale/PARTS... (default
-    ~/.cache/curascale/PARTS...); not created here."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    ~/.cache/curascale/PARTS..., also when $XDG_CACHE_HOME is relative: the XDG Base Directory
+    specification says to ignore a relative path); not created here."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base, "curascale", *parts)
 
 
 # ---- sets of outputs ------------------------------------------------------------------------
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received inside the block are acted on when it ends (KeyboardInterrupt,
+    or the signal's previous handler), so the outputs written inside are all written. Outside the
+    main thread (where Python cannot set handlers) the block runs unprotected."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, object]] = []
+    previous = {number: signal.signal(number, lambda number, frame: received.append((number, frame))) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            number, frame = received[0]
+            handler = previous[number]
+            if callable(handler):
+                handler(number, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(number)
+
+
+
 def stage_path(directory: str | os.PathLike, name: str) -> Path:
     """Where to stage output `name` of `directory` before `publish_set` (beside it, same device)."""
     return Path(directory) / f".staged.{os.getpid()}.{name.replace('/', '__')}"

@@ -373,8 +373,11 @@ def fit(
     resolved_tied = {k: v for k, v in law.tied.items() if k not in free and k not in (fixed or {})}
     resolved_tied.update(tied or {})
     problem = Problem(law, data, fixed=_resolve_fixed(law, fixed, free), tied=resolved_tied, delta=delta)
-    if len(data) < problem.dimension:
-        raise UserError(f"{source}: {len(data)} points cannot determine {problem.dimension} free parameters of {law.name}")
+    if len(data) <= problem.dimension:  # as many points as parameters: an exact fit, no residual to judge it or its intervals by
+        raise UserError(
+            f"{source}: {len(data)} point{'s' if len(data) != 1 else ''} cannot determine {problem.dimension} free parameter{'s' if problem.dimension != 1 else ''} "
+            f"of {law.name}: at least {problem.dimension + 1} are needed (with as many points as parameters the fit is exact and says nothing of its error)"
+        )
     held = holdout_rows(problem, holdout_largest) if holdout_largest else None  # checked before the full fit
     report = progress or (lambda stage, done, total: None)
 
@@ -445,7 +448,8 @@ def bootstrap_draws(problem: Problem, seeds: np.ndarray, draws: int, seed: int, 
     counts = np.stack([np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(draws)]).astype(float)
     starts = np.repeat(seeds, draws, axis=0)
     weights = np.tile(counts, (len(seeds), 1))
-    result = _minimize(problem, starts, weights, progress)
+    in_draws = None if progress is None else (lambda done, total: progress(done * draws // total, draws))  # the user asked for draws, not seed x draw starts
+    result = _minimize(problem, starts, weights, in_draws)
     value = result.value.reshape(len(seeds), draws)
     best = np.argmin(value, axis=0)
     u = result.u.reshape(len(seeds), draws, -1)[best, np.arange(draws)]
@@ -475,7 +479,7 @@ def holdout_rows(problem: Problem, count: int) -> np.ndarray:
     held = order[compute[order] >= compute[order[-min(count, len(data))]]]  # more than there are: every run
     if len(data) - len(held) <= problem.dimension:
         raise UserError(
-            f"holdout_largest={count} holds out {len(held)} of {len(data)} runs, leaving {len(data) - len(held)}: fitting {problem.dimension} parameter{'s' if problem.dimension != 1 else ''} "
+            f"holding out the {count} largest runs (--holdout-largest) holds out {len(held)} of {len(data)} runs, leaving {len(data) - len(held)}: fitting {problem.dimension} parameter{'s' if problem.dimension != 1 else ''} "
             f"of {problem.law.name} needs at least {problem.dimension + 1} runs left"
         )
     return held

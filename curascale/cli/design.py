@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import at_least
+from curascale.cli.options import at_least, check_outputs
 from curascale.errors import UserError
 
 
@@ -100,10 +100,7 @@ def design_pilots(
         raise UserError(f"--truths must be at least 2, got {truths}")
     if replicates < 1:
         raise UserError(f"--replicates must be at least 1, got {replicates}")
-    if plot is not None:
-        from scaling.figure_output import figure_paths
-
-        figure_paths(plot)  # a bad suffix fails before the design runs
+    check_outputs(figure=plot)  # a bad path fails before the design runs
     if fit_path is None and db is None:
         raise UserError("give the fit to design for: --fit FILE (or --db with a saved fit)")
     if bucket_sizes is not None and unit != "samples":

@@ -11,8 +11,9 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import DbOption, MapOption, VersionOption, check_names, comma_pairs, numbers, parse_pairs
+from curascale.cli.options import DbOption, MapOption, VersionOption, check_names, check_outputs, comma_pairs, numbers, parse_pairs
 from curascale.errors import UserError
+from curascale.io import interrupts_deferred
 
 BOOTSTRAP_STARTS = 4  # scaling.fit.fit refits every draw from this many minima of the full fit
 
@@ -82,6 +83,7 @@ def fit_command(
     from scaling.frames import load_frame
 
     check_fit_options(bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest, points=0, delta=delta)
+    check_outputs(out, figure=plot)  # before the fit, not after it
     fixed = numbers(comma_pairs(fix, "--fix"), "--fix", positive=False)
     initial = [numbers(comma_pairs([s], "--start"), "--start", positive=False) for s in start] if start else None
     read_notes: list = []
@@ -96,18 +98,19 @@ def fit_command(
     fitted.notes = read_notes + fitted.notes
     if db is not None and fitted.groups:
         fitted.metadata = _with_registered_buckets(fitted.metadata, db, fitted.groups)
-    if out is not None:
-        fitted.save(out)
     saved = None
-    if db is not None:
-        from runs_db.registry import connect
+    with interrupts_deferred():  # the artifact, the figure and the registry's copy: all or none (a Ctrl-C waits for them)
+        if out is not None:
+            fitted.save(out)
+        if db is not None:
+            from runs_db.registry import connect
 
-        saved = f"{fitted.law}-{fitted.data_hash[:12]}-{fitted.created}"
-        connect(db).save_fit_artifact(saved, fitted.to_dict())
-    if plot is not None:
-        from scaling.plots import plot_fit
+            saved = f"{fitted.law}-{fitted.data_hash[:12]}-{fitted.created}"
+            connect(db).save_fit_artifact(saved, fitted.to_dict())
+        if plot is not None:
+            from scaling.plots import plot_fit
 
-        plot_fit(fitted, frame, plot)
+            plot_fit(fitted, frame, plot)
     with render.stdout_reserved(out is not None and str(out) == "-"):  # stdout is the artifact
         if as_json:
             render.echo_json(fitted.summary())
@@ -129,9 +132,12 @@ def _with_registered_buckets(metadata: dict, db, groups) -> dict:
 
 def _run_fit(law, frame, *, source, as_json, **options):
     from scaling.fit import fit
-    from scaling.jaxconf import CACHE_SWITCH, cache_trouble, use_compilation_cache, use_cpu_cores
+    from scaling.jaxconf import CACHE_SWITCH, cache_directory, cache_switched_off, cache_trouble, use_compilation_cache, use_cpu_cores
 
     directory = use_compilation_cache()  # a second `curascale fit` of the same shapes does not compile again
+    if directory is None and not cache_switched_off():  # trial: a fit twice as slow, silently
+        render.line("note: the compilation cache folder {} cannot be created or written; the fit compiles (set {}=off to say no cache)",
+                    cache_directory(), CACHE_SWITCH, err=True)
     use_cpu_cores()  # blocks of starts on every core at once
     with cache_trouble() as trouble, render.progress(not as_json) as report:
         fitted = fit(law, frame, source=source, progress=report, **options)

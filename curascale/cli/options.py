@@ -80,3 +80,19 @@ def numbers(pairs: dict[str, str], option: str, *, positive: bool = True) -> dic
     from scaling.units import parse_quantity
 
     return {k: parse_quantity(v, name=f"{option} {k}", positive=positive) for k, v in pairs.items()}
+
+
+def check_outputs(*files, figure=None) -> None:
+    """Refuse, before any work, output paths that cannot be written: a file that is a directory or
+    cannot be looked at (`curascale.io.resolve_target`), a figure not ending in .png or .pdf or
+    whose twin is such a file. None, "-" (standard output) and URLs pass (checked when written)."""
+    from curascale import io_remote
+    from curascale.io import resolve_target
+
+    paths = [f for f in files if f is not None and str(f) != "-" and not io_remote.is_url(f)]
+    if figure is not None:
+        from scaling.figure_output import figure_paths
+
+        paths += list(figure_paths(figure))
+    for path in paths:
+        resolve_target(path)

@@ -136,3 +136,33 @@ def test_a_short_write_is_the_one_disk_full_message(tmp_path):
             raise OSError("5000 requested and 2040 written")  # what numpy's tofile raises on a full disk
     assert str(caught.value) == f"{tmp_path / 'a.npy'}: cannot write (no space left on the device)"
     assert not list(tmp_path.iterdir())
+
+
+DEFERRED_PROGRAM = """
+import os, signal, sys
+from pathlib import Path
+from curascale.io import interrupts_deferred, write_text
+folder = Path(sys.argv[1])
+try:
+    with interrupts_deferred():
+        write_text(folder / "first.json", "{}")
+        os.kill(os.getpid(), getattr(signal, sys.argv[2]))  # arrives between the two outputs
+        write_text(folder / "second.png", "png")
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted after", sorted(p.name for p in folder.iterdir()))
+"""
+
+
+@pytest.mark.parametrize("name, code", [("SIGINT", 0), ("SIGTERM", -15)])
+def test_an_interrupt_between_two_outputs_waits_for_both(tmp_path, name, code):
+    """Ctrl-C (or SIGTERM) between a fit's artifact and its figure (trial: the figure was lost, and
+    nothing said so): both are written, then the interrupt acts (KeyboardInterrupt; SIGTERM kills
+    with its default action, after the block)."""
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-c", DEFERRED_PROGRAM, str(tmp_path), name], capture_output=True, text=True,
+                            env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert result.returncode == code
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.json", "second.png"]
+    assert result.stdout.strip() == ("interrupted after ['first.json', 'second.png']" if name == "SIGINT" else "")

@@ -139,3 +139,18 @@ def test_language_model_plan_text():
     assert "D_crit = never" in text and "infT" not in text
     plan = json.loads(run("plan-curation", "--compute", "1e22", "--unit", "flops", "--quantize-to", "8", "--json").stdout)
     assert plan["quantization"]["critical_tokens"] is None
+
+
+@pytest.mark.parametrize("option, name, message", [
+    ("--plot", "curves.jpg", "must end in .png or .pdf"),
+    ("--out", "a_folder", "a_folder: is a directory; give a file name"),
+    ("--plot", "twin.png", "twin.pdf: is a directory; give a file name"),  # the PDF written beside it
+])
+def test_fit_refuses_unwritable_outputs_before_reading_or_fitting(tmp_path, option, name, message):
+    """A bad --out or --plot is refused first (trial finding: after a 25 s fit): the CSV named does
+    not even exist, and the error is the output's, in one line, exit 2."""
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "twin.pdf").mkdir()
+    result = curascale("fit", "chinchilla", "--csv", str(tmp_path / "missing.csv"), option, str(tmp_path / name), check=False)
+    assert result.returncode == 2 and message in result.stderr and "missing.csv" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -64,6 +64,20 @@ def test_holdout_leaves_enough_points():
         fit("chinchilla", runs, fixed=SHAPE, holdout_largest=11, max_starts=20)
 
 
+def test_as_many_points_as_parameters_are_refused():
+    """An exact fit (5 runs for Chinchilla's 5 parameters, 1 run for E alone) has objective 0 and
+    bootstrap intervals of width 0 whatever the truth: refused, as the held-out refit already was;
+    one point more is fitted (E alone from 2 runs: the truth, the data being exact)."""
+    from curascale.errors import CurascaleError
+
+    runs = small_runs()
+    with pytest.raises(CurascaleError, match=r"5 points cannot determine 5 free parameters of chinchilla: at least 6 are needed"):
+        fit("chinchilla", runs.head(5), max_starts=20)
+    with pytest.raises(CurascaleError, match=r"1 point cannot determine 1 free parameter of chinchilla: at least 2 are needed"):
+        fit("chinchilla", runs.head(1), fixed=SHAPE, max_starts=20)
+    assert fit("chinchilla", runs.head(2), fixed=SHAPE, max_starts=20).params["E"] == pytest.approx(THETA["E"], rel=1e-9)
+
+
 @pytest.fixture(scope="module")
 def bootstrapped():
     runs = small_runs()
@@ -247,6 +261,7 @@ def test_progress_reports_every_stage_to_its_end():
     for stage in ("starts", "bootstrap", "holdout"):
         reports = [(done, total) for name, done, total in seen if name == stage]
         assert reports and reports[-1][0] == reports[-1][1] > 0, stage
+    assert {total for name, _, total in seen if name == "bootstrap"} == {5}  # counted in draws, not seeds x draws (trial: 800/800 for 200)
 
 
 def test_held_out_refit_keeps_the_tied_parameters():

@@ -101,11 +101,23 @@ def test_entries_that_cannot_be_read_or_written_still_fit(runs_csv, tmp_path, un
 
 
 def test_a_cache_folder_that_cannot_exist_still_fits(runs_csv, tmp_path, uncached):
-    """A file where the cache folder should be: no cache, the fit runs, nothing on stderr."""
+    """A file where the cache folder should be: no cache, the fit runs (the same result), and one
+    note on stderr names the folder (trial: fits twice as slow with nothing said)."""
     (tmp_path / "curascale").write_text("not a folder")
     done = fit_process(runs_csv, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == uncached and done.stderr == ""
+    assert json.loads(done.stdout) == uncached
+    assert f"cache folder {tmp_path / 'curascale' / 'jax'} cannot be created or written" in one_note(done.stderr)
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    """The XDG Base Directory specification: a relative $XDG_CACHE_HOME is invalid and ignored
+    (trial: `XDG_CACHE_HOME=relcache` made ./relcache in whatever folder the command ran in)."""
+    from scaling.jaxconf import cache_directory
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
+    assert cache_directory() == tmp_path / ".cache" / "curascale" / "jax"
 
 
 @pytest.mark.parametrize("value", ["off", "0", "No", "FALSE"])

@@ -229,24 +229,28 @@ def _must_be_positive(name: str, doc: str) -> bool:
     return base in ("alpha", "beta", "E", "eta", "irreducible_error") or "exponent" in base or "exponent" in doc.split(":")[0]
 
 
-def out_of_physical_range(law, params: Mapping[str, float], fixed: Iterable[str] = ()) -> list[Note]:
+def out_of_physical_range(law, params: Mapping[str, float], fixed: Iterable[str] = (), intervals: Mapping[str, Sequence[float]] | None = None) -> list[Note]:
     """`out-of-physical-range`: exponents and irreducible terms <= `FLOOR` (the law needs them
-    positive), and parameters whose fitting coordinate ran to its bound (|u| > BOUND_COORDINATE)."""
-    held, notes = set(fixed), []
+    positive), and parameters whose fitting coordinate ran to its bound (|u| > BOUND_COORDINATE)
+    unless their bootstrap interval (`intervals`) spans at most SPAN_FACTOR: then the runs do
+    determine them, however large (a trial's A = 1e14 came back within [9.2e13, 1.22e14])."""
+    held, notes, intervals = set(fixed), [], intervals or {}
     specs = {p.name: p for p in law.params}
     for name, value in params.items():
         spec = specs.get(_base(name))
         if spec is None or _base(name) in held or name in held:
             continue
         if _must_be_positive(name, spec.doc) and value <= FLOOR:
-            notes.append(Note("out-of-physical-range", f"{name} = {value:.3g}: {law.name} needs it positive ({spec.doc})",
+            notes.append(Note("out-of-physical-range", f"{name} = {value:.3g}: {law.name} needs it positive, above {FLOOR:g} ({spec.doc})",
                               "warning", {"parameter": name, "value": float(value), "rule": "positive"}))
             continue
         if spec.transform.name == "identity":
             continue
         with np.errstate(all="ignore"):
             coordinate = float(np.asarray(spec.transform.inverse(np.asarray([value])))[0])
-        if not np.isfinite(coordinate) or abs(coordinate) > BOUND_COORDINATE:
+        interval = intervals.get(name)
+        determined = interval is not None and 0 < interval[0] and interval[1] <= SPAN_FACTOR * interval[0]
+        if (not np.isfinite(coordinate) or abs(coordinate) > BOUND_COORDINATE) and not determined:
             notes.append(Note("out-of-physical-range", f"{name} = {value:.3g} ran to the bound of its range ({spec.transform.name}): "
                               "the runs do not constrain it", "warning", {"parameter": name, "value": float(value), "rule": "bound"}))
     return notes
@@ -375,7 +379,7 @@ def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Ma
         *([] if flat or intervals else loose_scales(jacobian, np.asarray(problem.residuals(jnp.asarray(u, dtype=float))), names,
                                                     problem.coordinate_transforms(), undetermined)),
         *wide_intervals(intervals or {}, held),
-        *out_of_physical_range(problem.law, params, held),
+        *out_of_physical_range(problem.law, params, held, intervals),
         *unit_mistakes(data.inputs),
     ]
 

@@ -133,6 +133,9 @@ def test_out_of_physical_range():
     params = {"sample_scale": 0.02, "utility[a]": -0.1, "utility_half_life[a]": 1e15, "utility[b]": -0.1, "utility_half_life[b]": 6.0, "irreducible_error": 1e-9}
     [bound] = diagnostics.out_of_physical_range(utility, params, fixed=["irreducible_error"])
     assert bound.details == {"parameter": "utility_half_life[a]", "value": 1e15, "rule": "bound"}  # log(1e15) = 34.5 > 30
+    # a bootstrap interval within 10x says the runs determine it, however large: no note; wider than 10x: the note stays
+    assert diagnostics.out_of_physical_range(utility, params, ["irreducible_error"], {"utility_half_life[a]": [2e14, 1.9e15]}) == []
+    assert diagnostics.out_of_physical_range(utility, params, ["irreducible_error"], {"utility_half_life[a]": [1e14, 1.1e15]}) == [bound]
 
 
 def test_tokens_in_billions_are_a_likely_unit_mistake():

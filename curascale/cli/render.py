@@ -117,13 +117,16 @@ def notes(items: Iterable[Any], *, err: bool = False) -> None:
 
 @contextlib.contextmanager
 def progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress reporter `report(stage, done, total)`, drawn on stderr (nothing when disabled)."""
-    if not enabled:
+    """A progress reporter `report(stage, done, total)`, drawn on stderr when it is a terminal
+    (nothing when disabled or redirected: a bar in a log file is noise, and rich ends one there
+    with a blank line)."""
+    stderr = console(stderr=True)
+    if not enabled or not stderr.is_terminal:
         yield lambda stage, done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=console(stderr=True)) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=stderr) as bar:
         tasks: dict[str, int] = {}
 
         def report(stage: str, done: int, total: int) -> None:

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from paths import DATASETS
@@ -154,3 +156,14 @@ def test_fit_refuses_unwritable_outputs_before_reading_or_fitting(tmp_path, opti
     result = curascale("fit", "chinchilla", "--csv", str(tmp_path / "missing.csv"), option, str(tmp_path / name), check=False)
     assert result.returncode == 2 and message in result.stderr and "missing.csv" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fit_to_a_redirected_stderr_writes_no_progress(tmp_path):
+    """The progress bar is drawn only on a terminal: redirected, a successful fit's stderr is empty
+    (trial: rich ended its bar there with a stray blank line, all an interrupted run printed)."""
+    params, tokens = np.meshgrid([1e7, 3e7, 1e8, 3e8], [2e8, 1e9, 5e9])
+    loss = 1.69 + 406.4 * params.ravel() ** -0.34 + 410.7 * tokens.ravel() ** -0.28
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame({"run_id": [f"r{i}" for i in range(12)], "params": params.ravel(), "tokens": tokens.ravel(), "loss": loss}).to_csv(csv, index=False)
+    result = curascale("fit", "chinchilla", "--csv", str(csv), "--start", "A=400,B=400,E=1.7,alpha=0.3,beta=0.3")
+    assert result.stderr == "" and "chinchilla on 12 points" in " ".join(result.stdout.split())

@@ -362,6 +362,19 @@ def holdout_ties(requested: int, held: int, compute: float) -> list[Note]:
 
 
 # ---- applying the rules ---------------------------------------------------------------------
+def exact_fit(points: int, names: Sequence[str]) -> list[Note]:
+    """`exact-fit` (error, so plans refuse unless forced): as many points as free parameters. The
+    law then passes through every point (objective 0 when it can), the residuals estimate no noise
+    (the `laplace` rule is silent) and every bootstrap draw repeats the fit (intervals of width 0):
+    nothing says how wrong the fit is (trial: 5 runs gave A = 72.5 against a truth of 406,
+    "converged", intervals [72.5, 72.5])."""
+    if points != len(names):
+        return []
+    return [Note("exact-fit", f"{points} point{'s' if points != 1 else ''} for {len(names)} free parameter{'s' if len(names) != 1 else ''}: "
+                 "the fit passes through them, so its objective and intervals say nothing of its error; add runs",
+                 "error", {"parameters": list(names), "points": int(points)})]
+
+
 def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Mapping[str, Sequence[float]] | None = None) -> list[Note]:
     """Every fit rule for a fitted `problem` (scaling.problem.Problem) at coordinates `u`."""
     import jax.numpy as jnp
@@ -373,6 +386,7 @@ def fit_notes(problem, u: np.ndarray, params: Mapping[str, float], intervals: Ma
     flat = constant_target(data.target, problem.law.target, names)
     levels = {c: undetermined_by(problem, u, c, undetermined) for c in single_levels(data.inputs)} if undetermined and not flat else {}
     return [
+        *exact_fit(len(data), names),
         *flat,
         *single_level_inputs(data.inputs, levels),
         *([] if flat else rank_deficiency(jacobian, names)),

@@ -373,10 +373,10 @@ def fit(
     resolved_tied = {k: v for k, v in law.tied.items() if k not in free and k not in (fixed or {})}
     resolved_tied.update(tied or {})
     problem = Problem(law, data, fixed=_resolve_fixed(law, fixed, free), tied=resolved_tied, delta=delta)
-    if len(data) <= problem.dimension:  # as many points as parameters: an exact fit, no residual to judge it or its intervals by
+    if len(data) < problem.dimension:  # as many as parameters: fitted, with the exact-fit note (scaling.diagnostics.exact_fit)
         raise UserError(
             f"{source}: {len(data)} point{'s' if len(data) != 1 else ''} cannot determine {problem.dimension} free parameter{'s' if problem.dimension != 1 else ''} "
-            f"of {law.name}: at least {problem.dimension + 1} are needed (with as many points as parameters the fit is exact and says nothing of its error)"
+            f"of {law.name}: at least {problem.dimension} are needed, and more than {problem.dimension} to judge the fit"
         )
     held = holdout_rows(problem, holdout_largest) if holdout_largest else None  # checked before the full fit
     report = progress or (lambda stage, done, total: None)

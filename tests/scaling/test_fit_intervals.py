@@ -64,18 +64,22 @@ def test_holdout_leaves_enough_points():
         fit("chinchilla", runs, fixed=SHAPE, holdout_largest=11, max_starts=20)
 
 
-def test_as_many_points_as_parameters_are_refused():
-    """An exact fit (5 runs for Chinchilla's 5 parameters, 1 run for E alone) has objective 0 and
-    bootstrap intervals of width 0 whatever the truth: refused, as the held-out refit already was;
-    one point more is fitted (E alone from 2 runs: the truth, the data being exact)."""
+def test_as_many_points_as_parameters_carry_the_exact_fit_note():
+    """An exact fit (1 run for E alone; 5 noisy runs for Chinchilla's 5 parameters) passes through
+    its points: objective 0 and bootstrap intervals of width 0 whatever the truth, so it carries the
+    `exact-fit` error note (every parameter named: plans refuse it); one point more does not; fewer
+    points than parameters are refused in one line."""
     from curascale.errors import CurascaleError
 
     runs = small_runs()
-    with pytest.raises(CurascaleError, match=r"5 points cannot determine 5 free parameters of chinchilla: at least 6 are needed"):
-        fit("chinchilla", runs.head(5), max_starts=20)
-    with pytest.raises(CurascaleError, match=r"1 point cannot determine 1 free parameter of chinchilla: at least 2 are needed"):
-        fit("chinchilla", runs.head(1), fixed=SHAPE, max_starts=20)
-    assert fit("chinchilla", runs.head(2), fixed=SHAPE, max_starts=20).params["E"] == pytest.approx(THETA["E"], rel=1e-9)
+    one = fit("chinchilla", runs.head(1), fixed=SHAPE, bootstrap=20, max_starts=20)
+    assert one.intervals["E"][0] == one.intervals["E"][1] and one.objective == pytest.approx(0.0, abs=1e-20)
+    assert [(n.code, n.severity, n.details) for n in one.notes if n.code == "exact-fit"] == [("exact-fit", "error", {"parameters": ["E"], "points": 1})]
+    noisy = runs.assign(loss=runs["loss"] * np.exp(0.02 * np.random.default_rng(3).standard_normal(len(runs))))
+    assert "exact-fit" in [n.code for n in fit("chinchilla", noisy.head(5), max_starts=200).notes]
+    assert "exact-fit" not in [n.code for n in fit("chinchilla", runs.head(2), fixed=SHAPE, max_starts=20).notes]
+    with pytest.raises(CurascaleError, match=r"4 points cannot determine 5 free parameters of chinchilla: at least 5 are needed, and more than 5 to judge the fit"):
+        fit("chinchilla", runs.head(4), max_starts=20)
 
 
 @pytest.fixture(scope="module")

@@ -173,7 +173,6 @@ def interrupts_deferred() -> Iterator[None]:
                 signal.raise_signal(number)
 
 
-
 def stage_path(directory: str | os.PathLike, name: str) -> Path:
     """Where to stage output `name` of `directory` before `publish_set` (beside it, same device)."""
     return Path(directory) / f".staged.{os.getpid()}.{name.replace('/', '__')}"

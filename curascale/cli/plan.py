@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from curascale.cli import render
-from curascale.cli.options import VersionOption, numbers, parse_pairs
+from curascale.cli.options import VersionOption, check_outputs, numbers, parse_pairs
 from curascale.errors import UserError
 
 DEFAULT_DATA_FIT = "reference/tmars-imagenet-utility"
@@ -57,6 +57,7 @@ def plan(
              "--params": params, "--precisions": precisions, "--unique-tokens": unique_tokens, "--quantize-to": quantize_to,
              "--domain-tokens": domain_tokens}
     _check_flags(unit, {flag for flag, value in given.items() if value is not None})
+    check_outputs(figure=plot)  # before the fits are read and the plan is made
     from scaling.reference import load_fit
 
     if unit == "samples":

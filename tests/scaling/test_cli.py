@@ -167,3 +167,9 @@ def test_fit_to_a_redirected_stderr_writes_no_progress(tmp_path):
     pd.DataFrame({"run_id": [f"r{i}" for i in range(12)], "params": params.ravel(), "tokens": tokens.ravel(), "loss": loss}).to_csv(csv, index=False)
     result = curascale("fit", "chinchilla", "--csv", str(csv), "--start", "A=400,B=400,E=1.7,alpha=0.3,beta=0.3")
     assert result.stderr == "" and "chinchilla on 12 points" in " ".join(result.stdout.split())
+
+
+def test_plan_refuses_a_bad_figure_before_reading_its_fits(tmp_path):
+    """plan-curation checks --plot as fit does: the fit file named does not exist, the error is the figure's."""
+    result = run("plan-curation", "--compute", "128M", "--fits", str(tmp_path / "missing.json"), "--plot", str(tmp_path / "plan.jpg"), check=False)
+    assert result.returncode == 2 and "must end in .png or .pdf" in result.stderr and "missing.json" not in result.stderr

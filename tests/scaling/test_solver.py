@@ -155,9 +155,10 @@ print(json.dumps({"devices": devices, "again": use_cpu_cores(5), "u": result.u.t
 @pytest.mark.parametrize("devices", [2, 3])
 def test_blocks_on_several_cpu_devices_give_the_same_bytes(devices):
     """`use_cpu_cores(k)` splits the CPU into k devices and the solver advances one block on each at
-    once (140 starts in blocks of 16: 9 blocks, so some rounds leave a device idle and starts move
-    between devices from chunk to chunk); every start's coordinates, objective and step count are the
-    same bytes as on one device. Once JAX has computed, the count stays and no error is raised."""
+    once (140 starts in blocks of 16: 9 blocks; each device's worker takes the next block as its own
+    comes back, so starts move between devices from chunk to chunk); every start's coordinates,
+    objective and step count are the same bytes as on one device. Once JAX has computed, the count
+    stays and no error is raised."""
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     run = lambda k: json.loads(subprocess.run([sys.executable, "-c", DEVICES_PROGRAM, str(k)], capture_output=True, text=True, env=env, timeout=600, check=True).stdout)
     one, several = run(1), run(devices)
